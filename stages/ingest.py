@@ -1,0 +1,48 @@
+"""DVC stage `ingest`: dataset layout -> `data/ingest/manifest.parquet` (+ rejects, + counts).
+
+Reads params: `data`. For the synthetic source it also generates the videos and their keypoint
+annotations under `data/ingest/synthetic/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+from pathlib import Path
+
+from crychic.atomic_write import atomic_path
+from crychic.ingest import ingest
+from crychic.manifest import write_manifest, write_rejects
+from crychic.params import load_params
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default="data/ingest")
+    parser.add_argument("--metrics", default="metrics/ingest.json")
+    args = parser.parse_args(argv)
+
+    data = load_params(args.params)["data"]
+    out = Path(args.out)
+    rows, rejects = ingest(data, out, progress=True)
+    write_manifest(rows, out / "manifest.parquet")
+    write_rejects(rejects, out / "rejects.parquet")
+
+    counts = {
+        "samples": len(rows),
+        "rejects": len(rejects),
+        "classes": len({r["label"] for r in rows}),
+        "split": dict(sorted(collections.Counter(r["split"] for r in rows).items())),
+    }
+    with atomic_path(args.metrics) as tmp:
+        tmp.write_text(json.dumps(counts, indent=2) + "\n")
+    print(f"ingest ({data['source']}): {counts['samples']} samples, {counts['classes']} classes, "
+          f"splits {counts['split']}, {counts['rejects']} rejected")
+    for reject in rejects[:20]:
+        print(f"  rejected: {reject['reason']}")
+
+
+if __name__ == "__main__":
+    main()

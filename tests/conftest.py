@@ -1,0 +1,23 @@
+"""Shared fixtures. `../shared/` (real sample clips and NTU files) sits beside a developer's clone;
+a user's clone has none, so tests that need it skip with the reason."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT_ROOT.parent / "shared"
+
+# Offline Prefect: no telemetry, one ephemeral server home per test session.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    data = SHARED / "data"
+    if not data.is_dir():
+        pytest.skip(f"real sample data not found at {data} (only developers' checkouts have ../shared)")
+    return data

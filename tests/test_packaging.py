@@ -1,0 +1,73 @@
+"""The install story stays consistent: pyproject pins, the lock, environment.yml, dvc.yaml params."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import yaml
+
+from conftest import PROJECT_ROOT
+
+PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^;\s]+)$")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pyproject():
+    return tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+
+
+def _lock() -> dict[str, str]:
+    pins = {}
+    for line in (PROJECT_ROOT / "requirements.lock").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            match = PIN.match(line)
+            assert match, f"requirements.lock: not an exact pin: {line!r}"
+            pins[_norm(match.group(1))] = match.group(3)
+    return pins
+
+
+def test_top_level_dependencies_are_exact_pins_that_match_the_lock():
+    project = _pyproject()["project"]
+    lock = _lock()
+    deps = project["dependencies"] + project["optional-dependencies"]["dev"]
+    for dep in deps:
+        match = PIN.match(dep)
+        assert match, f"pyproject.toml: {dep!r} is not an exact pin"
+        name, version = _norm(match.group(1)), match.group(3)
+        assert lock.get(name) == version, f"{name}: pyproject pins {version}, requirements.lock has {lock.get(name)}"
+    pinned = {_norm(PIN.match(d).group(1)): PIN.match(d).group(3) for d in deps}
+    # The traps of ../shared/ENVIRONMENT.md: the on-disk CPU torch, the mediapipe that ships its models.
+    assert pinned["torch"] == "2.13.0"
+    assert pinned["mediapipe"] == "0.10.21"
+    assert pinned["numpy"].startswith("1.")
+    assert tuple(int(x) for x in pinned["fastapi"].split(".")[:2]) < (0, 151)
+
+
+def test_environment_yml_hands_off_to_pip_with_the_lock():
+    env = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    conda = [d for d in deps if isinstance(d, str)]
+    pip = next(d["pip"] for d in deps if isinstance(d, dict))
+    python = next(d for d in conda if d.startswith("python"))
+    requires = _pyproject()["project"]["requires-python"]
+    assert python == "python=3.11" and ">=3.11" in requires
+    # conda brings only Python and pip; every package comes from pyproject via the lock.
+    assert sorted(conda) == ["pip", "python=3.11"]
+    assert "-c requirements.lock" in pip and any(p.startswith("-e .") for p in pip)
+
+
+def test_each_dvc_stage_lists_params_that_exist():
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    assert "ingest" in stages
+    for name, stage in stages.items():
+        for key in stage.get("params", []):
+            node = params
+            for part in str(key).split("."):
+                assert isinstance(node, dict) and part in node, f"dvc.yaml stage {name}: param {key} not in params.yaml"
+                node = node[part]
