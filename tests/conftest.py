@@ -4,6 +4,7 @@ a user's clone has none, so tests that need it skip with the reason."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,11 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
 
-# Offline Prefect: no telemetry, one ephemeral server home per test session.
+# Offline Prefect: no telemetry, one ephemeral server home per test session (its database
+# migration is paid once), and no INFO chatter logged after pytest has closed its streams.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="crychic-prefect-home-"))
 
 
 @pytest.fixture(scope="session")

