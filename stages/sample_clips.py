@@ -1,0 +1,42 @@
+"""DVC stage `sample_clips`: keypoints -> the clip plan (frames and one person box per sample).
+
+Reads params: `seed`, `heatmap.clip_len`, `heatmap.box_padding`. Both `render_heatmaps` and
+`decode_rgb` cut their sample from the box planned here, which is what keeps the two modalities
+in one spatial frame (see `crychic.clip_plan`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from tqdm import tqdm
+
+from crychic.clip_plan import CLIP_PLAN_SCHEMA, plan_clip
+from crychic.keypoint_store import KeypointStore
+from crychic.manifest import read_manifest, write_table
+from crychic.params import load_params
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--manifest", default="data/ingest/manifest.parquet")
+    parser.add_argument("--keypoints", default="data/keypoints/keypoints.h5")
+    parser.add_argument("--out", default="data/clips/clips.parquet")
+    args = parser.parse_args(argv)
+
+    params = load_params(args.params)
+    heatmap = params["heatmap"]
+    rows = []
+    with KeypointStore(args.keypoints) as store:
+        samples = [r for r in read_manifest(args.manifest).to_pylist() if r["sample_id"] in store]
+        for row in tqdm(samples, desc="sample_clips", unit="sample"):
+            sample = store[row["sample_id"]]
+            rows.append(plan_clip(row, sample.keypoint, sample.img_shape, clip_len=int(heatmap["clip_len"]),
+                                  padding=float(heatmap["box_padding"]), seed=int(params["seed"])))
+    write_table(rows, CLIP_PLAN_SCHEMA, args.out)
+    print(f"sample_clips: {len(rows)} clips planned ({heatmap['clip_len']} heatmap frames each)")
+
+
+if __name__ == "__main__":
+    main()
