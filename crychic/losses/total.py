@@ -1,0 +1,121 @@
+"""The CRYCHIC training objective: classification plus the three optional guidance terms.
+
+Layouts (keys of the model's ``outputs`` dict, read only when a term needs them):
+``teacher_logits`` / ``student_logits`` / ``fused_logits`` ``N x K``;
+``student_attention`` / ``teacher_attention`` lists of ``N x 1 x T x H x W``, one per stage,
+already aligned by the model; ``z_teacher`` / ``z_student`` ``N x D`` projected clip embeddings;
+``labels`` ``N`` int64.
+
+    total = sum over `classify` branches of CE(branch_logits, labels)
+          + attention_weight   * AT(student_attention, teacher_attention)
+          + contrastive_weight * InfoNCE(z_teacher, z_student; temperature)
+          + fr_head_weight     * PrototypeRefinement(z_<fr_head_branch>, labels, <fr_head_branch>_logits)
+
+One class serves the three training stages by its arguments: stage 1 classifies the teacher
+alone; stage 2 the student with attention and contrastive guidance; stage 3 adds the fused head.
+A term whose weight is 0 is not computed at all, so its outputs need not exist (a baseline
+without a teacher passes no teacher outputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crychic.losses.attention_transfer import attention_transfer_loss
+from crychic.losses.contrastive import info_nce
+from crychic.losses.fr_head import PrototypeRefinement
+
+BRANCHES = ("teacher", "student", "fused")
+
+
+def _require(outputs: Mapping, key: str, term: str):
+    if key not in outputs:
+        raise KeyError(
+            f"the {term} term needs outputs[{key!r}], which the model did not return (have: {sorted(outputs)})"
+        )
+    return outputs[key]
+
+
+class CrychicLoss(nn.Module):
+    """The weighted sum above; a module because the FR-Head prototypes are state to save and move.
+
+    ``forward`` returns ``(total, terms)``: ``terms`` holds each computed term *unweighted*
+    (``ce_<branch>``, ``attention``, ``contrastive``, ``fr_head``) and the weighted ``total``, as
+    floats for logging; zero-weight terms are absent.
+    """
+
+    def __init__(
+        self,
+        attention_weight: float = 0.0,
+        contrastive_weight: float = 0.0,
+        temperature: float = 0.07,
+        fr_head_weight: float = 0.0,
+        num_classes: int | None = None,
+        embed_dim: int | None = None,
+        classify: Sequence[str] = ("student",),
+        fr_head_branch: str = "student",
+        fr_head_momentum: float = 0.9,
+        fr_head_temperature: float = 0.125,
+    ):
+        super().__init__()
+        unknown = set(classify) - set(BRANCHES)
+        if unknown or fr_head_branch not in ("teacher", "student"):
+            raise ValueError(
+                f"classify must name branches among {BRANCHES} (got {tuple(classify)}) and fr_head_branch "
+                f"'teacher' or 'student' (got {fr_head_branch!r})"
+            )
+        weights = {"attention": attention_weight, "contrastive": contrastive_weight, "fr_head": fr_head_weight}
+        if any(weight < 0 for weight in weights.values()):
+            raise ValueError(f"loss weights must be >= 0, got {weights}")
+        if not classify and not any(weights.values()):
+            raise ValueError("nothing to optimise: no branch to classify and every guidance weight is 0")
+        self.classify = tuple(classify)
+        self.attention_weight = attention_weight
+        self.contrastive_weight = contrastive_weight
+        self.temperature = temperature
+        self.fr_head_weight = fr_head_weight
+        self.fr_head_branch = fr_head_branch
+        self.prototype_refinement = None
+        if fr_head_weight > 0:
+            if num_classes is None or embed_dim is None:
+                raise ValueError("fr_head_weight > 0 needs num_classes and embed_dim (the prototype table's size)")
+            self.prototype_refinement = PrototypeRefinement(
+                num_classes, embed_dim, momentum=fr_head_momentum, temperature=fr_head_temperature
+            )
+
+    def forward(self, outputs: Mapping, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        weighted_terms = []
+        terms: dict[str, float] = {}
+        for branch in self.classify:
+            cross_entropy = F.cross_entropy(_require(outputs, f"{branch}_logits", f"{branch} classification"), labels)
+            weighted_terms.append(cross_entropy)
+            terms[f"ce_{branch}"] = float(cross_entropy.detach())
+        if self.attention_weight > 0:
+            attention = attention_transfer_loss(
+                _require(outputs, "student_attention", "attention transfer"),
+                _require(outputs, "teacher_attention", "attention transfer"),
+            )
+            weighted_terms.append(self.attention_weight * attention)
+            terms["attention"] = float(attention.detach())
+        if self.contrastive_weight > 0:
+            contrastive = info_nce(
+                _require(outputs, "z_teacher", "contrastive"),
+                _require(outputs, "z_student", "contrastive"),
+                self.temperature,
+            )
+            weighted_terms.append(self.contrastive_weight * contrastive)
+            terms["contrastive"] = float(contrastive.detach())
+        if self.prototype_refinement is not None:
+            branch = self.fr_head_branch
+            fr_head = self.prototype_refinement(
+                _require(outputs, f"z_{branch}", "FR-Head"), labels, _require(outputs, f"{branch}_logits", "FR-Head")
+            )
+            weighted_terms.append(self.fr_head_weight * fr_head)
+            terms["fr_head"] = float(fr_head.detach())
+        total = torch.stack(weighted_terms).sum()
+        terms["total"] = float(total.detach())
+        return total, terms

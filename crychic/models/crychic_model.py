@@ -1,0 +1,113 @@
+"""CRYCHIC: the heatmap teacher guides the RGB student; both meet in a contrastive space and a fusion head.
+
+Inputs: ``heatmap N x K x T_h x 56 x 56`` (PoseConv3D volumes), ``rgb N x 3 x T x H x W`` (clips cut
+from the same person box, so a teacher map and a student map cover the same pixels). Either may be
+missing: the forward returns whatever is computable, so one module serves the three training
+stages (teacher alone, guided student, joint) and both inference modes (fused, pose-free = rgb only).
+
+Outputs (keys present only when computable):
+  teacher_logits, teacher_embedding, teacher_features, teacher_attention  (heatmap given)
+  student_logits, student_embedding, student_features, student_attention  (rgb given; the student's
+      own attention, before any guidance weighting)
+  teacher_attention_aligned  (both given: the teacher's maps on the student's stage grids, for the
+      attention-transfer loss and for guidance)
+  z_teacher, z_student  (N x embed_dim, L2-normalised projections for the contrastive loss)
+  fused_logits  (both given: linear head over the concatenated embeddings)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crychic.models.attention import align_attention, spatial_attention
+from crychic.models.registry import create_model
+from crychic.models.student import StudentConfig, Student
+from crychic.models.teacher import Teacher, TeacherConfig
+
+
+@dataclass(frozen=True)
+class CrychicConfig:
+    num_classes: int = 60
+    teacher: str | TeacherConfig = "posec3d_tiny"  # a registered name or a full config
+    student: str | StudentConfig = "resnet18_tiny"
+    teacher_overrides: dict = field(default_factory=dict)  # applied to a named preset
+    student_overrides: dict = field(default_factory=dict)
+    embed_dim: int = 128  # contrastive projection size
+    use_attention_guidance: bool = True  # weight student stages by the teacher's attention
+    attention_p: float = 2
+    detach_guidance: bool = True  # guidance is a signal: the student's loss never reshapes the teacher through it
+    fusion: str = "concat"
+    fusion_dropout: float = 0.5
+
+
+def _build(spec, overrides: dict, num_classes: int) -> nn.Module:
+    if isinstance(spec, str):
+        return create_model(spec, num_classes=num_classes, **overrides)
+    network = Teacher if isinstance(spec, TeacherConfig) else Student
+    return network(replace(spec, num_classes=num_classes, **overrides))
+
+
+def projection_head(in_dim: int, out_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, in_dim), nn.ReLU(inplace=True), nn.Linear(in_dim, out_dim))
+
+
+class CrychicModel(nn.Module):
+    def __init__(self, config: CrychicConfig):
+        super().__init__()
+        if config.fusion != "concat":
+            raise ValueError(f"fusion must be 'concat', got {config.fusion!r}")
+        self.config = config
+        self.teacher = _build(config.teacher, config.teacher_overrides, config.num_classes)
+        self.student = _build(config.student, config.student_overrides, config.num_classes)
+        self.teacher_proj = projection_head(self.teacher.embed_dim, config.embed_dim)
+        self.student_proj = projection_head(self.student.embed_dim, config.embed_dim)
+        self.fusion_head = nn.Sequential(nn.Dropout(config.fusion_dropout),
+                                         nn.Linear(self.teacher.embed_dim + self.student.embed_dim, config.num_classes))
+        self.teacher_frozen = False
+
+    def freeze_teacher(self) -> None:
+        """Training stage 2: the teacher only guides; no gradients, BN statistics fixed (kept in eval)."""
+        self.teacher_frozen = True
+        self.teacher.requires_grad_(False).eval()
+
+    def unfreeze_teacher(self) -> None:
+        """Training stage 3: joint fine-tuning."""
+        self.teacher_frozen = False
+        self.teacher.requires_grad_(True).train(self.training)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.teacher_frozen:
+            self.teacher.eval()  # model.train() must not wake the frozen teacher's BatchNorm
+        return self
+
+    def forward(self, heatmap: torch.Tensor | None = None, rgb: torch.Tensor | None = None) -> dict:
+        if heatmap is None and rgb is None:
+            raise ValueError("CrychicModel needs a heatmap, an rgb clip, or both")
+        if heatmap is not None and rgb is not None and heatmap.shape[0] != rgb.shape[0]:
+            raise ValueError(f"batch sizes differ: heatmap {heatmap.shape[0]}, rgb {rgb.shape[0]}")
+        out, guidance = {}, None
+        if heatmap is not None:
+            t = self.teacher(heatmap)
+            out.update(teacher_logits=t["logits"], teacher_embedding=t["embedding"], teacher_features=t["features"],
+                       teacher_attention=[spatial_attention(f, self.config.attention_p) for f in t["features"]])
+            out["z_teacher"] = F.normalize(self.teacher_proj(t["embedding"]), dim=1)
+        if rgb is not None:
+            if heatmap is not None:
+                frames, sizes = rgb.shape[2], self.student.feature_sizes(*rgb.shape[-2:])
+                out["teacher_attention_aligned"] = [align_attention(a, frames, size)  # N x 1 x T x h x w
+                                                    for a, size in zip(out["teacher_attention"], sizes)]
+                if self.config.use_attention_guidance:
+                    guidance = [a.detach() if self.config.detach_guidance else a
+                                for a in out["teacher_attention_aligned"]]
+            s = self.student(rgb, attention_weights=guidance)
+            out.update(student_logits=s["logits"], student_embedding=s["embedding"], student_features=s["features"],
+                       student_attention=[spatial_attention(f, self.config.attention_p) for f in s["features"]])
+            out["z_student"] = F.normalize(self.student_proj(s["embedding"]), dim=1)
+        if heatmap is not None and rgb is not None:
+            out["fused_logits"] = self.fusion_head(torch.cat([out["teacher_embedding"], out["student_embedding"]], 1))
+        return out

@@ -1,0 +1,192 @@
+"""The CRYCHIC networks on tiny CPU inputs: shapes, the published teacher's size, attention, guidance."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from crychic.models import (CrychicConfig, CrychicModel, MultiScaleTemporal, Student, Teacher, TeacherConfig,
+                            align_attention, attention_vectors, create_model, list_models, spatial_attention)
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def tiny_input(model: torch.nn.Module, batch: int = 2) -> torch.Tensor:
+    if isinstance(model, Teacher):
+        return torch.rand(batch, model.config.in_channels, 4, 32, 32)  # N x K x T x H x W
+    return torch.randn(batch, 3, 2, 64, 64)  # N x 3 x T x H x W
+
+
+def test_registry_names_and_unknown_name():
+    assert {"posec3d_slowonly_r50", "posec3d_tiny", "resnet18_temporal", "resnet18_tiny"} <= set(list_models())
+    with pytest.raises(KeyError, match="posec3d_tiny"):
+        create_model("no_such_model")
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_runs_forward_and_backward(name):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=5)
+    x = tiny_input(model)
+    out = model(x)
+    assert out["logits"].shape == (2, 5)
+    assert out["embedding"].shape == (2, model.embed_dim)
+    assert len(out["features"]) == 3 and all(f.shape[0] == 2 and f.dim() == 5 for f in out["features"])
+    assert all(torch.isfinite(t).all() for t in [out["logits"], out["embedding"], *out["features"]])
+    out["logits"].square().sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    assert model.fc.weight.grad.abs().sum() > 0
+
+
+def test_published_teacher_size_and_stage_maps():
+    torch.manual_seed(0)
+    teacher = create_model("posec3d_slowonly_r50").eval()
+    count = n_params(teacher)
+    print(f"posec3d_slowonly_r50 (60 classes): {count:,} parameters")
+    assert abs(count - 2.0e6) / 2.0e6 < 0.10
+    with torch.no_grad():
+        out = teacher(torch.rand(1, 17, 48, 56, 56))
+    shapes = [tuple(f.shape) for f in out["features"]]
+    # temporal strides 1/1/2 as published: the last stage halves T
+    assert shapes == [(1, 128, 48, 28, 28), (1, 256, 48, 14, 14), (1, 512, 24, 7, 7)]
+    assert out["logits"].shape == (1, 60) and torch.isfinite(out["logits"]).all()
+
+
+@pytest.mark.parametrize("size, maps", [(224, [28, 14, 7]), (112, [14, 7, 4])])
+def test_student_stage_maps_pair_with_teacher_stages(size, maps):
+    torch.manual_seed(0)
+    student = create_model("resnet18_temporal").eval()
+    with torch.no_grad():
+        out = student(torch.randn(1, 3, 2, size, size))
+    assert [tuple(f.shape[2:]) for f in out["features"]] == [(2, m, m) for m in maps]
+    assert [f.shape[1] for f in out["features"]] == [128, 256, 512]
+    assert Student.feature_sizes(size, size) == [(m, m) for m in maps]
+
+
+def test_multiscale_block_differs_from_plain_only_by_dilation():
+    torch.manual_seed(0)
+    multi = MultiScaleTemporal(24, dilations=(1, 2, 3)).eval()
+    plain = MultiScaleTemporal(24, multiscale=False).eval()
+    assert n_params(multi) == n_params(plain)
+    # same weights: the plain conv holds the three branch kernels stacked
+    plain.load_state_dict({**multi.state_dict(), "branches.0.weight": torch.cat([b.weight for b in multi.branches])},
+                          strict=False)
+    with torch.no_grad():
+        x = torch.randn(2, 24, 8, 5, 5)
+        assert multi(x).shape == x.shape
+        assert not torch.allclose(multi(x), plain(x), atol=1e-5)
+        single = x[:, :, :1]  # one frame: only the centre taps act, dilation is moot
+        torch.testing.assert_close(multi(single), plain(single))
+        # an impulse at frame 0 reaches frame 3 through dilation 3, only frame 1 through the plain conv
+        bumped = x.clone()
+        bumped[:, :, 0] += 5
+        reach = [(block(bumped) - block(x)).abs().amax(dim=(0, 1, 3, 4)) > 1e-6 for block in (multi, plain)]
+    assert reach[0].tolist() == [True] * 4 + [False] * 4
+    assert reach[1].tolist() == [True] * 2 + [False] * 6
+
+
+def test_spatial_attention_is_per_frame_peak_normalised():
+    features = torch.randn(2, 6, 3, 5, 7)
+    features[:, :, :, 2, 4] = 10.0  # the strongest location of every frame
+    features[1, :, 2] = 0.0  # a dead frame
+    att = spatial_attention(features)
+    assert att.shape == (2, 1, 3, 5, 7)
+    assert att.min() >= 0 and att.max() <= 1 and torch.isfinite(att).all()
+    torch.testing.assert_close(att[0, 0, :, 2, 4], torch.ones(3))
+    assert att[1, 0, 2].abs().sum() == 0
+    vectors = attention_vectors(att)
+    assert vectors.shape == (2, 3, 35)
+    torch.testing.assert_close(vectors[0].norm(dim=-1), torch.ones(3))
+
+
+def test_align_attention_averages_time_segments_and_resizes_space():
+    att = torch.arange(48.0).reshape(1, 1, 48, 1, 1).expand(2, 1, 48, 28, 28).contiguous()
+    aligned = align_attention(att, 8, (14, 14), renormalise=False)
+    assert aligned.shape == (2, 1, 8, 14, 14)
+    segment_means = torch.arange(48.0).reshape(8, 6).mean(dim=1)
+    torch.testing.assert_close(aligned[0, 0, :, 7, 7], segment_means)
+    # a hot spot stays where it was, relative to the box; renormalised to peak 1
+    spot = torch.zeros(1, 1, 4, 28, 28)
+    spot[..., 20:22, 8:10] = 1.0
+    moved = align_attention(spot, 8, (14, 14))  # fewer teacher frames than student ones: repeated
+    assert moved.shape == (1, 1, 8, 14, 14)
+    peak = moved[0, 0, 3].flatten().argmax().item()
+    assert divmod(peak, 14) in {(10, 4), (10, 5), (11, 4), (11, 5)}
+    torch.testing.assert_close(moved.amax(dim=(3, 4)), torch.ones(1, 1, 8))
+
+
+def test_guidance_weights_later_stages_and_zero_guidance_is_identity():
+    torch.manual_seed(0)
+    student = create_model("resnet18_tiny", num_classes=4).eval()
+    x = torch.randn(2, 3, 4, 64, 64)
+    sizes = Student.feature_sizes(64, 64)
+    with torch.no_grad():
+        plain = student(x)
+        zero = student(x, attention_weights=[torch.zeros(2, 1, 4, *s) for s in sizes])
+        guided = student(x, attention_weights=[torch.rand(2, 1, 4, *s) for s in sizes])
+    torch.testing.assert_close(zero["logits"], plain["logits"])
+    assert not torch.allclose(guided["logits"], plain["logits"])
+    torch.testing.assert_close(guided["features"][0], plain["features"][0])  # own maps: before weighting
+    assert not torch.allclose(guided["features"][1], plain["features"][1])  # shaped by stage-1 guidance
+
+
+def small_crychic(**overrides) -> CrychicModel:
+    torch.manual_seed(0)
+    return CrychicModel(CrychicConfig(num_classes=5, embed_dim=16, **overrides))
+
+
+def test_frozen_teacher_guides_student_without_receiving_gradients():
+    model = small_crychic()
+    model.freeze_teacher()
+    model.train()
+    assert not model.teacher.training and model.student.training
+    heatmap, rgb = torch.rand(2, 17, 8, 56, 56), torch.randn(2, 3, 4, 64, 64)
+    out = model(heatmap=heatmap, rgb=rgb)
+    assert [a.shape[2:] for a in out["teacher_attention_aligned"]] == [a.shape[2:] for a in out["student_attention"]]
+    loss = out["student_logits"].logsumexp(1).sum() + out["fused_logits"].square().sum() \
+        + (out["z_teacher"] * out["z_student"]).sum()
+    loss.backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    assert all(p.grad is not None for p in model.student.parameters())
+    assert model.student.stem[0].weight.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        guided = model(heatmap=heatmap, rgb=rgb)["student_logits"]
+        pose_free = model(rgb=rgb)["student_logits"]
+    assert not torch.allclose(guided, pose_free)
+
+
+def test_unfrozen_teacher_trains_jointly():
+    model = small_crychic()
+    model.freeze_teacher()
+    model.unfreeze_teacher()
+    out = model(heatmap=torch.rand(2, 17, 4, 56, 56), rgb=torch.randn(2, 3, 2, 64, 64))
+    (out["fused_logits"].square().sum() + out["teacher_logits"].square().sum()).backward()
+    assert model.teacher.training
+    assert all(p.grad is not None for p in model.teacher.parameters())
+
+
+def test_pose_free_and_heatmap_only_outputs():
+    model = small_crychic(use_attention_guidance=False).eval()
+    with torch.no_grad():
+        rgb_only = model(rgb=torch.randn(3, 3, 2, 64, 64))
+        heat_only = model(heatmap=torch.rand(3, 17, 4, 56, 56))
+    assert set(rgb_only) == {"student_logits", "student_embedding", "student_features", "student_attention",
+                             "z_student"}
+    assert rgb_only["student_logits"].shape == (3, 5)
+    torch.testing.assert_close(rgb_only["z_student"].norm(dim=1), torch.ones(3))
+    assert set(heat_only) == {"teacher_logits", "teacher_embedding", "teacher_features", "teacher_attention",
+                              "z_teacher"}
+    with pytest.raises(ValueError):
+        model()
+
+
+def test_config_objects_and_overrides_build_the_networks():
+    config = CrychicConfig(num_classes=7, teacher=TeacherConfig(base_channels=4, stage_blocks=(1, 1, 1)),
+                           student="resnet18_tiny", student_overrides={"width": 8, "temporal": "plain"})
+    model = CrychicModel(config)
+    assert model.teacher.embed_dim == 64 and model.student.embed_dim == 64
+    assert model.teacher.fc.out_features == model.student.fc.out_features == 7
+    assert all(len(block.branches) == 1 and block.branches[0].dilation == (1, 1, 1) for block in model.student.temporal)
