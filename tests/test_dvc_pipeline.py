@@ -18,6 +18,8 @@ import pytest
 import yaml
 
 from conftest import PROJECT_ROOT
+from crychic.heatmap_shards import HeatmapShards
+from crychic.rgb_clips import RgbClips
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
@@ -85,8 +87,11 @@ def test_second_repro_is_up_to_date(repo, first_repro):
 def test_rgb_size_reruns_only_decode_rgb(repo, first_repro):
     set_param(repo, "rgb.size", 64)
     assert stages_run(run(["dvc", "repro"], repo)) == {"decode_rgb"}
+    clips = RgbClips(repo / "data/rgb")
+    assert clips.get(clips.ids()[0])["frames"].shape[1:] == (64, 64, 3)
 
 
 def test_heatmap_sigma_does_not_rerun_keypoints(repo, first_repro):
     set_param(repo, "heatmap.sigma", 0.8)
     assert stages_run(run(["dvc", "repro"], repo)) == {"render_heatmaps"}
+    assert HeatmapShards(repo / "data/heatmaps").attrs["sigma"] == pytest.approx(0.8)
