@@ -22,5 +22,8 @@ demo: install
 test: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+ui: install
+	$(BIN)/python -m pipeline.mlflow_ui
+
 clean:
 	rm -rf $(VENV)

@@ -74,6 +74,16 @@ class HeatmapShards:
     def ids(self) -> list[str]:
         return sorted(self.index)
 
+    def split_counts(self) -> dict[str, int]:
+        """Samples per split, read from the small columns only (no volume is decompressed)."""
+        import collections
+
+        counts: collections.Counter = collections.Counter()
+        for path in self.paths:
+            with h5py.File(path, "r") as f:
+                counts.update(f["split"].asstr()[()])
+        return dict(counts)
+
     def _file(self, shard: int) -> h5py.File:
         import os
 

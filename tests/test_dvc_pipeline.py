@@ -6,15 +6,22 @@ committed there, as a user's clone would be; DVC runs the stages with this envir
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import torch
 import yaml
 
 from conftest import PROJECT_ROOT
@@ -56,6 +63,10 @@ def repo(tmp_path_factory) -> Path:
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(PROJECT_ROOT / name, repo / name)
     shutil.rmtree(repo / "data", ignore_errors=True)  # what a clone has: no generated data
+    # The default profile, with the training stages cut to one epoch each so the suite stays quick;
+    # `make demo` runs the full default (timed in the README).
+    for stage in ("teacher", "student", "joint"):
+        set_param(repo, f"train.{stage}.epochs", 1)
     (repo / "data").mkdir()
     if (PROJECT_ROOT / "data" / ".gitignore").exists():
         shutil.copy2(PROJECT_ROOT / "data" / ".gitignore", repo / "data" / ".gitignore")
@@ -84,14 +95,135 @@ def test_second_repro_is_up_to_date(repo, first_repro):
     assert "Data and pipelines are up to date" in output
 
 
+# ------------------------------------------------------------------ training stages (issue: models and training)
+
+TRAINING = ["train_teacher", "train_student", "finetune_joint"]
+
+
+def test_training_stages_ran_and_recorded_mlflow_runs(repo, first_repro):
+    assert set(TRAINING) <= stages_run(first_repro)
+    for stage in ("teacher", "student", "joint"):
+        metrics = json.loads((repo / f"metrics/train_{stage}.json").read_text())
+        assert 0.0 <= metrics["val_top1"] <= 1.0 and len(metrics["mlflow_run_id"]) == 32
+        assert (repo / f"models/{stage}.pt").is_file()
+    assert (repo / "mlflow.db").is_file()
+
+
+@pytest.fixture(scope="module")
+def contrastive_experiment(repo, first_repro) -> str:
+    run(["git", "add", "-A"], repo)  # the baseline, committed as a user would before experimenting
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-qm", "baseline"], repo)
+    return run(["dvc", "exp", "run", "-n", "contrastive-half", "-S", "loss.contrastive_weight=0.5"], repo)
+
+
+def test_exp_run_reruns_only_the_stages_that_read_the_key(repo, contrastive_experiment):
+    assert stages_run(contrastive_experiment) == {"train_student", "finetune_joint"}
+    shown = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
+    header = shown.splitlines()[0].split(",")
+    assert "loss.contrastive_weight" in header and "val_top1" in " ".join(header)
+    rows = [dict(zip(header, line.split(","))) for line in shown.splitlines()[1:]]
+    weights = {r["loss.contrastive_weight"] for r in rows}
+    assert {"0.1", "0.5"} <= weights
+
+
+def test_mlflow_server_lists_both_experiments(repo, contrastive_experiment):
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "pipeline.mlflow_ui", "--port", str(port)], cwd=repo, env=ENV,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        runs = _search_runs(port)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    assert _processes_in_group(server.pid) == []  # nothing left behind
+    student_runs = [r for r in runs if _tags(r).get("stage") == "train_student"]
+    weights = {_params(r)["loss.contrastive_weight"] for r in student_runs}
+    assert {"0.1", "0.5"} <= weights
+    experiments = {_tags(r)["dvc_experiment"] for r in student_runs}
+    assert "contrastive-half" in experiments and len(experiments) >= 2
+    for r in runs:
+        assert "val_top1" in {m["key"] for m in r["data"].get("metrics", [])}
+        assert len(_tags(r)["git_commit"]) == 40
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _search_runs(port: int) -> list[dict]:
+    url = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    deadline = time.time() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/experiments/get-by-name?experiment_name=crychic", timeout=5) as r:
+                experiment_id = json.load(r)["experiment"]["experiment_id"]
+            break
+        except (urllib.error.URLError, ConnectionError, OSError):
+            if time.time() > deadline:
+                raise
+            time.sleep(1)
+    body = json.dumps({"experiment_ids": [experiment_id], "max_results": 1000}).encode()
+    request = urllib.request.Request(f"{url}/runs/search", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.load(r)["runs"]
+
+
+def _tags(run_json: dict) -> dict:
+    return {t["key"]: t["value"] for t in run_json["data"].get("tags", [])}
+
+
+def _params(run_json: dict) -> dict:
+    return {p["key"]: p["value"] for p in run_json["data"].get("params", [])}
+
+
+def _processes_in_group(pgid: int) -> list[int]:
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pgid:
+                    alive.append(int(entry.name))
+            except (ProcessLookupError, PermissionError):
+                pass
+    return alive
+
+
+def test_seeded_training_repeats_its_metrics(repo, first_repro, tmp_path):
+    figures = []
+    for attempt in range(2):
+        out = tmp_path / f"run{attempt}"
+        run([sys.executable, "-m", "stages.train_teacher", "--no-mlflow", "--out", str(out / "teacher.pt"),
+             "--metrics", str(out / "metrics.json"), "--plots", str(out / "plots.json")], repo)
+        history = json.loads((out / "plots.json").read_text())
+        figures.append([(row["train_total"], row["val_top1"]) for row in history])
+    assert figures[0] == figures[1]
+
+
+def test_torchrun_two_cpu_processes_train_a_stage(repo, first_repro, tmp_path):
+    out = tmp_path / "ddp"
+    output = run([str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2", "-m", "stages.train_student",
+                  "--no-mlflow", "--out", str(out / "student.pt"), "--metrics", str(out / "metrics.json"),
+                  "--plots", str(out / "plots.json")], repo)
+    checkpoint = torch.load(out / "student.pt", map_location="cpu", weights_only=False)
+    assert checkpoint["stage"] == "student" and any(k.startswith("student.") for k in checkpoint["state_dict"])
+    assert json.loads((out / "metrics.json").read_text())["epochs"] >= 1
+    assert output.count("[student] epoch 1/") == 1  # only rank 0 reports
+
+
+# ------------------------------------------------------------------ preprocessing params (last: they edit the workspace)
+
 def test_rgb_size_reruns_only_decode_rgb(repo, first_repro):
     set_param(repo, "rgb.size", 64)
-    assert stages_run(run(["dvc", "repro"], repo)) == {"decode_rgb"}
+    ran = stages_run(run(["dvc", "repro"], repo))
+    assert ran & set(PREPROCESSING) == {"decode_rgb"} and "train_teacher" not in ran
     clips = RgbClips(repo / "data/rgb")
     assert clips.get(clips.ids()[0])["frames"].shape[1:] == (64, 64, 3)
 
 
 def test_heatmap_sigma_does_not_rerun_keypoints(repo, first_repro):
     set_param(repo, "heatmap.sigma", 0.8)
-    assert stages_run(run(["dvc", "repro"], repo)) == {"render_heatmaps"}
+    ran = stages_run(run(["dvc", "repro"], repo))
+    assert ran & set(PREPROCESSING) == {"render_heatmaps"}
     assert HeatmapShards(repo / "data/heatmaps").attrs["sigma"] == pytest.approx(0.8)

@@ -75,3 +75,12 @@ def test_each_dvc_stage_lists_params_that_exist():
             for part in str(key).split("."):
                 assert isinstance(node, dict) and part in node, f"dvc.yaml stage {name}: param {key} not in params.yaml"
                 node = node[part]
+
+
+def test_training_stages_list_exactly_the_params_they_read():
+    from stages.training_stage import DVC_STAGE, PARAM_KEYS
+
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    for stage, name in DVC_STAGE.items():
+        assert stages[name]["params"] == PARAM_KEYS[stage], name
+    assert not any(key.startswith("loss.") for key in PARAM_KEYS["teacher"])  # a loss weight never retrains the teacher

@@ -2,7 +2,7 @@
 
 Layouts (keys of the model's ``outputs`` dict, read only when a term needs them):
 ``teacher_logits`` / ``student_logits`` / ``fused_logits`` ``N x K``;
-``student_attention`` / ``teacher_attention`` lists of ``N x 1 x T x H x W``, one per stage,
+``student_attention`` / ``teacher_attention_aligned`` lists of ``N x 1 x T x H x W``, one per stage,
 already aligned by the model; ``z_teacher`` / ``z_student`` ``N x D`` projected clip embeddings;
 ``labels`` ``N`` int64.
 
@@ -97,7 +97,7 @@ class CrychicLoss(nn.Module):
         if self.attention_weight > 0:
             attention = attention_transfer_loss(
                 _require(outputs, "student_attention", "attention transfer"),
-                _require(outputs, "teacher_attention", "attention transfer"),
+                _require(outputs, "teacher_attention_aligned", "attention transfer"),
             )
             weighted_terms.append(self.attention_weight * attention)
             terms["attention"] = float(attention.detach())

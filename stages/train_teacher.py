@@ -1,0 +1,6 @@
+"""DVC stage `train_teacher`: see `crychic.training` (what is trained) and `stages.training_stage` (outputs)."""
+
+from stages.training_stage import run
+
+if __name__ == "__main__":
+    run("teacher")
