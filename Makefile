@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test ui clean
+.PHONY: install demo test ui ntu60 clean
 
 install: $(STAMP)
 
@@ -21,6 +21,12 @@ demo: install
 
 test: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# NTU RGB+D 60 X-Sub with the published teacher (see presets/ntu60_xsub.yaml).
+ntu60: install
+	@test -n "$(NTU_ROOT)" || (echo "usage: make ntu60 NTU_ROOT=/path/to/nturgb+d_rgb [NTU_SKELETONS=/path/to/skeletons]"; exit 2)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pipeline.presets presets/ntu60_xsub.yaml \
+		data.root=$(NTU_ROOT) $(if $(NTU_SKELETONS),data.ntu.skeleton_root=$(NTU_SKELETONS))
 
 ui: install
 	$(BIN)/python -m pipeline.mlflow_ui

@@ -62,7 +62,8 @@ def repo(tmp_path_factory) -> Path:
         if (PROJECT_ROOT / name).is_file():
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(PROJECT_ROOT / name, repo / name)
-    shutil.rmtree(repo / "data", ignore_errors=True)  # what a clone has: no generated data
+    for generated in ("data", "models"):  # what a clone has: no generated data, no trained models
+        shutil.rmtree(repo / generated, ignore_errors=True)
     # The default profile, with the training stages cut to one epoch each so the suite stays quick;
     # `make demo` runs the full default (timed in the README).
     for stage in ("teacher", "student", "joint"):

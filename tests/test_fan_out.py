@@ -81,3 +81,23 @@ def test_completed_batches_survive_a_crash(tmp_path):
     redone = calls[len(done_before_crash):]
     assert sorted(redone) == sorted(set(f"s{i}" for i in range(8)) - set(done_before_crash))
     assert not cache.exists()  # removed once the stage's work is complete
+
+
+def test_keypoint_extraction_fans_out_on_a_two_worker_dask_cluster(shared_data):
+    import threading
+
+    from crychic.datasets.ntu import list_ntu_samples
+    from crychic.keypoint_extraction import extract_sample_keypoints
+
+    rows, _ = list_ntu_samples(None, skeleton_root=shared_data)
+    threads: set[str] = set()
+
+    def extract(sample: dict):
+        threads.add(threading.current_thread().name)
+        return extract_sample_keypoints(sample, source="auto")
+
+    result = run_per_sample(rows, extract, stage="extract_keypoints", batch_size=1, dask_local_workers=2,
+                            progress=False)
+    assert sorted(result.results) == sorted(r["sample_id"] for r in rows) and not result.rejects
+    assert result.results["S001C003P008R002A058"].keypoint.shape[0] == 2
+    assert threading.current_thread().name not in threads  # the work ran on the Dask workers' threads

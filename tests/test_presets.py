@@ -1,0 +1,30 @@
+"""Presets: every key exists in params.yaml, and the NTU preset is the published configuration."""
+
+from __future__ import annotations
+
+import yaml
+
+from conftest import PROJECT_ROOT
+from crychic.models import create_model
+from crychic.tracking import flatten
+from pipeline.presets import experiment_command
+
+
+def test_preset_keys_exist_in_params_and_become_set_params():
+    params = flatten(yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text()))
+    preset = PROJECT_ROOT / "presets" / "ntu60_xsub.yaml"
+    leaves = flatten(yaml.safe_load(preset.read_text()))
+    assert set(leaves) <= set(params), sorted(set(leaves) - set(params))
+    command = experiment_command(preset, ["data.root=/data/ntu"])
+    assert command[:5] == ["dvc", "exp", "run", "-n", "ntu60-xsub"]
+    assert "heatmap.clip_len=48" in command and "rgb.size=224" in command
+    assert command[-2:] == ["-S", "data.root=/data/ntu"]
+
+
+def test_ntu_preset_uses_the_published_teacher():
+    preset = yaml.safe_load((PROJECT_ROOT / "presets" / "ntu60_xsub.yaml").read_text())
+    teacher = create_model(preset["model"]["teacher"], num_classes=60)
+    params = sum(p.numel() for p in teacher.parameters())
+    print(f"NTU-60 preset teacher: {params / 1e6:.2f} M parameters")
+    assert abs(params - 2.0e6) / 2.0e6 < 0.1
+    assert (preset["heatmap"]["clip_len"], preset["heatmap"]["size"], preset["rgb"]["size"]) == (48, 56, 224)
