@@ -8,7 +8,8 @@ stages (teacher alone, guided student, joint) and both inference modes (fused, p
 Outputs (keys present only when computable):
   teacher_logits, teacher_embedding, teacher_features, teacher_attention  (heatmap given)
   student_logits, student_embedding, student_features, student_attention  (rgb given; the student's
-      own attention, before any guidance weighting)
+      own attention, before any guidance weighting; with rgb only, the student weights its features
+      by its own attention, which the attention-transfer loss trains to match the teacher's)
   teacher_attention_aligned  (both given: the teacher's maps on the student's stage grids, for the
       attention-transfer loss and for guidance)
   z_teacher, z_student  (N x embed_dim, L2-normalised projections for the contrastive loss)
@@ -40,6 +41,9 @@ class CrychicConfig:
     use_attention_guidance: bool = True  # weight student stages by the teacher's attention
     attention_p: float = 2
     detach_guidance: bool = True  # guidance is a signal: the student's loss never reshapes the teacher through it
+    # In training, this share of batches is weighted by the student's own attention instead of the
+    # teacher's, so the student also learns the pose-free mode it is deployed in.
+    guidance_dropout: float = 0.5
     fusion: str = "concat"
     fusion_dropout: float = 0.5
 
@@ -104,6 +108,10 @@ class CrychicModel(nn.Module):
                 if self.config.use_attention_guidance:
                     guidance = [a.detach() if self.config.detach_guidance else a
                                 for a in out["teacher_attention_aligned"]]
+                    if self.training and torch.rand(()) < self.config.guidance_dropout:
+                        guidance = "self"
+            elif self.config.use_attention_guidance:
+                guidance = "self"  # pose-free inference
             s = self.student(rgb, attention_weights=guidance)
             out.update(student_logits=s["logits"], student_embedding=s["embedding"], student_features=s["features"],
                        student_attention=[spatial_attention(f, self.config.attention_p) for f in s["features"]])

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from crychic.models.multiscale_temporal import MultiScaleTemporal
+from crychic.models.attention import spatial_attention
 from crychic.models.registry import register_model
 
 TEMPORAL_MODES = ("multiscale", "plain", "none")
@@ -89,6 +90,8 @@ class Student(nn.Module):
         return sizes
 
     def forward(self, x: torch.Tensor, attention_weights=None) -> dict:
+        """`attention_weights`: None, a list of 3 maps (N x 1 x T x h x w, the teacher's, aligned), or
+        "self" (weight each stage by the student's own attention: pose-free inference)."""
         n, _, t, height, width = x.shape
         x = self.stem(x.transpose(1, 2).reshape(n * t, -1, height, width))  # N*T x 3 x H x W -> N*T x C x h x w
         features = []
@@ -100,7 +103,11 @@ class Student(nn.Module):
             clip = x.reshape(n, t, channels, h, w).transpose(1, 2)  # N x C x T x h x w
             clip = self.temporal[i - 1](clip)
             features.append(clip)
-            if attention_weights is not None and attention_weights[i - 1] is not None:
+            if isinstance(attention_weights, str) and attention_weights == "self":
+                # Pose-free guidance: the student's own attention (pulled toward the teacher's by the
+                # attention-transfer loss in training) stands in for the teacher's.
+                clip = clip * (1 + spatial_attention(clip).detach())
+            elif attention_weights is not None and attention_weights[i - 1] is not None:
                 clip = clip * (1 + attention_weights[i - 1])  # N x 1 x T x h x w broadcast over C
             x = clip.transpose(1, 2).reshape(n * t, channels, h, w)  # back to N*T frames
         embedding = clip.mean(dim=(2, 3, 4))  # N x D
