@@ -25,6 +25,7 @@ from typing import Any
 from tqdm import tqdm
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline machines: no telemetry noise
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the progress bar reports; not a line per task
 
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402

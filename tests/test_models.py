@@ -190,3 +190,18 @@ def test_config_objects_and_overrides_build_the_networks():
     assert model.teacher.embed_dim == 64 and model.student.embed_dim == 64
     assert model.teacher.fc.out_features == model.student.fc.out_features == 7
     assert all(len(block.branches) == 1 and block.branches[0].dilation == (1, 1, 1) for block in model.student.temporal)
+
+
+def test_pose_free_student_weights_features_by_its_own_attention():
+    from crychic.models import CrychicConfig, CrychicModel
+
+    torch.manual_seed(0)
+    rgb = torch.randn(2, 3, 2, 64, 64)
+    guided = CrychicModel(CrychicConfig(num_classes=5)).eval()
+    plain = CrychicModel(CrychicConfig(num_classes=5, use_attention_guidance=False)).eval()
+    plain.load_state_dict(guided.state_dict())
+    with torch.no_grad():
+        a, b = guided(rgb=rgb), plain(rgb=rgb)
+    # Same weights, same first-stage features; the self-attention weighting changes what follows.
+    torch.testing.assert_close(a["student_features"][0], b["student_features"][0])
+    assert not torch.allclose(a["student_logits"], b["student_logits"])
