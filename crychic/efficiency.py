@@ -1,0 +1,75 @@
+"""Cost of a model: parameters, FLOPs of one call, latency and throughput.
+
+Layouts: whatever the measured callable takes; for CRYCHIC models that is keyword inputs
+``heatmap N x K x T x H x W`` and/or ``rgb N x 3 x T x S x S``, returning a dict. FLOPs take a
+callable plus its inputs, timings a zero-argument callable (e.g. a lambda over fixed inputs), so the
+caller decides which modality, batch size and device is measured.
+
+FLOPs are counted by torch (``torch.utils.flop_counter.FlopCounterMode``), not by hand: one
+multiply-add is 2 FLOPs, so ``nn.Linear(i, o)`` on ``N x i`` costs ``2 * N * i * o`` and a
+convolution ``2 * output elements * C_in / groups * prod(kernel)``. Only the ops torch has
+formulas for are counted (matmuls, convolutions, attention); element-wise ops, normalisation,
+pooling and bias additions count 0, which is the usual convention for reported model FLOPs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """All parameters (shared ones once, as ``module.parameters()`` yields them); buffers such as
+    BatchNorm running statistics are state, not parameters, and are not counted."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def count_flops(fn: Callable, *args, **kwargs) -> int:
+    """FLOPs of one call ``fn(*args, **kwargs)`` under inference mode (the cost at deployment,
+    no backward). Nothing is printed."""
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        fn(*args, **kwargs)
+    return int(counter.get_total_flops())
+
+
+def _synchronise() -> None:
+    # CUDA calls return before the kernels finish; without a barrier a timer measures launch time.
+    # CUDA is initialised exactly when some tensor lives there, so this is a no-op on CPU-only runs.
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def _timed_calls(fn: Callable[[], object], warmup: int, repeats: int) -> np.ndarray:
+    """Seconds per call of `repeats` calls, after `warmup` untimed ones (allocator, cuDNN autotune)."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    seconds = np.empty(repeats)
+    with torch.inference_mode():
+        for _ in range(warmup):
+            fn()
+        _synchronise()
+        for i in range(repeats):
+            start = time.perf_counter()
+            fn()
+            _synchronise()
+            seconds[i] = time.perf_counter() - start
+    return seconds
+
+
+def measure_latency(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 10) -> dict[str, float]:
+    """Wall time of one call of `fn` in milliseconds: median (typical) and 90th percentile (tail,
+    which a deployed system must budget for). Batch size is whatever `fn` feeds the model."""
+    milliseconds = _timed_calls(fn, warmup, repeats) * 1e3
+    return {"median_ms": float(np.median(milliseconds)), "p90_ms": float(np.percentile(milliseconds, 90))}
+
+
+def measure_throughput(fn: Callable[[], object], batch_size: int, *, warmup: int = 1, repeats: int = 5) -> float:
+    """Clips per second when `fn` processes `batch_size` clips per call: total clips over total time."""
+    seconds = _timed_calls(fn, warmup, repeats)
+    return float(batch_size * repeats / seconds.sum())
