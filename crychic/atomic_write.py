@@ -7,6 +7,7 @@ final rename never crosses file systems) and renames it into place only after it
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -30,3 +31,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def write_json(path: str | os.PathLike, value, *, indent: int = 2) -> None:
+    """A metrics or plots file for DVC, written atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=indent) + "\n")

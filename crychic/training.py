@@ -198,10 +198,10 @@ def train_stage(
     amp = bool(train_common.get("amp", True)) and device.type == "cuda"
 
     modalities = ("heatmap",) if spec.inputs == ("heatmap",) else ("heatmap", "rgb")
+    val_split = _validation_split(heatmap_dir)
     datasets = {split: PoseRgbDataset(heatmap_dir, rgb_dir if "rgb" in modalities else None, split=split,
                                       augment=split == "train", seed=int(params["seed"]), modalities=modalities)
-                for split in ("train", _validation_split(heatmap_dir))}
-    val_split = _validation_split(heatmap_dir)
+                for split in ("train", val_split)}
     sampler = None
     if ctx.enabled:
         sampler = torch.utils.data.DistributedSampler(datasets["train"], num_replicas=ctx.world_size, rank=ctx.rank,

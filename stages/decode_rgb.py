@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 import time
 from pathlib import Path
 
-from crychic.atomic_write import atomic_path
+from crychic.atomic_write import write_json
 from crychic.clip_plan import read_clip_plan
 from crychic.manifest import write_rejects
 from crychic.params import load_params
@@ -67,8 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         "bytes_per_sample": round(shard_bytes / decoded) if decoded else None,
         "raw_bytes_per_sample": clip_len * size * size * 3,
     }
-    with atomic_path(args.metrics) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(args.metrics, metrics)
     print(f"decode_rgb: {decoded} clips ({clip_len} x {size} x {size} x 3) of {len(plan)} samples, "
           f"{len(rejects)} rejected, {seconds:.1f} s, {metrics['bytes_per_sample']} bytes per clip")
     for reject in rejects[:20]:

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from crychic.atomic_write import atomic_path
+from crychic.atomic_write import write_json
 from crychic.keypoint_extraction import extract_sample_keypoints
 from crychic.keypoint_store import write_keypoints
 from crychic.manifest import read_manifest, write_rejects
@@ -56,8 +56,7 @@ def main(argv: list[str] | None = None) -> None:
 
     counts = {"samples": len(samples), "extracted": len(result.results), "rejects": len(result.rejects),
               "reject_fraction": round(result.reject_fraction, 4), "seconds": round(result.seconds, 2)}
-    with atomic_path(args.metrics) as tmp:
-        tmp.write_text(json.dumps(counts, indent=2) + "\n")
+    write_json(args.metrics, counts)
     print(f"extract_keypoints: {counts['extracted']} of {counts['samples']} samples, "
           f"{counts['rejects']} rejected, {counts['seconds']} s")
     for reject in result.rejects[:20]:

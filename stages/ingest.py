@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 from pathlib import Path
 
-from crychic.atomic_write import atomic_path
+from crychic.atomic_write import write_json
 from crychic.ingest import ingest
 from crychic.manifest import write_manifest, write_rejects
 from crychic.params import load_params
@@ -36,8 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         "classes": len({r["label"] for r in rows}),
         "split": dict(sorted(collections.Counter(r["split"] for r in rows).items())),
     }
-    with atomic_path(args.metrics) as tmp:
-        tmp.write_text(json.dumps(counts, indent=2) + "\n")
+    write_json(args.metrics, counts)
     print(f"ingest ({data['source']}): {counts['samples']} samples, {counts['classes']} classes, "
           f"splits {counts['split']}, {counts['rejects']} rejected")
     for reject in rejects[:20]:

@@ -8,13 +8,12 @@ memory stays bounded at NTU scale.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from crychic.atomic_write import atomic_path
+from crychic.atomic_write import write_json
 from crychic.clip_plan import read_clip_plan
 from crychic.heatmap_shards import shard_name, write_heatmap_shard
 from crychic.heatmap_volume import channel_names, render_volume
@@ -65,8 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         "float32_bytes_per_sample": float32_bytes,
         "compression_vs_float32": round(float32_bytes / max(shard_bytes / max(len(plan), 1), 1), 1),
     }
-    with atomic_path(args.metrics) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(args.metrics, metrics)
     print(f"render_heatmaps: {len(plan)} volumes ({len(attrs['channels'])} x {len(plan[0]['frame_indices']) if plan else 0}"
           f" x {size} x {size}) in {seconds:.1f} s, {metrics['bytes_per_sample']} bytes each "
           f"(1/{metrics['compression_vs_float32']} of float32)")

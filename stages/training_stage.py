@@ -9,14 +9,13 @@ never the teacher. Outputs per stage: `models/<stage>.pt` (DVC-cached), `metrics
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
+import os
 
 import pyarrow.parquet as pq
 import torch
 from torch import nn
 
-from crychic.atomic_write import atomic_path
+from crychic.atomic_write import write_json
 from crychic.params import load_params
 
 COMMON = ["seed", "model.teacher", "model.student", "model.embed_dim", "model.multiscale_temporal",
@@ -98,8 +97,6 @@ def run(stage: str, argv: list[str] | None = None) -> None:
     label_names = [names.get(i, str(i)) for i in range(max(names) + 1)]
 
     run_ctx, run_id, mlflow = None, None, None
-    import os
-
     is_main = int(os.environ.get("RANK", "0")) == 0
     if is_main and not args.no_mlflow:
         import mlflow
@@ -127,10 +124,8 @@ def run(stage: str, argv: list[str] | None = None) -> None:
                 metrics[f"val_{name}_{key}"] = round(figures[key], 4)
         metrics["val_top1"] = history[-1]["val_top1"] if history else None
         metrics["mlflow_run_id"] = run_id
-        with atomic_path(args.metrics) as tmp:
-            tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-        with atomic_path(args.plots) as tmp:
-            tmp.write_text(json.dumps(history, indent=1) + "\n")
+        write_json(args.metrics, metrics)
+        write_json(args.plots, history, indent=1)
         if mlflow is not None:
             _log_to_mlflow(mlflow, stage, result, history, args)
         print(f"{DVC_STAGE[stage]}: val top-1 {metrics['val_top1']:.3f} ({result['val_split']}), "
