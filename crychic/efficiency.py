@@ -73,3 +73,21 @@ def measure_throughput(fn: Callable[[], object], batch_size: int, *, warmup: int
     """Clips per second when `fn` processes `batch_size` clips per call: total clips over total time."""
     seconds = _timed_calls(fn, warmup, repeats)
     return float(batch_size * repeats / seconds.sum())
+
+
+def inference_cost(fn: Callable, make_inputs: Callable[[int], dict], *, parameters: int, throughput_batch: int = 32,
+                   repeats: int = 10) -> dict[str, float]:
+    """The efficiency row of one model: parameters, GFLOPs per clip, latency at batch 1 and
+    clips/s at `throughput_batch`. `make_inputs(batch)` returns the keyword inputs of `fn` (on the
+    device to measure), so a fused model and a single network are measured the same way."""
+    one, many = make_inputs(1), make_inputs(throughput_batch)
+    latency = measure_latency(lambda: fn(**one), repeats=repeats)
+    return {
+        "parameters": int(parameters),
+        "gflops_per_clip": round(count_flops(fn, **one) / 1e9, 4),
+        "latency_b1_ms": round(latency["median_ms"], 2),
+        "latency_b1_p90_ms": round(latency["p90_ms"], 2),
+        "throughput_batch": throughput_batch,
+        "throughput_clips_per_s": round(
+            measure_throughput(lambda: fn(**many), throughput_batch, repeats=max(2, repeats // 4)), 1),
+    }

@@ -5,7 +5,11 @@
    teacher's attention weighting its features, an attention-transfer loss and a cross-modal
    contrastive loss. Validated pose-free (RGB only), the way it is deployed.
 3. `joint`: both trainable (the teacher at a lower learning rate) with a fusion head over both
-   embeddings; validated fused, and pose-free for the student.
+   embeddings; validated fused, and pose-free for the student. With `train.joint.from_scratch`
+   it starts from random weights instead of stage 2 (the single-stage ablation).
+
+And one baseline: `rgb_only`, the same student trained alone on RGB from scratch, with the
+student stage's settings (`train.student`: same epochs, same learning rate), no teacher anywhere.
 
 Devices: CUDA when present (with mixed precision if `train.amp`), CPU otherwise. Under `torchrun`
 (WORLD_SIZE > 1) the same code runs as DDP: gloo on CPU, NCCL on CUDA; only rank 0 logs and saves.
@@ -33,7 +37,8 @@ from crychic.metrics import classification_report
 from crychic.models import CrychicConfig, CrychicModel
 from crychic.training_data import PoseRgbDataset, make_loader
 
-STAGES = ("teacher", "student", "joint")
+STAGES = ("teacher", "student", "joint", "rgb_only")
+SETTINGS = {"teacher": "teacher", "student": "student", "joint": "joint", "rgb_only": "student"}  # train.<key>
 
 
 # ---------------------------------------------------------------- devices, seeds, DDP
@@ -143,6 +148,7 @@ SPECS = {
         "fused": (("heatmap", "rgb"), "fused_logits"),
         "student_posefree": (("rgb",), "student_logits"),
         "teacher": (("heatmap",), "teacher_logits")}, True),
+    "rgb_only": StageSpec(("rgb",), ("student",), {"student_posefree": (("rgb",), "student_logits")}, False),
 }
 
 
@@ -187,7 +193,7 @@ def train_stage(
     """Train one stage; returns the history and the final validation figures (rank 0's view)."""
     if stage not in SPECS:
         raise ValueError(f"unknown training stage {stage!r}: expected one of {STAGES}")
-    spec, settings = SPECS[stage], params["train"][stage]
+    spec, settings = SPECS[stage], params["train"][SETTINGS[stage]]
     train_common, loss_params = params["train"], params.get("loss", {})
     device = resolve_device(train_common.get("device", "auto"))
     ctx = init_distributed(device)
@@ -197,9 +203,10 @@ def train_stage(
     seed_everything(int(params["seed"]) + ctx.rank)
     amp = bool(train_common.get("amp", True)) and device.type == "cuda"
 
-    modalities = ("heatmap",) if spec.inputs == ("heatmap",) else ("heatmap", "rgb")
-    val_split = _validation_split(heatmap_dir)
-    datasets = {split: PoseRgbDataset(heatmap_dir, rgb_dir if "rgb" in modalities else None, split=split,
+    modalities = spec.inputs
+    val_split = _validation_split(heatmap_dir if "heatmap" in modalities else None, rgb_dir)
+    datasets = {split: PoseRgbDataset(heatmap_dir if "heatmap" in modalities else None,
+                                      rgb_dir if "rgb" in modalities else None, split=split,
                                       augment=split == "train", seed=int(params["seed"]), modalities=modalities)
                 for split in ("train", val_split)}
     sampler = None
@@ -214,6 +221,8 @@ def train_stage(
 
     num_classes = len(label_names)
     model = build_model(num_classes, params["model"])
+    if stage == "joint" and settings.get("from_scratch", False):
+        init_checkpoint = None  # single-stage training: everything from random weights
     if init_checkpoint is not None:
         load_checkpoint(init_checkpoint, model)
     if stage == "teacher":
@@ -287,11 +296,16 @@ def train_stage(
             "val_split": val_split}
 
 
-def _validation_split(heatmap_dir: str | Path) -> str:
+def _validation_split(heatmap_dir: str | Path | None, rgb_dir: str | Path | None = None) -> str:
     """The manifest's `val` subjects when the dataset has them (synthetic, folder), else `test` (NTU)."""
-    from crychic.heatmap_shards import HeatmapShards
+    if heatmap_dir is not None:
+        from crychic.heatmap_shards import HeatmapShards
 
-    splits = {s for s in HeatmapShards(heatmap_dir).split_counts()}
+        splits = set(HeatmapShards(heatmap_dir).split_counts())
+    else:
+        from crychic.training_data import PoseRgbDataset
+
+        splits = {"val"} if len(PoseRgbDataset(None, rgb_dir, split="val", modalities=("rgb",))) else set()
     return "val" if "val" in splits else "test"
 
 
@@ -300,8 +314,9 @@ def _optimizer(model: CrychicModel, stage: str, settings: dict) -> torch.optim.O
     if stage == "joint":  # PoseConv3D-style fine-tuning: the pre-trained teacher moves slower
         teacher = [p for p in model.teacher.parameters() if p.requires_grad]
         rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("teacher.")]
-        groups = [{"params": rest, "lr": lr},
-                  {"params": teacher, "lr": lr * float(settings.get("teacher_lr_scale", 0.1))}]
+        # From scratch (single-stage ablation) there is nothing pre-trained to protect.
+        scale = 1.0 if settings.get("from_scratch", False) else float(settings.get("teacher_lr_scale", 0.1))
+        groups = [{"params": rest, "lr": lr}, {"params": teacher, "lr": lr * scale}]
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
     if settings.get("optimizer", "adamw") == "sgd":

@@ -1,4 +1,4 @@
-"""What the three training stages share: params subset, MLflow run, metrics, plots, checkpoint.
+"""What the training stages (three, plus the RGB-only baseline) share: params subset, MLflow run, metrics, plots, checkpoint.
 
 Each stage reads exactly `PARAM_KEYS[stage]` (dvc.yaml lists the same keys; a test keeps them in
 step), so `dvc exp run -S loss.contrastive_weight=0.5` re-runs the student and joint stages but
@@ -26,10 +26,15 @@ PARAM_KEYS = {
     "teacher": COMMON + ["train.teacher"],
     "student": COMMON + GUIDED + ["train.student"],
     "joint": COMMON + GUIDED + ["train.joint"],
+    # Baseline: the same student (same network, so attention_guidance's self-weighting too), same
+    # settings as the student stage, never a teacher.
+    "rgb_only": COMMON + ["model.attention_guidance", "train.student"],
 }
-CHECKPOINTS = {"teacher": "models/teacher.pt", "student": "models/student.pt", "joint": "models/joint.pt"}
-PREVIOUS = {"teacher": None, "student": "teacher", "joint": "student"}
-DVC_STAGE = {"teacher": "train_teacher", "student": "train_student", "joint": "finetune_joint"}
+CHECKPOINTS = {"teacher": "models/teacher.pt", "student": "models/student.pt", "joint": "models/joint.pt",
+               "rgb_only": "models/rgb_only.pt"}
+PREVIOUS = {"teacher": None, "student": "teacher", "joint": "student", "rgb_only": None}
+DVC_STAGE = {"teacher": "train_teacher", "student": "train_student", "joint": "finetune_joint",
+             "rgb_only": "train_rgb_only"}
 
 
 def select(params: dict, keys: list[str]) -> dict:
@@ -146,7 +151,7 @@ def _log_to_mlflow(mlflow, stage: str, result: dict, history: list[dict], args) 
     plt.close(fig)
     model = result["model"].cpu().eval()
     modality, key = ("heatmap", "teacher_logits") if stage == "teacher" else ("rgb", "student_logits")
-    example = PoseRgbDataset(args.heatmaps, args.rgb if modality == "rgb" else None, split=result["val_split"],
-                             modalities=(modality,) if modality == "heatmap" else ("heatmap", "rgb"))[0]
-    log_torch_model(LogitsOnly(model, modality, key), example[modality][None].numpy(),
-                    name="teacher" if stage == "teacher" else "pose_free_student")
+    example = PoseRgbDataset(args.heatmaps if modality == "heatmap" else None, args.rgb if modality == "rgb" else None,
+                             split=result["val_split"], modalities=(modality,))[0]
+    name = {"teacher": "teacher", "rgb_only": "rgb_only_student"}.get(stage, "pose_free_student")
+    log_torch_model(LogitsOnly(model, modality, key), example[modality][None].numpy(), name=name)

@@ -68,6 +68,8 @@ def repo(tmp_path_factory) -> Path:
     # `make demo` runs the full default (timed in the README).
     for stage in ("teacher", "student", "joint"):
         set_param(repo, f"train.{stage}.epochs", 1)
+    set_param(repo, "gcn.epochs", 1)
+    set_param(repo, "evaluate.end_to_end_clips", 2)
     (repo / "data").mkdir()
     if (PROJECT_ROOT / "data" / ".gitignore").exists():
         shutil.copy2(PROJECT_ROOT / "data" / ".gitignore", repo / "data" / ".gitignore")
@@ -118,13 +120,59 @@ def contrastive_experiment(repo, first_repro) -> str:
 
 
 def test_exp_run_reruns_only_the_stages_that_read_the_key(repo, contrastive_experiment):
-    assert stages_run(contrastive_experiment) == {"train_student", "finetune_joint"}
+    assert stages_run(contrastive_experiment) == {"train_student", "finetune_joint", "evaluate"}
     shown = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
     header = shown.splitlines()[0].split(",")
     assert "loss.contrastive_weight" in header and "val_top1" in " ".join(header)
     rows = [dict(zip(header, line.split(","))) for line in shown.splitlines()[1:]]
     weights = {r["loss.contrastive_weight"] for r in rows}
     assert {"0.1", "0.5"} <= weights
+
+
+# ------------------------------------------------------------------ evaluation, baselines, ablations
+
+def test_evaluate_reports_every_model_and_draws_its_pictures(repo, first_repro):
+    from stages.evaluate import MODEL_DESCRIPTIONS
+
+    assert {"train_rgb_only", "train_gcn", "evaluate"} <= stages_run(first_repro)
+    metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert metrics["split"] == "test" and metrics["samples"] == 72
+    assert list(metrics["models"]) == list(MODEL_DESCRIPTIONS)
+    for name, report in metrics["models"].items():
+        assert 0.0 <= report["top1"] <= report["top5"] <= 1.0, name
+        assert set(report["group_top1"]) == {"hand_to_mouth", "at_desk", "motion"}
+        assert len(report["per_class"]) == 12
+        cost = metrics["efficiency"][name]
+        assert cost["parameters"] > 0 and cost["gflops_per_clip"] > 0 and cost["throughput_clips_per_s"] > 0
+    assert metrics["efficiency"]["crychic_fused"]["gflops_per_clip"] > metrics["efficiency"]["teacher"]["gflops_per_clip"]
+    assert set(metrics["alignment"]) == {"matched_cosine", "mismatched_cosine", "gap", "r1_teacher_to_student",
+                                         "r1_student_to_teacher"}
+    end_to_end = metrics["end_to_end"]
+    assert end_to_end["pose_free"]["clips"] == end_to_end["full"]["clips"] == 2
+    assert end_to_end["pose_free"]["clips_per_second"] > end_to_end["full"]["clips_per_second"]  # MediaPipe costs
+    assert "pose" in end_to_end["full"]["seconds_per_clip"]
+    assert len(metrics["mlflow_run_id"]) == 32
+    figures = repo / "plots/evaluate"
+    assert {f"confusion_{name}.png" for name in MODEL_DESCRIPTIONS} <= {p.name for p in figures.glob("*.png")}
+    assert len(list(figures.glob("attention_*.png"))) == 3
+    predictions = json.loads((repo / "plots/evaluate_predictions.json").read_text())
+    assert len(predictions) == 72 and set(MODEL_DESCRIPTIONS) <= set(predictions[0])
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo))
+    assert "metrics/evaluate.json" in json.dumps(shown) and "crychic_fused" in json.dumps(shown)
+
+
+def test_results_table_command_renders_the_metrics_into_the_readme(repo, first_repro):
+    readme = repo / "README.md"
+    original = readme.read_text()
+    try:
+        run([sys.executable, "-m", "pipeline.results_table"], repo)
+        text = readme.read_text()
+        fused = json.loads((repo / "metrics/evaluate.json").read_text())["models"]["crychic_fused"]["top1"]
+        row = next(line for line in text.splitlines() if line.startswith("| `crychic_fused`"))
+        assert f"| {100 * fused:.1f} |" in row
+        run([sys.executable, "-m", "pipeline.results_table", "--check"], repo)
+    finally:
+        readme.write_text(original)
 
 
 def test_mlflow_server_lists_both_experiments(repo, contrastive_experiment):
@@ -189,6 +237,15 @@ def _processes_in_group(pgid: int) -> list[int]:
             except (ProcessLookupError, PermissionError):
                 pass
     return alive
+
+
+def test_ablation_command_runs_a_variant_as_a_queued_experiment(repo, contrastive_experiment):
+    output = run([sys.executable, "-m", "pipeline.ablations", "--variants", "no_contrastive", "--seeds", "0"], repo)
+    assert "1/1 done" in output
+    table = json.loads((repo / "metrics/ablations.json").read_text())["variants"]
+    assert table["no_contrastive"]["seeds"] == [0]
+    assert 0.0 <= table["no_contrastive"]["fused_top1"]["mean"] <= 1.0
+    assert "abl-no-contrastive-s0" in run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
 
 
 def test_seeded_training_repeats_its_metrics(repo, first_repro, tmp_path):

@@ -84,3 +84,10 @@ def test_training_stages_list_exactly_the_params_they_read():
     for stage, name in DVC_STAGE.items():
         assert stages[name]["params"] == PARAM_KEYS[stage], name
     assert not any(key.startswith("loss.") for key in PARAM_KEYS["teacher"])  # a loss weight never retrains the teacher
+
+
+def test_evaluate_stage_lists_exactly_the_params_it_reads():
+    from stages.evaluate import PARAM_KEYS
+
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    assert stages["evaluate"]["params"] == PARAM_KEYS
