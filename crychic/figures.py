@@ -86,7 +86,7 @@ def confusion_matrix_figure(matrix, class_names: list[str], *, title: str, norma
     ax.set_yticks(range(num_classes), class_names, fontsize=font_size)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     return fig
 
 

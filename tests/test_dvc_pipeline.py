@@ -69,6 +69,8 @@ def repo(tmp_path_factory) -> Path:
     for stage in ("teacher", "student", "joint"):
         set_param(repo, f"train.{stage}.epochs", 1)
     set_param(repo, "gcn.epochs", 1)
+    for key, value in {"num_subjects": 12, "val_subjects": 2, "test_subjects": 3}.items():  # half the default data
+        set_param(repo, f"data.synthetic.{key}", value)
     set_param(repo, "evaluate.end_to_end_clips", 2)
     (repo / "data").mkdir()
     if (PROJECT_ROOT / "data" / ".gitignore").exists():

@@ -53,8 +53,8 @@ def test_ablation_summary_reports_mean_and_spread_over_seeds():
 
 def test_ablation_variants_switch_off_what_they_name():
     params = {"train": {"teacher": {"epochs": 20}, "student": {"epochs": 20}, "joint": {"epochs": 8}}}
-    assert overrides("full", 1, params) == ["seed=1"]
+    assert overrides("full", 1, params) == ["seed=1", "evaluate.end_to_end_clips=0"]
     assert "loss.contrastive_weight=0.0" in overrides("no_contrastive", 0, params)
     assert "model.multiscale_temporal=false" in overrides("no_multiscale", 0, params)
-    assert "train.joint.epochs=48" in overrides("single_stage", 0, params)
+    assert "train.joint.epochs=28" in overrides("single_stage", 0, params)
     assert experiment_name("no_attention_transfer", 2) == "abl-no-attention-transfer-s2"
