@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline machines: no telemetry noise
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the progress bar reports; not a line per task
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")  # 20 s is too short on a busy 2-core machine
 
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
