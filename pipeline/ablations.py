@@ -4,7 +4,7 @@
     python -m pipeline.ablations --seeds 0 1     # fewer seeds
     python -m pipeline.ablations --table-only    # re-read finished experiments, rewrite the table
 
-Experiments that already finished (same name, same baseline commit) are not queued again, so a
+Experiments that already finished (same name, any baseline commit: `dvc exp show -A`) are not queued again, so a
 sweep can be extended seed by seed; `--rerun` queues them anyway.
 
 Each (variant, seed) is one `dvc exp run --queue -n abl-<variant>-s<seed> -S ...`; `dvc queue start`
@@ -116,7 +116,7 @@ def experiment_metrics() -> dict[str, dict]:
     """Experiment name -> its metrics/evaluate.json, for every experiment `dvc exp show` lists."""
     import json
 
-    result = subprocess.run([_dvc(), "exp", "show", "--json", "--no-pager"], check=True, capture_output=True,
+    result = subprocess.run([_dvc(), "exp", "show", "--all-commits", "--json", "--no-pager"], check=True, capture_output=True,
                             text=True)
     found = {}
     for baseline in json.loads(result.stdout):
