@@ -83,7 +83,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from crychic import evaluation
-    from crychic.efficiency import count_parameters, inference_cost
     from crychic.end_to_end import ClipSettings, end_to_end_throughput
     from crychic.gcn_training import load_gcn, predict_gcn
     from crychic.training import resolve_device
@@ -145,8 +144,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # ------------------------------------------------------------ efficiency
     step(f"parameters, FLOPs, latency (batch 1) and throughput (batch {settings['throughput_batch']}) on {device}")
-    metrics["efficiency"] = efficiency_table(joint, teacher, rgb_only, gcn, params, settings, device,
-                                             count_parameters, inference_cost)
+    metrics["efficiency"] = efficiency_table(joint, teacher, rgb_only, gcn, params, settings, device)
     metrics["efficiency"]["device"] = str(device)
 
     # ------------------------------------------------------------ end to end from video files
@@ -198,8 +196,10 @@ def evaluation_alignment(crychic: dict) -> dict:
             "r1_student_to_teacher": round(stats["r1_b_to_a"], 4)}
 
 
-def efficiency_table(joint, teacher, rgb_only, gcn, params, settings, device, count_parameters, inference_cost) -> dict:
+def efficiency_table(joint, teacher, rgb_only, gcn, params, settings, device) -> dict:
     """One efficiency row per model, each measured on `device` with inputs of the pipeline's shapes."""
+    from crychic.efficiency import count_parameters, inference_cost
+
     heatmap_channels = 17 * (int(bool(params["heatmap"]["with_joint"])) + int(bool(params["heatmap"]["with_limb"])))
     t_h, side = int(params["heatmap"]["clip_len"]), int(params["heatmap"]["size"])
     t_rgb, size = int(params["rgb"]["clip_len"]), int(params["rgb"]["size"])
