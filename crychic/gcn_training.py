@@ -21,6 +21,7 @@ from torch import nn
 from crychic.atomic_write import atomic_path
 from crychic.clip_plan import read_clip_plan
 from crychic.keypoint_clips import KeypointClips
+from crychic.manifest import validation_split
 from crychic.metrics import classification_report
 from crychic.models import create_model
 from crychic.training import resolve_device, seed_everything
@@ -46,11 +47,6 @@ def _cpu_threads(model: nn.Module, device: torch.device):
         torch.set_num_threads(previous)
 
 
-def validation_split(clip_plan_path: str | Path) -> str:
-    """The plan's `val` samples when the dataset has them (synthetic, folder), else `test` (NTU)."""
-    return "val" if any(r["split"] == "val" for r in read_clip_plan(clip_plan_path)) else "test"
-
-
 @torch.no_grad()
 def _logits(model: nn.Module, loader, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     model.eval()
@@ -72,7 +68,7 @@ def train_gcn(params: dict, *, keypoints_path: str | Path, clip_plan_path: str |
     seed_everything(seed)
     num_classes = len(label_names)
 
-    val_split = validation_split(clip_plan_path)
+    val_split = validation_split(r["split"] for r in read_clip_plan(clip_plan_path))
     datasets = {split: KeypointClips(keypoints_path, clip_plan_path, split, augment=split == "train", seed=seed)
                 for split in ("train", val_split)}
     for split, dataset in datasets.items():

@@ -42,6 +42,12 @@ REJECTS_SCHEMA = pa.schema(
 SPLITS = ("train", "val", "test")
 
 
+def validation_split(splits: Iterable[str]) -> str:
+    """`val` when the dataset has one (synthetic, folder), else `test`: NTU's benchmarks define
+    only train and test, and every trainer must pick the same split to report on."""
+    return "val" if "val" in set(splits) else "test"
+
+
 def write_table(rows: Iterable[Mapping], schema: pa.Schema, path: str | Path) -> pa.Table:
     """Write rows as a Parquet table atomically; rows are dicts with exactly the schema's columns."""
     rows = list(rows)

@@ -216,6 +216,21 @@ class RgbClips:
     def ids(self) -> list[str]:
         return sorted(self.index)
 
+    def split_counts(self) -> dict[str, int]:
+        """Samples per split, read from the `split` column only (no clip is decompressed)."""
+        import collections
+
+        counts: collections.Counter = collections.Counter()
+        for path in self.paths:
+            with pa.memory_map(str(path), "r") as source:
+                schema = pa.ipc.open_file(source).schema
+                split_only = pa.ipc.IpcReadOptions(included_fields=[schema.get_field_index("split")],
+                                                   use_threads=False)
+                reader = pa.ipc.open_file(source, options=split_only)
+                for row in range(reader.num_record_batches):
+                    counts.update(reader.get_batch(row).column(0).to_pylist())
+        return dict(counts)
+
     def _reader(self, shard: int) -> pa.ipc.RecordBatchFileReader:
         if self._pid != os.getpid():  # a forked worker: never reuse the parent's maps
             self._readers, self._pid = {}, os.getpid()

@@ -33,6 +33,7 @@ from torch import nn
 
 from crychic.atomic_write import atomic_path
 from crychic.losses import CrychicLoss
+from crychic.manifest import validation_split
 from crychic.metrics import classification_report
 from crychic.models import CrychicConfig, CrychicModel
 from crychic.training_data import PoseRgbDataset, make_loader
@@ -297,16 +298,14 @@ def train_stage(
 
 
 def _validation_split(heatmap_dir: str | Path | None, rgb_dir: str | Path | None = None) -> str:
-    """The manifest's `val` subjects when the dataset has them (synthetic, folder), else `test` (NTU)."""
+    """The split to report on, from whichever store the stage reads (split columns only)."""
     if heatmap_dir is not None:
         from crychic.heatmap_shards import HeatmapShards
 
-        splits = set(HeatmapShards(heatmap_dir).split_counts())
-    else:
-        from crychic.training_data import PoseRgbDataset
+        return validation_split(HeatmapShards(heatmap_dir).split_counts())
+    from crychic.rgb_clips import RgbClips
 
-        splits = {"val"} if len(PoseRgbDataset(None, rgb_dir, split="val", modalities=("rgb",))) else set()
-    return "val" if "val" in splits else "test"
+    return validation_split(RgbClips(rgb_dir).split_counts())
 
 
 def _optimizer(model: CrychicModel, stage: str, settings: dict) -> torch.optim.Optimizer:

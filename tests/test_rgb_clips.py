@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from crychic.clip_plan import CLIP_PLAN_SCHEMA, sample_frames
-from crychic.manifest import write_table
+from crychic.manifest import validation_split, write_table
 from crychic.person_box import box_to_frame_matrix
 from crychic.rgb_clips import RgbClips, cut_clip, decode_clip, shard_name, write_rgb_shard
 from crychic.video import VideoError
@@ -190,6 +190,10 @@ def test_shards_roundtrip_by_sample_id(tmp_path):
             assert np.array_equal(got["frame_indices"], record["frame_indices"])
     with pytest.raises(KeyError, match="nope"):
         clips.get("nope")
+    # splits i % 3 of (3 + 2) records: s000 train, s001 val, s002 test, s003 train, s004 val
+    assert clips.split_counts() == {"train": 2, "val": 2, "test": 1}
+    assert validation_split(clips.split_counts()) == "val"
+    assert validation_split({"train": 2, "test": 1}) == "test"  # NTU: no val split
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
