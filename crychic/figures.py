@@ -50,7 +50,7 @@ def row_normalise(matrix: np.ndarray) -> np.ndarray:
 
 def confusion_matrix_figure(matrix, class_names: list[str], *, title: str, normalise: bool = True,
                             groups: list[str] | None = None) -> Figure:
-    """Heat map of the confusion matrix with every cell's value written in it.
+    """Heat map of the confusion matrix with every non-empty cell's value written in it.
 
     `groups` gives each class a group (e.g. NTU's daily / medical / mutual actions, in class order);
     lines are drawn between consecutive classes of different groups, so confusion that stays
@@ -62,18 +62,21 @@ def confusion_matrix_figure(matrix, class_names: list[str], *, title: str, norma
         raise ValueError(f"matrix must be {num_classes} x {num_classes} for {num_classes} class names, got {counts.shape}")
     if groups is not None and len(groups) != num_classes:
         raise ValueError(f"groups has {len(groups)} entries for {num_classes} classes")
-    values = row_normalise(counts) if normalise else counts.astype(np.float64)
-    peak = 1.0 if normalise else max(float(values.max()), 1.0)
+    # Percent of the true class, written as whole numbers: "90" fits a cell where "0.90" crowds it.
+    values = 100 * row_normalise(counts) if normalise else counts.astype(np.float64)
+    peak = 100.0 if normalise else max(float(values.max()), 1.0)
 
     side = float(np.clip(0.35 * num_classes + 2.5, 4, 30))  # inches: cells stay readable as K grows
     fig = _new_figure(side, side)
     ax = fig.add_subplot()
     image = ax.imshow(values, cmap="Blues", vmin=0, vmax=peak, interpolation="nearest")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="share of true class" if normalise else "clips")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="% of true class" if normalise else "clips")
 
     font_size = float(np.clip(120 / num_classes, 3, 10))
     for (row, column), value in np.ndenumerate(values):
-        ax.text(column, row, f"{value:.2f}" if normalise else f"{int(value)}", ha="center", va="center",
+        if counts[row, column] == 0:  # empty cells stay blank, so the eye finds the confusions
+            continue
+        ax.text(column, row, f"{value:.0f}" if normalise else f"{int(value)}", ha="center", va="center",
                 fontsize=font_size, color="white" if value > 0.5 * peak else "black")
 
     if groups is not None:
