@@ -151,6 +151,16 @@ def summarise(results: dict[str, dict[int, dict]]) -> dict:
     return table
 
 
+def previous_runs(path: str) -> list[dict]:
+    """The invocations recorded in an earlier table: experiments queued and wall minutes each."""
+    import json
+
+    try:
+        return list(json.loads(open(path).read()).get("runs", []))
+    except FileNotFoundError:
+        return []
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
@@ -166,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     started = time.perf_counter()
     finished = {} if args.rerun else experiment_metrics()
+    names: list[str] = []
     if not args.table_only:
         names = queue(args.variants, args.seeds, params, skip=set(finished))
         print(f"[ablations] queued {len(names)} experiments ({len(finished)} already finished); dvc queue start",
@@ -183,8 +194,11 @@ def main(argv: list[str] | None = None) -> None:
             if experiment_name(variant, seed) in finished:
                 results.setdefault(variant, {})[seed] = finished[experiment_name(variant, seed)]
     table = summarise(results)
-    minutes = round((time.perf_counter() - started) / 60, 1) if not args.table_only else None
-    write_json(args.out, {"variants": table, "sweep_minutes": minutes})
+    # A sweep grows seed by seed, so its cost is the sum of its invocations: keep each one's time.
+    runs = previous_runs(args.out)
+    if not args.table_only and names:
+        runs.append({"experiments": len(names), "minutes": round((time.perf_counter() - started) / 60, 1)})
+    write_json(args.out, {"variants": table, "runs": runs})
     for variant, row in table.items():
         cells = "  ".join(f"{c} {row[c]['mean']:.3f}±{row[c]['std']:.3f}" for c in COLUMNS if c in row)
         print(f"{variant:22s} seeds {row['seeds']}  {cells}")

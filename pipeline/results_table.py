@@ -84,9 +84,10 @@ def ablations_markdown(ablations: dict) -> str:
             else:
                 cells.append(f"{cell['mean']:.3f} ± {cell['std']:.3f}")
         lines.append(f"| `{variant}` | {len(row['seeds'])} | " + " | ".join(cells) + " |")
-    minutes = ablations.get("sweep_minutes")
-    lines += ["", "Mean ± sample standard deviation over seeds (top-1 in %)."
-              + (f" The sweep took {minutes} min on this machine." if minutes else "")]
+    runs = ablations.get("runs") or []
+    timing = " Sweep time on this machine: " + ", then ".join(
+        f"{r['experiments']} experiments in {r['minutes']} min" for r in runs) + "." if runs else ""
+    lines += ["", "Mean ± sample standard deviation over seeds (top-1 in %)." + timing]
     return "\n".join(lines)
 
 

@@ -249,7 +249,9 @@ def _processes_in_group(pgid: int) -> list[int]:
 def test_ablation_command_runs_a_variant_as_a_queued_experiment(repo, contrastive_experiment):
     output = run([sys.executable, "-m", "pipeline.ablations", "--variants", "no_contrastive", "--seeds", "0"], repo)
     assert "1/1 done" in output
-    table = json.loads((repo / "metrics/ablations.json").read_text())["variants"]
+    ablations = json.loads((repo / "metrics/ablations.json").read_text())
+    table = ablations["variants"]
+    assert ablations["runs"][-1]["experiments"] == 1 and ablations["runs"][-1]["minutes"] > 0
     assert table["no_contrastive"]["seeds"] == [0]
     assert 0.0 <= table["no_contrastive"]["fused_top1"]["mean"] <= 1.0
     assert "abl-no-contrastive-s0" in run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)

@@ -47,8 +47,10 @@ def test_ablation_summary_reports_mean_and_spread_over_seeds():
     assert table["full"]["seeds"] == [0, 1]
     assert table["full"]["fused_top1"]["mean"] == pytest.approx(0.7)
     assert table["full"]["fused_top1"]["std"] == pytest.approx(0.1414, abs=1e-4)
-    markdown = ablations_markdown({"variants": table, "sweep_minutes": 12.5})
-    assert "| `full` | 2 | 70.0 ± 14.1 |" in markdown and "12.5 min" in markdown
+    runs = [{"experiments": 10, "minutes": 40.5}, {"experiments": 5, "minutes": 12.5}]
+    markdown = ablations_markdown({"variants": table, "runs": runs})
+    assert "| `full` | 2 | 70.0 ± 14.1 |" in markdown
+    assert "10 experiments in 40.5 min, then 5 experiments in 12.5 min" in markdown
 
 
 def test_ablation_variants_switch_off_what_they_name():
