@@ -41,6 +41,7 @@ VARIANTS: dict[str, list[str]] = {
 COLUMNS = {  # table column -> path in metrics/evaluate.json
     "fused_top1": ("models", "crychic_fused", "top1"),
     "posefree_top1": ("models", "crychic_posefree", "top1"),
+    "student_guided_top1": ("models", "student_guided", "top1"),  # stage 2 only, against rgb_only
     "teacher_top1": ("models", "teacher", "top1"),
     "rgb_only_top1": ("models", "rgb_only", "top1"),
     "alignment_gap": ("alignment", "gap"),
