@@ -29,7 +29,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the progress bar re
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")  # 20 s is too short on a busy 2-core machine
 
 from prefect import flow, task  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.cache_policies import NO_CACHE, CachePolicy  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
@@ -117,7 +117,9 @@ def run_per_sample(
     batches = [list(samples[i : i + batch_size]) for i in range(0, len(samples), batch_size)]
     batch_task = process_batch
     if cache_dir is not None:
-        batch_task = process_batch.with_options(cache_key_fn=_batch_key(cache_token), persist_result=True)
+        # A policy, not `cache_key_fn=`: the task's NO_CACHE default plus a key function draws a warning.
+        batch_task = process_batch.with_options(cache_policy=CachePolicy.from_cache_key_fn(_batch_key(cache_token)),
+                                                persist_result=True)
 
     @flow(name=f"{stage}-fan-out", task_runner=_task_runner(workers, dask_address, dask_local_workers),
           log_prints=False, validate_parameters=False)
