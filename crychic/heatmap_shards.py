@@ -10,6 +10,7 @@ so a shard can be checked against the RGB table without the rest of the pipeline
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -74,15 +75,17 @@ class HeatmapShards:
     def ids(self) -> list[str]:
         return sorted(self.index)
 
-    def split_counts(self) -> dict[str, int]:
-        """Samples per split, read from the small columns only (no volume is decompressed)."""
-        import collections
-
-        counts: collections.Counter = collections.Counter()
+    def metadata(self) -> dict[str, tuple[str, int]]:
+        """sample id -> (split, label), read from the small columns only (no volume is decompressed)."""
+        meta = {}
         for path in self.paths:
             with h5py.File(path, "r") as f:
-                counts.update(f["split"].asstr()[()])
-        return dict(counts)
+                ids, splits, labels = f["sample_id"].asstr()[()], f["split"].asstr()[()], f["label"][()]
+                meta.update({sid: (split, int(label)) for sid, split, label in zip(ids, splits, labels)})
+        return meta
+
+    def split_counts(self) -> dict[str, int]:
+        return dict(collections.Counter(split for split, _ in self.metadata().values()))
 
     def _file(self, shard: int) -> h5py.File:
         import os

@@ -15,6 +15,7 @@ nothing else, and the file footer lets a memory-mapped reader jump straight to i
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 from collections.abc import Sequence
@@ -216,20 +217,22 @@ class RgbClips:
     def ids(self) -> list[str]:
         return sorted(self.index)
 
-    def split_counts(self) -> dict[str, int]:
-        """Samples per split, read from the `split` column only (no clip is decompressed)."""
-        import collections
-
-        counts: collections.Counter = collections.Counter()
+    def metadata(self) -> dict[str, tuple[str, int]]:
+        """sample id -> (split, label), read from the small columns only (no clip is decompressed)."""
+        meta = {}
         for path in self.paths:
             with pa.memory_map(str(path), "r") as source:
-                schema = pa.ipc.open_file(source).schema
-                split_only = pa.ipc.IpcReadOptions(included_fields=[schema.get_field_index("split")],
-                                                   use_threads=False)
-                reader = pa.ipc.open_file(source, options=split_only)
+                names = pa.ipc.open_file(source).schema.names
+                small_columns = [names.index(name) for name in ("sample_id", "split", "label")]
+                reader = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(included_fields=small_columns))
                 for row in range(reader.num_record_batches):
-                    counts.update(reader.get_batch(row).column(0).to_pylist())
-        return dict(counts)
+                    batch = reader.get_batch(row).to_pydict()
+                    meta.update({sid: (split, int(label)) for sid, split, label
+                                 in zip(batch["sample_id"], batch["split"], batch["label"])})
+        return meta
+
+    def split_counts(self) -> dict[str, int]:
+        return dict(collections.Counter(split for split, _ in self.metadata().values()))
 
     def _reader(self, shard: int) -> pa.ipc.RecordBatchFileReader:
         if self._pid != os.getpid():  # a forked worker: never reuse the parent's maps

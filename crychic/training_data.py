@@ -28,9 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-import h5py
 import numpy as np
-import pyarrow as pa
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
@@ -126,31 +124,6 @@ def normalise_rgb(frames: np.ndarray) -> torch.Tensor:
     return (clip - mean) / std
 
 
-def _heatmap_metadata(shards: HeatmapShards) -> dict[str, tuple[str, int]]:
-    """sample id -> (split, label), read from the shards' small columns (no volume is decompressed)."""
-    meta = {}
-    for path in shards.paths:
-        with h5py.File(path, "r") as f:
-            ids, splits, labels = f["sample_id"].asstr()[()], f["split"].asstr()[()], f["label"][()]
-            meta.update({sid: (split, int(label)) for sid, split, label in zip(ids, splits, labels)})
-    return meta
-
-
-def _rgb_metadata(clips: RgbClips) -> dict[str, tuple[str, int]]:
-    """sample id -> (split, label), read from the shards' small columns (no clip is decompressed)."""
-    meta = {}
-    for path in clips.paths:
-        with pa.memory_map(str(path), "r") as source:
-            names = pa.ipc.open_file(source).schema.names
-            small_columns = [names.index(name) for name in ("sample_id", "split", "label")]
-            reader = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(included_fields=small_columns))
-            for row in range(reader.num_record_batches):
-                batch = reader.get_batch(row).to_pydict()
-                meta.update({sid: (split, int(label)) for sid, split, label
-                             in zip(batch["sample_id"], batch["split"], batch["label"])})
-    return meta
-
-
 def paired_sample_ids(metadata: dict[str, dict[str, tuple[str, int]]],
                       split: str) -> tuple[list[str], dict[str, list[str]]]:
     """Ids of `split` present in every modality, and per modality the ids of `split` it lacks.
@@ -204,7 +177,7 @@ class PoseRgbDataset(Dataset):
             if heatmap_dir is None:
                 raise ValueError("heatmap_dir is required when 'heatmap' is among the modalities")
             self.heatmaps = HeatmapShards(heatmap_dir)
-            metadata["heatmap"] = _heatmap_metadata(self.heatmaps)
+            metadata["heatmap"] = self.heatmaps.metadata()
             attrs = self.heatmaps.attrs  # shards without these attrs hold joint channels only
             self.with_joint = bool(attrs.get("with_joint", True))
             self.with_limb = bool(attrs.get("with_limb", False))
@@ -213,7 +186,7 @@ class PoseRgbDataset(Dataset):
             if rgb_dir is None:
                 raise ValueError("rgb_dir is required when 'rgb' is among the modalities")
             self.rgb_clips = RgbClips(rgb_dir)
-            metadata["rgb"] = _rgb_metadata(self.rgb_clips)
+            metadata["rgb"] = self.rgb_clips.metadata()
         self.sample_ids, self.missing = paired_sample_ids(metadata, split)
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
 
