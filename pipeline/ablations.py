@@ -18,11 +18,13 @@ runs tagged with the experiment name. The table (mean and spread over seeds) goe
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -115,8 +117,6 @@ def wait(names: list[str], poll_seconds: float = 15.0) -> dict[str, str]:
 
 def experiment_metrics() -> dict[str, dict]:
     """Experiment name -> its metrics/evaluate.json, for every experiment `dvc exp show` lists."""
-    import json
-
     result = subprocess.run([_dvc(), "exp", "show", "--all-commits", "--json", "--no-pager"], check=True, capture_output=True,
                             text=True)
     found = {}
@@ -154,12 +154,8 @@ def summarise(results: dict[str, dict[int, dict]]) -> dict:
 
 def previous_runs(path: str) -> list[dict]:
     """The invocations recorded in an earlier table: experiments queued and wall minutes each."""
-    import json
-
-    try:
-        return list(json.loads(open(path).read()).get("runs", []))
-    except FileNotFoundError:
-        return []
+    path = Path(path)
+    return list(json.loads(path.read_text()).get("runs", [])) if path.is_file() else []
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -176,10 +172,10 @@ def main(argv: list[str] | None = None) -> None:
 
     params = load_params(args.params)
     started = time.perf_counter()
-    finished = {} if args.rerun else experiment_metrics()
+    finished = experiment_metrics()
     names: list[str] = []
     if not args.table_only:
-        names = queue(args.variants, args.seeds, params, skip=set(finished))
+        names = queue(args.variants, args.seeds, params, skip=set() if args.rerun else set(finished))
         print(f"[ablations] queued {len(names)} experiments ({len(finished)} already finished); dvc queue start",
               flush=True)
         if names:

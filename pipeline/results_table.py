@@ -84,10 +84,12 @@ def ablations_markdown(ablations: dict) -> str:
             else:
                 cells.append(f"{cell['mean']:.3f} ± {cell['std']:.3f}")
         lines.append(f"| `{variant}` | {len(row['seeds'])} | " + " | ".join(cells) + " |")
+    note = "Mean ± sample standard deviation over seeds (top-1 in %)."
     runs = ablations.get("runs") or []
-    timing = " Sweep time on this machine: " + ", then ".join(
-        f"{r['experiments']} experiments in {r['minutes']} min" for r in runs) + "." if runs else ""
-    lines += ["", "Mean ± sample standard deviation over seeds (top-1 in %)." + timing]
+    if runs:
+        note += " Sweep time on this machine: " + ", then ".join(
+            f"{r['experiments']} experiments in {r['minutes']} min" for r in runs) + "."
+    lines += ["", note]
     return "\n".join(lines)
 
 
