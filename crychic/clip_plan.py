@@ -49,14 +49,34 @@ def sample_frames(num_frames: int, clip_len: int, *, split: str, seed: int, samp
     return uniform_sample_indices(num_frames, clip_len, rng=rng)
 
 
+def jitter_box(box: np.ndarray, rng: np.random.Generator, max_scale: float, max_shift: float) -> np.ndarray:
+    """The square box grown by a factor in [1, max_scale] and its centre moved by up to
+    `max_shift` of the new side in x and y.
+
+    Why: a pose-free student deployed without keypoints sees clips framed by the whole frame or
+    its centre, where the person is smaller and off-centre. Training clips framed this way (both
+    modalities follow the one box, so the teacher's maps still cover the same pixels) teach the
+    student that framing; val and test boxes stay the tight person box.
+    """
+    side = (box[2] - box[0]) * rng.uniform(1.0, max_scale)
+    centre = (box[:2] + box[2:]) / 2 + rng.uniform(-max_shift, max_shift, size=2) * side
+    return np.concatenate([centre - side / 2, centre + side / 2])
+
+
 def plan_clip(row: dict, keypoint: np.ndarray, img_shape: tuple[int, int], *, clip_len: int,
-              padding: float, seed: int) -> dict:
-    """One clip-plan row from a manifest row and its keypoints (`M x T x V x 3`, every frame)."""
+              padding: float, seed: int, train_box_scale: float = 1.0, train_box_shift: float = 0.0,
+              train_box_jitter_share: float = 1.0) -> dict:
+    """One clip-plan row from a manifest row and its keypoints (`M x T x V x 3`, every frame);
+    `train_box_jitter_share` of the training rows get a box jittered by `jitter_box` (the others
+    keep the tight box the evaluation splits have; scale 1 and shift 0 switch it off)."""
     num_frames = keypoint.shape[1]
     frames = sample_frames(num_frames, clip_len, split=row["split"], seed=seed,
                            sample_id=row["sample_id"], purpose="heatmap")
     sampled = keypoint[:, frames]  # M x clip_len x V x 3
     box = compact_box(sampled[..., :2], sampled[..., 2], img_shape, padding=padding)
+    rng = sample_rng(seed, row["sample_id"], "box")
+    if row["split"] == "train" and (train_box_scale > 1.0 or train_box_shift > 0.0) and rng.random() < train_box_jitter_share:
+        box = jitter_box(np.asarray(box, dtype=np.float64), rng, train_box_scale, train_box_shift)
     return {
         "sample_id": row["sample_id"], "path": row["path"], "label": int(row["label"]), "split": row["split"],
         "num_frames": int(num_frames), "img_shape": [int(v) for v in img_shape],

@@ -1,7 +1,8 @@
 """From a video file to class scores, the two ways CRYCHIC can be deployed, with the time of each part.
 
-- pose-free: decode the sampled frames, cut a centred square (no pose estimator, so no person
-  box), resize to the student's size, run the student. Input ``rgb 1 x 3 x T x S x S``.
+- pose-free: decode the sampled frames, frame them without any keypoints (`framing_box`: the
+  centred square, or the whole frame padded to a square; the evaluate stage chooses on val), resize
+  to the student's size, run the student. Input ``rgb 1 x 3 x T x S x S``.
 - full: decode every frame and run MediaPipe Pose on it (the keypoints), the person box of the
   sampled frames, render the heatmap volume ``1 x K x T_h x H x W``, decode the RGB clip cut by
   that box ``1 x 3 x T x S x S``, then both networks and the fusion head.
@@ -44,6 +45,7 @@ class ClipSettings:
     box_padding: float = 0.25
     rgb_decode_max_side: int | None = 640  # rgb.decode_max_side
     pose_frame_size: int | None = 640  # keypoints.mediapipe_frame_size
+    framing: str = "centre"  # the pose-free path's crop (see FRAMINGS)
 
 
 @dataclass
@@ -56,11 +58,25 @@ class PartTimes:
         self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - started
 
 
-def centre_box(height: int, width: int) -> np.ndarray:
-    """The largest centred square: the pose-free path's crop (it has no person box)."""
-    side = min(height, width)
+def centre_box(height: int, width: int, side: float | None = None) -> np.ndarray:
+    """A centred square (by default the largest inside the frame)."""
+    side = min(height, width) if side is None else side
     x0, y0 = (width - side) / 2, (height - side) / 2
     return np.array([x0, y0, x0 + side, y0 + side])
+
+
+# How a clip is framed with no keypoints: `centre`, the largest centred square (may cut off a
+# person near the edge); `full`, the whole frame in a centred square (zeros above and below a
+# landscape frame; the person smaller).
+FRAMINGS = ("centre", "full")
+
+
+def framing_box(framing: str, height: int, width: int) -> np.ndarray:
+    if framing == "centre":
+        return centre_box(height, width)
+    if framing == "full":
+        return centre_box(height, width, side=max(height, width))
+    raise ValueError(f"unknown framing {framing!r}: expected one of {FRAMINGS}")
 
 
 @torch.no_grad()
@@ -68,7 +84,7 @@ def pose_free_scores(model: torch.nn.Module, path: str | Path, settings: ClipSet
     started = time.perf_counter()
     num_frames = len(open_video(path))
     frames = read_frames(path, uniform_sample_indices(num_frames, settings.rgb_clip_len))  # T x H x W x 3
-    clip = cut_clip(frames, centre_box(*frames.shape[1:3]), settings.rgb_size)  # T x S x S x 3
+    clip = cut_clip(frames, framing_box(settings.framing, *frames.shape[1:3]), settings.rgb_size)  # T x S x S x 3
     rgb = normalise_rgb(clip)[None]  # 1 x 3 x T x S x S
     times.add("decode", started)
     started = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Test-split figures of trained models: predictions, accuracies, group accuracies, late fusion.
+"""Figures of trained models on val (to choose) and test (to report): predictions, choices made
+on val, accuracies with intervals, paired comparisons, group accuracies, late fusion.
 
 Layouts: logits ``N x classes`` float32, labels ``N`` int64, embeddings ``N x D`` (L2-normalised
 projections ``z_teacher`` / ``z_student`` of `CrychicModel`). One pass of the fused model over
@@ -9,6 +10,11 @@ Group accuracy answers "does this model tell apart the classes *inside* a group?
 group only, predictions restricted to the group's classes (argmax over those logits), so chance is
 1 / group size whatever the model does with the other classes. On the synthetic benchmark the
 object-defined groups are where a skeleton model must sit at chance.
+
+Protocol: every choice (fusion rule, whether the teacher guides the student at test time, late
+fusion's weight, the pose-free framing) is a list of candidates scored on val; `choose_on_val`
+keeps the first best, so the first candidate is the pre-registered default and a tie never moves
+away from it. Test is scored once, with what val chose.
 """
 
 from __future__ import annotations
@@ -25,22 +31,33 @@ from crychic.training_data import PoseRgbDataset, make_loader
 @torch.no_grad()
 def predict_crychic(model: torch.nn.Module, heatmap_dir, rgb_dir, *, split: str, batch_size: int = 16,
                     device: torch.device | str = "cpu") -> dict:
-    """Logits and embeddings of every head on `split`: teacher, fused and pose-free student
-    (`student_posefree`, RGB only), plus `z_teacher`, `z_student` from the paired pass."""
+    """Logits and embeddings of every head on `split`: the teacher, the fusion head and the student
+    with both inputs (the student weighted by its own attention, and `*_teacher_guided` by the
+    teacher's), the pose-free student (`student_posefree`, RGB only), the backbone embeddings and
+    the projections `z_teacher`, `z_student`."""
     device = torch.device(device)
     dataset = PoseRgbDataset(heatmap_dir, rgb_dir, split=split, modalities=("heatmap", "rgb"))
     if len(dataset) == 0:
         raise ValueError(f"no {split!r} samples with both a heatmap ({heatmap_dir}) and an RGB clip ({rgb_dir})")
     loader = make_loader(dataset, batch_size=batch_size, shuffle=False, workers=0, seed=0)
     model.eval().to(device)
-    keys = ("teacher_logits", "fused_logits", "z_teacher", "z_student")
-    collected: dict[str, list] = {key: [] for key in (*keys, "student_posefree_logits", "labels")}
+    keys = ("teacher_logits", "fusion_head_logits", "student_logits", "z_teacher", "z_student",
+            "teacher_embedding", "student_embedding")
+    guided = ("fusion_head_logits", "student_logits")  # the outputs the teacher's guidance changes
+    collected: dict[str, list] = {key: [] for key in (*keys, *(f"{k}_teacher_guided" for k in guided),
+                                                      "student_posefree_logits", "labels")}
     sample_ids: list[str] = []
     for batch in loader:
         heatmap, rgb = batch["heatmap"].to(device), batch["rgb"].to(device)
+        model.guide_at_inference = False
         both = model(heatmap=heatmap, rgb=rgb)
         for key in keys:
             collected[key].append(both[key].float().cpu())
+        model.guide_at_inference = True
+        teacher_guided = model(heatmap=heatmap, rgb=rgb)
+        model.guide_at_inference = False
+        for key in guided:
+            collected[f"{key}_teacher_guided"].append(teacher_guided[key].float().cpu())
         collected["student_posefree_logits"].append(model(rgb=rgb)["student_logits"].float().cpu())
         collected["labels"].append(batch["label"])
         sample_ids += list(batch["sample_id"])
@@ -66,13 +83,51 @@ def predict_single(model: torch.nn.Module, heatmap_dir, rgb_dir, *, modality: st
     return {"logits": torch.cat(logits), "labels": torch.cat(labels), "sample_ids": sample_ids}
 
 
-def late_fusion(*logits: torch.Tensor) -> torch.Tensor:
-    """Score averaging: the mean of the models' softmax probabilities (log taken so that the result
-    is again logits-like: argmax and top-k are those of the averaged scores)."""
+def late_fusion(*logits: torch.Tensor, weights: Sequence[float] | None = None) -> torch.Tensor:
+    """Score averaging: the (weighted) mean of the models' softmax probabilities (log taken so that
+    the result is again logits-like: argmax and top-k are those of the averaged scores)."""
     if len(logits) < 2:
         raise ValueError("late fusion needs at least two models' logits")
-    probabilities = torch.stack([torch.softmax(x.float(), dim=1) for x in logits]).mean(dim=0)  # N x classes
-    return probabilities.clamp_min(1e-12).log()
+    weights = torch.full((len(logits),), 1 / len(logits)) if weights is None else torch.tensor(weights, dtype=torch.float32)
+    if len(weights) != len(logits):
+        raise ValueError(f"{len(weights)} weights for {len(logits)} models")
+    probabilities = torch.stack([torch.softmax(x.float(), dim=1) for x in logits])  # models x N x classes
+    return (probabilities * (weights / weights.sum()).view(-1, 1, 1)).sum(0).clamp_min(1e-12).log()
+
+
+# Fusion rules of CRYCHIC's fused prediction, in pre-registered order (the training target first).
+FUSION_RULES = ("mean_all", "head", "mean_branches")
+
+
+def fuse(rule: str, head: torch.Tensor, teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
+    """`mean_all`: mean probability of the fusion head, the teacher and the student (the model's
+    `concat_ensemble`); `head`: the fusion head alone (`concat`); `mean_branches`: teacher and
+    student only (late fusion inside one jointly trained model)."""
+    if rule == "mean_all":
+        return late_fusion(head, teacher, student)
+    if rule == "head":
+        return head.float()
+    if rule == "mean_branches":
+        return late_fusion(teacher, student)
+    raise ValueError(f"unknown fusion rule {rule!r}: expected one of {FUSION_RULES}")
+
+
+def top1(logits, labels) -> float:
+    return float((torch.as_tensor(logits).argmax(1) == torch.as_tensor(labels)).float().mean())
+
+
+def choose_on_val(candidates: Mapping[str, torch.Tensor], labels) -> tuple[str, dict[str, float]]:
+    """The candidate with the best val top-1 (the first one on ties) and every candidate's figure."""
+    if not candidates:
+        raise ValueError("choose_on_val needs at least one candidate")
+    scores = {name: round(top1(logits, labels), 4) for name, logits in candidates.items()}
+    best = max(scores.values())
+    return next(name for name, score in scores.items() if score == best), scores
+
+
+def correct_per_clip(logits, labels) -> np.ndarray:
+    """N bool: whether each clip's top-1 is right (what the bootstrap resamples)."""
+    return (torch.as_tensor(logits).argmax(1) == torch.as_tensor(labels)).numpy()
 
 
 def group_accuracy(logits, labels, class_groups: Mapping[str, Sequence[int]]) -> dict[str, float]:
@@ -110,3 +165,41 @@ def align_by_sample_id(reference: Sequence[str], other: dict) -> torch.Tensor:
     if missing:
         raise ValueError(f"{len(missing)} samples have no prediction to fuse with, e.g. {missing[:3]}")
     return other["logits"][[position[s] for s in reference]]
+
+
+@torch.no_grad()
+def predict_without_keypoints(models: Mapping[str, torch.nn.Module], rgb_dir, clip_plan_path, *, split: str,
+                              framing: str, size: int, decode_max_side: int | None = None,
+                              batch_size: int = 16) -> dict[str, dict]:
+    """Pose-free students on clips framed with no keypoints at all: each `split` clip's own RGB
+    frames (those its shard records) decoded again from the video and cut by `framing_box`, not by
+    the keypoint person box. Returns, per model, {logits, labels, sample_ids} in sample-id order."""
+    from tqdm import tqdm
+
+    from crychic.clip_plan import read_clip_plan
+    from crychic.end_to_end import framing_box
+    from crychic.rgb_clips import RgbClips, decode_clip
+    from crychic.training_data import normalise_rgb
+
+    plan = {row["sample_id"]: row for row in read_clip_plan(clip_plan_path)}
+    clips = RgbClips(rgb_dir)
+    sample_ids = sorted(s for s, (s_split, _) in clips.metadata().items() if s_split == split)
+    logits: dict[str, list] = {name: [] for name in models}
+    labels = []
+    for model in models.values():
+        model.eval()
+    for start in tqdm(range(0, len(sample_ids), batch_size), desc=f"{split} clips framed '{framing}'", unit="batch"):
+        batch = []
+        for sample_id in sample_ids[start:start + batch_size]:
+            record, row = clips.get(sample_id), plan[sample_id]
+            height, width = row["img_shape"]
+            frames = decode_clip(row["path"], record["frame_indices"], framing_box(framing, height, width),
+                                 row["img_shape"], size, decode_max_side=decode_max_side)  # T x S x S x 3
+            batch.append(normalise_rgb(frames))  # 3 x T x S x S
+            labels.append(int(record["label"]))
+        rgb = torch.stack(batch)  # N x 3 x T x S x S
+        for name, model in models.items():
+            logits[name].append(model(rgb=rgb)["student_logits"].float())
+    labels_t = torch.tensor(labels, dtype=torch.int64)
+    return {name: {"logits": torch.cat(values), "labels": labels_t, "sample_ids": sample_ids}
+            for name, values in logits.items()}

@@ -87,7 +87,7 @@ def train_gcn(params: dict, *, keypoints_path: str | Path, clip_plan_path: str |
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs * len(train_loader), 1))
     loss_fn = nn.CrossEntropyLoss()
 
-    history, final = [], {}
+    history, final, best = [], {}, None
     with _cpu_threads(model, device):
         for epoch in range(epochs):
             started = time.perf_counter()
@@ -107,16 +107,23 @@ def train_gcn(params: dict, *, keypoints_path: str | Path, clip_plan_path: str |
                    "val_top5": final["top5"], "val_mean_class_accuracy": final["mean_class_accuracy"],
                    "seconds": round(time.perf_counter() - started, 2), "lr": optimizer.param_groups[0]["lr"]}
             history.append(row)
+            if best is None or row["val_top1"] >= best["val_top1"]:  # as crychic.training: the kept epoch
+                best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final,
+                        "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
             print(f"[gcn] epoch {epoch + 1}/{epochs}  loss {row['train_loss']:.4f}  val top1 ({val_split}) "
                   f"{row['val_top1']:.3f}  {row['seconds']:.1f} s", flush=True)
             if on_epoch is not None:
                 on_epoch(epoch, row)
 
+    if best is not None:
+        model.load_state_dict(best["state"])
+        final = best["final"]
     payload = {"stage": "gcn", "model_name": model_name, "model_config": dataclasses.asdict(model.config),
                "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "label_names": list(label_names)}
     with atomic_path(out_checkpoint) as tmp:
         torch.save(payload, tmp)
-    return {"history": history, "final": final, "model": model, "device": device, "val_split": val_split}
+    return {"history": history, "final": final, "model": model, "device": device, "val_split": val_split,
+            "best_epoch": None if best is None else best["epoch"]}
 
 
 def load_gcn(path: str | Path) -> nn.Module:

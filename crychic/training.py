@@ -8,8 +8,14 @@
    embeddings; validated fused, and pose-free for the student. With `train.joint.from_scratch`
    it starts from random weights instead of stage 2 (the single-stage ablation).
 
-And one baseline: `rgb_only`, the same student trained alone on RGB from scratch, with the
-student stage's settings (`train.student`: same epochs, same learning rate), no teacher anywhere.
+And one baseline: `rgb_only`, the student network trained alone on RGB from scratch: no teacher
+anywhere and no attention weighting (that weighting exists to carry the teacher's maps; without a
+teacher it only weights the features by the network's own untrained attention, which crippled an
+earlier baseline), for as many epochs as the CRYCHIC student gets in stages 2 + 3, with the
+student stage's learning rate.
+
+Checkpoint: every stage keeps the weights of the epoch with the best validation top-1 of its
+primary head (the last such epoch on ties), a choice made on val for every model alike.
 
 Devices: CUDA when present (with mixed precision if `train.amp`), CPU otherwise. Under `torchrun`
 (WORLD_SIZE > 1) the same code runs as DDP: gloo on CPU, NCCL on CUDA; only rank 0 logs and saves.
@@ -221,7 +227,10 @@ def train_stage(
                              seed=int(params["seed"]))
 
     num_classes = len(label_names)
-    model = build_model(num_classes, params["model"])
+    model_params = dict(params["model"])
+    if stage == "rgb_only":
+        model_params["attention_guidance"] = False  # the plain student: nothing to be guided by
+    model = build_model(num_classes, model_params)
     if stage == "joint" and settings.get("from_scratch", False):
         init_checkpoint = None  # single-stage training: everything from random weights
     if init_checkpoint is not None:
@@ -242,7 +251,7 @@ def train_stage(
     ).to(device)
 
     optimizer = _optimizer(model, stage, settings)
-    epochs = int(settings["epochs"])
+    epochs = stage_epochs(stage, params["train"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs * len(train_loader), 1))
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     wrapped: nn.Module = model
@@ -250,7 +259,8 @@ def train_stage(
         wrapped = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
 
-    history, final = [], {}
+    history, final, best = [], {}, None
+    primary = next(iter(spec.validate))
     for epoch in range(epochs):
         started = time.perf_counter()
         datasets["train"].set_epoch(epoch)
@@ -273,7 +283,6 @@ def train_stage(
             batches += 1
         train_terms = {f"train_{k}": all_reduce_mean(v / max(batches, 1), ctx, device) for k, v in sums.items()}
         final = evaluate(model, val_loader, spec, num_classes, device, amp)
-        primary = next(iter(spec.validate))
         row = {"epoch": epoch, **train_terms, "seconds": round(time.perf_counter() - started, 2),
                "lr": optimizer.param_groups[0]["lr"]}
         for name, figures in final.items():
@@ -281,12 +290,18 @@ def train_stage(
                 row[f"val_{name}_{key}"] = figures[key]
         row["val_top1"] = final[primary]["top1"]
         history.append(row)
+        if best is None or row["val_top1"] >= best["val_top1"]:  # ties: the later (longer-trained) epoch
+            best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final,
+                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
         if ctx.is_main:
             print(f"[{stage}] epoch {epoch + 1}/{epochs}  loss {row.get('train_total', float('nan')):.4f}  "
                   f"val top1 ({primary}) {row['val_top1']:.3f}  {row['seconds']:.1f} s", flush=True)
             if on_epoch is not None:
                 on_epoch(epoch, row)
 
+    if best is not None:
+        model.load_state_dict(best["state"])
+        final = best["final"]
     if ctx.is_main:
         save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names,
                         only="teacher" if stage == "teacher" else None)
@@ -294,7 +309,14 @@ def train_stage(
         dist.barrier()
         dist.destroy_process_group()
     return {"history": history, "final": final, "model": model, "device": device, "is_main": ctx.is_main,
-            "val_split": val_split}
+            "val_split": val_split, "best_epoch": None if best is None else best["epoch"]}
+
+
+def stage_epochs(stage: str, train_params: dict) -> int:
+    """Epochs of a stage; the RGB-only baseline gets the CRYCHIC student's stages 2 + 3."""
+    if stage == "rgb_only":
+        return int(train_params["student"]["epochs"]) + int(train_params["joint"]["epochs"])
+    return int(train_params[SETTINGS[stage]]["epochs"])
 
 
 def _validation_split(heatmap_dir: str | Path | None, rgb_dir: str | Path | None = None) -> str:

@@ -1,18 +1,27 @@
-"""The ablation sweep: each innovation switched off, several seeds, as queued DVC experiments.
+"""The ablation sweep: each innovation switched off, over several data draws, as queued DVC experiments.
 
-    python -m pipeline.ablations                 # every variant x seeds 0 1 2, then the table
-    python -m pipeline.ablations --seeds 0 1     # fewer seeds
+    python -m pipeline.ablations                 # every variant x draws 0 1 2, then the table
+    python -m pipeline.ablations --draws 0 1     # fewer draws
     python -m pipeline.ablations --table-only    # re-read finished experiments, rewrite the table
 
-Experiments that already finished (same name, any baseline commit: `dvc exp show -A`) are not queued again, so a
-sweep can be extended seed by seed; `--rerun` queues them anyway.
+A draw sets `data.seed` and `seed` together: new synthetic subjects (so new train, val and test
+clips) and a new training seed. Seeds alone vary only training, while the clips a model is scored
+on were the larger source of spread; only draws of the data say how far a figure would move on a
+new dataset of the same kind.
 
-Each (variant, seed) is one `dvc exp run --queue -n abl-<variant>-s<seed> -S ...`; `dvc queue start`
+Experiments that already finished (same name, any baseline commit: `dvc exp show -A`) are not queued again, so a
+sweep can be extended draw by draw; `--rerun` queues them anyway.
+
+Each (variant, draw) is one `dvc exp run --queue -n abl-<variant>-d<draw> -S ...`; `dvc queue start`
 runs them one at a time (2 cores hold one training at a time), and DVC's run cache skips every
 stage whose params did not change (the no-contrastive variant retrains the student and the joint
 stage, never the teacher). So each variant is cached, shows in `dvc exp show`, and has its MLflow
-runs tagged with the experiment name. The table (mean and spread over seeds) goes to
-`metrics/ablations.json` and, with `python -m pipeline.results_table`, into the README.
+runs tagged with the experiment name. The table goes to `metrics/ablations.json` and, with
+`python -m pipeline.results_table`, into the README: per variant and figure the mean and sample
+std over draws and a 95 % interval from a hierarchical bootstrap (draws, then test clips within a
+draw, read from each experiment's committed `plots/evaluate_predictions.json`); and per claim of
+the README (`stages.evaluate.COMPARISONS`, on the `full` variant) the per-draw paired differences,
+how many draws agree, and their hierarchical interval.
 """
 
 from __future__ import annotations
@@ -40,43 +49,45 @@ VARIANTS: dict[str, list[str]] = {
     # student-stage epoch plus the teacher's backward pass, so this is about the three stages' compute.
     "single_stage": ["train.joint.from_scratch=true", "train.joint.epochs={single_stage_epochs}"],
 }
-COLUMNS = {  # table column -> path in metrics/evaluate.json
-    "fused_top1": ("models", "crychic_fused", "top1"),
-    "posefree_top1": ("models", "crychic_posefree", "top1"),
-    "student_guided_top1": ("models", "student_guided", "top1"),  # stage 2 only, against rgb_only
-    "teacher_top1": ("models", "teacher", "top1"),
-    "rgb_only_top1": ("models", "rgb_only", "top1"),
-    "alignment_gap": ("alignment", "gap"),
-    "r1_student_to_teacher": ("alignment", "r1_student_to_teacher"),
+TOP1_COLUMNS = {  # table column -> model in metrics/evaluate.json (and in the predictions file)
+    "fused": "crychic_fused",
+    "posefree": "crychic_posefree",
+    "posefree_nokp": "crychic_posefree_nokp",
+    "student_guided": "student_guided",  # stage 2 only, against rgb_only
+    "teacher": "teacher",
+    "rgb_only": "rgb_only",
+    "rgb_only_nokp": "rgb_only_nokp",
+    "late_fusion": "late_fusion",
 }
+ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones: every variant has them trained
 QUEUE_PREFIX = "abl"
 
 
-def experiment_name(variant: str, seed: int) -> str:
-    return f"{QUEUE_PREFIX}-{variant.replace('_', '-')}-s{seed}"
+def experiment_name(variant: str, draw: int) -> str:
+    return f"{QUEUE_PREFIX}-{variant.replace('_', '-')}-d{draw}"
 
 
-def overrides(variant: str, seed: int, params: dict) -> list[str]:
+def overrides(variant: str, draw: int, params: dict) -> list[str]:
     joint_epochs = sum(int(params["train"][s]["epochs"]) for s in ("student", "joint"))
     values = [item.format(single_stage_epochs=joint_epochs) for item in VARIANTS[variant]]
-    # The sweep compares accuracy and alignment; the end-to-end timing (MediaPipe on videos) is
-    # measured once, by the default pipeline.
-    return [f"seed={seed}", *values, "evaluate.end_to_end_clips=0"]
+    # The sweep compares accuracy and alignment; the end-to-end timing (MediaPipe on videos) and the
+    # latency figures are measured once, by the default pipeline.
+    return [f"data.seed={draw}", f"seed={draw}", *values, "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]
 
 
 def _dvc() -> str:
     return shutil.which("dvc", path=os.path.dirname(sys.executable)) or "dvc"
 
 
-def queue(variants: list[str], seeds: list[int], params: dict, skip: set[str] = frozenset()) -> list[str]:
+def queue(variants: list[str], draws: list[int], params: dict, skip: set[str] = frozenset()) -> list[str]:
     names = []
-    for variant in variants:
-        for seed in seeds:
-            name = experiment_name(variant, seed)
+    for draw in draws:  # draw by draw, so that an interrupted sweep leaves whole draws
+        for variant in variants:
+            name = experiment_name(variant, draw)
             if name in skip:
                 continue
             command = [_dvc(), "exp", "run", "--queue", "-n", name]
-            for item in overrides(variant, seed, params):
+            for item in overrides(variant, draw, params):
                 command += ["-S", item]
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
             names.append(name)
@@ -116,7 +127,8 @@ def wait(names: list[str], poll_seconds: float = 15.0) -> dict[str, str]:
 
 
 def experiment_metrics() -> dict[str, dict]:
-    """Experiment name -> its metrics/evaluate.json, for every experiment `dvc exp show` lists."""
+    """Experiment name -> {"metrics": its metrics/evaluate.json, "rev": its commit}, for every
+    experiment `dvc exp show` lists."""
     result = subprocess.run([_dvc(), "exp", "show", "--all-commits", "--json", "--no-pager"], check=True, capture_output=True,
                             text=True)
     found = {}
@@ -126,8 +138,18 @@ def experiment_metrics() -> dict[str, dict]:
                 name = rev.get("name") or experiment.get("name")
                 data = ((rev.get("data") or {}).get("metrics") or {}).get("metrics/evaluate.json") or {}
                 if name and data.get("data"):
-                    found[name] = data["data"]
+                    found[name] = {"metrics": data["data"], "rev": rev.get("rev")}
     return found
+
+
+def per_clip_correct(rev: str, predictions_path: str = "plots/evaluate_predictions.json") -> dict[str, np.ndarray]:
+    """Model -> N bool (right or wrong per test clip, in sample-id order) from an experiment's
+    commit: DVC commits outputs with `cache: false` into the experiment, so the file is there."""
+    text = subprocess.run(["git", "show", f"{rev}:{predictions_path}"], check=True, capture_output=True,
+                          text=True).stdout
+    rows = sorted(json.loads(text), key=lambda row: row["sample_id"])
+    models = [key for key in rows[0] if key not in ("sample_id", "actual")]
+    return {model: np.array([row[model] == row["actual"] for row in rows]) for model in models}
 
 
 def _lookup(metrics: dict, path: tuple[str, ...]):
@@ -137,19 +159,47 @@ def _lookup(metrics: dict, path: tuple[str, ...]):
     return node
 
 
-def summarise(results: dict[str, dict[int, dict]]) -> dict:
-    """variant -> {seeds, column: {mean, std, values}} from each seed's evaluate metrics."""
+def summarise(results: dict[str, dict[int, dict]], resamples: int = 2000) -> dict:
+    """variant -> {draws, column: {mean, std, ci95, values}}. `results[variant][draw]` holds that
+    experiment's evaluate `metrics` and per-clip `correct` arrays. Top-1 intervals resample draws,
+    then clips within a draw; CKA has no per-clip value, so its interval resamples draws only."""
+    from crychic.statistics import hierarchical_bootstrap_ci, summarise_draws
+
     table = {}
-    for variant, by_seed in results.items():
-        row = {"seeds": sorted(by_seed)}
-        for column, path in COLUMNS.items():
-            values = [float(_lookup(m, path)) for m in by_seed.values() if _lookup(m, path) is not None]
+    for variant, by_draw in results.items():
+        draws = sorted(by_draw)
+        row: dict = {"draws": draws}
+        for column, model in TOP1_COLUMNS.items():
+            groups = [by_draw[d]["correct"][model] for d in draws if model in by_draw[d]["correct"]]
+            if groups:
+                row[column] = {**summarise_draws([g.mean() for g in groups]),
+                               "ci95": list(hierarchical_bootstrap_ci(groups, resamples=resamples))}
+        for column, path in ALIGNMENT_COLUMNS.items():
+            values = [float(v) for d in draws if (v := _lookup(by_draw[d]["metrics"], path)) is not None]
             if values:
-                row[column] = {"mean": round(float(np.mean(values)), 4),
-                               "std": round(float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, 4),
-                               "values": [round(v, 4) for v in values]}
+                row[column] = {**summarise_draws(values),
+                               "ci95": list(hierarchical_bootstrap_ci([np.array([v]) for v in values], resamples=resamples))}
         table[variant] = row
     return table
+
+
+def claims_over_draws(by_draw: dict[int, dict], comparisons: list[tuple[str, str]], resamples: int = 2000) -> dict:
+    """Each claim "a - b" of the README on every draw: the per-draw paired top-1 difference, how
+    many draws have a above b, and the hierarchical interval of the mean difference."""
+    from crychic.statistics import hierarchical_paired_ci
+
+    out = {}
+    for a, b in comparisons:
+        pairs = [(by_draw[d]["correct"][a].astype(float), by_draw[d]["correct"][b].astype(float))
+                 for d in sorted(by_draw) if a in by_draw[d]["correct"] and b in by_draw[d]["correct"]]
+        if not pairs:
+            continue
+        differences = [float(x.mean() - y.mean()) for x, y in pairs]
+        out[f"{a} - {b}"] = {"per_draw": [round(v, 4) for v in differences],
+                             "draws_a_better": sum(v > 0 for v in differences), "draws": len(differences),
+                             "mean": round(float(np.mean(differences)), 4),
+                             "ci95": list(hierarchical_paired_ci(pairs, resamples=resamples))}
+    return out
 
 
 def previous_runs(path: str) -> list[dict]:
@@ -161,7 +211,8 @@ def previous_runs(path: str) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--draws", nargs="+", type=int, default=[0, 1, 2],
+                        help="data draws: data.seed and seed together")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default="metrics/ablations.json")
     parser.add_argument("--table-only", action="store_true", help="do not run anything; collect finished experiments")
@@ -175,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     finished = experiment_metrics()
     names: list[str] = []
     if not args.table_only:
-        names = queue(args.variants, args.seeds, params, skip=set() if args.rerun else set(finished))
+        names = queue(args.variants, args.draws, params, skip=set() if args.rerun else set(finished))
         print(f"[ablations] queued {len(names)} experiments ({len(finished)} already finished); dvc queue start",
               flush=True)
         if names:
@@ -185,20 +236,29 @@ def main(argv: list[str] | None = None) -> None:
             if failed:
                 print(f"[ablations] failed: {failed} (see `dvc queue logs <name>`)", flush=True)
         finished = experiment_metrics()
+    from stages.evaluate import COMPARISONS
+
     results: dict[str, dict[int, dict]] = {}
     for variant in args.variants:
-        for seed in args.seeds:
-            if experiment_name(variant, seed) in finished:
-                results.setdefault(variant, {})[seed] = finished[experiment_name(variant, seed)]
+        for draw in args.draws:
+            found = finished.get(experiment_name(variant, draw))
+            if found:
+                results.setdefault(variant, {})[draw] = {"metrics": found["metrics"],
+                                                         "correct": per_clip_correct(found["rev"])}
     table = summarise(results)
-    # A sweep grows seed by seed, so its cost is the sum of its invocations: keep each one's time.
+    claims = claims_over_draws(results.get("full", {}), COMPARISONS)
+    # A sweep grows draw by draw, so its cost is the sum of its invocations: keep each one's time.
     runs = previous_runs(args.out)
     if not args.table_only and names:
         runs.append({"experiments": len(names), "minutes": round((time.perf_counter() - started) / 60, 1)})
-    write_json(args.out, {"variants": table, "runs": runs})
+    write_json(args.out, {"variants": table, "claims": claims, "runs": runs})
     for variant, row in table.items():
-        cells = "  ".join(f"{c} {row[c]['mean']:.3f}±{row[c]['std']:.3f}" for c in COLUMNS if c in row)
-        print(f"{variant:22s} seeds {row['seeds']}  {cells}")
+        cells = "  ".join(f"{c} {row[c]['mean']:.3f}±{row[c]['std']:.3f}" for c in (*TOP1_COLUMNS, *ALIGNMENT_COLUMNS)
+                          if c in row)
+        print(f"{variant:22s} draws {row['draws']}  {cells}")
+    for claim, figures in claims.items():
+        print(f"{claim:40s} per draw {figures['per_draw']}  {figures['draws_a_better']}/{figures['draws']} draws agree  "
+              f"mean {figures['mean']:+.3f} {figures['ci95']}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """DVC stage `sample_clips`: keypoints -> the clip plan (frames and one person box per sample).
 
-Reads params: `seed`, `heatmap.clip_len`, `heatmap.box_padding`. Both `render_heatmaps` and
+Reads params: `seed`, `heatmap.clip_len`, `heatmap.box_padding`, `heatmap.train_box_scale`,
+`heatmap.train_box_shift`, `heatmap.train_box_jitter_share` (framing jitter of training boxes, `crychic.clip_plan.jitter_box`). Both `render_heatmaps` and
 `decode_rgb` cut their sample from the box planned here, which is what keeps the two modalities
 in one spatial frame (see `crychic.clip_plan`).
 """
@@ -33,7 +34,10 @@ def main(argv: list[str] | None = None) -> None:
         for row in tqdm(samples, desc="sample_clips", unit="sample"):
             sample = store[row["sample_id"]]
             rows.append(plan_clip(row, sample.keypoint, sample.img_shape, clip_len=int(heatmap["clip_len"]),
-                                  padding=float(heatmap["box_padding"]), seed=int(params["seed"])))
+                                  padding=float(heatmap["box_padding"]), seed=int(params["seed"]),
+                                  train_box_scale=float(heatmap["train_box_scale"]),
+                                  train_box_shift=float(heatmap["train_box_shift"]),
+                                  train_box_jitter_share=float(heatmap["train_box_jitter_share"])))
     write_table(rows, CLIP_PLAN_SCHEMA, args.out)
     print(f"sample_clips: {len(rows)} clips planned ({heatmap['clip_len']} heatmap frames each)")
 

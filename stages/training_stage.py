@@ -3,7 +3,9 @@
 Each stage reads exactly `PARAM_KEYS[stage]` (dvc.yaml lists the same keys; a test keeps them in
 step), so `dvc exp run -S loss.contrastive_weight=0.5` re-runs the student and joint stages but
 never the teacher. Outputs per stage: `models/<stage>.pt` (DVC-cached), `metrics/train_<stage>.json`
-(validation figures and the MLflow run id) and `plots/train_<stage>.json` (per-epoch history).
+(validation figures of the kept epoch: accuracy only, so re-running an identical model rewrites
+it byte for byte), `metrics/timing/train_<stage>.json` (seconds and the MLflow run id) and
+`plots/train_<stage>.json` (per-epoch history without timings; MLflow has those).
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ PARAM_KEYS = {
     "teacher": COMMON + ["train.teacher"],
     "student": COMMON + GUIDED + ["train.student"],
     "joint": COMMON + GUIDED + ["train.joint"],
-    # Baseline: the same student (same network, so attention_guidance's self-weighting too), same
-    # settings as the student stage, never a teacher.
-    "rgb_only": COMMON + ["model.attention_guidance", "train.student"],
+    # Baseline: the plain student network (no attention weighting), the student stage's settings,
+    # and the epochs of stages 2 + 3 together (crychic.training.stage_epochs), never a teacher.
+    "rgb_only": COMMON + ["train.student", "train.joint.epochs"],
 }
 CHECKPOINTS = {"teacher": "models/teacher.pt", "student": "models/student.pt", "joint": "models/joint.pt",
                "rgb_only": "models/rgb_only.pt"}
@@ -90,6 +92,7 @@ def run(stage: str, argv: list[str] | None = None) -> None:
     parser.add_argument("--init", default=CHECKPOINTS[PREVIOUS[stage]] if PREVIOUS[stage] else None)
     parser.add_argument("--out", default=CHECKPOINTS[stage])
     parser.add_argument("--metrics", default=f"metrics/train_{stage}.json")
+    parser.add_argument("--timing", default=f"metrics/timing/train_{stage}.json")
     parser.add_argument("--plots", default=f"plots/train_{stage}.json")
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow (used by quick tests)")
     args = parser.parse_args(argv)
@@ -122,19 +125,19 @@ def run(stage: str, argv: list[str] | None = None) -> None:
         if not result["is_main"]:
             return
         history, final = result["history"], result["final"]
-        metrics = {"val_split": result["val_split"], "epochs": len(history),
-                   "seconds": round(sum(row["seconds"] for row in history), 1)}
+        metrics = {"val_split": result["val_split"], "epochs": len(history), "best_epoch": result["best_epoch"]}
         for name, figures in final.items():
             for key in ("top1", "top5", "mean_class_accuracy"):
                 metrics[f"val_{name}_{key}"] = round(figures[key], 4)
-        metrics["val_top1"] = history[-1]["val_top1"] if history else None
-        metrics["mlflow_run_id"] = run_id
+        metrics["val_top1"] = history[result["best_epoch"]]["val_top1"] if history else None
+        timing = {"seconds": round(sum(row["seconds"] for row in history), 1), "mlflow_run_id": run_id}
         write_json(args.metrics, metrics)
-        write_json(args.plots, history, indent=1)
+        write_json(args.timing, timing)
+        write_json(args.plots, [{k: v for k, v in row.items() if k != "seconds"} for row in history], indent=1)
         if mlflow is not None:
             _log_to_mlflow(mlflow, stage, result, history, args)
-        print(f"{DVC_STAGE[stage]}: val top-1 {metrics['val_top1']:.3f} ({result['val_split']}), "
-              f"{metrics['seconds']} s, MLflow run {run_id}")
+        print(f"{DVC_STAGE[stage]}: val top-1 {metrics['val_top1']:.3f} ({result['val_split']}, epoch "
+              f"{metrics['best_epoch'] + 1} of {len(history)}), {timing['seconds']} s, MLflow run {run_id}")
     finally:
         if run_ctx is not None:
             mlflow.end_run()

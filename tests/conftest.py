@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from crychic.reproducibility import pin_cpu_kernels
+
+pin_cpu_kernels()  # as every stage does, before anything imports torch
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
 

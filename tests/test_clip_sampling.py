@@ -107,3 +107,21 @@ def test_short_videos_loop_like_pyskl(num_frames, mode):
 def test_rejects_empty_video():
     with pytest.raises(ValueError):
         uniform_sample_indices(0, CLIP_LEN)
+
+
+def test_training_boxes_are_jittered_and_evaluation_boxes_are_not():
+    from crychic.clip_plan import plan_clip
+
+    rng = np.random.default_rng(0)
+    keypoint = np.concatenate([rng.uniform(40, 80, (1, 30, 17, 2)), np.ones((1, 30, 17, 1))], axis=-1)
+    rows = {split: {"sample_id": f"s-{split}", "label": 0, "split": split, "path": "x.mp4"} for split in ("train", "test")}
+    plain = {s: plan_clip(r, keypoint, (120, 160), clip_len=8, padding=0.25, seed=0) for s, r in rows.items()}
+    jittered = {s: plan_clip(r, keypoint, (120, 160), clip_len=8, padding=0.25, seed=0, train_box_scale=1.6,
+                             train_box_shift=0.15) for s, r in rows.items()}
+    assert jittered["test"]["box"] == plain["test"]["box"]
+    side = lambda box: box[2] - box[0]  # noqa: E731
+    assert side(plain["train"]["box"]) <= side(jittered["train"]["box"]) <= 1.6 * side(plain["train"]["box"]) + 1e-6
+    assert jittered["train"]["box"] != plain["train"]["box"]
+    again = plan_clip(rows["train"], keypoint, (120, 160), clip_len=8, padding=0.25, seed=0, train_box_scale=1.6,
+                      train_box_shift=0.15)
+    assert again["box"] == jittered["train"]["box"]  # seeded per sample

@@ -109,7 +109,8 @@ def test_training_stages_ran_and_recorded_mlflow_runs(repo, first_repro):
     assert set(TRAINING) <= stages_run(first_repro)
     for stage in ("teacher", "student", "joint"):
         metrics = json.loads((repo / f"metrics/train_{stage}.json").read_text())
-        assert 0.0 <= metrics["val_top1"] <= 1.0 and len(metrics["mlflow_run_id"]) == 32
+        assert 0.0 <= metrics["val_top1"] <= 1.0 and metrics["best_epoch"] == 0
+        assert len(json.loads((repo / f"metrics/timing/train_{stage}.json").read_text())["mlflow_run_id"]) == 32
         assert (repo / f"models/{stage}.pt").is_file()
     assert (repo / "mlflow.db").is_file()
 
@@ -134,26 +135,42 @@ def test_exp_run_reruns_only_the_stages_that_read_the_key(repo, contrastive_expe
 # ------------------------------------------------------------------ evaluation, baselines, ablations
 
 def test_evaluate_reports_every_model_and_draws_its_pictures(repo, first_repro):
-    from stages.evaluate import MODEL_DESCRIPTIONS
+    from stages.evaluate import COMPARISONS, MODEL_DESCRIPTIONS
 
-    assert {"train_rgb_only", "train_gcn", "evaluate"} <= stages_run(first_repro)
+    assert {"train_rgb_only", "train_gcn", "train_colour_cue", "evaluate"} <= stages_run(first_repro)
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    timing = json.loads((repo / "metrics/timing/evaluate.json").read_text())
     assert metrics["split"] == "test" and metrics["samples"] == 72
     assert list(metrics["models"]) == list(MODEL_DESCRIPTIONS)
     for name, report in metrics["models"].items():
         assert 0.0 <= report["top1"] <= report["top5"] <= 1.0, name
+        low, high = report["top1_ci95"]
+        assert 0.0 <= low <= report["top1"] <= high <= 1.0 and high - low > 0.02, name
         assert set(report["group_top1"]) == {"hand_to_mouth", "at_desk", "motion"}
         assert len(report["per_class"]) == 12
-        cost = metrics["efficiency"][name]
-        assert cost["parameters"] > 0 and cost["gflops_per_clip"] > 0 and cost["throughput_clips_per_s"] > 0
-    assert metrics["efficiency"]["crychic_fused"]["gflops_per_clip"] > metrics["efficiency"]["teacher"]["gflops_per_clip"]
-    assert set(metrics["alignment"]) == {"matched_cosine", "mismatched_cosine", "gap", "r1_teacher_to_student",
-                                         "r1_student_to_teacher"}
+        if name != "colour_cue":
+            assert metrics["cost"][name]["parameters"] > 0 and metrics["cost"][name]["gflops_per_clip"] > 0
+            assert timing["efficiency"][name]["throughput_clips_per_s"] > 0
+    assert metrics["cost"]["crychic_fused"]["gflops_per_clip"] > metrics["cost"]["teacher"]["gflops_per_clip"]
+    assert set(metrics["comparisons"]) == {f"{a} - {b}" for a, b in COMPARISONS}
+    # Every choice was made on val, with the figures that made it.
+    protocol = metrics["protocol"]
+    assert protocol["split"] == "val" and protocol["samples"] == 48
+    for choice in ("crychic_fused", "late_fusion", "crychic_posefree_nokp"):
+        assert protocol[choice]["chosen"] in protocol[choice]["candidates_val_top1"]
+    assert len(protocol["crychic_fused"]["candidates_val_top1"]) == 6
+    assert protocol["checkpoints"]["rgb_only"]["of_epochs"] == 2  # stages 2 + 3 epochs (1 + 1 here)
+    assert protocol["colour_cue"]["chosen_c"] in (0.1, 1.0, 10.0)
+    alignment = metrics["alignment"]
+    assert 0.0 <= alignment["cka"] <= 1.0 and alignment["projections_trained"] is True
+    assert alignment["r1_chance"] == round(1 / 72, 4)
     end_to_end = metrics["end_to_end"]
-    assert end_to_end["pose_free"]["clips"] == end_to_end["full"]["clips"] == 2
-    assert end_to_end["pose_free"]["clips_per_second"] > end_to_end["full"]["clips_per_second"]  # MediaPipe costs
-    assert "pose" in end_to_end["full"]["seconds_per_clip"]
-    assert len(metrics["mlflow_run_id"]) == 32
+    assert end_to_end["clips"] == 2 and end_to_end["framing"] == protocol["crychic_posefree_nokp"]["chosen"]
+    assert {end_to_end["posefree"]["top1"], end_to_end["full"]["top1"]} <= {0.0, 0.5, 1.0}
+    speed = timing["end_to_end"]
+    assert speed["posefree"]["clips_per_second"] > speed["full"]["clips_per_second"]  # MediaPipe costs
+    assert "pose" in speed["full"]["seconds_per_clip"]
+    assert len(timing["mlflow_run_id"]) == 32 and "mlflow_run_id" not in metrics
     figures = repo / "plots/evaluate"
     assert {f"confusion_{name}.png" for name in MODEL_DESCRIPTIONS} <= {p.name for p in figures.glob("*.png")}
     assert len(list(figures.glob("attention_*.png"))) == 3
@@ -195,7 +212,8 @@ def test_mlflow_server_lists_both_experiments(repo, contrastive_experiment):
     for r in runs:
         metrics = {m["key"] for m in r["data"].get("metrics", [])}
         if _tags(r)["stage"] == "evaluate":
-            assert {"models.crychic_fused.top1", "alignment.gap", "efficiency.teacher.gflops_per_clip"} <= metrics
+            assert {"models.crychic_fused.top1", "alignment.cka", "cost.teacher.gflops_per_clip",
+                    "timing.efficiency.teacher.throughput_clips_per_s"} <= metrics
         else:
             assert "val_top1" in metrics
         assert len(_tags(r)["git_commit"]) == 40
@@ -247,32 +265,36 @@ def _processes_in_group(pgid: int) -> list[int]:
 
 
 def test_ablation_command_runs_a_variant_as_a_queued_experiment(repo, contrastive_experiment):
-    output = run([sys.executable, "-m", "pipeline.ablations", "--variants", "no_contrastive", "--seeds", "0"], repo)
+    output = run([sys.executable, "-m", "pipeline.ablations", "--variants", "no_contrastive", "--draws", "0"], repo)
     assert "1/1 done" in output
     ablations = json.loads((repo / "metrics/ablations.json").read_text())
     table = ablations["variants"]
     assert ablations["runs"][-1]["experiments"] == 1 and ablations["runs"][-1]["minutes"] > 0
-    assert table["no_contrastive"]["seeds"] == [0]
-    assert 0.0 <= table["no_contrastive"]["fused_top1"]["mean"] <= 1.0
-    assert "abl-no-contrastive-s0" in run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
+    assert table["no_contrastive"]["draws"] == [0]
+    fused = table["no_contrastive"]["fused"]  # read from the experiment's committed per-clip predictions
+    assert 0.0 <= fused["ci95"][0] <= fused["mean"] <= fused["ci95"][1] <= 1.0
+    assert "abl-no-contrastive-d0" in run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
 
 
-def test_seeded_training_repeats_its_metrics(repo, first_repro, tmp_path):
-    figures = []
+def test_seeded_training_repeats_its_metrics_byte_for_byte(repo, first_repro, tmp_path):
+    """Two runs on one machine: identical accuracy files (timings live apart), identical weights."""
+    files = []
     for attempt in range(2):
         out = tmp_path / f"run{attempt}"
-        run([sys.executable, "-m", "stages.train_teacher", "--no-mlflow", "--out", str(out / "teacher.pt"),
-             "--metrics", str(out / "metrics.json"), "--plots", str(out / "plots.json")], repo)
-        history = json.loads((out / "plots.json").read_text())
-        figures.append([(row["train_total"], row["val_top1"]) for row in history])
-    assert figures[0] == figures[1]
+        run([sys.executable, "-m", "stages.train_student", "--no-mlflow", "--out", str(out / "student.pt"),
+             "--metrics", str(out / "metrics.json"), "--plots", str(out / "plots.json"),
+             "--timing", str(out / "timing.json")], repo)
+        weights = torch.load(out / "student.pt", map_location="cpu", weights_only=False)["state_dict"]
+        files.append(((out / "metrics.json").read_bytes(), (out / "plots.json").read_bytes(), weights))
+    assert files[0][0] == files[1][0] and files[0][1] == files[1][1]
+    assert all(torch.equal(files[0][2][k], files[1][2][k]) for k in files[0][2])
 
 
 def test_torchrun_two_cpu_processes_train_a_stage(repo, first_repro, tmp_path):
     out = tmp_path / "ddp"
     output = run([str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2", "-m", "stages.train_student",
                   "--no-mlflow", "--out", str(out / "student.pt"), "--metrics", str(out / "metrics.json"),
-                  "--plots", str(out / "plots.json")], repo)
+                  "--plots", str(out / "plots.json"), "--timing", str(out / "timing.json")], repo)
     checkpoint = torch.load(out / "student.pt", map_location="cpu", weights_only=False)
     assert checkpoint["stage"] == "student" and any(k.startswith("student.") for k in checkpoint["state_dict"])
     assert json.loads((out / "metrics.json").read_text())["epochs"] >= 1

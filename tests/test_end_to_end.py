@@ -18,3 +18,14 @@ def test_part_times_accumulate_per_part():
     times.add("pose", start)
     times.add("pose", start)
     assert times.seconds["pose"] >= 1.0 and set(times.seconds) == {"pose"}
+
+
+def test_framings_without_keypoints():
+    import pytest
+
+    from crychic.end_to_end import framing_box
+
+    assert np.allclose(framing_box("centre", 120, 160), [20, 0, 140, 120])
+    assert np.allclose(framing_box("full", 120, 160), [0, -20, 160, 140])  # the whole frame, padded to a square
+    with pytest.raises(ValueError, match="framing"):
+        framing_box("person", 120, 160)

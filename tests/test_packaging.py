@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 
 import yaml
@@ -91,3 +93,34 @@ def test_evaluate_stage_lists_exactly_the_params_it_reads():
 
     stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
     assert stages["evaluate"]["params"] == PARAM_KEYS
+
+
+def test_baseline_stages_list_exactly_the_params_they_read():
+    from stages.train_colour_cue import PARAM_KEYS as COLOUR_CUE
+    from stages.train_gcn import PARAM_KEYS as GCN
+    from stages.training_stage import PARAM_KEYS
+
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    assert stages["train_colour_cue"]["params"] == COLOUR_CUE and stages["train_gcn"]["params"] == GCN
+    # The RGB-only baseline is the plain student: it never reads the attention-guidance switch.
+    assert "model.attention_guidance" not in PARAM_KEYS["rgb_only"] and "train.joint.epochs" in PARAM_KEYS["rgb_only"]
+
+
+def test_rgb_only_trains_the_epochs_of_stages_two_and_three():
+    from crychic.training import stage_epochs
+
+    train = {"teacher": {"epochs": 20}, "student": {"epochs": 25}, "joint": {"epochs": 8}}
+    assert stage_epochs("rgb_only", train) == 33 and stage_epochs("student", train) == 25
+
+
+def test_stages_cap_cpu_kernels_unless_told_native(monkeypatch):
+    from crychic.reproducibility import CPU_KERNEL_CAPS, pin_cpu_kernels
+
+    for key in CPU_KERNEL_CAPS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CRYCHIC_CPU_KERNELS", "native")
+    assert set(pin_cpu_kernels().values()) == {"native"}
+    monkeypatch.delenv("CRYCHIC_CPU_KERNELS")
+    assert pin_cpu_kernels() == CPU_KERNEL_CAPS
+    assert subprocess.run([sys.executable, "-c", "import os, stages; print(os.environ['ONEDNN_MAX_CPU_ISA'])"],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.strip() == "AVX2"

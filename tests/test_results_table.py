@@ -1,36 +1,59 @@
-"""The README's results tables are rendered from metrics files, between markers."""
+"""The README's results tables are rendered from metrics files, between markers; the ablation
+summary carries intervals over data draws and the claims per draw."""
 
+import numpy as np
 import pytest
 
-from pipeline.ablations import experiment_name, overrides, summarise
-from pipeline.results_table import ablations_markdown, replace_between, results_markdown
+from pipeline.ablations import claims_over_draws, experiment_name, overrides, summarise
+from pipeline.results_table import ablations_markdown, protocol_markdown, replace_between, results_markdown
 from stages.evaluate import MODEL_DESCRIPTIONS
 
 
 def _evaluate_metrics():
-    models = {name: {"top1": 0.5 + i / 100, "mean_class_accuracy": 0.4, "group_top1": {"motion": 0.9}}
-              for i, name in enumerate(MODEL_DESCRIPTIONS)}
-    cost = {"parameters": 1_500_000, "gflops_per_clip": 0.86, "throughput_batch": 32, "throughput_clips_per_s": 40.0}
+    models = {name: {"top1": 0.5 + i / 100, "top1_ci95": [0.4, 0.6 + i / 100], "mean_class_accuracy": 0.4,
+                     "group_top1": {"motion": 0.9}} for i, name in enumerate(MODEL_DESCRIPTIONS)}
+    cost = {"parameters": 1_500_000, "gflops_per_clip": 0.86}
     return {
-        "split": "test", "samples": 72, "chance_top1": 1 / 12, "chance_group_top1": {"motion": 1 / 6},
-        "models": models, "efficiency": {**{name: cost for name in MODEL_DESCRIPTIONS}, "device": "cpu"},
-        "alignment": {"matched_cosine": 0.8, "mismatched_cosine": 0.1, "gap": 0.7, "r1_teacher_to_student": 0.3,
+        "split": "test", "samples": 240, "chance_top1": 1 / 12, "chance_group_top1": {"motion": 1 / 6},
+        "models": models, "cost": {name: cost for name in MODEL_DESCRIPTIONS if name != "colour_cue"},
+        "alignment": {"cka": 0.61, "cka_projection": 0.7, "projections_trained": True, "r1_chance": 1 / 240,
+                      "matched_cosine": 0.8, "mismatched_cosine": 0.1, "gap": 0.7, "r1_teacher_to_student": 0.3,
                       "r1_student_to_teacher": 0.25},
-        "end_to_end": {"pose_free": {"clips": 6, "clips_per_second": 30.0, "seconds_per_clip": {"decode": 0.01}},
-                       "full": {"clips": 6, "clips_per_second": 1.5, "seconds_per_clip": {"pose": 0.6, "decode": 0.01}},
-                       "speedup": 20.0},
+        "comparisons": {"crychic_fused - teacher": {"difference": 0.125, "ci95": [0.05, 0.2], "a_only": 40, "b_only": 10}},
+        "end_to_end": {"clips": 24, "framing": "full", "posefree": {"top1": 0.5, "top1_ci95": [0.3, 0.7]},
+                       "full": {"top1": 0.75, "top1_ci95": [0.5, 0.9]}},
+        "protocol": {"split": "val", "samples": 120,
+                     "crychic_fused": {"candidates_val_top1": {"mean_all/student": 0.8, "head/student": 0.7},
+                                       "chosen": "mean_all/student", "question": "fusion rule"},
+                     "checkpoints": {"teacher": {"kept_epoch": 18, "of_epochs": 20, "val_top1": 0.6}}},
     }
 
 
-def test_results_table_has_a_row_per_model_with_its_numbers():
-    table = results_markdown(_evaluate_metrics())
-    rows = [line for line in table.splitlines() if line.startswith("| `")]
+def _timing():
+    speed = {"throughput_batch": 32, "throughput_clips_per_s": 40.0}
+    return {"efficiency": {name: speed for name in MODEL_DESCRIPTIONS if name != "colour_cue"},
+            "end_to_end": {"speedup": 20.0, "posefree": {"clips_per_second": 30.0, "seconds_per_clip": {"decode": 0.01}},
+                           "full": {"clips_per_second": 1.5, "seconds_per_clip": {"pose": 0.6, "decode": 0.01}}}}
+
+
+def test_results_table_has_a_row_per_model_with_its_numbers_and_interval():
+    table = results_markdown(_evaluate_metrics(), _timing())
+    rows = [line for line in table.splitlines() if line.startswith("| `") and ":" in line.split("|")[1]]
     assert len(rows) == len(MODEL_DESCRIPTIONS)
     fused = next(row for row in rows if row.startswith("| `crychic_fused`"))
-    assert "| 56.0 |" in fused and "0.700" in fused and "1.50 M" in fused  # top-1, gap, params
-    teacher = next(row for row in rows if row.startswith("| `teacher`"))
-    assert "0.700" not in teacher  # the alignment gap belongs to the joint model only
+    top1 = 0.5 + list(MODEL_DESCRIPTIONS).index("crychic_fused") / 100
+    assert f"| {100 * top1:.1f} | [40.0, {100 * (top1 + 0.1):.1f}] |" in fused and "1.50 M" in fused
+    cue = next(row for row in rows if row.startswith("| `colour_cue`"))
+    assert cue.endswith("| – | – | – |")  # not a network: no cost figures
     assert "30.00 clips/s" in table and "1.50 clips/s" in table and "20.0x" in table
+    assert "top-1 50.0 % [30.0, 70.0]" in table and "CKA" in table and "0.610" in table
+    assert "| `crychic_fused - teacher` | +12.5 | [+5.0, +20.0] | 40 | 10 |" in table
+
+
+def test_protocol_lists_each_choice_with_its_val_figures():
+    markdown = protocol_markdown(_evaluate_metrics())
+    assert "| `crychic_fused`: fusion rule | mean_all/student 80.0, head/student 70.0 | `mean_all/student` |" in markdown
+    assert "`teacher` 18 of 20 (val 60.0)" in markdown and "val split (120 clips)" in markdown
 
 
 def test_replace_between_markers_keeps_the_rest():
@@ -40,23 +63,45 @@ def test_replace_between_markers_keeps_the_rest():
         replace_between("no markers", "results", "new")
 
 
-def test_ablation_summary_reports_mean_and_spread_over_seeds():
-    runs = {"full": {0: {"models": {"crychic_fused": {"top1": 0.8}}, "alignment": {"gap": 0.5}},
-                     1: {"models": {"crychic_fused": {"top1": 0.6}}, "alignment": {"gap": 0.3}}}}
-    table = summarise(runs)
-    assert table["full"]["seeds"] == [0, 1]
-    assert table["full"]["fused_top1"]["mean"] == pytest.approx(0.7)
-    assert table["full"]["fused_top1"]["std"] == pytest.approx(0.1414, abs=1e-4)
+def _draw(fused_correct: int, teacher_correct: int, clips: int = 100, cka: float = 0.5) -> dict:
+    fused = np.arange(clips) < fused_correct
+    teacher = np.arange(clips) < teacher_correct
+    return {"metrics": {"alignment": {"cka": cka}},
+            "correct": {"crychic_fused": fused, "teacher": teacher}}
+
+
+def test_ablation_summary_reports_mean_spread_and_interval_over_draws():
+    results = {"full": {0: _draw(80, 60, cka=0.6), 1: _draw(60, 50, cka=0.4)}}
+    table = summarise(results, resamples=500)
+    row = table["full"]
+    assert row["draws"] == [0, 1]
+    assert row["fused"]["mean"] == pytest.approx(0.7)
+    assert row["fused"]["std"] == pytest.approx(0.1414, abs=1e-4)
+    low, high = row["fused"]["ci95"]
+    assert low < 0.7 < high and low >= 0.5 and high <= 0.9
+    assert row["cka"]["mean"] == pytest.approx(0.5)
     runs = [{"experiments": 10, "minutes": 40.5}, {"experiments": 5, "minutes": 12.5}]
-    markdown = ablations_markdown({"variants": table, "runs": runs})
-    assert "| `full` | 2 | 70.0 ± 14.1 |" in markdown
+    markdown = ablations_markdown({"variants": table, "runs": runs,
+                                   "claims": claims_over_draws(results["full"], [("crychic_fused", "teacher")],
+                                                               resamples=500)})
+    assert f"| `full` | 2 | 70.0 ± 14.1 [{100 * low:.1f}, {100 * high:.1f}] |" in markdown
     assert "10 experiments in 40.5 min, then 5 experiments in 12.5 min" in markdown
+    assert "| `crychic_fused - teacher` | +20.0, +10.0 | 2 of 2 | +15.0 |" in markdown
 
 
-def test_ablation_variants_switch_off_what_they_name():
+def test_claims_count_the_draws_that_agree():
+    by_draw = {0: _draw(70, 60), 1: _draw(55, 60), 2: _draw(80, 60)}
+    claim = claims_over_draws(by_draw, [("crychic_fused", "teacher")], resamples=500)["crychic_fused - teacher"]
+    assert claim["per_draw"] == [0.1, -0.05, 0.2]
+    assert claim["draws_a_better"] == 2 and claim["draws"] == 3
+    assert claim["ci95"][0] < claim["mean"] < claim["ci95"][1]
+
+
+def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     params = {"train": {"teacher": {"epochs": 20}, "student": {"epochs": 20}, "joint": {"epochs": 8}}}
-    assert overrides("full", 1, params) == ["seed=1", "evaluate.end_to_end_clips=0"]
+    assert overrides("full", 1, params) == ["data.seed=1", "seed=1", "evaluate.end_to_end_clips=0",
+                                             "evaluate.latency_repeats=1"]
     assert "loss.contrastive_weight=0.0" in overrides("no_contrastive", 0, params)
     assert "model.multiscale_temporal=false" in overrides("no_multiscale", 0, params)
     assert "train.joint.epochs=28" in overrides("single_stage", 0, params)
-    assert experiment_name("no_attention_transfer", 2) == "abl-no-attention-transfer-s2"
+    assert experiment_name("no_attention_transfer", 2) == "abl-no-attention-transfer-d2"

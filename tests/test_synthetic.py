@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import cv2
 import decord
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from crychic.coco17 import JOINT_INDEX
+from crychic.colour_cue import hand_colour_features  # the colour_cue baseline's own feature
 from crychic.synthetic import (CLASSES, GROUPS, OBJECT_GROUPS, SyntheticConfig, classes_in_group, generate_clip,
                                generate_dataset)
 from crychic.synthetic.generate import subject_body
@@ -27,7 +27,6 @@ TINY = SyntheticConfig(seed=3, num_subjects=4, val_subjects=1, test_subjects=1, 
 # Big enough for the accuracies to mean something (120 test clips per object group), small frames for speed.
 BENCH = SyntheticConfig(seed=0, num_subjects=16, val_subjects=2, test_subjects=5, clips_per_subject=8,
                         num_frames=24, height=96, width=128)
-WRISTS = [JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]]
 TORSO = [JOINT_INDEX[name] for name in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
 
 
@@ -154,27 +153,6 @@ def keypoint_features(keypoint: np.ndarray, score: np.ndarray, bins: int = 8) ->
     binned = [norm[a:b].sum(0) / np.maximum(seen[a:b].sum(0), 1)[:, None] for a, b in spans]  # bins x V x 2
     seen_rate = [seen[a:b].mean(0) for a, b in spans]  # bins x V
     return np.concatenate([np.ravel(binned), np.ravel(seen_rate)])
-
-
-def hand_colour_features(frames: np.ndarray, keypoint: np.ndarray, score: np.ndarray,
-                         hue_bins: int = 12) -> np.ndarray:
-    """Saturated-hue histogram of square patches around the (noisy) wrist keypoints, over frames."""
-    seen = score > 0
-    height = np.ptp(keypoint[seen][:, 1])
-    radius = max(3, int(round(0.12 * height)))
-    hsv = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2HSV) for f in frames])  # T x H x W x 3, H in 0..179
-    histogram, patches = np.zeros(hue_bins), 0
-    for t in range(len(frames)):
-        for j in WRISTS:
-            if not seen[t, j]:
-                continue
-            x, y = np.round(keypoint[t, j]).astype(int)
-            patch = hsv[t, max(0, y - radius): y + radius + 1, max(0, x - radius): x + radius + 1].reshape(-1, 3)
-            vivid = (patch[:, 1] > 150) & (patch[:, 2] > 90)
-            hue_bin = patch[vivid, 0].astype(int) * hue_bins // 180
-            histogram += np.bincount(hue_bin, minlength=hue_bins) / max(len(patch), 1)
-            patches += 1
-    return histogram / max(patches, 1)
 
 
 def _split_xy(rows, features, labels):

@@ -13,6 +13,8 @@ Outputs (keys present only when computable):
   teacher_attention_aligned  (both given: the teacher's maps on the student's stage grids, for the
       attention-transfer loss and for guidance)
   z_teacher, z_student  (N x embed_dim, L2-normalised projections for the contrastive loss)
+  fusion_head_logits  (both given: the linear head over the concatenated embeddings alone, so that
+      evaluation can compare fusion rules on val)
   fused_logits  (both given; `fusion="concat"`: a linear head over the concatenated embeddings;
       `"concat_ensemble"`, the default: the log of the mean of that head's, the teacher's and the
       student's class probabilities. On small data the concat head alone leans on whichever branch
@@ -52,11 +54,11 @@ class CrychicConfig:
     # In training, this share of batches is weighted by the student's own attention instead of the
     # teacher's, so the student also learns the pose-free mode it is deployed in.
     guidance_dropout: float = 0.5
-    # At inference the student always uses its own attention (the teacher's guided it in training).
-    # Measured on the synthetic benchmark: the teacher's maps peak at the face and hips, the trained
-    # student's at the held object, so teacher-weighted features lost object evidence at test time.
+    # With both inputs at inference, whether the teacher's maps (True) or the student's own (False)
+    # weight the student's features. The evaluate stage chooses this on val (`guide_at_inference`
+    # attribute of the model); training never reads it.
     guide_at_inference: bool = False
-    fusion: str = "concat_ensemble"  # or "concat" (see the module docstring)
+    fusion: str = "concat_ensemble"  # or "concat" (see the module docstring); the training target
     fusion_dropout: float = 0.5
 
 
@@ -84,6 +86,7 @@ class CrychicModel(nn.Module):
         self.fusion_head = nn.Sequential(nn.Dropout(config.fusion_dropout),
                                          nn.Linear(self.teacher.embed_dim + self.student.embed_dim, config.num_classes))
         self.teacher_frozen = False
+        self.guide_at_inference = config.guide_at_inference  # evaluation may switch it (chosen on val)
 
     def freeze_teacher(self) -> None:
         """Training stage 2: the teacher only guides; no gradients, BN statistics fixed (kept in eval)."""
@@ -122,7 +125,7 @@ class CrychicModel(nn.Module):
                                 for a in out["teacher_attention_aligned"]]
                     if self.training and torch.rand(()) < self.config.guidance_dropout:
                         guidance = "self"
-                    elif not self.training and not self.config.guide_at_inference:
+                    elif not self.training and not self.guide_at_inference:
                         guidance = "self"
             elif self.config.use_attention_guidance:
                 guidance = "self"  # pose-free inference
@@ -132,6 +135,7 @@ class CrychicModel(nn.Module):
             out["z_student"] = F.normalize(self.student_proj(s["embedding"]), dim=1)
         if heatmap is not None and rgb is not None:
             head = self.fusion_head(torch.cat([out["teacher_embedding"], out["student_embedding"]], 1))  # N x classes
+            out["fusion_head_logits"] = head
             if self.config.fusion == "concat":
                 out["fused_logits"] = head
             else:  # mean of three probability vectors, N x 3 x classes -> N x classes
