@@ -107,10 +107,13 @@ def test_train_gcn_stage_writes_metrics(tiny_data, tmp_path):
         "train": {"device": "cpu", "batch_size": 2, "workers": 0}}))
     assert {"gcn.model", "gcn.epochs"} <= set(PARAM_KEYS)
     out, metrics, plots = tmp_path / "gcn.pt", tmp_path / "train_gcn.json", tmp_path / "plots.json"
+    timing = tmp_path / "timing.json"
     main(["--no-mlflow", "--params", str(params), "--keypoints", str(h5), "--clips", str(plan),
-          "--manifest", str(manifest), "--out", str(out), "--metrics", str(metrics), "--plots", str(plots)])
+          "--manifest", str(manifest), "--out", str(out), "--metrics", str(metrics), "--plots", str(plots),
+          "--timing", str(timing)])
     figures = json.loads(metrics.read_text())
-    assert figures["val_split"] == "val" and figures["epochs"] == 1 and figures["mlflow_run_id"] is None
+    assert figures["val_split"] == "val" and figures["epochs"] == 1 and figures["best_epoch"] == 0
+    assert json.loads(timing.read_text())["mlflow_run_id"] is None and "seconds" not in figures
     assert 0 <= figures["val_gcn_top1"] <= 1 and figures["val_top1"] == figures["val_gcn_top1"]
     assert len(json.loads(plots.read_text())) == 1
 
