@@ -79,18 +79,24 @@ def _dvc() -> str:
     return shutil.which("dvc", path=os.path.dirname(sys.executable)) or "dvc"
 
 
+def sweep_order(variants: list[str], draws: list[int]) -> list[tuple[str, int]]:
+    """`full` on every draw first (it carries the README's claims over draws), then the other
+    variants draw by draw, so that an interrupted sweep leaves the most useful experiments done."""
+    first = [("full", d) for d in draws if "full" in variants]
+    return first + [(v, d) for d in draws for v in variants if v != "full"]
+
+
 def queue(variants: list[str], draws: list[int], params: dict, skip: set[str] = frozenset()) -> list[str]:
     names = []
-    for draw in draws:  # draw by draw, so that an interrupted sweep leaves whole draws
-        for variant in variants:
-            name = experiment_name(variant, draw)
-            if name in skip:
-                continue
-            command = [_dvc(), "exp", "run", "--queue", "-n", name]
-            for item in overrides(variant, draw, params):
-                command += ["-S", item]
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-            names.append(name)
+    for variant, draw in sweep_order(variants, draws):
+        name = experiment_name(variant, draw)
+        if name in skip:
+            continue
+        command = [_dvc(), "exp", "run", "--queue", "-n", name]
+        for item in overrides(variant, draw, params):
+            command += ["-S", item]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        names.append(name)
     return names
 
 
@@ -226,9 +232,13 @@ def main(argv: list[str] | None = None) -> None:
     finished = experiment_metrics()
     names: list[str] = []
     if not args.table_only:
-        names = queue(args.variants, args.draws, params, skip=set() if args.rerun else set(finished))
-        print(f"[ablations] queued {len(names)} experiments ({len(finished)} already finished); dvc queue start",
-              flush=True)
+        # Experiments already queued or running (an earlier invocation's) are waited for, not queued again.
+        active = {n for n, state in queue_states().items() if state in {"Queued", "Running"}}
+        wanted = {experiment_name(v, d) for v, d in sweep_order(args.variants, args.draws)}
+        names = queue(args.variants, args.draws, params, skip=active | (set() if args.rerun else set(finished)))
+        print(f"[ablations] queued {len(names)} experiments ({len(finished)} already finished, "
+              f"{len(active & wanted)} already queued or running); dvc queue start", flush=True)
+        names = sorted(active & wanted) + names
         if names:
             subprocess.run([_dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
             states = wait(names)

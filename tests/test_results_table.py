@@ -105,3 +105,11 @@ def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     assert "model.multiscale_temporal=false" in overrides("no_multiscale", 0, params)
     assert "train.joint.epochs=28" in overrides("single_stage", 0, params)
     assert experiment_name("no_attention_transfer", 2) == "abl-no-attention-transfer-d2"
+
+
+def test_sweep_runs_full_on_every_draw_first():
+    from pipeline.ablations import sweep_order
+
+    order = sweep_order(["full", "no_contrastive", "no_multiscale"], [0, 1, 2])
+    assert order[:3] == [("full", 0), ("full", 1), ("full", 2)]
+    assert order[3:5] == [("no_contrastive", 0), ("no_multiscale", 0)] and len(order) == 9
