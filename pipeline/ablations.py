@@ -9,8 +9,9 @@ clips) and a new training seed. Seeds alone vary only training, while the clips 
 on were the larger source of spread; only draws of the data say how far a figure would move on a
 new dataset of the same kind.
 
-Experiments that already finished (same name, any baseline commit: `dvc exp show -A`) are not queued again, so a
-sweep can be extended draw by draw; `--rerun` queues them anyway.
+Experiments that already finished (same name, any baseline commit: `dvc exp show -A`, or recorded in an
+earlier `metrics/ablations.json`, which keeps each experiment's per-clip results so that a sweep resumes in
+a fresh clone) are not queued again, so a sweep can be extended draw by draw; `--rerun` queues them anyway.
 
 Each (variant, draw) is one `dvc exp run --queue -n abl-<variant>-d<draw> -S ...`; `dvc queue start`
 runs them one at a time (2 cores hold one training at a time), and DVC's run cache skips every
@@ -208,6 +209,24 @@ def claims_over_draws(by_draw: dict[int, dict], comparisons: list[tuple[str, str
     return out
 
 
+def recorded_experiments(path: str) -> dict[str, dict]:
+    """The finished experiments an earlier table recorded (name -> variant, draw, the alignment
+    figures and per-clip correctness as '0'/'1' strings), so that a sweep resumes in a fresh clone,
+    where the experiments' git refs of another machine are absent."""
+    path = Path(path)
+    recorded = json.loads(path.read_text()).get("experiments", {}) if path.is_file() else {}
+    return {name: {**entry, "correct": {m: np.array([c == "1" for c in bits]) for m, bits in entry["correct"].items()}}
+            for name, entry in recorded.items()}
+
+
+def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray]) -> dict:
+    """What `recorded_experiments` reads back: enough to recompute every column and claim."""
+    alignment = {key: _lookup(metrics, path) for key, path in ALIGNMENT_COLUMNS.items()}
+    return {"variant": variant, "draw": draw, "metrics": {"alignment": {path[-1]: alignment[key]
+                                                                       for key, path in ALIGNMENT_COLUMNS.items()}},
+            "correct": {m: "".join("1" if c else "0" for c in values) for m, values in correct.items()}}
+
+
 def previous_runs(path: str) -> list[dict]:
     """The invocations recorded in an earlier table: experiments queued and wall minutes each."""
     path = Path(path)
@@ -230,13 +249,15 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     started = time.perf_counter()
     finished = experiment_metrics()
+    recorded = recorded_experiments(args.out)
     names: list[str] = []
     if not args.table_only:
         # Experiments already queued or running (an earlier invocation's) are waited for, not queued again.
         active = {n for n, state in queue_states().items() if state in {"Queued", "Running"}}
         wanted = {experiment_name(v, d) for v, d in sweep_order(args.variants, args.draws)}
-        names = queue(args.variants, args.draws, params, skip=active | (set() if args.rerun else set(finished)))
-        print(f"[ablations] queued {len(names)} experiments ({len(finished)} already finished, "
+        done = set(finished) | set(recorded)
+        names = queue(args.variants, args.draws, params, skip=active | (set() if args.rerun else done))
+        print(f"[ablations] queued {len(names)} experiments ({len(done & wanted)} already finished, "
               f"{len(active & wanted)} already queued or running); dvc queue start", flush=True)
         names = sorted(active & wanted) + names
         if names:
@@ -249,19 +270,28 @@ def main(argv: list[str] | None = None) -> None:
     from stages.evaluate import COMPARISONS
 
     results: dict[str, dict[int, dict]] = {}
+    experiments = {}
     for variant in args.variants:
         for draw in args.draws:
-            found = finished.get(experiment_name(variant, draw))
-            if found:
-                results.setdefault(variant, {})[draw] = {"metrics": found["metrics"],
-                                                         "correct": per_clip_correct(found["rev"])}
+            name = experiment_name(variant, draw)
+            if name in finished:  # this repository's experiment wins over an earlier table's record
+                entry = record(variant, draw, finished[name]["metrics"], per_clip_correct(finished[name]["rev"]))
+            elif name in recorded:
+                entry = {**recorded[name], "correct": {m: "".join("1" if c else "0" for c in v)
+                                                       for m, v in recorded[name]["correct"].items()}}
+            else:
+                continue
+            experiments[name] = entry
+            results.setdefault(variant, {})[draw] = {
+                "metrics": entry["metrics"],
+                "correct": {m: np.array([c == "1" for c in bits]) for m, bits in entry["correct"].items()}}
     table = summarise(results)
     claims = claims_over_draws(results.get("full", {}), COMPARISONS)
     # A sweep grows draw by draw, so its cost is the sum of its invocations: keep each one's time.
     runs = previous_runs(args.out)
     if not args.table_only and names:
         runs.append({"experiments": len(names), "minutes": round((time.perf_counter() - started) / 60, 1)})
-    write_json(args.out, {"variants": table, "claims": claims, "runs": runs})
+    write_json(args.out, {"variants": table, "claims": claims, "runs": runs, "experiments": experiments})
     for variant, row in table.items():
         cells = "  ".join(f"{c} {row[c]['mean']:.3f}±{row[c]['std']:.3f}" for c in (*TOP1_COLUMNS, *ALIGNMENT_COLUMNS)
                           if c in row)

@@ -113,3 +113,18 @@ def test_sweep_runs_full_on_every_draw_first():
     order = sweep_order(["full", "no_contrastive", "no_multiscale"], [0, 1, 2])
     assert order[:3] == [("full", 0), ("full", 1), ("full", 2)]
     assert order[3:5] == [("no_contrastive", 0), ("no_multiscale", 0)] and len(order) == 9
+
+
+def test_a_recorded_experiment_reads_back_as_it_was(tmp_path):
+    import json
+
+    from pipeline.ablations import record, recorded_experiments
+
+    correct = {"crychic_fused": np.array([True, False, True]), "teacher": np.array([False, False, True])}
+    entry = record("full", 1, {"alignment": {"cka": 0.42}, "models": {}}, correct)
+    path = tmp_path / "ablations.json"
+    path.write_text(json.dumps({"experiments": {"abl-full-d1": entry}}))
+    back = recorded_experiments(str(path))["abl-full-d1"]
+    assert back["variant"] == "full" and back["draw"] == 1 and back["metrics"]["alignment"]["cka"] == 0.42
+    assert all(np.array_equal(back["correct"][m], correct[m]) for m in correct)
+    assert recorded_experiments(str(tmp_path / "absent.json")) == {}
