@@ -187,8 +187,11 @@ def test_results_table_command_renders_the_metrics_into_the_readme(repo, first_r
         run([sys.executable, "-m", "pipeline.results_table"], repo)
         text = readme.read_text()
         fused = json.loads((repo / "metrics/evaluate.json").read_text())["models"]["crychic_fused"]["top1"]
-        row = next(line for line in text.splitlines() if line.startswith("| `crychic_fused`"))
+        results = text.split("<!-- results:start -->")[1].split("<!-- results:end -->")[0]
+        row = next(line for line in results.splitlines() if line.startswith("| `crychic_fused`"))
         assert f"| {100 * fused:.1f} |" in row
+        protocol = text.split("<!-- protocol:start -->")[1].split("<!-- protocol:end -->")[0]
+        assert "| `crychic_fused`: fusion rule" in protocol
         run([sys.executable, "-m", "pipeline.results_table", "--check"], repo)
     finally:
         readme.write_text(original)
