@@ -138,13 +138,15 @@ def experiment_metrics() -> dict[str, dict]:
     experiment `dvc exp show` lists."""
     result = subprocess.run([_dvc(), "exp", "show", "--all-commits", "--json", "--no-pager"], check=True, capture_output=True,
                             text=True)
+    # `exp show` also lists queued and running experiments, with their baseline's metrics: skip them.
+    unfinished = {name for name, state in queue_states().items() if state != "Success"}
     found = {}
     for baseline in json.loads(result.stdout):
         for experiment in baseline.get("experiments") or []:
             for rev in experiment.get("revs") or []:
                 name = rev.get("name") or experiment.get("name")
                 data = ((rev.get("data") or {}).get("metrics") or {}).get("metrics/evaluate.json") or {}
-                if name and data.get("data"):
+                if name and name not in unfinished and data.get("data"):
                     found[name] = {"metrics": data["data"], "rev": rev.get("rev")}
     return found
 
