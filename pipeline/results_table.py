@@ -103,7 +103,7 @@ def ablations_markdown(ablations: dict) -> str:
 
     variants = ablations["variants"]
     columns = [*TOP1_COLUMNS, *ALIGNMENT_COLUMNS]
-    header = ["variant", "draws", *[c.replace("_", " ") + (" top-1 %" if c in TOP1_COLUMNS else " (CKA)")
+    header = ["variant", "draws", *[c.replace("_", " ") + " top-1 %" if c in TOP1_COLUMNS else f"backbone {c.upper()}"
                                     for c in columns]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for variant, row in variants.items():
@@ -112,14 +112,15 @@ def ablations_markdown(ablations: dict) -> str:
             cell = row.get(column)
             if cell is None:
                 cells.append("–")
-            elif column in TOP1_COLUMNS:
-                cells.append(f"{100 * cell['mean']:.1f} ± {100 * cell['std']:.1f} {_interval(cell['ci95'])}")
+            elif column in TOP1_COLUMNS:  # one draw has no spread over draws: its interval is over clips only
+                spread = f" ± {100 * cell['std']:.1f}" if cell.get("n", 2) > 1 else ""
+                cells.append(f"{100 * cell['mean']:.1f}{spread} {_interval(cell['ci95'])}")
             else:
-                cells.append(f"{cell['mean']:.3f} ± {cell['std']:.3f}")
+                cells.append(f"{cell['mean']:.3f}" + (f" ± {cell['std']:.3f}" if cell.get("n", 2) > 1 else ""))
         lines.append(f"| `{variant}` | {len(row['draws'])} | " + " | ".join(cells) + " |")
     note = ("Mean ± sample standard deviation over data draws (each draw: new synthetic subjects, so new train, val "
             "and test clips, and a new training seed), then the 95 % interval of the mean from a hierarchical bootstrap "
-            "(draws, then test clips within each draw).")
+            "(draws, then test clips within each draw; with one draw, over its test clips only).")
     runs = ablations.get("runs") or []
     if runs:
         note += " Sweep time on this machine: " + ", then ".join(
