@@ -268,6 +268,8 @@ def _processes_in_group(pgid: int) -> list[int]:
 
 
 def test_ablation_command_runs_a_variant_as_a_queued_experiment(repo, contrastive_experiment):
+    # The committed table records the project's own sweep (which a sweep resumes from): start afresh.
+    (repo / "metrics/ablations.json").unlink(missing_ok=True)
     output = run([sys.executable, "-m", "pipeline.ablations", "--variants", "no_contrastive", "--draws", "0"], repo)
     assert "1/1 done" in output
     ablations = json.loads((repo / "metrics/ablations.json").read_text())
