@@ -104,11 +104,21 @@ def queue(variants: list[str], draws: list[int], params: dict, skip: set[str] = 
 def queue_states() -> dict[str, str]:
     """Experiment name -> DVC queue state (Queued, Running, Success, Failed)."""
     out = subprocess.run([_dvc(), "queue", "status"], check=True, capture_output=True, text=True).stdout
-    states = {}
+    return parse_queue_status(out)
+
+
+def parse_queue_status(out: str) -> dict[str, str]:
+    """`dvc queue status` text -> {experiment name: state} for this sweep's experiments."""
+    # A name can appear twice (an interrupted sweep's Failed entry, then its re-queued run): the
+    # entry furthest along wins, so an old failure never hides a run that is queued, running or done.
+    rank = {"Failed": 0, "Success": 1, "Queued": 2, "Running": 3}
+    states: dict[str, str] = {}
     for line in out.splitlines()[1:]:
         fields = line.split()
-        if len(fields) >= 3 and fields[1].startswith(QUEUE_PREFIX + "-"):
-            states[fields[1]] = fields[-1] if fields[-1] in {"Queued", "Running", "Success", "Failed"} else fields[2]
+        if len(fields) >= 3 and fields[1].startswith(QUEUE_PREFIX + "-") and fields[-1] in rank:
+            name, state = fields[1], fields[-1]
+            if rank[state] > rank.get(states.get(name), -1):
+                states[name] = state
     return states
 
 

@@ -128,3 +128,21 @@ def test_a_recorded_experiment_reads_back_as_it_was(tmp_path):
     assert back["variant"] == "full" and back["draw"] == 1 and back["metrics"]["alignment"]["cka"] == 0.42
     assert all(np.array_equal(back["correct"][m], correct[m]) for m in correct)
     assert recorded_experiments(str(tmp_path / "absent.json")) == {}
+
+
+def test_queue_status_prefers_the_entry_furthest_along():
+    """An interrupted sweep leaves a Failed entry beside the re-queued run of the same name: the
+    sweep must wait for the run, not count the old failure as done (and drop it from the table)."""
+    from pipeline.ablations import parse_queue_status
+
+    text = """Task     Name                          Created    Status
+af86a49  abl-no-attention-transfer-d1  03:36 AM   Running
+1ba6af1  abl-no-contrastive-d1         03:36 AM   Queued
+8a1b7d6  abl-no-attention-transfer-d1  01:27 AM   Failed
+b6214f1  abl-full-d0                   01:19 AM   Success
+c0ffee1  other-experiment              01:19 AM   Success
+
+Worker status: 1 active, 0 idle
+"""
+    assert parse_queue_status(text) == {"abl-no-attention-transfer-d1": "Running", "abl-no-contrastive-d1": "Queued",
+                                        "abl-full-d0": "Success"}
