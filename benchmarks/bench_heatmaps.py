@@ -1,4 +1,4 @@
-"""Throughput of `crychic.heatmaps.generate_pose_target` against PYSKL's per-keypoint loop,
+"""Throughput of `crychic.heatmaps.render.generate_pose_target` against PYSKL's per-keypoint loop,
 and the bytes a heatmap volume takes on disk as compressed uint8 HDF5.
 
 Run: ``.venv/bin/python benchmarks/bench_heatmaps.py`` (one core, a minute or so).
@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # crychic, when run as a script
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pyskl_reference
 
-from crychic.heatmaps import generate_pose_target, to_uint8  # noqa: E402
+from crychic.heatmaps.render import generate_pose_target, to_uint8  # noqa: E402
 from pyskl_reference import generate_pose_target_loop  # noqa: E402
 
 NUM_FRAMES, MAP_SIZE, SIGMA = 48, 56, 0.6

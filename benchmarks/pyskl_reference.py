@@ -1,5 +1,5 @@
 """A straightforward port of PYSKL's `GeneratePoseTarget` loop: the baseline that
-`crychic.heatmaps.generate_pose_target` is checked and timed against.
+`crychic.heatmaps.render.generate_pose_target` is checked and timed against.
 
 It keeps PYSKL's structure on purpose (Python loops over frames, channels and persons, one
 small numpy window per keypoint or limb, merged into the map with `np.maximum`), and PYSKL's
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crychic.coco17 import SKELETON_EDGES
+from crychic.core.coco17 import SKELETON_EDGES
 
 EPS = 1e-3
 

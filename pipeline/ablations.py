@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crychic.atomic_write import write_json
+from crychic.core.atomic_write import write_json
 
 VARIANTS: dict[str, list[str]] = {
     "full": [],
@@ -182,7 +182,7 @@ def summarise(results: dict[str, dict[int, dict]], resamples: int = 2000) -> dic
     """variant -> {draws, column: {mean, std, ci95, values}}. `results[variant][draw]` holds that
     experiment's evaluate `metrics` and per-clip `correct` arrays. Top-1 intervals resample draws,
     then clips within a draw; CKA has no per-clip value, so its interval resamples draws only."""
-    from crychic.statistics import hierarchical_bootstrap_ci, summarise_draws
+    from crychic.evaluation.statistics import hierarchical_bootstrap_ci, summarise_draws
 
     table = {}
     for variant, by_draw in results.items():
@@ -205,7 +205,7 @@ def summarise(results: dict[str, dict[int, dict]], resamples: int = 2000) -> dic
 def claims_over_draws(by_draw: dict[int, dict], comparisons: list[tuple[str, str]], resamples: int = 2000) -> dict:
     """Each claim "a - b" of the README on every draw: the per-draw paired top-1 difference, how
     many draws have a above b, and the hierarchical interval of the mean difference."""
-    from crychic.statistics import hierarchical_paired_ci
+    from crychic.evaluation.statistics import hierarchical_paired_ci
 
     out = {}
     for a, b in comparisons:
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rerun", action="store_true", help="queue experiments that already finished too")
     args = parser.parse_args(argv)
 
-    from crychic.params import load_params
+    from crychic.core.params import load_params
 
     params = load_params(args.params)
     started = time.perf_counter()

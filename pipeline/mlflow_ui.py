@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 
-from crychic.tracking import artifact_location, tracking_uri
+from crychic.reporting.tracking import artifact_location, tracking_uri
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,11 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from crychic.atomic_write import write_json
-from crychic.clip_plan import read_clip_plan
-from crychic.manifest import write_rejects
-from crychic.params import load_params
-from crychic.rgb_clips import SHARD_GLOB, decode_planned_clip, shard_name, write_rgb_shard
+from crychic.core.atomic_write import write_json
+from crychic.clips.plan import read_clip_plan
+from crychic.core.manifest import write_rejects
+from crychic.core.params import load_params
+from crychic.rgb.clips import SHARD_GLOB, decode_planned_clip, shard_name, write_rgb_shard
 from pipeline.fan_out import run_per_sample
 
 

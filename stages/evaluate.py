@@ -3,7 +3,7 @@
 Models (names used in the metrics file, the plots and the README table): see MODEL_DESCRIPTIONS.
 
 Protocol: the val split chooses CRYCHIC's fusion rule and whether the teacher guides the student
-at test time, late fusion's weight and the pose-free framing (`crychic.evaluation.choose_on_val`);
+at test time, late fusion's weight and the pose-free framing (`crychic.evaluation.scoring.choose_on_val`);
 the training stages chose their kept epoch on val and `train_colour_cue` its regularisation. All
 of it is recorded under `protocol` with the val figures that made it. Then the test split is
 scored, each top-1 with a 95 % bootstrap interval over clips, and the README's claims as paired
@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from crychic.atomic_write import write_json
-from crychic.params import load_params
+from crychic.core.atomic_write import write_json
+from crychic.core.params import load_params
 from stages.training_stage import select
 
 PARAM_KEYS = [
@@ -75,7 +75,7 @@ def class_groups(source: str, label_names: list[str]) -> dict[str, list[int]]:
     """Class groups worth a within-group accuracy: the synthetic benchmark's object and motion groups."""
     if source != "synthetic":
         return {}
-    from crychic.synthetic import CLASSES
+    from crychic.sources.synthetic import CLASSES
 
     groups: dict[str, list[int]] = {}
     for action in CLASSES:
@@ -85,7 +85,7 @@ def class_groups(source: str, label_names: list[str]) -> dict[str, list[int]]:
 
 
 def _load_crychic(path: str, num_classes: int, model_params: dict):
-    from crychic.training import build_model, load_checkpoint
+    from crychic.training.loop import build_model, load_checkpoint
 
     model = build_model(num_classes, model_params)
     load_checkpoint(path, model)
@@ -109,13 +109,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow (used by quick tests)")
     args = parser.parse_args(argv)
 
-    from crychic import evaluation
-    from crychic.clip_plan import read_clip_plan
-    from crychic.end_to_end import FRAMINGS, ClipSettings, end_to_end_throughput
-    from crychic.gcn_training import load_gcn, predict_gcn
-    from crychic.manifest import validation_split
-    from crychic.statistics import bootstrap_ci, paired_difference
-    from crychic.training import resolve_device
+    from crychic.evaluation import scoring as evaluation
+    from crychic.clips.plan import read_clip_plan
+    from crychic.evaluation.end_to_end import FRAMINGS, ClipSettings, end_to_end_throughput
+    from crychic.training.gcn import load_gcn, predict_gcn
+    from crychic.core.manifest import validation_split
+    from crychic.evaluation.statistics import bootstrap_ci, paired_difference
+    from crychic.training.loop import resolve_device
 
     params = select(load_params(args.params), PARAM_KEYS)
     settings, split = params["evaluate"], params["evaluate"]["split"]
@@ -297,7 +297,7 @@ def evaluation_alignment(crychic: dict, projections_trained: bool) -> dict:
     projections; cosine gap and R@1 both ways in the projection space only when a contrastive
     term trained it (untrained heads say nothing about the embeddings: reported as null)."""
     from crychic.losses import alignment_stats
-    from crychic.statistics import linear_cka
+    from crychic.evaluation.statistics import linear_cka
 
     teacher, student = crychic["teacher_embedding"].numpy(), crychic["student_embedding"].numpy()
     out = {"cka": round(linear_cka(teacher, student), 4),
@@ -312,7 +312,7 @@ def evaluation_alignment(crychic: dict, projections_trained: bool) -> dict:
 
 def efficiency_table(joint, teacher, rgb_only, gcn, params, settings, device) -> dict:
     """One efficiency row per model, each measured on `device` with inputs of the pipeline's shapes."""
-    from crychic.efficiency import count_parameters, inference_cost
+    from crychic.evaluation.efficiency import count_parameters, inference_cost
 
     heatmap_channels = 17 * (int(bool(params["heatmap"]["with_joint"])) + int(bool(params["heatmap"]["with_limb"])))
     t_h, side = int(params["heatmap"]["clip_len"]), int(params["heatmap"]["size"])
@@ -360,10 +360,10 @@ def write_figures(figures_dir: Path, logits: dict, labels, label_names, groups, 
                   split: str, attention_clips: int) -> list[Path]:
     import matplotlib.pyplot as plt
 
-    from crychic import figures
-    from crychic.metrics import confusion_matrix
-    from crychic.rgb_clips import RgbClips
-    from crychic.training_data import PoseRgbDataset
+    from crychic.reporting import figures
+    from crychic.evaluation.metrics import confusion_matrix
+    from crychic.rgb.clips import RgbClips
+    from crychic.training.data import PoseRgbDataset
 
     figures_dir.mkdir(parents=True, exist_ok=True)
     for stale in figures_dir.glob("*.png"):
@@ -407,7 +407,7 @@ def write_figures(figures_dir: Path, logits: dict, labels, label_names, groups, 
 def log_to_mlflow(params: dict, metrics: dict, timing: dict, figure_paths: list[Path]) -> str:
     import mlflow
 
-    from crychic.tracking import flatten, start_run
+    from crychic.reporting.tracking import flatten, start_run
 
     run = start_run("evaluate", params)
     try:

@@ -14,11 +14,11 @@ import json
 import sys
 from pathlib import Path
 
-from crychic.atomic_write import write_json
-from crychic.keypoint_extraction import extract_sample_keypoints
-from crychic.keypoint_store import write_keypoints
-from crychic.manifest import read_manifest, write_rejects
-from crychic.params import load_params
+from crychic.core.atomic_write import write_json
+from crychic.keypoints.extraction import extract_sample_keypoints
+from crychic.keypoints.store import write_keypoints
+from crychic.core.manifest import read_manifest, write_rejects
+from crychic.core.params import load_params
 from pipeline.fan_out import run_per_sample
 
 
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     samples = read_manifest(args.manifest).to_pylist()
     pyskl = None
     if params.get("pyskl_file"):
-        from crychic.keypoint_sources.pyskl_annotations import read_pyskl_annotations
+        from crychic.keypoints.pyskl_annotations import read_pyskl_annotations
 
         _, annotations = read_pyskl_annotations(params["pyskl_file"])
         pyskl = {ann["frame_dir"]: ann for ann in annotations}

@@ -10,10 +10,10 @@ import argparse
 import collections
 from pathlib import Path
 
-from crychic.atomic_write import write_json
-from crychic.ingest import ingest
-from crychic.manifest import write_manifest, write_rejects
-from crychic.params import load_params
+from crychic.core.atomic_write import write_json
+from crychic.sources.ingest import ingest
+from crychic.core.manifest import write_manifest, write_rejects
+from crychic.core.params import load_params
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from crychic.atomic_write import write_json
-from crychic.clip_plan import read_clip_plan
-from crychic.heatmap_shards import shard_name, write_heatmap_shard
-from crychic.heatmap_volume import channel_names, render_volume
-from crychic.keypoint_store import KeypointStore
-from crychic.params import load_params
+from crychic.core.atomic_write import write_json
+from crychic.clips.plan import read_clip_plan
+from crychic.heatmaps.shards import shard_name, write_heatmap_shard
+from crychic.heatmaps.volume import channel_names, render_volume
+from crychic.keypoints.store import KeypointStore
+from crychic.core.params import load_params
 
 
 def main(argv: list[str] | None = None) -> None:

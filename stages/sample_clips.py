@@ -1,9 +1,9 @@
 """DVC stage `sample_clips`: keypoints -> the clip plan (frames and one person box per sample).
 
 Reads params: `seed`, `heatmap.clip_len`, `heatmap.box_padding`, `heatmap.train_box_scale`,
-`heatmap.train_box_shift`, `heatmap.train_box_jitter_share` (framing jitter of training boxes, `crychic.clip_plan.jitter_box`). Both `render_heatmaps` and
+`heatmap.train_box_shift`, `heatmap.train_box_jitter_share` (framing jitter of training boxes, `crychic.clips.plan.jitter_box`). Both `render_heatmaps` and
 `decode_rgb` cut their sample from the box planned here, which is what keeps the two modalities
-in one spatial frame (see `crychic.clip_plan`).
+in one spatial frame (see `crychic.clips.plan`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import argparse
 
 from tqdm import tqdm
 
-from crychic.clip_plan import CLIP_PLAN_SCHEMA, plan_clip
-from crychic.keypoint_store import KeypointStore
-from crychic.manifest import read_manifest, write_table
-from crychic.params import load_params
+from crychic.clips.plan import CLIP_PLAN_SCHEMA, plan_clip
+from crychic.keypoints.store import KeypointStore
+from crychic.core.manifest import read_manifest, write_table
+from crychic.core.params import load_params
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,10 +10,10 @@ import argparse
 import re
 from pathlib import Path
 
-from crychic.heatmap_shards import HeatmapShards
-from crychic.overlay import overlay_sample, save_png
-from crychic.rgb_clips import RgbClips
-from crychic.training_data import PoseRgbDataset
+from crychic.heatmaps.shards import HeatmapShards
+from crychic.reporting.overlay import overlay_sample, save_png
+from crychic.rgb.clips import RgbClips
+from crychic.training.data import PoseRgbDataset
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""DVC stage `train_colour_cue`: the hand-colour reference baseline (see `crychic.colour_cue`).
+"""DVC stage `train_colour_cue`: the hand-colour reference baseline (see `crychic.training.colour_cue`).
 
 It reads exactly `PARAM_KEYS` (dvc.yaml lists the same keys). For every clip of the clip plan it
 decodes the planned frames, histograms the saturated hues around person 0's wrists, then fits
@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from crychic.atomic_write import atomic_path, write_json
-from crychic.params import load_params
+from crychic.core.atomic_write import atomic_path, write_json
+from crychic.core.params import load_params
 from stages.training_stage import select
 
 STAGE = "train_colour_cue"
@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow (used by quick tests)")
     args = parser.parse_args(argv)
 
-    from crychic.clip_plan import read_clip_plan
-    from crychic.colour_cue import clip_features, fit_colour_cue, predict_log_proba
-    from crychic.keypoint_store import KeypointStore
+    from crychic.clips.plan import read_clip_plan
+    from crychic.training.colour_cue import clip_features, fit_colour_cue, predict_log_proba
+    from crychic.keypoints.store import KeypointStore
 
     start = time.perf_counter()
     params = select(load_params(args.params), PARAM_KEYS)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_mlflow:
         import mlflow
 
-        from crychic.tracking import start_run
+        from crychic.reporting.tracking import start_run
 
         run_ctx = start_run(STAGE, params)
         run_id = run_ctx.info.run_id

@@ -1,4 +1,4 @@
-"""DVC stage `train_gcn`: the ST-GCN skeleton baseline on raw keypoints (see `crychic.gcn_training`).
+"""DVC stage `train_gcn`: the ST-GCN skeleton baseline on raw keypoints (see `crychic.training.gcn`).
 
 It reads exactly `PARAM_KEYS` (dvc.yaml lists the same keys). Outputs: `models/gcn.pt` (DVC-cached),
 `metrics/train_gcn.json` (validation figures and the MLflow run id) and `plots/train_gcn.json`
@@ -11,8 +11,8 @@ import argparse
 
 import pyarrow.parquet as pq
 
-from crychic.atomic_write import write_json
-from crychic.params import load_params
+from crychic.core.atomic_write import write_json
+from crychic.core.params import load_params
 from stages.training_stage import select
 
 STAGE = "train_gcn"
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow (used by quick tests)")
     args = parser.parse_args(argv)
 
-    from crychic.gcn_training import train_gcn
+    from crychic.training.gcn import train_gcn
 
     params = select(load_params(args.params), PARAM_KEYS)
     manifest = pq.read_table(args.manifest, columns=["label", "label_name"]).to_pylist()
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_mlflow:
         import mlflow
 
-        from crychic.tracking import start_run
+        from crychic.reporting.tracking import start_run
 
         run_ctx = start_run(STAGE, params)
         run_id = run_ctx.info.run_id

@@ -1,5 +1,5 @@
 """DVC stage `train_rgb_only` (baseline): the student trained on RGB alone, from scratch, with the
-student stage's settings; see `crychic.training` and `stages.training_stage`."""
+student stage's settings; see `crychic.training.loop` and `stages.training_stage`."""
 
 from stages.training_stage import run
 

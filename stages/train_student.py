@@ -1,4 +1,4 @@
-"""DVC stage `train_student`: see `crychic.training` (what is trained) and `stages.training_stage` (outputs)."""
+"""DVC stage `train_student`: see `crychic.training.loop` (what is trained) and `stages.training_stage` (outputs)."""
 
 from stages.training_stage import run
 

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import torch
 from torch import nn
 
-from crychic.atomic_write import write_json
-from crychic.params import load_params
+from crychic.core.atomic_write import write_json
+from crychic.core.params import load_params
 
 COMMON = ["seed", "model.teacher", "model.student", "model.embed_dim", "model.multiscale_temporal",
           "train.device", "train.amp", "train.batch_size", "train.workers"]
@@ -29,7 +29,7 @@ PARAM_KEYS = {
     "student": COMMON + GUIDED + ["train.student"],
     "joint": COMMON + GUIDED + ["train.joint"],
     # Baseline: the plain student network (no attention weighting), the student stage's settings,
-    # and the epochs of stages 2 + 3 together (crychic.training.stage_epochs), never a teacher.
+    # and the epochs of stages 2 + 3 together (crychic.training.loop.stage_epochs), never a teacher.
     "rgb_only": COMMON + ["train.student", "train.joint.epochs"],
 }
 CHECKPOINTS = {"teacher": "models/teacher.pt", "student": "models/student.pt", "joint": "models/joint.pt",
@@ -97,7 +97,7 @@ def run(stage: str, argv: list[str] | None = None) -> None:
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow (used by quick tests)")
     args = parser.parse_args(argv)
 
-    from crychic.training import train_stage
+    from crychic.training.loop import train_stage
 
     params = select(load_params(args.params), PARAM_KEYS[stage])
     manifest = pq.read_table(args.manifest, columns=["label", "label_name"]).to_pylist()
@@ -109,7 +109,7 @@ def run(stage: str, argv: list[str] | None = None) -> None:
     if is_main and not args.no_mlflow:
         import mlflow
 
-        from crychic.tracking import start_run
+        from crychic.reporting.tracking import start_run
 
         run_ctx = start_run(DVC_STAGE[stage], params)
         run_id = run_ctx.info.run_id
@@ -146,8 +146,8 @@ def run(stage: str, argv: list[str] | None = None) -> None:
 def _log_to_mlflow(mlflow, stage: str, result: dict, history: list[dict], args) -> None:
     import matplotlib.pyplot as plt
 
-    from crychic.tracking import log_torch_model
-    from crychic.training_data import PoseRgbDataset
+    from crychic.reporting.tracking import log_torch_model
+    from crychic.training.data import PoseRgbDataset
 
     fig = training_curve_figure(history, stage)
     mlflow.log_figure(fig, f"training_curves_{stage}.png")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crychic.reproducibility import pin_cpu_kernels
+from crychic.core.reproducibility import pin_cpu_kernels
 
 pin_cpu_kernels()  # as every stage does, before anything imports torch
 

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from crychic.atomic_write import atomic_path
+from crychic.core.atomic_write import atomic_path
 
 
 def test_success_replaces_and_failure_leaves_nothing(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crychic.clip_sampling import TEST_SEED, uniform_sample_indices
+from crychic.clips.sampling import TEST_SEED, uniform_sample_indices
 
 CLIP_LEN = 48
 LENGTHS = [1, 5, 47, 48, 49, 60, 95, 96, 97, 103, 300, 1000]
@@ -110,7 +110,7 @@ def test_rejects_empty_video():
 
 
 def test_training_boxes_are_jittered_and_evaluation_boxes_are_not():
-    from crychic.clip_plan import plan_clip
+    from crychic.clips.plan import plan_clip
 
     rng = np.random.default_rng(0)
     keypoint = np.concatenate([rng.uniform(40, 80, (1, 30, 17, 2)), np.ones((1, 30, 17, 1))], axis=-1)

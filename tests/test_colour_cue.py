@@ -11,14 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from crychic.clip_plan import CLIP_PLAN_SCHEMA, plan_clip
-from crychic.coco17 import JOINT_INDEX
-from crychic.colour_cue import UNSEEN_LOG_PROBA, clip_features, fit_colour_cue, hand_colour_features, predict_log_proba
-from crychic.keypoint_extraction import SampleKeypoints
-from crychic.keypoint_store import KeypointStore, write_keypoints
-from crychic.manifest import write_manifest
-from crychic.synthetic import SyntheticConfig, generate_dataset
-from crychic.video import VideoError
+from crychic.clips.plan import CLIP_PLAN_SCHEMA, plan_clip
+from crychic.core.coco17 import JOINT_INDEX
+from crychic.training.colour_cue import UNSEEN_LOG_PROBA, clip_features, fit_colour_cue, hand_colour_features, predict_log_proba
+from crychic.keypoints.extraction import SampleKeypoints
+from crychic.keypoints.store import KeypointStore, write_keypoints
+from crychic.core.manifest import write_manifest
+from crychic.sources.synthetic import SyntheticConfig, generate_dataset
+from crychic.core.video import VideoError
 
 LEFT_WRIST, RIGHT_WRIST = JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]
 H, W, T = 60, 80, 3
@@ -84,7 +84,7 @@ def test_c_choice_follows_val_accuracy_and_ties_go_to_the_smaller_c():
 
 
 def test_c_choice_prefers_the_c_that_wins_on_val(monkeypatch):
-    import crychic.colour_cue as colour_cue
+    import crychic.training.colour_cue as colour_cue
 
     class Fixed:  # a classifier whose val accuracy is set by its C
         def __init__(self, c):

@@ -25,8 +25,8 @@ import torch
 import yaml
 
 from conftest import PROJECT_ROOT
-from crychic.heatmap_shards import HeatmapShards
-from crychic.rgb_clips import RgbClips
+from crychic.heatmaps.shards import HeatmapShards
+from crychic.rgb.clips import RgbClips
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}

@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from crychic.efficiency import count_flops, count_parameters, measure_latency, measure_throughput
+from crychic.evaluation.efficiency import count_flops, count_parameters, measure_latency, measure_throughput
 
 
 def test_linear_flops_are_two_per_multiply_add():

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from crychic.evaluation import align_by_sample_id, group_accuracy, late_fusion, model_report
+from crychic.evaluation.scoring import align_by_sample_id, group_accuracy, late_fusion, model_report
 
 
 def test_group_accuracy_only_compares_classes_inside_the_group():
@@ -59,7 +59,7 @@ def test_late_fusion_weights_move_the_decision():
 
 
 def test_fusion_rules_are_the_documented_averages():
-    from crychic.evaluation import FUSION_RULES, fuse
+    from crychic.evaluation.scoring import FUSION_RULES, fuse
 
     head, teacher, student = torch.tensor([[3.0, 0.0]]), torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 2.0]])
     assert torch.equal(fuse("head", head, teacher, student), head)
@@ -72,7 +72,7 @@ def test_fusion_rules_are_the_documented_averages():
 
 
 def test_choose_on_val_takes_the_best_and_keeps_the_default_on_ties():
-    from crychic.evaluation import choose_on_val
+    from crychic.evaluation.scoring import choose_on_val
 
     labels = torch.tensor([0, 1, 1])
     right_twice = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])

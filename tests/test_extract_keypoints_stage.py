@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import PROJECT_ROOT
-from crychic.keypoint_store import KeypointStore
+from crychic.keypoints.store import KeypointStore
 
 
 def run_stage(module: str, *args: str) -> subprocess.CompletedProcess:

@@ -86,8 +86,8 @@ def test_completed_batches_survive_a_crash(tmp_path):
 def test_keypoint_extraction_fans_out_on_a_two_worker_dask_cluster(shared_data):
     import threading
 
-    from crychic.datasets.ntu import list_ntu_samples
-    from crychic.keypoint_extraction import extract_sample_keypoints
+    from crychic.sources.ntu import list_ntu_samples
+    from crychic.keypoints.extraction import extract_sample_keypoints
 
     rows, _ = list_ntu_samples(None, skeleton_root=shared_data)
     threads: set[str] = set()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from crychic.figures import attention_overlay_figure, confusion_matrix_figure, save
+from crychic.reporting.figures import attention_overlay_figure, confusion_matrix_figure, save
 
 
 def _counts():

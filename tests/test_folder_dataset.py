@@ -6,7 +6,7 @@ import collections
 
 import pytest
 
-from crychic.datasets.folder import list_folder_samples, stratified_split
+from crychic.sources.folder import list_folder_samples, stratified_split
 
 
 @pytest.fixture()

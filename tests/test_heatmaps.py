@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crychic.coco17 import SKELETON_EDGES
-from crychic.heatmaps import EPS, from_uint8, generate_pose_target, heatmap_size, to_uint8
+from crychic.core.coco17 import SKELETON_EDGES
+from crychic.heatmaps.render import EPS, from_uint8, generate_pose_target, heatmap_size, to_uint8
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -11,11 +11,11 @@ import pytest
 import torch
 import yaml
 
-from crychic.clip_plan import CLIP_PLAN_SCHEMA
-from crychic.coco17 import JOINT_INDEX, LEFT_KP, NUM_JOINTS, RIGHT_KP
-from crychic.keypoint_clips import KeypointClips
-from crychic.keypoint_extraction import SampleKeypoints
-from crychic.keypoint_store import write_keypoints
+from crychic.clips.plan import CLIP_PLAN_SCHEMA
+from crychic.core.coco17 import JOINT_INDEX, LEFT_KP, NUM_JOINTS, RIGHT_KP
+from crychic.keypoints.clips import KeypointClips
+from crychic.keypoints.extraction import SampleKeypoints
+from crychic.keypoints.store import write_keypoints
 
 FRAMES, T_ALL = 4, 10
 BOX = [20.0, 10.0, 120.0, 110.0]  # square, 100 px
@@ -117,7 +117,7 @@ def test_train_gcn_stage_writes_metrics(tiny_data, tmp_path):
     assert 0 <= figures["val_gcn_top1"] <= 1 and figures["val_top1"] == figures["val_gcn_top1"]
     assert len(json.loads(plots.read_text())) == 1
 
-    from crychic.gcn_training import load_gcn, predict_gcn
+    from crychic.training.gcn import load_gcn, predict_gcn
 
     model = load_gcn(out)
     assert model.label_names == ["class0", "class1", "class2"]

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crychic.coco17 import JOINT_INDEX, JOINT_NAMES, flip_permutation
-from crychic.keypoint_sources import KeypointSourceError
-from crychic.keypoint_sources.mediapipe_pose import MEDIAPIPE_TO_COCO17, estimate_keypoints
-from crychic.keypoint_sources.ntu_skeleton import read_skeleton, skeleton_to_coco17
+from crychic.core.coco17 import JOINT_INDEX, JOINT_NAMES, flip_permutation
+from crychic.keypoints import KeypointSourceError
+from crychic.keypoints.mediapipe_pose import MEDIAPIPE_TO_COCO17, estimate_keypoints
+from crychic.keypoints.ntu_skeleton import read_skeleton, skeleton_to_coco17
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 NTU = SHARED / "data" / "ntu-rgbd-samples-mmaction2"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crychic.datasets.ntu import NtuNameError, list_ntu_samples, ntu_split, parse_ntu_name
+from crychic.sources.ntu import NtuNameError, list_ntu_samples, ntu_split, parse_ntu_name
 
 
 def test_parse_real_names(shared_data):
@@ -42,7 +42,7 @@ def test_official_splits(name, version, protocol, expected):
 
 
 def test_split_counts_match_the_protocols():
-    from crychic.datasets.ntu import NTU60_XSUB_TRAIN, NTU120_XSUB_TRAIN
+    from crychic.sources.ntu import NTU60_XSUB_TRAIN, NTU120_XSUB_TRAIN
 
     assert len(NTU60_XSUB_TRAIN) == 20 and len(NTU120_XSUB_TRAIN) == 53
 

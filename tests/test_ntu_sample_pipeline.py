@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import yaml
 
 from conftest import PROJECT_ROOT
-from crychic.heatmap_shards import HeatmapShards
-from crychic.rgb_clips import RgbClips
+from crychic.heatmaps.shards import HeatmapShards
+from crychic.rgb.clips import RgbClips
 
 SAMPLE = "S001C001P001R001A001"
 

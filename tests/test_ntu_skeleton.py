@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crychic.coco17 import JOINT_INDEX
-from crychic.keypoint_sources import KeypointSourceError
-from crychic.keypoint_sources.ntu_skeleton import (
+from crychic.core.coco17 import JOINT_INDEX
+from crychic.keypoints import KeypointSourceError
+from crychic.keypoints.ntu_skeleton import (
     COCO17_FROM_KINECT,
     KINECT_JOINT_NAMES,
     read_skeleton,

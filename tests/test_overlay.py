@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from crychic.heatmap_shards import write_heatmap_shard
-from crychic.heatmap_volume import channel_names
-from crychic.heatmaps import generate_pose_target, to_uint8
-from crychic.overlay import GAP, overlay_sample, save_png
-from crychic.rgb_clips import write_rgb_shard
+from crychic.heatmaps.shards import write_heatmap_shard
+from crychic.heatmaps.volume import channel_names
+from crychic.heatmaps.render import generate_pose_target, to_uint8
+from crychic.reporting.overlay import GAP, overlay_sample, save_png
+from crychic.rgb.clips import write_rgb_shard
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HEATMAP_SIZE, RGB_SIZE = 40, 80

@@ -107,14 +107,14 @@ def test_baseline_stages_list_exactly_the_params_they_read():
 
 
 def test_rgb_only_trains_the_epochs_of_stages_two_and_three():
-    from crychic.training import stage_epochs
+    from crychic.training.loop import stage_epochs
 
     train = {"teacher": {"epochs": 20}, "student": {"epochs": 25}, "joint": {"epochs": 8}}
     assert stage_epochs("rgb_only", train) == 33 and stage_epochs("student", train) == 25
 
 
 def test_stages_cap_cpu_kernels_unless_told_native(monkeypatch):
-    from crychic.reproducibility import CPU_KERNEL_CAPS, pin_cpu_kernels
+    from crychic.core.reproducibility import CPU_KERNEL_CAPS, pin_cpu_kernels
 
     for key in CPU_KERNEL_CAPS:
         monkeypatch.delenv(key, raising=False)

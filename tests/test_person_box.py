@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from crychic.heatmaps import generate_pose_target
-from crychic.person_box import box_to_frame_matrix, compact_box, crop_keypoints_to_box
+from crychic.heatmaps.render import generate_pose_target
+from crychic.clips.person_box import box_to_frame_matrix, compact_box, crop_keypoints_to_box
 
 IMG_SHAPE = (1080, 1920)  # H, W
 

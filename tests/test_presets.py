@@ -6,7 +6,7 @@ import yaml
 
 from conftest import PROJECT_ROOT
 from crychic.models import create_model
-from crychic.tracking import flatten
+from crychic.reporting.tracking import flatten
 from pipeline.presets import experiment_command
 
 

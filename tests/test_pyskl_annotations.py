@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from crychic.keypoint_sources import KeypointSourceError
-from crychic.keypoint_sources.pyskl_annotations import annotation_to_keypoints, read_pyskl_annotations
+from crychic.keypoints import KeypointSourceError
+from crychic.keypoints.pyskl_annotations import annotation_to_keypoints, read_pyskl_annotations
 
 
 def make_annotation(frame_dir: str, persons: int, frames: int, seed: int) -> dict:

@@ -16,11 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from crychic.clip_plan import CLIP_PLAN_SCHEMA, sample_frames
-from crychic.manifest import validation_split, write_table
-from crychic.person_box import box_to_frame_matrix
-from crychic.rgb_clips import RgbClips, cut_clip, decode_clip, shard_name, write_rgb_shard
-from crychic.video import VideoError
+from crychic.clips.plan import CLIP_PLAN_SCHEMA, sample_frames
+from crychic.core.manifest import validation_split, write_table
+from crychic.clips.person_box import box_to_frame_matrix
+from crychic.rgb.clips import RgbClips, cut_clip, decode_clip, shard_name, write_rgb_shard
+from crychic.core.video import VideoError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MISC_MP4 = "misc-real-action-clips/mmaction2_tests_test.mp4"  # 340 x 256, 300 frames

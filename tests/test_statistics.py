@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from crychic.statistics import (
+from crychic.evaluation.statistics import (
     bootstrap_ci,
     hierarchical_bootstrap_ci,
     hierarchical_paired_ci,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from crychic.coco17 import NUM_JOINTS, SKELETON_EDGES
+from crychic.core.coco17 import NUM_JOINTS, SKELETON_EDGES
 from crychic.models import GCN_MODELS, STGCN, create_model, list_models
 from crychic.models.stgcn import spatial_adjacency
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from crychic.coco17 import JOINT_INDEX, SKELETON_EDGES, flip_permutation
-from crychic.heatmap_shards import write_heatmap_shard
-from crychic.heatmap_volume import channel_names
-from crychic.heatmaps import generate_pose_target, to_uint8
-from crychic.rgb_clips import write_rgb_shard
-from crychic.training_data import RGB_MEAN, RGB_STD, PoseRgbDataset, heatmap_flip_permutation, make_loader
+from crychic.core.coco17 import JOINT_INDEX, SKELETON_EDGES, flip_permutation
+from crychic.heatmaps.shards import write_heatmap_shard
+from crychic.heatmaps.volume import channel_names
+from crychic.heatmaps.render import generate_pose_target, to_uint8
+from crychic.rgb.clips import write_rgb_shard
+from crychic.training.data import RGB_MEAN, RGB_STD, PoseRgbDataset, heatmap_flip_permutation, make_loader
 
 HEATMAP_SIZE, RGB_SIZE = 40, 80
 HEATMAP_FRAMES, RGB_FRAMES = 4, 3

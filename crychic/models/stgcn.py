@@ -8,7 +8,7 @@ data BatchNorm runs over the C * V * M input channels, persons are folded into t
 Each block is a spatial graph conv (one 1x1 conv per partition, aggregated over the joints by the
 partition's adjacency, optionally times a learnt edge importance) then a temporal conv
 (``temporal_kernel x 1``), both with BatchNorm, plus a residual. The adjacency is the spatial
-partition of the COCO-17 skeleton (`crychic.coco17.SKELETON_EDGES`) rooted at the nose: per joint
+partition of the COCO-17 skeleton (`crychic.core.coco17.SKELETON_EDGES`) rooted at the nose: per joint
 i, its neighbours j at the same hop distance from the root (and i itself), those nearer the root,
 and those farther, each partition row-normalised (a mean over that group of neighbours).
 Blocks widen where `channels` grows and halve T there (stride 2).
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from crychic.coco17 import NUM_JOINTS, SKELETON_EDGES
+from crychic.core.coco17 import NUM_JOINTS, SKELETON_EDGES
 from crychic.models.registry import register_model
 
 ROOT_JOINT = 0  # nose: PYSKL's centre of the COCO graph

@@ -1,0 +1,99 @@
+"""The manifest and rejects tables: one row per sample, keyed by `sample_id`.
+
+Every later table and shard is joined to the manifest by `sample_id`, never by position.
+`path` is relative to the project root when the file lives inside it (so a DVC cache stays
+portable) and absolute otherwise (a user's NTU download). `annotation` points at a sample's
+keypoint source when the dataset brings one (a synthetic ground-truth `.npz`, an NTU
+`.skeleton` file); it is null when keypoints must be estimated from the video.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from crychic.core.atomic_write import atomic_path
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("sample_id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("label", pa.int32(), nullable=False),
+        pa.field("label_name", pa.string(), nullable=False),
+        pa.field("subject", pa.int32()),
+        pa.field("camera", pa.int32()),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("annotation", pa.string()),
+    ]
+)
+
+REJECTS_SCHEMA = pa.schema(
+    [
+        pa.field("sample_id", pa.string()),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+    ]
+)
+
+SPLITS = ("train", "val", "test")
+
+
+def validation_split(splits: Iterable[str]) -> str:
+    """`val` when the dataset has one (synthetic, folder), else `test`: NTU's benchmarks define
+    only train and test, and every trainer must pick the same split to report on."""
+    return "val" if "val" in set(splits) else "test"
+
+
+def write_table(rows: Iterable[Mapping], schema: pa.Schema, path: str | Path) -> pa.Table:
+    """Write rows as a Parquet table atomically; rows are dicts with exactly the schema's columns."""
+    rows = list(rows)
+    for row in rows:
+        extra = set(row) - set(schema.names)
+        if extra:
+            raise ValueError(f"{path}: unexpected columns {sorted(extra)}")
+    table = pa.Table.from_pylist(rows, schema=schema)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return table
+
+
+def write_manifest(rows: Iterable[Mapping], path: str | Path) -> pa.Table:
+    rows = sorted(rows, key=lambda r: r["sample_id"])
+    ids = [r["sample_id"] for r in rows]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        raise ValueError(f"{path}: duplicate sample ids {dup}")
+    bad = sorted({r["split"] for r in rows} - set(SPLITS))
+    if bad:
+        raise ValueError(f"{path}: unknown split names {bad} (expected one of {SPLITS})")
+    rows = [{name: r.get(name) for name in MANIFEST_SCHEMA.names} for r in rows]
+    return write_table(rows, MANIFEST_SCHEMA, path)
+
+
+def write_rejects(rows: Iterable[Mapping], path: str | Path) -> pa.Table:
+    rows = [{name: r.get(name) for name in REJECTS_SCHEMA.names} for r in rows]
+    return write_table(rows, REJECTS_SCHEMA, path)
+
+
+def read_manifest(path: str | Path) -> pa.Table:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: manifest not found (run the ingest stage first)")
+    table = pq.read_table(path)
+    missing = set(MANIFEST_SCHEMA.names) - set(table.column_names)
+    if missing:
+        raise ValueError(f"{path}: not a CRYCHIC manifest, missing columns {sorted(missing)}")
+    return table
+
+
+def project_relative(path: str | Path, root: str | Path = ".") -> str:
+    """`path` relative to `root` when inside it, else absolute: see the module docstring."""
+    path, root = Path(path).resolve(), Path(root).resolve()
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -1,1 +1,0 @@
-"""Dataset layouts that the ingest stage turns into a manifest: NTU RGB+D, folder-per-class, synthetic."""

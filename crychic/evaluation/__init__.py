@@ -1,0 +1,1 @@
+"""Stage `evaluate`: scoring on val then test, statistics, inference cost and the end-to-end paths."""

@@ -1,0 +1,1 @@
+"""MLflow runs and the pictures logged to them (training curves, overlays, confusion matrices)."""

@@ -1,0 +1,161 @@
+"""Evaluation figures: a confusion matrix and the teacher's vs the student's attention on RGB frames.
+
+Layouts: confusion ``K x K`` counts (rows = true class, columns = predicted, as
+`crychic.evaluation.metrics.confusion_matrix` returns); RGB frames ``T x S x S x 3`` uint8; teacher attention
+``T' x h x w`` and student attention ``T'' x h' x w'`` (one stage of the model's
+``N x 1 x T x h x w`` maps, sample and channel dropped), numpy or torch, any non-negative scale.
+
+Functions return matplotlib ``Figure`` objects built without pyplot (no global figure registry, no
+display backend: rendering is Agg), so an evaluation loop can make hundreds without leaking. Only
+`save` writes, atomically, so a killed stage never leaves a half-written image behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from crychic.core.atomic_write import atomic_path
+
+ATTENTION_ALPHA = 0.5  # share of the colour-mapped attention in each overlay pixel
+ATTENTION_COLOURMAP = "jet"
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)  # attach the Agg canvas: renders to memory, needs no display
+    return fig
+
+
+def save(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> None:
+    """Write `fig` to `path`, format from its suffix (png, pdf, svg...)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:  # tmp ends in .tmp, so the format must be named
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi)
+
+
+def row_normalise(matrix: np.ndarray) -> np.ndarray:
+    """Each row divided by its sum (recall per true class); rows of a class never seen stay 0."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    totals = matrix.sum(axis=1, keepdims=True)  # K x 1
+    return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+
+
+def confusion_matrix_figure(matrix, class_names: list[str], *, title: str, normalise: bool = True,
+                            groups: list[str] | None = None) -> Figure:
+    """Heat map of the confusion matrix with every non-empty cell's value written in it.
+
+    `groups` gives each class a group (e.g. NTU's daily / medical / mutual actions, in class order);
+    lines are drawn between consecutive classes of different groups, so confusion that stays
+    inside a group reads as a block on the diagonal.
+    """
+    counts = np.asarray(matrix)
+    num_classes = len(class_names)
+    if counts.shape != (num_classes, num_classes):
+        raise ValueError(f"matrix must be {num_classes} x {num_classes} for {num_classes} class names, got {counts.shape}")
+    if groups is not None and len(groups) != num_classes:
+        raise ValueError(f"groups has {len(groups)} entries for {num_classes} classes")
+    # Percent of the true class, written as whole numbers: "90" fits a cell where "0.90" crowds it.
+    values = 100 * row_normalise(counts) if normalise else counts.astype(np.float64)
+    peak = 100.0 if normalise else max(float(values.max()), 1.0)
+
+    side = float(np.clip(0.35 * num_classes + 2.5, 4, 30))  # inches: cells stay readable as K grows
+    fig = _new_figure(side, side)
+    ax = fig.add_subplot()
+    image = ax.imshow(values, cmap="Blues", vmin=0, vmax=peak, interpolation="nearest")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="% of true class" if normalise else "clips")
+
+    font_size = float(np.clip(120 / num_classes, 3, 10))
+    for (row, column), value in np.ndenumerate(values):
+        if counts[row, column] == 0:  # empty cells stay blank, so the eye finds the confusions
+            continue
+        ax.text(column, row, f"{value:.0f}" if normalise else f"{int(value)}", ha="center", va="center",
+                fontsize=font_size, color="white" if value > 0.5 * peak else "black")
+
+    if groups is not None:
+        boundaries = [i + 0.5 for i in range(num_classes - 1) if groups[i] != groups[i + 1]]
+        for position in boundaries:
+            ax.axhline(position, color="crimson", linewidth=1.2)
+            ax.axvline(position, color="crimson", linewidth=1.2)
+
+    ax.set_xticks(range(num_classes), class_names, rotation=90, fontsize=font_size)
+    ax.set_yticks(range(num_classes), class_names, fontsize=font_size)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def _numpy(x) -> np.ndarray:
+    return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
+
+
+def _resize_bilinear(maps: np.ndarray, size: int) -> np.ndarray:
+    """``F x h x w`` -> ``F x size x size``, bilinear (half-pixel centres), clipped to >= 0."""
+    resized = F.interpolate(torch.from_numpy(maps)[:, None], size=(size, size), mode="bilinear",
+                            align_corners=False)  # F x 1 x size x size
+    return resized[:, 0].clamp_min(0).numpy()
+
+
+def _blend(rgb: np.ndarray, attention: np.ndarray) -> np.ndarray:
+    """``S x S x 3`` uint8 and ``S x S`` attention -> uint8 overlay, attention scaled so its peak is 1."""
+    attention = attention / max(float(attention.max()), 1e-6)
+    colours = matplotlib.colormaps[ATTENTION_COLOURMAP](attention)[..., :3]  # S x S x 3 in [0, 1]
+    blended = (1 - ATTENTION_ALPHA) * rgb / 255.0 + ATTENTION_ALPHA * colours
+    return np.round(blended * 255).astype(np.uint8)
+
+
+def _matching_frames(frames: np.ndarray, total: int, length: int) -> np.ndarray:
+    """Index into a sequence of `length` maps covering the same span as `total` RGB frames.
+
+    Both modalities sample the same span evenly, so RGB frame i lies in segment
+    floor((i + 0.5) * length / total) of the other sequence.
+    """
+    return np.minimum(((frames + 0.5) * length / total).astype(int), length - 1)
+
+
+def attention_overlay_figure(rgb_frames, teacher_attention, student_attention, *, num_frames: int = 4,
+                             title: str | None = None) -> Figure:
+    """Rows: RGB, RGB + teacher attention, RGB + student attention, at `num_frames` evenly spaced frames.
+
+    The teacher's and student's maps have their own time lengths; each column shows the map frame
+    covering the same part of the clip as its RGB frame. Maps are resized to the RGB side with
+    bilinear interpolation and each is scaled to its own peak, so the figure compares where each
+    network looks, not how strongly.
+    """
+    rgb = np.asarray(rgb_frames)
+    teacher, student = _numpy(teacher_attention), _numpy(student_attention)
+    if rgb.ndim != 4 or rgb.shape[-1] != 3:
+        raise ValueError(f"rgb_frames must be T x S x S x 3, got {rgb.shape}")
+    if teacher.ndim != 3 or student.ndim != 3:
+        raise ValueError(f"attention maps must be T x h x w, got teacher {teacher.shape}, student {student.shape}")
+    total, side = rgb.shape[0], rgb.shape[1]
+    shown = np.unique(np.linspace(0, total - 1, min(num_frames, total)).round().astype(int))
+    teacher = _resize_bilinear(teacher[_matching_frames(shown, total, len(teacher))], side)  # F x S x S
+    student = _resize_bilinear(student[_matching_frames(shown, total, len(student))], side)  # F x S x S
+
+    rows = [("RGB", [rgb[i] for i in shown]),
+            ("RGB + teacher", [_blend(rgb[i], a) for i, a in zip(shown, teacher)]),
+            ("RGB + student", [_blend(rgb[i], a) for i, a in zip(shown, student)])]
+    fig = _new_figure(2.2 * len(shown), 2.2 * len(rows) + (0.4 if title else 0))
+    axes = fig.subplots(len(rows), len(shown), squeeze=False)
+    for row, (label, images) in enumerate(rows):
+        for column, image in enumerate(images):
+            ax = axes[row, column]
+            ax.imshow(image, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"frame {shown[column]}", fontsize=9)
+            if column == 0:
+                ax.set_ylabel(label)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -1,0 +1,161 @@
+"""The `colour_cue` reference baseline: colour statistics at the hands plus a linear classifier.
+
+Why it exists: the synthetic benchmark is built so that, inside an object-defined class group, the
+skeleton alone is near chance and only the colour of the held object (at the hands) tells the
+classes apart. This baseline measures what that cue is worth *without* deep learning: locate the
+wrists with the keypoints, histogram the saturated hues around them, fit a logistic regression. A
+network that does no better than this row has learnt the cue, not more.
+
+Layouts:
+- frames: `T x H x W x 3` uint8 RGB (the clip's planned frames, decoded at full source size);
+- keypoint: `M x T x V x 3` (persons, frames, V=17 COCO joints, (x, y, score)) in source-frame
+  pixels, as in the keypoint store; one person is `T x V x 2` positions and `T x V` scores;
+- features: `N x F` float64, one row per clip (F = `hue_bins`).
+
+`tests/test_synthetic.py` uses `hand_colour_features` for the benchmark's design check too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from crychic.core.coco17 import JOINT_INDEX
+from crychic.core.video import VideoError, read_frames
+
+WRISTS = (JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"])
+# Patch half-size as a fraction of the figure height: large enough to hold a held object despite
+# keypoint noise (about 1-2% of the height), small enough to exclude most of the shirt.
+PATCH_RADIUS = 0.12
+MIN_RADIUS = 3  # pixels
+# "Saturated" pixels in OpenCV's 8-bit HSV: skin, hair, grey and dark backgrounds fall below these.
+MIN_SATURATION = 150
+MIN_VALUE = 90
+UNSEEN_LOG_PROBA = float(np.log(1e-12))
+
+
+def hand_colour_features(frames: np.ndarray, keypoint: np.ndarray, score: np.ndarray,
+                         hue_bins: int = 12) -> np.ndarray:
+    """Saturated-hue histogram of square patches around the wrists, averaged over frames and wrists.
+
+    `frames` T x H x W x 3 uint8 RGB; `keypoint` T x V x 2 and `score` T x V of one person in the
+    frames' pixel coordinates (score 0: not seen). Each patch contributes the share of its pixels
+    that are saturated and fall in each hue bin, so a bin's value is "what fraction of the hand
+    region is this colour" whatever the frame size; the sum over bins is the saturated share.
+    Returns `hue_bins` floats; zeros when no wrist is ever seen (nothing to measure, not an error).
+    """
+    frames, keypoint, score = np.asarray(frames), np.asarray(keypoint, dtype=np.float64), np.asarray(score)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames: expected T x H x W x 3 uint8, got {frames.shape} {frames.dtype}")
+    if keypoint.shape[:1] != frames.shape[:1] or keypoint.shape[-1] != 2 or score.shape != keypoint.shape[:2]:
+        raise ValueError(f"keypoint {keypoint.shape} / score {score.shape} do not match {len(frames)} frames")
+    seen = score > 0
+    histogram = np.zeros(hue_bins)
+    if not seen[:, list(WRISTS)].any():
+        return histogram
+    # The figure's height over the whole clip (not per frame): a crouching frame keeps its patch size.
+    height = np.ptp(keypoint[seen][:, 1])
+    radius = max(MIN_RADIUS, int(round(PATCH_RADIUS * height)))
+    frame_h, frame_w = frames.shape[1:3]
+    patches = 0
+    for t in range(len(frames)):
+        wrists = [j for j in WRISTS if seen[t, j]]
+        if not wrists:
+            continue
+        hsv = cv2.cvtColor(frames[t], cv2.COLOR_RGB2HSV)  # H in 0..179
+        for j in wrists:
+            x, y = np.round(keypoint[t, j]).astype(int)
+            y0, y1 = max(0, y - radius), min(frame_h, y + radius + 1)
+            x0, x1 = max(0, x - radius), min(frame_w, x + radius + 1)
+            patch = hsv[y0:y1, x0:x1].reshape(-1, 3)
+            if len(patch):  # a wrist estimated outside the frame counts as a patch with no colour
+                vivid = (patch[:, 1] > MIN_SATURATION) & (patch[:, 2] > MIN_VALUE)
+                hue_bin = patch[vivid, 0].astype(int) * hue_bins // 180
+                histogram += np.bincount(hue_bin, minlength=hue_bins) / len(patch)
+            patches += 1
+    return histogram / max(patches, 1)
+
+
+def clip_features(clip_row: Mapping, keypoint_store, hue_bins: int = 12) -> np.ndarray:
+    """Features of one clip-plan row: its planned `frame_indices` decoded from its video (full
+    frames, source coordinates, so the store's keypoints apply unchanged) and person 0's keypoints
+    at those frames (person 0 is the store's main person). Raises `VideoError` naming the file and
+    the sample when the video cannot be decoded."""
+    sample_id, path = clip_row["sample_id"], clip_row["path"]
+    if sample_id not in keypoint_store:
+        raise KeyError(f"{sample_id}: no keypoints in {getattr(keypoint_store, 'path', 'the keypoint store')}")
+    sample = keypoint_store[sample_id]
+    indices = np.asarray(clip_row["frame_indices"], dtype=np.int64)
+    try:
+        frames = read_frames(path, indices)
+    except VideoError as err:
+        raise VideoError(f"colour_cue, sample {sample_id}: {err}") from err
+    person = sample.keypoint[0, indices]  # T x V x 3
+    xy = person[..., :2].astype(np.float64)
+    source_h, source_w = sample.img_shape
+    if frames.shape[1:3] != (source_h, source_w):  # a video re-encoded at another size: scale, do not fail
+        xy = xy * np.array([frames.shape[2] / source_w, frames.shape[1] / source_h])
+    return hand_colour_features(frames, xy, person[..., 2], hue_bins=hue_bins)
+
+
+def _logistic(C: float, seed: int):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=3000, random_state=seed))
+
+
+def fit_colour_cue(features_by_split: Mapping[str, np.ndarray], labels_by_split: Mapping[str, np.ndarray],
+                   c_grid: Sequence[float] = (0.1, 1.0, 10.0), seed: int = 0):
+    """Choose the regularisation C on the val split and return (model fitted on train, report).
+
+    Each C in `c_grid` is fitted on train and scored (top-1) on val; the best wins, ties going to
+    the smaller C (the simpler model). The returned model is the train fit with that C, *not* a
+    refit on train + val: val stays a selection set, so its figure is comparable with the other
+    stages' val figures. Without a val split there is nothing to select on: C = 1.0 (sklearn's
+    default), and the report says so; the test split is never used for selection.
+    Report: `{"c_grid": {str(C): val_top1}, "chosen_c", "val_top1", "val_split"}` (+ "note").
+    """
+    x_train, y_train = np.asarray(features_by_split["train"]), np.asarray(labels_by_split["train"])
+    grid = sorted(float(c) for c in c_grid)
+    if not grid:
+        raise ValueError("colour_cue.c_grid is empty")
+    if "val" not in features_by_split or len(labels_by_split["val"]) == 0:
+        model = _logistic(1.0, seed).fit(x_train, y_train)
+        return model, {"c_grid": {}, "chosen_c": 1.0, "val_top1": None, "val_split": None,
+                       "note": "no val split: C = 1.0 without selection"}
+    x_val, y_val = np.asarray(features_by_split["val"]), np.asarray(labels_by_split["val"])
+    scores, models = {}, {}
+    for c in grid:
+        models[c] = _logistic(c, seed).fit(x_train, y_train)
+        scores[c] = float(np.mean(models[c].predict(x_val) == y_val))
+    chosen = max(grid, key=lambda c: (scores[c], -c))  # best val top-1, then the smaller C
+    report = {"c_grid": {str(c): round(scores[c], 4) for c in grid}, "chosen_c": chosen,
+              "val_top1": round(scores[chosen], 4), "val_split": "val"}
+    return models[chosen], report
+
+
+def predict_log_proba(model, features: np.ndarray, num_classes: int) -> np.ndarray:
+    """N x num_classes log-probabilities, so the evaluate stage can treat them like logits.
+
+    Computed as log-softmax of the decision function (no log(0) = -inf for confident rows);
+    classes the model never saw in training get log(1e-12), far below any seen class.
+    """
+    from scipy.special import log_expit, log_softmax
+
+    features = np.asarray(features, dtype=np.float64)
+    classes = np.asarray(model.classes_, dtype=np.int64)
+    if classes.max() >= num_classes:
+        raise ValueError(f"model knows class {int(classes.max())} but num_classes = {num_classes}")
+    scores = model.decision_function(features)
+    if scores.ndim == 1:  # binary: sklearn's score is the logit of classes_[1]
+        seen = np.stack([log_expit(-scores), log_expit(scores)], axis=1)
+    else:
+        seen = log_softmax(scores, axis=1)
+    out = np.full((len(features), num_classes), UNSEEN_LOG_PROBA)
+    out[:, classes] = seen
+    return out
+

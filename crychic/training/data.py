@@ -1,0 +1,274 @@
+"""Training inputs: one sample id joins a heatmap volume and its RGB clip, augmented together.
+
+Layouts of one item: `heatmap` float32 tensor ``K x T x H x W`` in [0, 1] (17 joint channels, then
+17 limb channels when the shards store both, as their attrs say); `rgb` float32 tensor
+``3 x T' x S x S``, normalised by `RGB_MEAN` / `RGB_STD`; `label` int64; `sample_id` str;
+`index` int. T and T' need not agree (each modality records its own frames) and neither need H
+and S: both cover the same square person box.
+
+Coordinates. Both modalities put pixel j of an N-pixel side at position u = j / N of the box
+(the convention of the heatmap renderer and `cv2.warpAffine`, see `person_box`). An augmentation
+is a map of these [0, 1] coordinates, drawn once per item and applied to each modality by
+resampling at its own resolution, so a keypoint's heatmap peak and its RGB pixel move together:
+- crop: PoseConv3D's `RandomResizedCrop` (area 0.56-1 of the box, aspect 3/4-4/3) as a box
+  (u0, v0, u1, v1), stretched back to each modality's own size (its `Resize(keep_ratio=False)`);
+- flip: u -> 1 - u (PYSKL's keypoint flip, x -> width - x), with the heatmap's left and right
+  channels swapped by `coco17.flip_permutation`.
+Resampling is bilinear with borders replicated. (PYSKL crops keypoints but resizes images with
+half-pixel centres, a sub-pixel disagreement between its modalities that we do not copy.)
+
+Randomness: each item draws from a generator seeded by (seed, epoch, index), never from a
+worker's global state, so a run gives the same batches with 0 or 8 DataLoader workers.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
+
+from crychic.core.coco17 import NUM_JOINTS, flip_permutation
+from crychic.heatmaps.shards import HeatmapShards
+from crychic.rgb.clips import RgbClips
+
+# ImageNet's per-channel statistics in 0-255 units (mmaction2's constants). The student is trained
+# from scratch, so any fixed pair would do; these put natural images near zero mean, unit variance.
+RGB_MEAN = (123.675, 116.28, 103.53)
+RGB_STD = (58.395, 57.12, 57.375)
+
+MODALITIES = ("heatmap", "rgb")
+
+
+class Augmentation(NamedTuple):
+    """One item's geometric augmentation, in [0, 1] box coordinates."""
+
+    crop: np.ndarray  # (u0, v0, u1, v1)
+    flip: bool
+
+
+IDENTITY = Augmentation(crop=np.array([0.0, 0.0, 1.0, 1.0]), flip=False)
+
+
+def random_resized_crop(rng: np.random.Generator, area_range: Sequence[float], ratio_range: Sequence[float],
+                        attempts: int = 10) -> np.ndarray:
+    """A crop box (u0, v0, u1, v1) of the unit square, as mmaction2's `RandomResizedCrop` draws it.
+
+    Up to `attempts` (area, aspect) pairs are drawn; the first that fits is placed uniformly, and
+    if none fits the whole square is kept (mmaction2's fallback, a centre crop of the shorter side).
+    """
+    area = rng.uniform(area_range[0], area_range[1], size=attempts)
+    aspect = np.exp(rng.uniform(np.log(ratio_range[0]), np.log(ratio_range[1]), size=attempts))  # width / height
+    width, height = np.sqrt(area * aspect), np.sqrt(area / aspect)
+    fits = np.flatnonzero((width <= 1) & (height <= 1))
+    if len(fits) == 0:
+        return IDENTITY.crop.copy()
+    width, height = width[fits[0]], height[fits[0]]
+    u0, v0 = rng.uniform(0, 1 - width), rng.uniform(0, 1 - height)
+    return np.array([u0, v0, u0 + width, v0 + height])
+
+
+def resample_matrix(positions: np.ndarray, size: int) -> np.ndarray:
+    """``len(positions) x size`` bilinear weights: row i samples a `size`-pixel axis at pixel
+    coordinate positions[i] (pixel j at j), replicating the border pixel outside [0, size - 1].
+
+    Resampling an image is then two small matrix products (rows, then columns) on every channel
+    and frame at once, and the same weights serve any resolution.
+    """
+    positions = np.clip(np.asarray(positions, dtype=np.float64), 0, size - 1)
+    left = np.floor(positions).astype(np.intp)
+    right = np.minimum(left + 1, size - 1)
+    frac = positions - left
+    rows = np.arange(len(positions))
+    weights = np.zeros((len(positions), size), dtype=np.float32)
+    np.add.at(weights, (rows, left), 1 - frac)
+    np.add.at(weights, (rows, right), frac)  # right == left on the last pixel: the weights still sum to 1
+    return weights
+
+
+def _axis_matrix(low: float, high: float, flip: bool, size: int) -> torch.Tensor:
+    """Weights giving output pixel i the input value at box position low + u * (high - low), where
+    u = i / size (or 1 - i / size when flipped)."""
+    u_out = np.arange(size) / size
+    if flip:
+        u_out = 1.0 - u_out
+    return torch.from_numpy(resample_matrix((low + u_out * (high - low)) * size, size))
+
+
+def apply_augmentation(volume: torch.Tensor, augmentation: Augmentation) -> torch.Tensor:
+    """Crop-and-resize (and maybe flip) the last two axes (H x W) of `volume`, keeping their size."""
+    u0, v0, u1, v1 = augmentation.crop
+    rows = _axis_matrix(v0, v1, False, volume.shape[-2])  # H x H
+    columns = _axis_matrix(u0, u1, augmentation.flip, volume.shape[-1])  # W x W
+    return rows @ volume @ columns.T  # broadcast over the leading axes
+
+
+def heatmap_flip_permutation(with_joint: bool, with_limb: bool) -> list[int]:
+    """Channel permutation of a flip for a volume of joint channels, then limb channels."""
+    permutation = flip_permutation(with_limb=False) if with_joint else []
+    if with_limb:
+        offset = len(permutation)
+        permutation += [offset + c for c in flip_permutation(with_limb=True)]
+    return permutation
+
+
+def normalise_rgb(frames: np.ndarray) -> torch.Tensor:
+    """``T x S x S x 3`` uint8 -> ``3 x T x S x S`` float32, normalised by RGB_MEAN / RGB_STD."""
+    clip = torch.from_numpy(np.asarray(frames, dtype=np.float32)).permute(3, 0, 1, 2)  # 3 x T x S x S
+    mean = torch.tensor(RGB_MEAN).view(3, 1, 1, 1)
+    std = torch.tensor(RGB_STD).view(3, 1, 1, 1)
+    return (clip - mean) / std
+
+
+def paired_sample_ids(metadata: dict[str, dict[str, tuple[str, int]]],
+                      split: str) -> tuple[list[str], dict[str, list[str]]]:
+    """Ids of `split` present in every modality, and per modality the ids of `split` it lacks.
+
+    `metadata` maps modality -> {sample id: (split, label)}. A sample whose modalities disagree on
+    its split or label breaks the one-sample-id invariant: that is an error, not a skip.
+    """
+    seen: dict[str, tuple[str, int]] = {}
+    for modality, table in metadata.items():
+        for sample_id, split_label in table.items():
+            if seen.setdefault(sample_id, split_label) != split_label:
+                raise ValueError(f"sample {sample_id!r}: {modality} says (split, label) = {split_label}, "
+                                 f"another modality says {seen[sample_id]}")
+    of_split = {sample_id for sample_id, (s, _) in seen.items() if s == split}
+    missing = {modality: sorted(of_split - set(table)) for modality, table in metadata.items()}
+    paired = sorted(of_split.intersection(*metadata.values()))
+    return paired, missing
+
+
+class PoseRgbDataset(Dataset):
+    """The samples of one split that have every requested modality, keyed by sample id.
+
+    `missing[modality]` lists the split's samples that lack that modality, for a stage to report.
+    `set_epoch` must be called before each epoch's `iter(loader)`; the epoch lives in shared
+    memory so that persistent DataLoader workers (forked copies of this object) see it too.
+    """
+
+    def __init__(
+        self,
+        heatmap_dir: str | Path | None,
+        rgb_dir: str | Path | None,
+        *,
+        split: str,
+        augment: bool = False,
+        crop_scale: Sequence[float] = (0.56, 1.0),
+        crop_ratio: Sequence[float] = (3 / 4, 4 / 3),
+        flip_prob: float = 0.5,
+        seed: int = 0,
+        modalities: Sequence[str] = MODALITIES,
+    ):
+        self.modalities = tuple(modalities)
+        unknown = set(self.modalities) - set(MODALITIES)
+        if unknown or not self.modalities:
+            raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
+        self.split, self.augment, self.seed = split, augment, seed
+        self.crop_scale, self.crop_ratio, self.flip_prob = tuple(crop_scale), tuple(crop_ratio), flip_prob
+
+        metadata = {}
+        self.heatmaps = self.rgb_clips = None
+        if "heatmap" in self.modalities:
+            if heatmap_dir is None:
+                raise ValueError("heatmap_dir is required when 'heatmap' is among the modalities")
+            self.heatmaps = HeatmapShards(heatmap_dir)
+            metadata["heatmap"] = self.heatmaps.metadata()
+            attrs = self.heatmaps.attrs  # shards without these attrs hold joint channels only
+            self.with_joint = bool(attrs.get("with_joint", True))
+            self.with_limb = bool(attrs.get("with_limb", False))
+            self.channel_permutation = heatmap_flip_permutation(self.with_joint, self.with_limb)
+        if "rgb" in self.modalities:
+            if rgb_dir is None:
+                raise ValueError("rgb_dir is required when 'rgb' is among the modalities")
+            self.rgb_clips = RgbClips(rgb_dir)
+            metadata["rgb"] = self.rgb_clips.metadata()
+        self.sample_ids, self.missing = paired_sample_ids(metadata, split)
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    def set_epoch(self, epoch: int) -> None:
+        self._epoch.fill_(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch)
+
+    def augmentation(self, index: int) -> Augmentation:
+        """The crop and flip of item `index` this epoch: a pure function of (seed, epoch, index)."""
+        if not self.augment:
+            return IDENTITY
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        crop = random_resized_crop(rng, self.crop_scale, self.crop_ratio)
+        return Augmentation(crop=crop, flip=bool(rng.random() < self.flip_prob))
+
+    def __getitem__(self, index: int) -> dict:
+        sample_id = self.sample_ids[index]
+        augmentation = self.augmentation(index)
+        identity = not augmentation.flip and np.array_equal(augmentation.crop, IDENTITY.crop)
+        item = {"sample_id": sample_id, "index": index}
+        boxes = {}
+        if self.heatmaps is not None:
+            record = self.heatmaps.get(sample_id)
+            heatmap = torch.from_numpy(record["heatmap"]).float() / 255.0  # K x T x H x W, as heatmaps.from_uint8
+            if len(heatmap) != len(self.channel_permutation):
+                raise ValueError(f"sample {sample_id!r}: {len(heatmap)} heatmap channels, the shard attrs "
+                                 f"(with_joint={self.with_joint}, with_limb={self.with_limb}) say "
+                                 f"{len(self.channel_permutation)}")
+            if not identity:
+                heatmap = apply_augmentation(heatmap, augmentation)
+                if augmentation.flip:
+                    heatmap = heatmap[self.channel_permutation]
+            item["heatmap"] = heatmap.contiguous()
+            item["label"], boxes["heatmap"] = record["label"], record["box"]
+        if self.rgb_clips is not None:
+            record = self.rgb_clips.get(sample_id)
+            rgb = normalise_rgb(record["frames"])  # 3 x T' x S x S
+            if not identity:
+                rgb = apply_augmentation(rgb, augmentation)
+            item["rgb"] = rgb.contiguous()
+            item["label"], boxes["rgb"] = record["label"], record["box"]
+        if len(boxes) == 2 and not np.allclose(boxes["heatmap"], boxes["rgb"], atol=1e-3):
+            raise ValueError(f"sample {sample_id!r}: heatmap box {boxes['heatmap']} and RGB box {boxes['rgb']} "
+                             "differ, so the two modalities do not share one spatial frame")
+        item["label"] = torch.tensor(item["label"], dtype=torch.int64)
+        return item
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed numpy and `random` in a DataLoader worker from torch's per-worker seed, for any library
+    code that draws from them (our own augmentation does not: it seeds per item)."""
+    worker_seed = torch.initial_seed() % 2**32
+    np.random.seed(worker_seed)
+    random.seed(worker_seed)
+
+
+def make_loader(dataset: Dataset, *, batch_size: int, shuffle: bool, workers: int, seed: int,
+                drop_last: bool = False, sampler: Sampler | None = None) -> DataLoader:
+    """A DataLoader whose order and worker seeds follow `seed`, whatever the number of workers.
+
+    The shuffle has a generator of its own: the DataLoader also draws its workers' base seed from
+    its generator, once per iterator with 0 workers but once per run with persistent workers, so
+    a shared generator would shuffle differently with and without workers. Under DDP pass a
+    DistributedSampler as `sampler` and shuffle=False (and call its `set_epoch` too).
+    """
+    if sampler is not None and shuffle:
+        raise ValueError("make_loader: give either shuffle=True or a sampler, not both")
+    if shuffle:
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        worker_init_fn=seed_worker,
+        generator=torch.Generator().manual_seed(seed),
+        drop_last=drop_last,
+    )

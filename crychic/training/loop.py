@@ -1,0 +1,345 @@
+"""The three training stages of CRYCHIC, one function each, sharing one loop.
+
+1. `teacher`: the heatmap teacher alone (PoseConv3D), inputs `heatmap N x K x T x H x W`.
+2. `student`: the teacher frozen; the RGB student (`rgb N x 3 x T x S x S`) learns with the
+   teacher's attention weighting its features, an attention-transfer loss and a cross-modal
+   contrastive loss. Validated pose-free (RGB only), the way it is deployed.
+3. `joint`: both trainable (the teacher at a lower learning rate) with a fusion head over both
+   embeddings; validated fused, and pose-free for the student. With `train.joint.from_scratch`
+   it starts from random weights instead of stage 2 (the single-stage ablation).
+
+And one baseline: `rgb_only`, the student network trained alone on RGB from scratch: no teacher
+anywhere and no attention weighting (that weighting exists to carry the teacher's maps; without a
+teacher it only weights the features by the network's own untrained attention, which crippled an
+earlier baseline), for as many epochs as the CRYCHIC student gets in stages 2 + 3, with the
+student stage's learning rate.
+
+Checkpoint: every stage keeps the weights of the epoch with the best validation top-1 of its
+primary head (the last such epoch on ties), a choice made on val for every model alike.
+
+Devices: CUDA when present (with mixed precision if `train.amp`), CPU otherwise. Under `torchrun`
+(WORLD_SIZE > 1) the same code runs as DDP: gloo on CPU, NCCL on CUDA; only rank 0 logs and saves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from crychic.core.atomic_write import atomic_path
+from crychic.losses import CrychicLoss
+from crychic.core.manifest import validation_split
+from crychic.evaluation.metrics import classification_report
+from crychic.models import CrychicConfig, CrychicModel
+from crychic.training.data import PoseRgbDataset, make_loader
+
+STAGES = ("teacher", "student", "joint", "rgb_only")
+SETTINGS = {"teacher": "teacher", "student": "student", "joint": "joint", "rgb_only": "student"}  # train.<key>
+
+
+# ---------------------------------------------------------------- devices, seeds, DDP
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("train.device asks for CUDA, but torch sees no GPU")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> Distributed:
+    """Join the process group that `torchrun` describes through its environment variables."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return Distributed()
+    ctx = Distributed(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return ctx
+
+
+def all_reduce_mean(value: float, ctx: Distributed, device: torch.device) -> float:
+    if not ctx.enabled:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return float(tensor.item() / ctx.world_size)
+
+
+# ---------------------------------------------------------------- model and checkpoints
+
+def build_model(num_classes: int, model_params: dict) -> CrychicModel:
+    multiscale = bool(model_params.get("multiscale_temporal", True))
+    config = CrychicConfig(
+        num_classes=num_classes,
+        teacher=model_params["teacher"], student=model_params["student"],
+        teacher_overrides={"multiscale_temporal": multiscale},
+        student_overrides={"temporal": "multiscale" if multiscale else "plain"},
+        embed_dim=int(model_params.get("embed_dim", 128)),
+        use_attention_guidance=bool(model_params.get("attention_guidance", True)),
+    )
+    return CrychicModel(config)
+
+
+def save_checkpoint(path: str | Path, model: CrychicModel, *, stage: str, label_names: list[str],
+                    only: str | None = None) -> None:
+    """`only="teacher"` keeps just the teacher's weights (stage 1 trains nothing else)."""
+    state = {k: v.cpu() for k, v in model.state_dict().items() if only is None or k.startswith(f"{only}.")}
+    payload = {"stage": stage, "model_config": dataclasses.asdict(model.config), "state_dict": state,
+               "label_names": label_names}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path, model: CrychicModel) -> dict:
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    missing, unexpected = model.load_state_dict(payload["state_dict"], strict=False)
+    if unexpected:
+        raise ValueError(f"{path}: checkpoint has weights this model lacks: {unexpected[:5]}")
+    loaded = set(payload["state_dict"])
+    prefixes = {k.split(".", 1)[0] for k in loaded}
+    still_missing = [k for k in missing if k.split(".", 1)[0] in prefixes]
+    if still_missing:
+        raise ValueError(f"{path}: checkpoint lacks weights for {still_missing[:5]} (model settings changed?)")
+    return payload
+
+
+# ---------------------------------------------------------------- one stage
+
+@dataclass(frozen=True)
+class StageSpec:
+    inputs: tuple[str, ...]                      # which modalities the model sees in training
+    classify: tuple[str, ...]                    # which logits the cross-entropy covers
+    validate: dict[str, tuple[tuple[str, ...], str]]  # name -> (inputs, logits key); the first is primary
+    guidance_terms: bool                         # attention transfer / contrastive / FR-Head apply
+
+
+SPECS = {
+    "teacher": StageSpec(("heatmap",), ("teacher",), {"teacher": (("heatmap",), "teacher_logits")}, False),
+    "student": StageSpec(("heatmap", "rgb"), ("student",), {
+        "student_posefree": (("rgb",), "student_logits"),
+        "student_guided": (("heatmap", "rgb"), "student_logits")}, True),
+    "joint": StageSpec(("heatmap", "rgb"), ("fused", "teacher", "student"), {
+        "fused": (("heatmap", "rgb"), "fused_logits"),
+        "student_posefree": (("rgb",), "student_logits"),
+        "teacher": (("heatmap",), "teacher_logits")}, True),
+    "rgb_only": StageSpec(("rgb",), ("student",), {"student_posefree": (("rgb",), "student_logits")}, False),
+}
+
+
+def _forward(model: nn.Module, batch: dict, inputs: tuple[str, ...], device: torch.device) -> dict:
+    return model(**{name: batch[name].to(device, non_blocking=True) for name in inputs})
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader, spec: StageSpec, num_classes: int, device: torch.device,
+             amp: bool) -> dict[str, dict]:
+    """Figures for every validation head; logits are gathered whole (a validation split fits)."""
+    model.eval()
+    collected: dict[str, list] = {name: [] for name in spec.validate}
+    labels = []
+    for batch in loader:
+        labels.append(batch["label"])
+        for name, (inputs, key) in spec.validate.items():
+            with _autocast(device, amp):
+                collected[name].append(_forward(model, batch, inputs, device)[key].float().cpu())
+    labels_t = torch.cat(labels)
+    return {name: {**classification_report(torch.cat(logits), labels_t, num_classes), "logits": torch.cat(logits),
+                   "labels": labels_t} for name, logits in collected.items()}
+
+
+def _autocast(device: torch.device, amp: bool):
+    if amp and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def train_stage(
+    stage: str,
+    *,
+    params: dict,
+    heatmap_dir: str | Path,
+    rgb_dir: str | Path,
+    init_checkpoint: str | Path | None,
+    out_checkpoint: str | Path,
+    label_names: list[str],
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> dict:
+    """Train one stage; returns the history and the final validation figures (rank 0's view)."""
+    if stage not in SPECS:
+        raise ValueError(f"unknown training stage {stage!r}: expected one of {STAGES}")
+    spec, settings = SPECS[stage], params["train"][SETTINGS[stage]]
+    train_common, loss_params = params["train"], params.get("loss", {})
+    device = resolve_device(train_common.get("device", "auto"))
+    ctx = init_distributed(device)
+    if ctx.enabled and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+        torch.cuda.set_device(device)
+    seed_everything(int(params["seed"]) + ctx.rank)
+    amp = bool(train_common.get("amp", True)) and device.type == "cuda"
+
+    modalities = spec.inputs
+    val_split = _validation_split(heatmap_dir if "heatmap" in modalities else None, rgb_dir)
+    datasets = {split: PoseRgbDataset(heatmap_dir if "heatmap" in modalities else None,
+                                      rgb_dir if "rgb" in modalities else None, split=split,
+                                      augment=split == "train", seed=int(params["seed"]), modalities=modalities)
+                for split in ("train", val_split)}
+    sampler = None
+    if ctx.enabled:
+        sampler = torch.utils.data.DistributedSampler(datasets["train"], num_replicas=ctx.world_size, rank=ctx.rank,
+                                                      shuffle=True, seed=int(params["seed"]))
+    batch_size, workers = int(train_common["batch_size"]), int(train_common.get("workers", 0))
+    train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=sampler is None, workers=workers,
+                               seed=int(params["seed"]), drop_last=len(datasets["train"]) > batch_size, sampler=sampler)
+    val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers,
+                             seed=int(params["seed"]))
+
+    num_classes = len(label_names)
+    model_params = dict(params["model"])
+    if stage == "rgb_only":
+        model_params["attention_guidance"] = False  # the plain student: nothing to be guided by
+    model = build_model(num_classes, model_params)
+    if stage == "joint" and settings.get("from_scratch", False):
+        init_checkpoint = None  # single-stage training: everything from random weights
+    if init_checkpoint is not None:
+        load_checkpoint(init_checkpoint, model)
+    if stage == "teacher":
+        model.requires_grad_(False)
+        model.teacher.requires_grad_(True)
+    elif stage == "student":
+        model.freeze_teacher()
+    model.to(device)
+
+    loss_fn = CrychicLoss(
+        attention_weight=float(loss_params.get("attention_weight", 0)) if spec.guidance_terms else 0.0,
+        contrastive_weight=float(loss_params.get("contrastive_weight", 0)) if spec.guidance_terms else 0.0,
+        temperature=float(loss_params.get("temperature", 0.1)),
+        fr_head_weight=float(loss_params.get("fr_head_weight", 0)) if spec.guidance_terms else 0.0,
+        num_classes=num_classes, embed_dim=model.config.embed_dim, classify=spec.classify,
+    ).to(device)
+
+    optimizer = _optimizer(model, stage, settings)
+    epochs = stage_epochs(stage, params["train"])
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs * len(train_loader), 1))
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    wrapped: nn.Module = model
+    if ctx.enabled:
+        wrapped = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
+
+    history, final, best = [], {}, None
+    primary = next(iter(spec.validate))
+    for epoch in range(epochs):
+        started = time.perf_counter()
+        datasets["train"].set_epoch(epoch)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        wrapped.train()
+        sums: dict[str, float] = {}
+        batches = 0
+        for batch in train_loader:
+            with _autocast(device, amp):
+                outputs = _forward(wrapped, batch, spec.inputs, device)
+                total, terms = loss_fn(outputs, batch["label"].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(total).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            batches += 1
+        train_terms = {f"train_{k}": all_reduce_mean(v / max(batches, 1), ctx, device) for k, v in sums.items()}
+        final = evaluate(model, val_loader, spec, num_classes, device, amp)
+        row = {"epoch": epoch, **train_terms, "seconds": round(time.perf_counter() - started, 2),
+               "lr": optimizer.param_groups[0]["lr"]}
+        for name, figures in final.items():
+            for key in ("top1", "top5", "mean_class_accuracy"):
+                row[f"val_{name}_{key}"] = figures[key]
+        row["val_top1"] = final[primary]["top1"]
+        history.append(row)
+        if best is None or row["val_top1"] >= best["val_top1"]:  # ties: the later (longer-trained) epoch
+            best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final,
+                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        if ctx.is_main:
+            print(f"[{stage}] epoch {epoch + 1}/{epochs}  loss {row.get('train_total', float('nan')):.4f}  "
+                  f"val top1 ({primary}) {row['val_top1']:.3f}  {row['seconds']:.1f} s", flush=True)
+            if on_epoch is not None:
+                on_epoch(epoch, row)
+
+    if best is not None:
+        model.load_state_dict(best["state"])
+        final = best["final"]
+    if ctx.is_main:
+        save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names,
+                        only="teacher" if stage == "teacher" else None)
+    if ctx.enabled:
+        dist.barrier()
+        dist.destroy_process_group()
+    return {"history": history, "final": final, "model": model, "device": device, "is_main": ctx.is_main,
+            "val_split": val_split, "best_epoch": None if best is None else best["epoch"]}
+
+
+def stage_epochs(stage: str, train_params: dict) -> int:
+    """Epochs of a stage; the RGB-only baseline gets the CRYCHIC student's stages 2 + 3."""
+    if stage == "rgb_only":
+        return int(train_params["student"]["epochs"]) + int(train_params["joint"]["epochs"])
+    return int(train_params[SETTINGS[stage]]["epochs"])
+
+
+def _validation_split(heatmap_dir: str | Path | None, rgb_dir: str | Path | None = None) -> str:
+    """The split to report on, from whichever store the stage reads (split columns only)."""
+    if heatmap_dir is not None:
+        from crychic.heatmaps.shards import HeatmapShards
+
+        return validation_split(HeatmapShards(heatmap_dir).split_counts())
+    from crychic.rgb.clips import RgbClips
+
+    return validation_split(RgbClips(rgb_dir).split_counts())
+
+
+def _optimizer(model: CrychicModel, stage: str, settings: dict) -> torch.optim.Optimizer:
+    lr, weight_decay = float(settings["lr"]), float(settings.get("weight_decay", 0.0))
+    if stage == "joint":  # PoseConv3D-style fine-tuning: the pre-trained teacher moves slower
+        teacher = [p for p in model.teacher.parameters() if p.requires_grad]
+        rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("teacher.")]
+        # From scratch (single-stage ablation) there is nothing pre-trained to protect.
+        scale = 1.0 if settings.get("from_scratch", False) else float(settings.get("teacher_lr_scale", 0.1))
+        groups = [{"params": rest, "lr": lr}, {"params": teacher, "lr": lr * scale}]
+    else:
+        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+    if settings.get("optimizer", "adamw") == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
