@@ -21,7 +21,7 @@ runs tagged with the experiment name. The table goes to `metrics/ablations.json`
 `python -m pipeline.results_table`, into the README: per variant and figure the mean and sample
 std over draws and a 95 % interval from a hierarchical bootstrap (draws, then test clips within a
 draw, read from each experiment's committed `plots/evaluate_predictions.json`); and per claim of
-the README (`stages.evaluate.COMPARISONS`, on the `full` variant) the per-draw paired differences,
+the README (`crychic.evaluation.methods.COMPARISONS`, on the `full` variant) the per-draw paired differences,
 how many draws agree, and their hierarchical interval.
 """
 
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
             if failed:
                 print(f"[ablations] failed: {failed} (see `dvc queue logs <name>`)", flush=True)
         finished = experiment_metrics()
-    from stages.evaluate import COMPARISONS
+    from crychic.evaluation.methods import COMPARISONS
 
     results: dict[str, dict[int, dict]] = {}
     experiments = {}

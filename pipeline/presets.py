@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from crychic.reporting.tracking import flatten
+from crychic.core.params import flatten
 
 
 def experiment_command(preset: str | Path, overrides: list[str]) -> list[str]:

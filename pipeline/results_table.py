@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from stages.evaluate import MODALITY, MODEL_DESCRIPTIONS
+from crychic.evaluation.methods import METHODS
 
 
 def _pct(value) -> str:
@@ -39,7 +39,8 @@ def results_markdown(evaluate: dict, timing: dict | None = None) -> str:
     header += ["params", "GFLOPs/clip", f"clips/s (batch {batch})"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, report in evaluate["models"].items():
-        row = [f"`{name}`: {MODEL_DESCRIPTIONS.get(name, name)}", MODALITY.get(name, ""), _pct(report["top1"]),
+        method = METHODS.get(name)
+        row = [f"`{name}`: {method.description if method else name}", method.modality if method else "", _pct(report["top1"]),
                _interval(report.get("top1_ci95")), _pct(report["mean_class_accuracy"])]
         row += [_pct(report.get("group_top1", {}).get(g)) for g in groups]
         model_cost, model_speed = cost.get(name), speed.get(name)

@@ -1,8 +1,7 @@
 """DVC stage `decode_rgb`: clip plan -> RGB clips cut by the planned person box, in Arrow IPC shards.
 
-Reads params: `seed`, `rgb` (clip_len, size, shard_size, decode_max_side, workers, batch_size,
-max_reject_fraction, and optionally dask_address). Samples are decoded one shard at a time
-(`pipeline.fan_out`: local threads, or a Dask cluster), and each shard is written atomically as
+Reads params: `PARAM_KEYS`. Samples are decoded one shard at a time (`pipeline.fan_out`: local
+threads, or a Dask cluster, set in `crychic.core.execution`, not DVC params), and each shard is written atomically as
 soon as its clips are cut, so memory stays bounded at NTU scale. A sample that cannot be decoded
 becomes a reject with its reason; the stage fails only past `rgb.max_reject_fraction`.
 """
@@ -15,12 +14,15 @@ import sys
 import time
 from pathlib import Path
 
-from crychic.core.atomic_write import write_json
 from crychic.clips.plan import read_clip_plan
+from crychic.core.atomic_write import write_json
+from crychic.core.execution import execution_settings
 from crychic.core.manifest import write_rejects
-from crychic.core.params import load_params
+from crychic.core.params import load_params, select
 from crychic.rgb.clips import SHARD_GLOB, decode_planned_clip, shard_name, write_rgb_shard
 from pipeline.fan_out import run_per_sample
+
+PARAM_KEYS = ["seed", "rgb.clip_len", "rgb.size", "rgb.decode_max_side", "rgb.shard_size", "rgb.max_reject_fraction"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,10 +31,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clips", default="data/clips/clips.parquet")
     parser.add_argument("--out", default="data/rgb")
     parser.add_argument("--metrics", default="metrics/decode_rgb.json")
+    parser.add_argument("--timing", help="seconds (default: timing/ beside --metrics)")
     args = parser.parse_args(argv)
+    timing = args.timing or Path(args.metrics).parent / "timing" / Path(args.metrics).name
 
-    params = load_params(args.params)
-    rgb = params["rgb"]
+    params = select(load_params(args.params), PARAM_KEYS)
+    rgb, execution = params["rgb"], execution_settings()
     clip_len, size, shard_size = int(rgb["clip_len"]), int(rgb["size"]), int(rgb["shard_size"])
     work = functools.partial(decode_planned_clip, clip_len=clip_len, size=size, seed=int(params["seed"]),
                              decode_max_side=rgb["decode_max_side"])
@@ -46,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     decoded, shards, shard_bytes, rejects = 0, 0, 0, []
     for first in range(0, len(plan), shard_size):
         chunk = plan[first : first + shard_size]
-        result = run_per_sample(chunk, work, stage="decode_rgb", workers=int(rgb["workers"]),
-                                batch_size=int(rgb["batch_size"]), dask_address=rgb.get("dask_address"),
+        result = run_per_sample(chunk, work, stage="decode_rgb", workers=execution.rgb_workers,
+                                batch_size=execution.rgb_batch_size, dask_address=execution.dask_address,
                                 progress=False)
         rejects += result.rejects
         records = [result.results[clip["sample_id"]] for clip in chunk if clip["sample_id"] in result.results]
@@ -62,11 +66,12 @@ def main(argv: list[str] | None = None) -> None:
     reject_fraction = len(rejects) / len(plan) if plan else 0.0
     metrics = {
         "samples": decoded, "rejects": len(rejects), "shards": shards, "reject_fraction": round(reject_fraction, 4),
-        "seconds": round(seconds, 2), "clips_per_second": round(decoded / seconds, 2) if seconds else None,
         "bytes_per_sample": round(shard_bytes / decoded) if decoded else None,
         "raw_bytes_per_sample": clip_len * size * size * 3,
     }
-    write_json(args.metrics, metrics)
+    write_json(args.metrics, metrics)  # no timings: re-running identical work rewrites it byte for byte
+    write_json(timing, {"seconds": round(seconds, 2),
+                             "clips_per_second": round(decoded / seconds, 2) if seconds else None})
     print(f"decode_rgb: {decoded} clips ({clip_len} x {size} x {size} x 3) of {len(plan)} samples, "
           f"{len(rejects)} rejected, {seconds:.1f} s, {metrics['bytes_per_sample']} bytes per clip")
     for reject in rejects[:20]:

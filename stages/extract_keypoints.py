@@ -1,7 +1,7 @@
 """DVC stage `extract_keypoints`: manifest -> per-sample COCO-17 keypoints (HDF5) + rejects.
 
-Reads params: `keypoints`. The per-sample work fans out through a Prefect flow
-(`pipeline.fan_out`): local threads, or a Dask cluster with `keypoints.dask_address`.
+Reads params: `PARAM_KEYS`. The per-sample work fans out through a Prefect flow
+(`pipeline.fan_out`): local threads, or a Dask cluster (`crychic.core.execution`: not DVC params).
 A sample that fails (unreadable video, no person, malformed skeleton file) becomes a reject with
 its reason; the stage fails only when more than `keypoints.max_reject_fraction` of them do.
 """
@@ -15,11 +15,15 @@ import sys
 from pathlib import Path
 
 from crychic.core.atomic_write import write_json
+from crychic.core.execution import execution_settings
+from crychic.core.manifest import read_manifest, write_rejects
+from crychic.core.params import load_params, select
 from crychic.keypoints.extraction import extract_sample_keypoints
 from crychic.keypoints.store import write_keypoints
-from crychic.core.manifest import read_manifest, write_rejects
-from crychic.core.params import load_params
 from pipeline.fan_out import run_per_sample
+
+PARAM_KEYS = ["keypoints.source", "keypoints.pyskl_file", "keypoints.max_persons", "keypoints.mediapipe_frame_size",
+              "keypoints.mediapipe_min_visibility", "keypoints.max_reject_fraction"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,12 +32,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--manifest", default="data/ingest/manifest.parquet")
     parser.add_argument("--out", default="data/keypoints")
     parser.add_argument("--metrics", default="metrics/extract_keypoints.json")
+    parser.add_argument("--timing", help="seconds (default: timing/ beside --metrics)")
     args = parser.parse_args(argv)
+    timing = args.timing or Path(args.metrics).parent / "timing" / Path(args.metrics).name
 
-    params = load_params(args.params)["keypoints"]
+    params = select(load_params(args.params), PARAM_KEYS)["keypoints"]
+    execution = execution_settings()
     samples = read_manifest(args.manifest).to_pylist()
     pyskl = None
-    if params.get("pyskl_file"):
+    if params["pyskl_file"]:
         from crychic.keypoints.pyskl_annotations import read_pyskl_annotations
 
         _, annotations = read_pyskl_annotations(params["pyskl_file"])
@@ -41,27 +48,28 @@ def main(argv: list[str] | None = None) -> None:
 
     work = functools.partial(
         extract_sample_keypoints, source=params["source"], pyskl_annotations=pyskl,
-        mediapipe_frame_size=params.get("mediapipe_frame_size"),
-        mediapipe_min_visibility=float(params.get("mediapipe_min_visibility", 0.5)),
-        max_persons=int(params.get("max_persons", 2)),
+        mediapipe_frame_size=params["mediapipe_frame_size"],
+        mediapipe_min_visibility=float(params["mediapipe_min_visibility"]),
+        max_persons=int(params["max_persons"]),
     )
     out = Path(args.out)
     result = run_per_sample(
-        samples, work, stage="extract_keypoints", workers=int(params.get("workers", 2)),
-        batch_size=int(params.get("batch_size", 8)), dask_address=params.get("dask_address"),
+        samples, work, stage="extract_keypoints", workers=execution.keypoint_workers,
+        batch_size=execution.keypoint_batch_size, dask_address=execution.dask_address,
         cache_dir=out.parent / f".{out.name}-partial", cache_token=json.dumps(params, sort_keys=True, default=str),
     )
     write_keypoints(out / "keypoints.h5", result.results)
     write_rejects(result.rejects, out / "rejects.parquet")
 
     counts = {"samples": len(samples), "extracted": len(result.results), "rejects": len(result.rejects),
-              "reject_fraction": round(result.reject_fraction, 4), "seconds": round(result.seconds, 2)}
-    write_json(args.metrics, counts)
+              "reject_fraction": round(result.reject_fraction, 4)}
+    write_json(args.metrics, counts)  # counts only: re-running identical work rewrites it byte for byte
+    write_json(timing, {"seconds": round(result.seconds, 2)})
     print(f"extract_keypoints: {counts['extracted']} of {counts['samples']} samples, "
-          f"{counts['rejects']} rejected, {counts['seconds']} s")
+          f"{counts['rejects']} rejected, {result.seconds:.1f} s")
     for reject in result.rejects[:20]:
         print(f"  rejected: {reject['reason']}")
-    limit = float(params.get("max_reject_fraction", 0.1))
+    limit = float(params["max_reject_fraction"])
     if result.reject_fraction > limit:
         sys.exit(f"extract_keypoints: {result.reject_fraction:.1%} of samples rejected, more than "
                  f"keypoints.max_reject_fraction = {limit:.1%}; see {out / 'rejects.parquet'}")

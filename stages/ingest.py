@@ -1,6 +1,6 @@
 """DVC stage `ingest`: dataset layout -> `data/ingest/manifest.parquet` (+ rejects, + counts).
 
-Reads params: `data`. For the synthetic source it also generates the videos and their keypoint
+Reads params: `PARAM_KEYS`. For the synthetic source it also generates the videos and their keypoint
 annotations under `data/ingest/synthetic/`.
 """
 
@@ -11,9 +11,11 @@ import collections
 from pathlib import Path
 
 from crychic.core.atomic_write import write_json
-from crychic.sources.ingest import ingest
 from crychic.core.manifest import write_manifest, write_rejects
-from crychic.core.params import load_params
+from crychic.core.params import load_params, select
+from crychic.sources.ingest import ingest
+
+PARAM_KEYS = ["data.source", "data.root", "data.seed", "data.probe_videos", "data.synthetic", "data.ntu", "data.folder"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", default="metrics/ingest.json")
     args = parser.parse_args(argv)
 
-    data = load_params(args.params)["data"]
+    data = select(load_params(args.params), PARAM_KEYS)["data"]
     out = Path(args.out)
     rows, rejects = ingest(data, out, progress=True)
     write_manifest(rows, out / "manifest.parquet")

@@ -1,7 +1,6 @@
 """DVC stage `render_heatmaps`: keypoints + clip plan -> PoseConv3D heatmap volumes in HDF5 shards.
 
-Reads params: `heatmap.size`, `heatmap.sigma`, `heatmap.with_joint`, `heatmap.with_limb`,
-`heatmap.shard_size`. Each shard is written atomically as soon as its samples are rendered, so
+Reads params: `PARAM_KEYS`. Each shard is written atomically as soon as its samples are rendered, so
 memory stays bounded at NTU scale.
 """
 
@@ -13,12 +12,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from crychic.core.atomic_write import write_json
 from crychic.clips.plan import read_clip_plan
+from crychic.core.atomic_write import write_json
+from crychic.core.params import load_params, select
 from crychic.heatmaps.shards import shard_name, write_heatmap_shard
 from crychic.heatmaps.volume import channel_names, render_volume
 from crychic.keypoints.store import KeypointStore
-from crychic.core.params import load_params
+
+PARAM_KEYS = ["heatmap.size", "heatmap.sigma", "heatmap.with_joint", "heatmap.with_limb", "heatmap.shard_size"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,9 +29,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clips", default="data/clips/clips.parquet")
     parser.add_argument("--out", default="data/heatmaps")
     parser.add_argument("--metrics", default="metrics/render_heatmaps.json")
+    parser.add_argument("--timing", help="seconds (default: timing/ beside --metrics)")
     args = parser.parse_args(argv)
+    timing = args.timing or Path(args.metrics).parent / "timing" / Path(args.metrics).name
 
-    hm = load_params(args.params)["heatmap"]
+    hm = select(load_params(args.params), PARAM_KEYS)["heatmap"]
     size, sigma = int(hm["size"]), float(hm["sigma"])
     with_joint, with_limb = bool(hm["with_joint"]), bool(hm["with_limb"])
     attrs = {"sigma": sigma, "size": size, "with_joint": with_joint, "with_limb": with_limb,
@@ -58,13 +61,14 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.perf_counter() - started
     float32_bytes = 4 * len(attrs["channels"]) * len(plan[0]["frame_indices"]) * size * size if plan else 0
     metrics = {
-        "samples": len(plan), "seconds": round(seconds, 2),
-        "volumes_per_second": round(len(plan) / seconds, 1) if seconds else None,
+        "samples": len(plan),
         "bytes_per_sample": round(shard_bytes / max(len(plan), 1)),
         "float32_bytes_per_sample": float32_bytes,
         "compression_vs_float32": round(float32_bytes / max(shard_bytes / max(len(plan), 1), 1), 1),
     }
-    write_json(args.metrics, metrics)
+    write_json(args.metrics, metrics)  # no timings: re-running identical work rewrites it byte for byte
+    write_json(timing, {"seconds": round(seconds, 2),
+                             "volumes_per_second": round(len(plan) / seconds, 1) if seconds else None})
     print(f"render_heatmaps: {len(plan)} volumes ({len(attrs['channels'])} x {len(plan[0]['frame_indices']) if plan else 0}"
           f" x {size} x {size}) in {seconds:.1f} s, {metrics['bytes_per_sample']} bytes each "
           f"(1/{metrics['compression_vs_float32']} of float32)")

@@ -1,7 +1,6 @@
 """DVC stage `sample_clips`: keypoints -> the clip plan (frames and one person box per sample).
 
-Reads params: `seed`, `heatmap.clip_len`, `heatmap.box_padding`, `heatmap.train_box_scale`,
-`heatmap.train_box_shift`, `heatmap.train_box_jitter_share` (framing jitter of training boxes, `crychic.clips.plan.jitter_box`). Both `render_heatmaps` and
+Reads params: `PARAM_KEYS` (with the framing jitter of training boxes, `crychic.clips.plan.jitter_box`). Both `render_heatmaps` and
 `decode_rgb` cut their sample from the box planned here, which is what keeps the two modalities
 in one spatial frame (see `crychic.clips.plan`).
 """
@@ -13,9 +12,12 @@ import argparse
 from tqdm import tqdm
 
 from crychic.clips.plan import CLIP_PLAN_SCHEMA, plan_clip
-from crychic.keypoints.store import KeypointStore
 from crychic.core.manifest import read_manifest, write_table
-from crychic.core.params import load_params
+from crychic.core.params import load_params, select
+from crychic.keypoints.store import KeypointStore
+
+PARAM_KEYS = ["seed", "heatmap.clip_len", "heatmap.box_padding", "heatmap.train_box_scale", "heatmap.train_box_shift",
+              "heatmap.train_box_jitter_share"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="data/clips/clips.parquet")
     args = parser.parse_args(argv)
 
-    params = load_params(args.params)
+    params = select(load_params(args.params), PARAM_KEYS)
     heatmap = params["heatmap"]
     rows = []
     with KeypointStore(args.keypoints) as store:

@@ -1,7 +1,14 @@
-"""DVC stage `train_rgb_only` (baseline): the student trained on RGB alone, from scratch, with the
-student stage's settings; see `crychic.training.loop` and `stages.training_stage`."""
+"""DVC stage `train_rgb_only`: baseline: the plain RGB student, no teacher, stages 2 + 3 epochs.
 
-from stages.training_stage import run
+What is trained: `crychic.training.loop`; params read, outputs written: `crychic.training.stage`.
+"""
+
+from crychic.training.stage import build_parser, run_training_stage
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_training_stage("rgb_only", build_parser("rgb_only").parse_args(argv))
+
 
 if __name__ == "__main__":
-    run("rgb_only")
+    main()

@@ -14,10 +14,10 @@ import pytest
 from crychic.clips.plan import CLIP_PLAN_SCHEMA, plan_clip
 from crychic.core.coco17 import JOINT_INDEX
 from crychic.training.colour_cue import UNSEEN_LOG_PROBA, clip_features, fit_colour_cue, hand_colour_features, predict_log_proba
-from crychic.keypoints.extraction import SampleKeypoints
+from crychic.keypoints.store import SampleKeypoints
 from crychic.keypoints.store import KeypointStore, write_keypoints
 from crychic.core.manifest import write_manifest
-from crychic.sources.synthetic import SyntheticConfig, generate_dataset
+from crychic.sources.synthetic.generate import SyntheticConfig, generate_dataset
 from crychic.core.video import VideoError
 
 LEFT_WRIST, RIGHT_WRIST = JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]

@@ -33,8 +33,8 @@ ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_A
 PREPROCESSING = ["ingest", "extract_keypoints", "sample_clips", "render_heatmaps", "decode_rgb"]
 
 
-def run(cmd: list[str], cwd: Path, timeout: int = 900) -> str:
-    done = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+def run(cmd: list[str], cwd: Path, timeout: int = 900, env: dict | None = None) -> str:
+    done = subprocess.run(cmd, cwd=cwd, env=env or ENV, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return done.stdout + done.stderr
 
@@ -100,9 +100,20 @@ def test_second_repro_is_up_to_date(repo, first_repro):
     assert "Data and pipelines are up to date" in output
 
 
+def test_execution_settings_rerun_nothing(repo, first_repro):
+    """Workers, Prefect task size and a Dask address change how a stage runs, never its result:
+    they live outside params.yaml, so scaling out never invalidates a cached stage."""
+    (repo / "execution.yaml").write_text("keypoint_workers: 1\nkeypoint_batch_size: 3\nrgb_workers: 1\ntrain_workers: 0\n")
+    try:
+        output = run(["dvc", "repro"], repo, env={**ENV, "CRYCHIC_RGB_BATCH_SIZE": "2"})
+    finally:
+        (repo / "execution.yaml").unlink()
+    assert stages_run(output) == set() and "Data and pipelines are up to date" in output
+
+
 # ------------------------------------------------------------------ training stages (issue: models and training)
 
-TRAINING = ["train_teacher", "train_student", "finetune_joint"]
+TRAINING = ["train_teacher", "train_student", "train_joint"]
 
 
 def test_training_stages_ran_and_recorded_mlflow_runs(repo, first_repro):
@@ -123,7 +134,7 @@ def contrastive_experiment(repo, first_repro) -> str:
 
 
 def test_exp_run_reruns_only_the_stages_that_read_the_key(repo, contrastive_experiment):
-    assert stages_run(contrastive_experiment) == {"train_student", "finetune_joint", "evaluate"}
+    assert stages_run(contrastive_experiment) == {"train_student", "train_joint", "evaluate"}
     shown = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
     header = shown.splitlines()[0].split(",")
     assert "loss.contrastive_weight" in header and "val_top1" in " ".join(header)
@@ -135,7 +146,7 @@ def test_exp_run_reruns_only_the_stages_that_read_the_key(repo, contrastive_expe
 # ------------------------------------------------------------------ evaluation, baselines, ablations
 
 def test_evaluate_reports_every_model_and_draws_its_pictures(repo, first_repro):
-    from stages.evaluate import COMPARISONS, MODEL_DESCRIPTIONS
+    from crychic.evaluation.methods import COMPARISONS, METHODS as MODEL_DESCRIPTIONS
 
     assert {"train_rgb_only", "train_gcn", "train_colour_cue", "evaluate"} <= stages_run(first_repro)
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())

@@ -9,7 +9,6 @@ import sys
 import cv2
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
 import yaml
 
 from conftest import PROJECT_ROOT

@@ -14,7 +14,7 @@ import yaml
 from crychic.clips.plan import CLIP_PLAN_SCHEMA
 from crychic.core.coco17 import JOINT_INDEX, LEFT_KP, NUM_JOINTS, RIGHT_KP
 from crychic.keypoints.clips import KeypointClips
-from crychic.keypoints.extraction import SampleKeypoints
+from crychic.keypoints.store import SampleKeypoints
 from crychic.keypoints.store import write_keypoints
 
 FRAMES, T_ALL = 4, 10
@@ -96,7 +96,8 @@ def test_missing_sample_names_the_file(tiny_data, tmp_path):
 
 
 def test_train_gcn_stage_writes_metrics(tiny_data, tmp_path):
-    from stages.train_gcn import PARAM_KEYS, main
+    from crychic.training.stage import PARAM_KEYS
+    from stages.train_gcn import main
 
     h5, plan, rows = tiny_data
     manifest = tmp_path / "manifest.parquet"
@@ -104,8 +105,8 @@ def test_train_gcn_stage_writes_metrics(tiny_data, tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({
         "seed": 0, "gcn": {"model": "stgcn_tiny", "epochs": 1, "lr": 0.003, "weight_decay": 0.0001},
-        "train": {"device": "cpu", "batch_size": 2, "workers": 0}}))
-    assert {"gcn.model", "gcn.epochs"} <= set(PARAM_KEYS)
+        "train": {"device": "cpu", "batch_size": 2}}))
+    assert {"gcn.model", "gcn.epochs"} <= set(PARAM_KEYS["gcn"])
     out, metrics, plots = tmp_path / "gcn.pt", tmp_path / "train_gcn.json", tmp_path / "plots.json"
     timing = tmp_path / "timing.json"
     main(["--no-mlflow", "--params", str(params), "--keypoints", str(h5), "--clips", str(plan),

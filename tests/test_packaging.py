@@ -80,7 +80,7 @@ def test_each_dvc_stage_lists_params_that_exist():
 
 
 def test_training_stages_list_exactly_the_params_they_read():
-    from stages.training_stage import DVC_STAGE, PARAM_KEYS
+    from crychic.training.stage import DVC_STAGE, PARAM_KEYS
 
     stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
     for stage, name in DVC_STAGE.items():
@@ -89,19 +89,18 @@ def test_training_stages_list_exactly_the_params_they_read():
 
 
 def test_evaluate_stage_lists_exactly_the_params_it_reads():
-    from stages.evaluate import PARAM_KEYS
+    from crychic.evaluation.evaluate import PARAM_KEYS
 
     stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
     assert stages["evaluate"]["params"] == PARAM_KEYS
 
 
 def test_baseline_stages_list_exactly_the_params_they_read():
-    from stages.train_colour_cue import PARAM_KEYS as COLOUR_CUE
-    from stages.train_gcn import PARAM_KEYS as GCN
-    from stages.training_stage import PARAM_KEYS
+    from crychic.training.colour_cue import PARAM_KEYS as COLOUR_CUE
+    from crychic.training.stage import PARAM_KEYS
 
     stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
-    assert stages["train_colour_cue"]["params"] == COLOUR_CUE and stages["train_gcn"]["params"] == GCN
+    assert stages["train_colour_cue"]["params"] == COLOUR_CUE and stages["train_gcn"]["params"] == PARAM_KEYS["gcn"]
     # The RGB-only baseline is the plain student: it never reads the attention-guidance switch.
     assert "model.attention_guidance" not in PARAM_KEYS["rgb_only"] and "train.joint.epochs" in PARAM_KEYS["rgb_only"]
 
@@ -124,3 +123,16 @@ def test_stages_cap_cpu_kernels_unless_told_native(monkeypatch):
     assert pin_cpu_kernels() == CPU_KERNEL_CAPS
     assert subprocess.run([sys.executable, "-c", "import os, stages; print(os.environ['ONEDNN_MAX_CPU_ISA'])"],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.strip() == "AVX2"
+
+
+def test_data_stages_list_exactly_the_params_they_read():
+    import importlib
+
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    for name in ("ingest", "extract_keypoints", "sample_clips", "render_heatmaps", "decode_rgb"):
+        assert stages[name]["params"] == importlib.import_module(f"stages.{name}").PARAM_KEYS, name
+    # How a stage runs is not a param: scaling out never invalidates a cached result.
+    every = {key for stage in stages.values() for key in stage.get("params", [])}
+    assert not {key for key in every if key.split(".")[-1] in ("workers", "batch_size", "dask_address")
+                and not key.startswith(("train.", "evaluate."))}
+    assert "train.workers" not in every

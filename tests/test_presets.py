@@ -6,7 +6,7 @@ import yaml
 
 from conftest import PROJECT_ROOT
 from crychic.models import create_model
-from crychic.reporting.tracking import flatten
+from crychic.core.params import flatten
 from pipeline.presets import experiment_command
 
 
@@ -28,3 +28,10 @@ def test_ntu_preset_uses_the_published_teacher():
     print(f"NTU-60 preset teacher: {params / 1e6:.2f} M parameters")
     assert abs(params - 2.0e6) / 2.0e6 < 0.1
     assert (preset["heatmap"]["clip_len"], preset["heatmap"]["size"], preset["rgb"]["size"]) == (48, 56, 224)
+
+
+def test_a_preset_holds_only_what_differs_from_the_defaults():
+    params = flatten(yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text()))
+    for preset in (PROJECT_ROOT / "presets").glob("*.yaml"):
+        same = [key for key, value in flatten(yaml.safe_load(preset.read_text())).items() if params.get(key) == value]
+        assert not same, f"{preset.name} repeats defaults: {same}"

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.ablations import claims_over_draws, experiment_name, overrides, summarise
 from pipeline.results_table import ablations_markdown, protocol_markdown, replace_between, results_markdown
-from stages.evaluate import MODEL_DESCRIPTIONS
+from crychic.evaluation.methods import METHODS as MODEL_DESCRIPTIONS
 
 
 def _evaluate_metrics():

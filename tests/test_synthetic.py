@@ -18,9 +18,8 @@ from sklearn.preprocessing import StandardScaler
 
 from crychic.core.coco17 import JOINT_INDEX
 from crychic.training.colour_cue import hand_colour_features  # the colour_cue baseline's own feature
-from crychic.sources.synthetic import (CLASSES, GROUPS, OBJECT_GROUPS, SyntheticConfig, classes_in_group, generate_clip,
-                               generate_dataset)
-from crychic.sources.synthetic.generate import subject_body
+from crychic.sources.synthetic.classes import CLASSES, GROUPS, OBJECT_GROUPS, classes_in_group
+from crychic.sources.synthetic.generate import SyntheticConfig, generate_clip, generate_dataset, subject_body
 
 TINY = SyntheticConfig(seed=3, num_subjects=4, val_subjects=1, test_subjects=1, clips_per_subject=1, num_frames=8,
                        height=48, width=64)

@@ -97,3 +97,12 @@ def project_relative(path: str | Path, root: str | Path = ".") -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def read_label_names(path: str | Path) -> list[str]:
+    """Class names indexed by label, from a manifest (labels missing from it are named by number)."""
+    rows = pq.read_table(path, columns=["label", "label_name"]).to_pylist()
+    if not rows:
+        raise ValueError(f"{path}: the manifest has no samples")
+    names = {row["label"]: row["label_name"] for row in rows}
+    return [names.get(i, str(i)) for i in range(max(names) + 1)]

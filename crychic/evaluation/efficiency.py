@@ -91,3 +91,49 @@ def inference_cost(fn: Callable, make_inputs: Callable[[int], dict], *, paramete
         "throughput_clips_per_s": round(
             measure_throughput(lambda: fn(**many), throughput_batch, repeats=max(1, repeats // 5)), 1),
     }
+
+
+def model_costs(joint, teacher, rgb_only, gcn, params, settings, device) -> dict:
+    """One efficiency row per model, each measured on `device` with inputs of the pipeline's shapes."""
+    from crychic.evaluation.methods import METHODS
+
+    heatmap_channels = 17 * (int(bool(params["heatmap"]["with_joint"])) + int(bool(params["heatmap"]["with_limb"])))
+    t_h, side = int(params["heatmap"]["clip_len"]), int(params["heatmap"]["size"])
+    t_rgb, size = int(params["rgb"]["clip_len"]), int(params["rgb"]["size"])
+
+    def heatmap(n):
+        return torch.rand(n, heatmap_channels, t_h, side, side, device=device)
+
+    def rgb(n):
+        return torch.randn(n, 3, t_rgb, size, size, device=device)
+
+    persons = int(gcn.config.num_persons)
+
+    def keypoints(n):
+        return torch.randn(n, 3, t_h, 17, persons, device=device)
+
+    for model in (joint, teacher, rgb_only, gcn):
+        model.to(device).eval()
+    repeats, batch = int(settings["latency_repeats"]), int(settings["throughput_batch"])
+    cost = lambda fn, make, count: inference_cost(fn, make, parameters=count, throughput_batch=batch, repeats=repeats)
+    student_params = count_parameters(rgb_only.student)
+    table = {
+        "teacher": cost(lambda heatmap: teacher.teacher(heatmap)["logits"], lambda n: {"heatmap": heatmap(n)},
+                        count_parameters(teacher.teacher)),
+        "gcn": cost(lambda keypoint: gcn(keypoint)["logits"], lambda n: {"keypoint": keypoints(n)},
+                    count_parameters(gcn)),
+        "rgb_only": cost(lambda rgb: rgb_only(rgb=rgb)["student_logits"], lambda n: {"rgb": rgb(n)}, student_params),
+        "late_fusion": cost(lambda heatmap, rgb: (teacher.teacher(heatmap)["logits"], rgb_only(rgb=rgb)["student_logits"]),
+                            lambda n: {"heatmap": heatmap(n), "rgb": rgb(n)},
+                            count_parameters(teacher.teacher) + student_params),
+        "crychic_posefree": cost(lambda rgb: joint(rgb=rgb)["student_logits"], lambda n: {"rgb": rgb(n)},
+                                 count_parameters(joint.student)),
+        "crychic_fused": cost(lambda heatmap, rgb: joint(heatmap=heatmap, rgb=rgb)["fused_logits"],
+                              lambda n: {"heatmap": heatmap(n), "rgb": rgb(n)},
+                              count_parameters(joint.teacher) + count_parameters(joint.student)
+                              + count_parameters(joint.fusion_head)),
+    }
+    table["student_guided"] = dict(table["crychic_posefree"])  # the same network
+    table["crychic_posefree_nokp"] = dict(table["crychic_posefree"])  # the same network, framed otherwise
+    table["rgb_only_nokp"] = dict(table["rgb_only"])
+    return {name: table[name] for name in METHODS if name in table}  # colour_cue: not a network

@@ -14,12 +14,12 @@ A sample where no joint of any frame was seen is rejected: there is no person to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from crychic.keypoints import KeypointSourceError
+from crychic.keypoints.store import SampleKeypoints
 
 KEYPOINT_SOURCES = ("auto", "annotations", "ntu", "pyskl", "mediapipe")
 NTU_COLOR_FRAME = (1080, 1920)  # Kinect v2 colour camera: where .skeleton colorX/colorY live
@@ -27,12 +27,6 @@ NTU_COLOR_FRAME = (1080, 1920)  # Kinect v2 colour camera: where .skeleton color
 
 class NoPersonError(ValueError):
     """A clip in which the keypoint source saw nobody."""
-
-
-@dataclass(frozen=True)
-class SampleKeypoints:
-    keypoint: np.ndarray  # M x T x V x 3
-    img_shape: tuple[int, int]
 
 
 def resolve_source(row: dict, source: str) -> str:

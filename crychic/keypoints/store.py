@@ -8,13 +8,20 @@ each has its own (compressed) dataset rather than rows of one big array.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from crychic.core.atomic_write import atomic_path
-from crychic.keypoints.extraction import SampleKeypoints
+
+
+@dataclass(frozen=True)
+class SampleKeypoints:
+    """One sample's keypoints as every stage after extraction reads them."""
+    keypoint: np.ndarray  # M x T x V x 3 (persons, source frames, COCO-17 joints, (x, y, score))
+    img_shape: tuple[int, int]  # the source video's (height, width): the keypoints' pixel frame
 
 GROUP = "keypoints"
 

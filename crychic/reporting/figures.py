@@ -159,3 +159,22 @@ def attention_overlay_figure(rgb_frames, teacher_attention, student_attention, *
     if title:
         fig.suptitle(title)
     return fig
+
+
+def training_curves_figure(history: list[dict], stage: str) -> Figure:
+    """Loss terms (left) and validation accuracy (right) per epoch of a training stage: every
+    `train_*` term, and the per-network `val_<name>_top1` (else top-1, top-5, mean class)."""
+    epochs = [row["epoch"] + 1 for row in history]
+    fig = _new_figure(10, 3.6)
+    left, right = fig.subplots(1, 2)
+    for key in sorted(k for k in history[0] if k.startswith("train_")):
+        left.plot(epochs, [row[key] for row in history], label=key.removeprefix("train_"))
+    left.set(xlabel="epoch", ylabel="loss", title=f"{stage}: training loss terms")
+    left.legend(fontsize=8)
+    accuracy = sorted(k for k in history[0] if k.startswith("val_") and k.endswith("_top1") and k != "val_top1")
+    accuracy = accuracy or [k for k in ("val_top1", "val_top5", "val_mean_class_accuracy") if k in history[0]]
+    for key in accuracy:
+        right.plot(epochs, [row[key] for row in history], marker="o", label=key.removeprefix("val_"))
+    right.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title=f"{stage}: validation accuracy")
+    right.legend(fontsize=8)
+    return fig

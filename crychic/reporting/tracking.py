@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from crychic.core.params import flatten
+
 EXPERIMENT = "crychic"
 # What `mlflow.pytorch.log_model` would otherwise infer by importing half the environment (~13 s).
 MODEL_PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==1.26.4", "mlflow==3.17.2"]
@@ -47,17 +49,6 @@ def git_commit(cwd: str | Path | None = None) -> str:
         return "unknown"
 
 
-def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
 def start_run(stage: str, params: Mapping[str, Any], *, experiment: str = EXPERIMENT):
     """Start (and return) the stage's MLflow run; use as a context manager."""
     import mlflow
@@ -83,3 +74,63 @@ def log_torch_model(model, input_example, *, name: str = "model") -> None:
 
     mlflow.pytorch.log_model(model, name=name, input_example=input_example, serialization_format="pickle",
                              pip_requirements=MODEL_PIP_REQUIREMENTS)
+
+
+class StageRun:
+    """A stage's MLflow run, or nothing when MLflow is off (quick tests) or this is not rank 0 of
+    a torchrun job: `log_metrics`, `log_figure` and `run_id` work either way, so a stage's code has
+    no `if mlflow` branches, and the run is always ended, also when the stage fails."""
+
+    def __init__(self, stage: str, params: Mapping[str, Any], enabled: bool = True):
+        self.stage, self.params = stage, params
+        self.enabled = enabled and int(os.environ.get("RANK", "0")) == 0
+        self.run_id: str | None = None
+
+    def __enter__(self) -> "StageRun":
+        if self.enabled:
+            self.run_id = start_run(self.stage, self.params).info.run_id
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            import mlflow
+
+            mlflow.end_run("FAILED" if exc[0] is not None else "FINISHED")
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        if self.enabled:
+            import mlflow
+
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+    def log_figure(self, figure, name: str) -> None:
+        """Log a matplotlib figure (built without pyplot: `crychic.reporting.figures`)."""
+        if self.enabled:
+            import mlflow
+
+            mlflow.log_figure(figure, name)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        if self.enabled:
+            import mlflow
+
+            mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+    def log_numbers(self, report: Mapping[str, Any]) -> None:
+        """Every number of a nested report as a metric with a dotted name."""
+        if self.enabled:
+            import mlflow
+
+            mlflow.log_metrics({metric_name(key): float(value) for key, value in flatten(report).items()
+                                if isinstance(value, (int, float)) and not isinstance(value, bool)})
+
+    def log_dict(self, report: Mapping[str, Any], artifact: str) -> None:
+        if self.enabled:
+            import mlflow
+
+            mlflow.log_dict(dict(report), artifact)
+
+
+def metric_name(key: str) -> str:
+    """MLflow metric names allow letters, digits, _ - . / and spaces; comparisons are named 'a - b'."""
+    return key.replace("/", ".").replace(" - ", "_minus_")

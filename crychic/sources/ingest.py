@@ -26,9 +26,9 @@ def ingest(data: dict[str, Any], out_dir: str | Path, *, project_root: str | Pat
     out_dir = Path(out_dir)
 
     if source == "synthetic":
-        from crychic.sources.synthetic import SyntheticConfig, generate_dataset
+        from crychic.sources.synthetic.generate import SyntheticConfig, generate_dataset
 
-        config = SyntheticConfig(seed=int(data.get("seed", 0)), **data.get("synthetic", {}))
+        config = SyntheticConfig(seed=int(data["seed"]), **data["synthetic"])
         target = out_dir / "synthetic"
         rows = generate_dataset(target, config, progress=progress)
         rejects: list[dict] = []
@@ -36,21 +36,21 @@ def ingest(data: dict[str, Any], out_dir: str | Path, *, project_root: str | Pat
             row["path"] = str(target / row.pop("video"))
             row["annotation"] = str(target / row["annotation"])
     else:
-        root = data.get("root")
+        root = data["root"]
         if source == "ntu":
-            ntu = data.get("ntu", {})
+            ntu = data["ntu"]
             rows, rejects = list_ntu_samples(
-                root, version=ntu.get("version", "ntu60"), protocol=ntu.get("protocol", "xsub"),
-                skeleton_root=ntu.get("skeleton_root"),
+                root, version=ntu["version"], protocol=ntu["protocol"],
+                skeleton_root=ntu["skeleton_root"],
             )
         else:
             if root is None:
                 raise ValueError("params.yaml: data.root must name the dataset folder for the folder source")
-            folder = data.get("folder", {})
+            folder = data["folder"]
             rows, rejects = list_folder_samples(
-                root, split_file=folder.get("split_file"), val_fraction=float(folder.get("val_fraction", 0.1)),
-                test_fraction=float(folder.get("test_fraction", 0.2)), seed=int(data.get("seed", 0)),
-                probe=bool(data.get("probe_videos", True)),
+                root, split_file=folder["split_file"], val_fraction=float(folder["val_fraction"]),
+                test_fraction=float(folder["test_fraction"]), seed=int(data["seed"]),
+                probe=bool(data["probe_videos"]),
             )
     for row in rows:
         row["path"] = project_relative(row["path"], project_root)

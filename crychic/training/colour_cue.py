@@ -159,3 +159,71 @@ def predict_log_proba(model, features: np.ndarray, num_classes: int) -> np.ndarr
     out[:, classes] = seen
     return out
 
+
+
+PARAM_KEYS = ["seed", "colour_cue.c_grid", "colour_cue.hue_bins"]
+SPLITS = ("train", "val", "test")
+
+
+def scores_schema(num_classes: int):
+    import pyarrow as pa
+
+    return pa.schema([
+        pa.field("sample_id", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("label", pa.int32(), nullable=False),
+        pa.field("log_proba", pa.list_(pa.float32(), num_classes), nullable=False),
+    ])
+
+
+def train_colour_cue(params: dict, *, keypoints_path, clip_plan_path, label_names: Sequence[str], out_dir) -> dict:
+    """Features for every planned clip, C chosen on val, the model and every clip's scores written.
+
+    Writes `out_dir/model.pkl` (the sklearn pipeline) and `out_dir/scores.parquet`
+    (`sample_id, split, label, log_proba [num_classes]` for train, val and test, which evaluate
+    treats like logits); returns the metrics: val top-1 per C, the chosen C, the feature count
+    (deterministic: no timings)."""
+    import pickle
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm import tqdm
+
+    from crychic.clips.plan import read_clip_plan
+    from crychic.core.atomic_write import atomic_path
+    from crychic.keypoints.store import KeypointStore
+
+    seed, settings = int(params["seed"]), params["colour_cue"]
+    c_grid, hue_bins = [float(c) for c in settings["c_grid"]], int(settings["hue_bins"])
+    plan = read_clip_plan(clip_plan_path)
+    unknown = sorted({row["split"] for row in plan} - set(SPLITS))
+    if unknown:
+        raise ValueError(f"{clip_plan_path}: unknown splits {unknown}; expected {SPLITS}")
+    num_classes = max(len(label_names), max(row["label"] for row in plan) + 1)
+
+    with KeypointStore(keypoints_path) as store:
+        features = np.stack([clip_features(row, store, hue_bins=hue_bins)
+                             for row in tqdm(plan, desc="train_colour_cue", unit="clip")])
+    labels = np.array([row["label"] for row in plan], dtype=np.int64)
+    split = np.array([row["split"] for row in plan])
+    present = [s for s in SPLITS if (split == s).any()]
+    if "train" not in present:
+        raise ValueError(f"{clip_plan_path}: no train clips to fit on")
+    model, report = fit_colour_cue({s: features[split == s] for s in present},
+                                   {s: labels[split == s] for s in present}, c_grid=c_grid, seed=seed)
+    log_proba = predict_log_proba(model, features, num_classes)
+    train = split == "train"
+    train_top1 = float(np.mean(log_proba[train].argmax(1) == labels[train]))
+
+    out = Path(out_dir)
+    table = pa.Table.from_pydict({
+        "sample_id": [row["sample_id"] for row in plan], "split": split.tolist(), "label": labels.astype(np.int32),
+        "log_proba": pa.FixedSizeListArray.from_arrays(pa.array(log_proba.astype(np.float32).ravel()), num_classes),
+    }, schema=scores_schema(num_classes))
+    with atomic_path(out / "scores.parquet") as tmp:
+        pq.write_table(table, tmp)
+    with atomic_path(out / "model.pkl") as tmp:
+        tmp.write_bytes(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    return {**report, "train_top1": round(train_top1, 4), "num_features": int(features.shape[1]),
+            "num_classes": num_classes, "clips": {s: int((split == s).sum()) for s in present}}

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
-from crychic.core.coco17 import NUM_JOINTS, flip_permutation
+from crychic.core.coco17 import flip_permutation
 from crychic.heatmaps.shards import HeatmapShards
 from crychic.rgb.clips import RgbClips
 

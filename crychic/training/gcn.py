@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from crychic.core.atomic_write import atomic_path
+from crychic.core.execution import execution_settings
 from crychic.clips.plan import read_clip_plan
 from crychic.keypoints.clips import KeypointClips
 from crychic.core.manifest import validation_split
@@ -27,7 +28,6 @@ from crychic.models import create_model
 from crychic.training.loop import resolve_device, seed_everything
 from crychic.training.data import make_loader
 
-DEFAULTS = {"model": "stgcn_tiny", "epochs": 30, "lr": 0.003, "weight_decay": 0.0001}
 # Below this size a CPU run uses one intra-op thread: on stgcn_tiny (0.1 M parameters) the ops are too
 # small to split, and with the cores busy elsewhere 2 threads took 17 s an epoch against 0.7 s for 1.
 SINGLE_THREAD_PARAMS = 1_000_000
@@ -61,9 +61,8 @@ def _logits(model: nn.Module, loader, device: torch.device) -> tuple[torch.Tenso
 def train_gcn(params: dict, *, keypoints_path: str | Path, clip_plan_path: str | Path, out_checkpoint: str | Path,
               label_names: list[str], on_epoch: Callable[[int, dict], None] | None = None) -> dict:
     """Train the GCN; returns {history, final (validation figures), model, val_split}."""
-    gcn = {**DEFAULTS, **(params.get("gcn") or {})}
-    train = params["train"]
-    device = resolve_device(train.get("device", "auto"))
+    gcn, train = params["gcn"], params["train"]
+    device = resolve_device(train["device"])
     seed = int(params["seed"])
     seed_everything(seed)
     num_classes = len(label_names)
@@ -75,7 +74,7 @@ def train_gcn(params: dict, *, keypoints_path: str | Path, clip_plan_path: str |
         bad = sorted({int(r["label"]) for r in dataset.rows} - set(range(num_classes)))
         if bad:
             raise ValueError(f"{clip_plan_path}: split {split!r} has labels {bad} outside the {num_classes} label names")
-    batch_size, workers = int(train["batch_size"]), int(train.get("workers", 0))
+    batch_size, workers = int(train["batch_size"]), execution_settings().train_workers
     train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=True, workers=workers, seed=seed,
                                drop_last=len(datasets["train"]) > batch_size)
     val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers, seed=seed)

@@ -38,6 +38,7 @@ import torch.distributed as dist
 from torch import nn
 
 from crychic.core.atomic_write import atomic_path
+from crychic.core.execution import execution_settings
 from crychic.losses import CrychicLoss
 from crychic.core.manifest import validation_split
 from crychic.evaluation.metrics import classification_report
@@ -100,15 +101,26 @@ def all_reduce_mean(value: float, ctx: Distributed, device: torch.device) -> flo
 
 # ---------------------------------------------------------------- model and checkpoints
 
+# The `model` params every stage that builds a CrychicModel reads (dvc.yaml lists them).
+MODEL_KEYS = ["model.teacher", "model.student", "model.embed_dim", "model.multiscale_temporal", "model.attention_p",
+              "model.detach_guidance", "model.guidance_dropout", "model.fusion", "model.fusion_dropout"]
+
+
 def build_model(num_classes: int, model_params: dict) -> CrychicModel:
-    multiscale = bool(model_params.get("multiscale_temporal", True))
+    """The joint model from the `model` params (`MODEL_KEYS`, and `attention_guidance`)."""
+    multiscale = bool(model_params["multiscale_temporal"])
     config = CrychicConfig(
         num_classes=num_classes,
         teacher=model_params["teacher"], student=model_params["student"],
         teacher_overrides={"multiscale_temporal": multiscale},
         student_overrides={"temporal": "multiscale" if multiscale else "plain"},
-        embed_dim=int(model_params.get("embed_dim", 128)),
-        use_attention_guidance=bool(model_params.get("attention_guidance", True)),
+        embed_dim=int(model_params["embed_dim"]),
+        use_attention_guidance=bool(model_params["attention_guidance"]),
+        attention_p=model_params["attention_p"],
+        detach_guidance=bool(model_params["detach_guidance"]),
+        guidance_dropout=float(model_params["guidance_dropout"]),
+        fusion=str(model_params["fusion"]),
+        fusion_dropout=float(model_params["fusion_dropout"]),
     )
     return CrychicModel(config)
 
@@ -201,14 +213,14 @@ def train_stage(
     if stage not in SPECS:
         raise ValueError(f"unknown training stage {stage!r}: expected one of {STAGES}")
     spec, settings = SPECS[stage], params["train"][SETTINGS[stage]]
-    train_common, loss_params = params["train"], params.get("loss", {})
-    device = resolve_device(train_common.get("device", "auto"))
+    train_common, loss_params = params["train"], (params["loss"] if spec.guidance_terms else {})
+    device = resolve_device(train_common["device"])
     ctx = init_distributed(device)
     if ctx.enabled and device.type == "cuda":
         device = torch.device("cuda", ctx.local_rank)
         torch.cuda.set_device(device)
     seed_everything(int(params["seed"]) + ctx.rank)
-    amp = bool(train_common.get("amp", True)) and device.type == "cuda"
+    amp = bool(train_common["amp"]) and device.type == "cuda"
 
     modalities = spec.inputs
     val_split = _validation_split(heatmap_dir if "heatmap" in modalities else None, rgb_dir)
@@ -220,7 +232,7 @@ def train_stage(
     if ctx.enabled:
         sampler = torch.utils.data.DistributedSampler(datasets["train"], num_replicas=ctx.world_size, rank=ctx.rank,
                                                       shuffle=True, seed=int(params["seed"]))
-    batch_size, workers = int(train_common["batch_size"]), int(train_common.get("workers", 0))
+    batch_size, workers = int(train_common["batch_size"]), execution_settings().train_workers
     train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=sampler is None, workers=workers,
                                seed=int(params["seed"]), drop_last=len(datasets["train"]) > batch_size, sampler=sampler)
     val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers,
@@ -228,10 +240,11 @@ def train_stage(
 
     num_classes = len(label_names)
     model_params = dict(params["model"])
-    if stage == "rgb_only":
-        model_params["attention_guidance"] = False  # the plain student: nothing to be guided by
+    if stage in ("teacher", "rgb_only"):
+        # Neither reads the switch: the teacher never uses guidance, the plain student has none.
+        model_params["attention_guidance"] = stage == "teacher"
     model = build_model(num_classes, model_params)
-    if stage == "joint" and settings.get("from_scratch", False):
+    if stage == "joint" and settings["from_scratch"]:
         init_checkpoint = None  # single-stage training: everything from random weights
     if init_checkpoint is not None:
         load_checkpoint(init_checkpoint, model)
@@ -243,10 +256,11 @@ def train_stage(
     model.to(device)
 
     loss_fn = CrychicLoss(
-        attention_weight=float(loss_params.get("attention_weight", 0)) if spec.guidance_terms else 0.0,
-        contrastive_weight=float(loss_params.get("contrastive_weight", 0)) if spec.guidance_terms else 0.0,
-        temperature=float(loss_params.get("temperature", 0.1)),
-        fr_head_weight=float(loss_params.get("fr_head_weight", 0)) if spec.guidance_terms else 0.0,
+        # The teacher stage reads no loss params: classification only (the temperature is unused there).
+        attention_weight=float(loss_params["attention_weight"]) if spec.guidance_terms else 0.0,
+        contrastive_weight=float(loss_params["contrastive_weight"]) if spec.guidance_terms else 0.0,
+        temperature=float(loss_params["temperature"]) if spec.guidance_terms else 0.1,
+        fr_head_weight=float(loss_params["fr_head_weight"]) if spec.guidance_terms else 0.0,
         num_classes=num_classes, embed_dim=model.config.embed_dim, classify=spec.classify,
     ).to(device)
 
@@ -331,15 +345,16 @@ def _validation_split(heatmap_dir: str | Path | None, rgb_dir: str | Path | None
 
 
 def _optimizer(model: CrychicModel, stage: str, settings: dict) -> torch.optim.Optimizer:
-    lr, weight_decay = float(settings["lr"]), float(settings.get("weight_decay", 0.0))
+    lr, weight_decay = float(settings["lr"]), float(settings["weight_decay"])
     if stage == "joint":  # PoseConv3D-style fine-tuning: the pre-trained teacher moves slower
         teacher = [p for p in model.teacher.parameters() if p.requires_grad]
         rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("teacher.")]
         # From scratch (single-stage ablation) there is nothing pre-trained to protect.
-        scale = 1.0 if settings.get("from_scratch", False) else float(settings.get("teacher_lr_scale", 0.1))
+        scale = 1.0 if settings["from_scratch"] else float(settings["teacher_lr_scale"])
         groups = [{"params": rest, "lr": lr}, {"params": teacher, "lr": lr * scale}]
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
-    if settings.get("optimizer", "adamw") == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    if settings["optimizer"] == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=float(settings["momentum"]), nesterov=True,
+                               weight_decay=weight_decay)
     return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)

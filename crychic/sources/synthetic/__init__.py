@@ -3,14 +3,6 @@
 It exists to show the method's point on a fresh machine with no download: in the object-defined
 groups keypoints are identically distributed across classes and only RGB (the held object)
 separates them; in the motion-defined group only the motion does, under appearance nuisance.
-See `classes` for the class list, `generate` for the on-disk layout.
+See `classes` for the class list, `generate` for the on-disk layout. Nothing is imported here, so
+reading the class list (evaluate does) never loads the renderer.
 """
-
-from crychic.sources.synthetic.classes import CLASSES, GROUPS, OBJECT_GROUPS, ActionClass, classes_in_group
-from crychic.sources.synthetic.generate import (SyntheticClip, SyntheticConfig, generate_clip, generate_dataset,
-                                        sample_id, subject_split)
-
-__all__ = [
-    "CLASSES", "GROUPS", "OBJECT_GROUPS", "ActionClass", "classes_in_group", "SyntheticClip", "SyntheticConfig",
-    "generate_clip", "generate_dataset", "sample_id", "subject_split",
-]

@@ -56,3 +56,13 @@ CLASS_BY_NAME = {c.name: c for c in CLASSES}
 
 def classes_in_group(group: str) -> tuple[ActionClass, ...]:
     return tuple(c for c in CLASSES if c.group == group)
+
+
+def class_groups(label_names: list[str]) -> dict[str, list[int]]:
+    """Group -> labels, for the labels whose names are this benchmark's classes (evaluation reports
+    a within-group accuracy: inside an object group only the RGB cue separates the classes)."""
+    groups: dict[str, list[int]] = {}
+    for action in CLASSES:
+        if action.label < len(label_names) and label_names[action.label] == action.name:
+            groups.setdefault(action.group, []).append(action.label)
+    return groups

@@ -1,0 +1,57 @@
+"""Execution settings: how a stage runs (worker counts, Prefect task size, a Dask cluster), never
+what it computes. They are not DVC params, so scaling out never invalidates a cached result:
+changing them and running `dvc repro` re-runs nothing.
+
+Each is read from the environment (`CRYCHIC_<NAME>`, e.g. `CRYCHIC_DASK_ADDRESS=tcp://host:8786`),
+else from `execution.yaml` at the project root (untracked; copy `execution.example.yaml`), else
+the default below. Results do not depend on them: keypoints and RGB are computed per sample, and
+the training data draws per item from (seed, epoch, index), whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Execution:
+    keypoint_workers: int = 2      # Prefect worker threads for extract_keypoints (MediaPipe)
+    keypoint_batch_size: int = 8   # samples per Prefect task
+    rgb_workers: int = 2           # Prefect worker threads for decode_rgb
+    rgb_batch_size: int = 4
+    dask_address: str | None = None  # a Dask scheduler to fan preprocessing out to, e.g. tcp://scheduler:8786
+    train_workers: int = 2         # DataLoader workers per training process
+
+
+def execution_settings(config: str | Path = "execution.yaml", environ: dict | None = None) -> Execution:
+    """The settings for this run: environment over `config` over the defaults."""
+    environ = os.environ if environ is None else environ
+    path = Path(config)
+    from_file = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    fields = {f.name: f for f in dataclasses.fields(Execution)}
+    unknown = sorted(set(from_file) - set(fields))
+    if unknown:
+        raise ValueError(f"{path}: unknown execution settings {unknown}; known: {sorted(fields)}")
+    values = dict(from_file)
+    for name in fields:
+        raw = environ.get(f"CRYCHIC_{name.upper()}")
+        if raw is not None:
+            values[name] = raw
+    out = {}
+    for name, value in values.items():
+        if name == "dask_address":
+            out[name] = str(value) if value not in (None, "") else None
+        else:
+            try:
+                out[name] = int(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"execution setting {name} must be an integer, got {value!r}") from None
+            if out[name] < (0 if name == "train_workers" else 1):
+                raise ValueError(f"execution setting {name} must be at least "
+                                 f"{0 if name == 'train_workers' else 1}, got {out[name]}")
+    return Execution(**out)

@@ -1,0 +1,321 @@
+"""The evaluate stage's work: every trained model, choices on val, figures on test, once.
+
+Protocol: the val split chooses CRYCHIC's fusion rule and whether the teacher guides the student
+at test time, late fusion's weight and the pose-free framing (`scoring.choose_on_val`); the
+training stages chose their kept epoch on val and `train_colour_cue` its regularisation. All of it
+is recorded under `protocol` with the val figures that made it. Then the test split is scored, each
+top-1 with a 95 % bootstrap interval over clips, and the README's claims as paired differences on
+the same clips (`methods.COMPARISONS`).
+
+Layouts: logits ``N x C`` per method (N clips of a split in the paired heatmap/RGB set's sample
+order, C classes); labels ``N``; embeddings ``N x D``. `metrics` holds accuracy, alignment and cost
+figures only (re-running identical models reproduces it byte for byte); `timing` holds latency,
+throughput, end-to-end clips/s and seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from crychic.clips.plan import read_clip_plan
+from crychic.core.manifest import read_label_names, validation_split
+from crychic.evaluation import scoring as evaluation
+from crychic.evaluation.efficiency import model_costs
+from crychic.evaluation.end_to_end import FRAMINGS, ClipSettings, end_to_end_throughput
+from crychic.evaluation.methods import (COMPARISONS, LATE_FUSION_WEIGHTS, METHODS, PROTOCOL_QUESTIONS,
+                                        TRAINED_CHECKPOINTS)
+from crychic.evaluation.statistics import bootstrap_ci, paired_difference
+from crychic.sources.synthetic.classes import class_groups
+from crychic.training.gcn import load_gcn, predict_gcn
+from crychic.training.loop import MODEL_KEYS, build_model, load_checkpoint, resolve_device
+
+PARAM_KEYS = [
+    "data.source", *MODEL_KEYS, "model.attention_guidance", "train.device", "heatmap.clip_len", "heatmap.size", "heatmap.sigma",
+    "heatmap.with_joint", "heatmap.with_limb", "heatmap.box_padding", "rgb.clip_len", "rgb.size",
+    "rgb.decode_max_side", "keypoints.mediapipe_frame_size", "evaluate.split", "evaluate.batch_size",
+    "evaluate.attention_clips", "evaluate.end_to_end_clips", "evaluate.latency_repeats", "evaluate.throughput_batch",
+    "evaluate.bootstrap_resamples", "loss.contrastive_weight",
+]
+
+
+@dataclass(frozen=True)
+class EvaluationInputs:
+    """Where the pipeline's earlier stages wrote what evaluate reads (dvc.yaml's deps)."""
+    heatmaps: str = "data/heatmaps"
+    rgb: str = "data/rgb"
+    keypoints: str = "data/keypoints/keypoints.h5"
+    clips: str = "data/clips/clips.parquet"
+    manifest: str = "data/ingest/manifest.parquet"
+    models: str = "models"
+    train_metrics: str = "metrics"  # folder of the training stages' metrics (their kept epochs)
+
+
+@dataclass
+class Evaluation:
+    metrics: dict
+    timing: dict
+    logits: dict[str, torch.Tensor]  # method -> N x C on the test split
+    labels: torch.Tensor  # N
+    sample_ids: list[str]
+    label_names: list[str]
+    groups: dict[str, list[int]]
+    joint: torch.nn.Module  # the CRYCHIC model on CPU (attention figures)
+
+    def predictions(self) -> list[dict]:
+        """One row per test clip: its true class and every method's predicted class (DVC's confusion plot)."""
+        names = self.label_names
+        return [{"sample_id": sample_id, "actual": names[int(label)],
+                 **{name: names[int(values[i].argmax())] for name, values in self.logits.items()}}
+                for i, (sample_id, label) in enumerate(zip(self.sample_ids, self.labels))]
+
+
+def _load_crychic(path, num_classes: int, model_params: dict):
+    model = build_model(num_classes, model_params)
+    load_checkpoint(path, model)
+    return model.eval()
+
+
+def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Evaluation:
+    """Choose on val, score test once; `params` holds exactly `PARAM_KEYS`."""
+    settings, split = params["evaluate"], params["evaluate"]["split"]
+    resamples = int(settings["bootstrap_resamples"])
+    label_names = read_label_names(inputs.manifest)
+    num_classes = len(label_names)
+    groups = class_groups(label_names) if params["data"]["source"] == "synthetic" else {}
+    device = resolve_device(params["train"]["device"])
+    models_dir = Path(inputs.models)
+    batch = int(settings["batch_size"])
+    plan = read_clip_plan(inputs.clips)
+    val_split = validation_split(row["split"] for row in plan)
+    started = time.perf_counter()
+
+    def step(message: str) -> None:
+        print(f"[evaluate {time.perf_counter() - started:6.1f} s] {message}", flush=True)
+
+    joint = _load_crychic(models_dir / "joint.pt", num_classes, params["model"])
+    teacher = _load_crychic(models_dir / "teacher.pt", num_classes, params["model"])
+    guided = _load_crychic(models_dir / "student.pt", num_classes, params["model"])
+    rgb_only = _load_crychic(models_dir / "rgb_only.pt", num_classes,
+                             {**params["model"], "attention_guidance": False})  # as train_rgb_only built it
+    gcn = load_gcn(models_dir / "gcn.pt")
+    colour_cue = pq.read_table(models_dir / "colour_cue" / "scores.parquet").to_pylist()
+
+    def predict(on: str) -> dict:
+        """Every candidate's logits on split `on`, in the paired heatmap/RGB set's sample order."""
+        crychic = evaluation.predict_crychic(joint, inputs.heatmaps, inputs.rgb, split=on, batch_size=batch, device=device)
+        reference, labels = crychic["sample_ids"], crychic["labels"]
+        single = {
+            "teacher": evaluation.predict_single(teacher, inputs.heatmaps, inputs.rgb, modality="heatmap",
+                                                 key="teacher_logits", split=on, batch_size=batch, device=device),
+            "rgb_only": evaluation.predict_single(rgb_only, inputs.heatmaps, inputs.rgb, modality="rgb",
+                                                  key="student_logits", split=on, batch_size=batch, device=device),
+            "student_guided": evaluation.predict_single(guided, inputs.heatmaps, inputs.rgb, modality="rgb",
+                                                        key="student_logits", split=on, batch_size=batch, device=device),
+        }
+        gcn_logits, gcn_labels, gcn_ids = predict_gcn(gcn, inputs.keypoints, inputs.clips, on, batch_size=batch)
+        single["gcn"] = {"logits": gcn_logits, "labels": gcn_labels, "sample_ids": list(gcn_ids)}
+        rows = [r for r in colour_cue if r["split"] == on]
+        single["colour_cue"] = {"logits": torch.tensor([r["log_proba"] for r in rows], dtype=torch.float32),
+                                "labels": torch.tensor([r["label"] for r in rows]),
+                                "sample_ids": [r["sample_id"] for r in rows]}
+        for framing in FRAMINGS:
+            framed = evaluation.predict_without_keypoints(
+                {"crychic_posefree_nokp": joint, "rgb_only_nokp": rgb_only}, inputs.rgb, inputs.clips, split=on,
+                framing=framing, size=int(params["rgb"]["size"]), decode_max_side=params["rgb"]["decode_max_side"],
+                batch_size=batch)
+            single.update({f"{name}/{framing}": result for name, result in framed.items()})
+        logits = {name: evaluation.align_by_sample_id(reference, result) for name, result in single.items()}
+        for name, result in single.items():  # the same clips must carry the same labels in every input
+            if not torch.equal(evaluation.align_by_sample_id(reference, {**result, "logits": result["labels"]}), labels):
+                raise ValueError(f"{name}: labels disagree with the paired heatmap/RGB {on} set")
+        logits["crychic_posefree"] = crychic["student_posefree_logits"]
+        for guidance, suffix in (("student", ""), ("teacher", "_teacher_guided")):
+            for rule in evaluation.FUSION_RULES:
+                logits[f"crychic_fused/{rule}/{guidance}"] = evaluation.fuse(
+                    rule, crychic[f"fusion_head_logits{suffix}"], crychic["teacher_logits"],
+                    crychic[f"student_logits{suffix}"])
+        for weight in LATE_FUSION_WEIGHTS:
+            logits[f"late_fusion/{weight}"] = evaluation.late_fusion(logits["teacher"], logits["rgb_only"],
+                                                                     weights=[weight, 1 - weight])
+        return {"logits": logits, "labels": labels, "sample_ids": reference, "crychic": crychic}
+
+    # ------------------------------------------------------------ choices, made on val only
+    step(f"predicting the {val_split} split: every candidate of every choice")
+    val = predict(val_split)
+    protocol: dict = {"split": val_split, "samples": len(val["labels"])}
+    chosen = {}
+    for model_name in ("crychic_fused", "late_fusion", "crychic_posefree_nokp"):
+        candidates = {name.split("/", 1)[1]: value for name, value in val["logits"].items()
+                      if name.startswith(model_name + "/")}
+        chosen[model_name], scores = evaluation.choose_on_val(candidates, val["labels"])
+        protocol[model_name] = {"candidates_val_top1": scores, "chosen": chosen[model_name],
+                                "question": PROTOCOL_QUESTIONS[model_name]}
+    chosen["rgb_only_nokp"] = chosen["crychic_posefree_nokp"]  # one framing for every pose-free student
+    protocol["checkpoints"] = {}
+    for name, stage in TRAINED_CHECKPOINTS.items():
+        path = Path(inputs.train_metrics) / f"{stage}.json"
+        figures = json.loads(path.read_text()) if path.is_file() else {}
+        protocol["checkpoints"][name] = {"kept_epoch": None if figures.get("best_epoch") is None else figures["best_epoch"] + 1,
+                                         "of_epochs": figures.get("epochs"), "val_top1": figures.get("val_top1")}
+    colour_path = Path(inputs.train_metrics) / "train_colour_cue.json"
+    if colour_path.is_file():
+        protocol["colour_cue"] = json.loads(colour_path.read_text())
+    for name, entry in protocol.items():
+        if isinstance(entry, dict) and "chosen" in entry:
+            step(f"val chose {name}: {entry['chosen']} ({entry['candidates_val_top1']})")
+
+    # ------------------------------------------------------------ the test split, once
+    step(f"predicting the {split} split with the choices val made")
+    test = predict(split)
+    labels, reference = test["labels"], test["sample_ids"]
+    logits = {name: (test["logits"][f"{name}/{chosen[name]}"] if name in chosen else test["logits"][name])
+              for name in METHODS}
+
+    metrics: dict = {"split": split, "samples": len(reference), "models": {}}
+    correct = {name: evaluation.correct_per_clip(values, labels) for name, values in logits.items()}
+    for name, values in logits.items():
+        report = evaluation.model_report(values, labels, label_names, groups)
+        report["top1_ci95"] = list(bootstrap_ci(correct[name], resamples=resamples))
+        metrics["models"][name] = report
+    metrics["chance_top1"] = round(1 / num_classes, 4)
+    if groups:
+        metrics["chance_group_top1"] = {g: round(1 / len(c), 4) for g, c in groups.items()}
+    metrics["comparisons"] = {f"{a} - {b}": paired_difference(correct[a], correct[b], resamples=resamples)
+                              for a, b in COMPARISONS}
+    metrics["protocol"] = protocol
+
+    step("alignment of teacher and student embeddings (joint model)")
+    crychic = test["crychic"]
+    metrics["alignment"] = alignment_report(crychic, float(params["loss"]["contrastive_weight"]) > 0)
+
+    step(f"parameters, FLOPs, latency (batch 1) and throughput (batch {settings['throughput_batch']}) on {device}")
+    efficiency = model_costs(joint, teacher, rgb_only, gcn, params, settings, device)
+    metrics["cost"] = {name: {"parameters": row["parameters"], "gflops_per_clip": row["gflops_per_clip"]}
+                       for name, row in efficiency.items()}
+    timing: dict = {"device": str(device), "efficiency": {
+        name: {k: v for k, v in row.items() if k not in ("parameters", "gflops_per_clip")} for name, row in efficiency.items()}}
+
+    # ------------------------------------------------------------ end to end from video files
+    joint_cpu = joint.cpu()
+    test_plan = [row for row in plan if row["split"] == split]
+    count = min(int(settings["end_to_end_clips"]), len(test_plan))
+    if count:  # 0 clips skips it (the ablation sweep compares accuracy, not cost)
+        chosen_rows = [test_plan[i] for i in np.linspace(0, len(test_plan) - 1, count).round().astype(int)]
+        step(f"end to end from {count} video files: pose-free path (framing '{chosen['crychic_posefree_nokp']}') "
+             "vs full path (MediaPipe)")
+        clip_settings = ClipSettings(
+            rgb_clip_len=int(params["rgb"]["clip_len"]), rgb_size=int(params["rgb"]["size"]),
+            heatmap_clip_len=int(params["heatmap"]["clip_len"]), heatmap_size=int(params["heatmap"]["size"]),
+            sigma=float(params["heatmap"]["sigma"]), with_joint=bool(params["heatmap"]["with_joint"]),
+            with_limb=bool(params["heatmap"]["with_limb"]), box_padding=float(params["heatmap"]["box_padding"]),
+            rgb_decode_max_side=params["rgb"]["decode_max_side"],
+            pose_frame_size=params["keypoints"]["mediapipe_frame_size"], framing=chosen["crychic_posefree_nokp"])
+        joint_cpu.guide_at_inference = chosen["crychic_fused"].endswith("/teacher")
+        end_to_end = end_to_end_throughput(joint_cpu, [row["path"] for row in chosen_rows], clip_settings)
+        joint_cpu.guide_at_inference = False
+        truth = np.array([row["label"] for row in chosen_rows])
+        metrics["end_to_end"] = {"clips": count, "framing": chosen["crychic_posefree_nokp"]}
+        timing["end_to_end"] = {"speedup": end_to_end["speedup"]}
+        for path_name, key in (("pose_free", "posefree"), ("full", "full")):
+            result = end_to_end[path_name]
+            hits = np.array(result.pop("predictions")) == truth
+            metrics["end_to_end"][key] = {"top1": round(float(hits.mean()), 4),
+                                          "top1_ci95": list(bootstrap_ci(hits, resamples=resamples))}
+            timing["end_to_end"][key] = result
+        print(f"end to end, {count} clips on CPU, batch 1: pose-free {end_to_end['pose_free']['clips_per_second']:.2f} "
+              f"clips/s (top-1 {metrics['end_to_end']['posefree']['top1']:.3f}) | full "
+              f"{end_to_end['full']['clips_per_second']:.2f} clips/s (top-1 {metrics['end_to_end']['full']['top1']:.3f})",
+              flush=True)
+
+    return Evaluation(metrics=metrics, timing=timing, logits=logits, labels=labels, sample_ids=list(reference),
+                      label_names=label_names, groups=groups, joint=joint_cpu)
+
+
+def alignment_report(crychic: dict, projections_trained: bool) -> dict:
+    """Linear CKA of the backbone embeddings (every variant has them trained), and of the
+    projections; cosine gap and R@1 both ways in the projection space only when a contrastive
+    term trained it (untrained heads say nothing about the embeddings: reported as null)."""
+    from crychic.evaluation.statistics import linear_cka
+    from crychic.losses import alignment_stats
+
+    teacher, student = crychic["teacher_embedding"].numpy(), crychic["student_embedding"].numpy()
+    out = {"cka": round(linear_cka(teacher, student), 4),
+           "cka_projection": round(linear_cka(crychic["z_teacher"].numpy(), crychic["z_student"].numpy()), 4),
+           "projections_trained": projections_trained, "r1_chance": round(1 / len(teacher), 4)}
+    stats = alignment_stats(crychic["z_teacher"], crychic["z_student"]) if projections_trained else {}
+    for key, source in (("matched_cosine", "matched_cosine"), ("mismatched_cosine", "mismatched_cosine"), ("gap", "gap"),
+                        ("r1_teacher_to_student", "r1_a_to_b"), ("r1_student_to_teacher", "r1_b_to_a")):
+        out[key] = round(stats[source], 4) if source in stats else None
+    return out
+
+
+def summary(metrics: dict) -> str:
+    """The test figures as a console table: top-1 with its interval per method, the claims, alignment."""
+    lines = [f"\n{'model':22s} {'top-1':>6s} {'95% CI':>14s} {'mean cls':>8s}  groups (within-group top-1)"]
+    for name, report in metrics["models"].items():
+        groups = " ".join(f"{g}={v:.2f}" for g, v in report.get("group_top1", {}).items())
+        low, high = report["top1_ci95"]
+        lines.append(f"{name:22s} {report['top1']:6.3f} [{low:.3f}, {high:.3f}] {report['mean_class_accuracy']:8.3f}  "
+                     f"{groups}")
+    for name, comparison in metrics["comparisons"].items():
+        low, high = comparison["ci95"]
+        lines.append(f"{name:40s} {comparison['difference']:+.3f} [{low:+.3f}, {high:+.3f}]")
+    a = metrics["alignment"]
+    lines.append(f"alignment: linear CKA backbones {a['cka']:.3f}, projections {a['cka_projection']:.3f}; "
+                 f"R@1 teacher->student {a['r1_teacher_to_student']}, student->teacher {a['r1_student_to_teacher']} "
+                 f"(chance {a['r1_chance']})")
+    return "\n".join(lines)
+
+
+def write_figures(result: Evaluation, out_dir: str | Path, inputs: EvaluationInputs, split: str,
+                  attention_clips: int) -> list[Path]:
+    """A confusion matrix per method, and the fused model's teacher vs student attention on one
+    test clip per class group (else the first clips); stale pictures of an earlier run are removed."""
+    from crychic.evaluation.metrics import confusion_matrix
+    from crychic.reporting import figures
+    from crychic.rgb.clips import RgbClips
+    from crychic.training.data import PoseRgbDataset
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*.png"):
+        stale.unlink()
+    labels, label_names, groups = result.labels, result.label_names, result.groups
+    group_of = {c: g for g, classes in groups.items() for c in classes}
+    class_group = [group_of.get(i, "") for i in range(len(label_names))] if groups else None
+    paths = []
+    for name, values in result.logits.items():
+        matrix = confusion_matrix(values.argmax(1), labels, len(label_names))
+        accuracy = float((values.argmax(1) == labels).float().mean())
+        fig = figures.confusion_matrix_figure(matrix, label_names, groups=class_group,
+                                              title=f"{name}, top-1 {accuracy:.3f}\n{METHODS[name].description}")
+        paths.append(out_dir / f"confusion_{name}.png")
+        figures.save(fig, paths[-1])
+
+    chosen: list[int] = []
+    for classes in (groups.values() if groups else []):
+        chosen += [i for i, label in enumerate(labels.tolist()) if label in classes][:1]
+    chosen = (chosen or list(range(len(result.sample_ids))))[:attention_clips]
+    dataset = PoseRgbDataset(inputs.heatmaps, inputs.rgb, split=split, modalities=("heatmap", "rgb"))
+    position = {sample_id: i for i, sample_id in enumerate(dataset.sample_ids)}
+    clips = RgbClips(inputs.rgb)
+    with torch.no_grad():
+        for index in chosen:
+            sample_id = result.sample_ids[index]
+            item = dataset[position[sample_id]]
+            out = result.joint(heatmap=item["heatmap"][None], rgb=item["rgb"][None])
+            teacher_map = out["teacher_attention_aligned"][0][0, 0]  # T x h x w on the student's layer2 grid
+            student_map = out["student_attention"][0][0, 0]  # T x h x w
+            fig = figures.attention_overlay_figure(
+                clips.get(sample_id)["frames"], teacher_map, student_map,
+                title=f"{sample_id} ({label_names[int(labels[index])]}): layer2 attention")
+            paths.append(out_dir / f"attention_{sample_id}.png")
+            figures.save(fig, paths[-1])
+    return paths

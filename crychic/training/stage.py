@@ -1,0 +1,135 @@
+"""What a training stage does around its loop: the params it reads, the files it writes, its MLflow run.
+
+Four DVC stages train CRYCHIC networks (`train_teacher`, `train_student`, `finetune_joint`, and
+the `train_rgb_only` baseline) and one trains the ST-GCN baseline (`train_gcn`); each reads
+exactly `PARAM_KEYS[stage]` (dvc.yaml lists the same keys; a test keeps them in step), so
+`dvc exp run -S loss.contrastive_weight=0.5` re-runs the student and joint stages, never the teacher.
+
+Outputs per stage (`outputs(stage)`): the checkpoint (DVC-cached), `metrics/train_<stage>.json`
+(validation figures of the kept epoch: accuracy only, so re-running an identical model rewrites
+it byte for byte), `metrics/timing/train_<stage>.json` (seconds, MLflow run id) and
+`plots/train_<stage>.json` (per-epoch history without timings; MLflow has those).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch import nn
+
+from crychic.core.atomic_write import write_json
+from crychic.core.manifest import read_label_names
+from crychic.core.params import load_params, select
+from crychic.reporting.tracking import StageRun
+from crychic.training.loop import MODEL_KEYS
+
+COMMON = ["seed", *MODEL_KEYS, "train.device", "train.amp", "train.batch_size"]
+GUIDED = ["model.attention_guidance", "loss.attention_weight", "loss.contrastive_weight", "loss.temperature",
+          "loss.fr_head_weight"]
+PARAM_KEYS = {
+    "teacher": COMMON + ["train.teacher"],
+    "student": COMMON + GUIDED + ["train.student"],
+    "joint": COMMON + GUIDED + ["train.joint"],
+    # Baseline: the plain student network (no attention weighting), the student stage's settings,
+    # and the epochs of stages 2 + 3 together (crychic.training.loop.stage_epochs), never a teacher.
+    "rgb_only": COMMON + ["train.student", "train.joint.epochs"],
+    "gcn": ["seed", "gcn.model", "gcn.epochs", "gcn.lr", "gcn.weight_decay", "train.device", "train.batch_size"],
+}
+PREVIOUS = {"teacher": None, "student": "teacher", "joint": "student", "rgb_only": None, "gcn": None}
+DVC_STAGE = {"teacher": "train_teacher", "student": "train_student", "joint": "train_joint",
+             "rgb_only": "train_rgb_only", "gcn": "train_gcn"}
+
+
+def checkpoint(stage: str) -> str:
+    return f"models/{stage}.pt"
+
+
+def build_parser(stage: str) -> argparse.ArgumentParser:
+    """The command line of a training stage; the defaults are the paths dvc.yaml declares."""
+    parser = argparse.ArgumentParser(description=f"DVC stage {DVC_STAGE[stage]}")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--manifest", default="data/ingest/manifest.parquet")
+    if stage == "gcn":
+        parser.add_argument("--keypoints", default="data/keypoints/keypoints.h5")
+        parser.add_argument("--clips", default="data/clips/clips.parquet")
+    else:
+        parser.add_argument("--heatmaps", default="data/heatmaps")
+        parser.add_argument("--rgb", default="data/rgb")
+        parser.add_argument("--init", default=checkpoint(PREVIOUS[stage]) if PREVIOUS[stage] else None)
+    parser.add_argument("--out", default=checkpoint(stage))
+    parser.add_argument("--metrics", default=f"metrics/train_{stage}.json")
+    parser.add_argument("--timing", default=f"metrics/timing/train_{stage}.json")
+    parser.add_argument("--plots", default=f"plots/train_{stage}.json")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow (used by quick tests)")
+    return parser
+
+
+class LogitsOnly(nn.Module):
+    """What MLflow serves: one input tensor in, logits out (pose-free: RGB only; teacher: heatmaps)."""
+
+    def __init__(self, model: nn.Module, modality: str, key: str):
+        super().__init__()
+        self.model, self.modality, self.key = model, modality, key
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(**{self.modality: x})[self.key]
+
+
+def run_training_stage(stage: str, args: argparse.Namespace) -> dict | None:
+    """Train `stage` with the params it may read, write its outputs, log its MLflow run; returns
+    the metrics written (None on the non-main ranks of a torchrun job)."""
+    params = select(load_params(args.params), PARAM_KEYS[stage])
+    label_names = read_label_names(args.manifest)
+    with StageRun(DVC_STAGE[stage], params, enabled=not args.no_mlflow) as run:
+        def on_epoch(epoch: int, row: dict) -> None:
+            run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+
+        if stage == "gcn":
+            from crychic.training.gcn import train_gcn
+
+            result = train_gcn(params, keypoints_path=args.keypoints, clip_plan_path=args.clips,
+                               out_checkpoint=args.out, label_names=label_names, on_epoch=on_epoch)
+            result["final"] = {"gcn": result["final"]}
+            result["is_main"] = True
+        else:
+            from crychic.training.loop import train_stage
+
+            result = train_stage(stage, params=params, heatmap_dir=args.heatmaps, rgb_dir=args.rgb,
+                                 init_checkpoint=args.init, out_checkpoint=args.out, label_names=label_names,
+                                 on_epoch=on_epoch)
+        if not result["is_main"]:
+            return None
+        history = result["history"]
+        metrics = {"val_split": result["val_split"], "epochs": len(history), "best_epoch": result["best_epoch"]}
+        for name, figures in result["final"].items():
+            for key in ("top1", "top5", "mean_class_accuracy"):
+                metrics[f"val_{name}_{key}"] = round(figures[key], 4) if figures else None
+        metrics["val_top1"] = history[result["best_epoch"]]["val_top1"] if history else None
+        timing = {"seconds": round(sum(row["seconds"] for row in history), 1), "mlflow_run_id": run.run_id}
+        write_json(args.metrics, metrics)
+        write_json(args.timing, timing)
+        write_json(args.plots, [{k: v for k, v in row.items() if k != "seconds"} for row in history], indent=1)
+        if run.enabled and history:
+            from crychic.reporting.figures import training_curves_figure
+
+            run.log_figure(training_curves_figure(history, stage), f"training_curves_{stage}.png")
+            if stage != "gcn":
+                _log_model(result["model"], stage, args, result["val_split"])
+        top1 = "n/a" if metrics["val_top1"] is None else f"{metrics['val_top1']:.3f}"
+        kept = "" if result["best_epoch"] is None else f", epoch {result['best_epoch'] + 1} of {len(history)}"
+        print(f"{DVC_STAGE[stage]}: val top-1 {top1} ({result['val_split']}{kept}), {timing['seconds']} s, "
+              f"MLflow run {run.run_id}")
+        return metrics
+
+
+def _log_model(model: nn.Module, stage: str, args: argparse.Namespace, val_split: str) -> None:
+    from crychic.reporting.tracking import log_torch_model
+    from crychic.training.data import PoseRgbDataset
+
+    model = model.cpu().eval()
+    modality, key = ("heatmap", "teacher_logits") if stage == "teacher" else ("rgb", "student_logits")
+    example = PoseRgbDataset(args.heatmaps if modality == "heatmap" else None, args.rgb if modality == "rgb" else None,
+                             split=val_split, modalities=(modality,))[0]
+    name = {"teacher": "teacher", "rgb_only": "rgb_only_student"}.get(stage, "pose_free_student")
+    log_torch_model(LogitsOnly(model, modality, key), example[modality][None].numpy(), name=name)

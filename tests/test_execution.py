@@ -1,0 +1,35 @@
+"""Execution settings (workers, Prefect task size, Dask address) and the params a stage may read."""
+
+import pytest
+
+from crychic.core.execution import Execution, execution_settings
+from crychic.core.params import select
+
+
+def test_environment_wins_over_the_file_which_wins_over_the_defaults(tmp_path):
+    config = tmp_path / "execution.yaml"
+    assert execution_settings(config, environ={}) == Execution()
+    config.write_text("keypoint_workers: 8\ndask_address: tcp://scheduler:8786\n")
+    assert execution_settings(config, environ={}) == Execution(keypoint_workers=8, dask_address="tcp://scheduler:8786")
+    settings = execution_settings(config, environ={"CRYCHIC_KEYPOINT_WORKERS": "3", "CRYCHIC_DASK_ADDRESS": ""})
+    assert settings.keypoint_workers == 3 and settings.dask_address is None
+
+
+def test_bad_execution_settings_name_the_setting(tmp_path):
+    config = tmp_path / "execution.yaml"
+    config.write_text("keypoint_wrokers: 8\n")
+    with pytest.raises(ValueError, match=r"execution.yaml: unknown execution settings \['keypoint_wrokers'\]"):
+        execution_settings(config, environ={})
+    with pytest.raises(ValueError, match="rgb_workers must be an integer"):
+        execution_settings(tmp_path / "absent.yaml", environ={"CRYCHIC_RGB_WORKERS": "many"})
+    with pytest.raises(ValueError, match="keypoint_batch_size must be at least 1"):
+        execution_settings(tmp_path / "absent.yaml", environ={"CRYCHIC_KEYPOINT_BATCH_SIZE": "0"})
+
+
+def test_a_stage_reads_only_its_keys_and_a_missing_one_is_named():
+    params = {"seed": 1, "train": {"teacher": {"epochs": 3}, "batch_size": 16}, "loss": {"temperature": 0.1}}
+    assert select(params, ["seed", "train.teacher"]) == {"seed": 1, "train": {"teacher": {"epochs": 3}}}
+    with pytest.raises(KeyError, match="missing setting 'train.amp'"):
+        select(params, ["train.amp"])
+    with pytest.raises(KeyError, match="missing setting 'model'"):
+        select(params, ["model.fusion"])
