@@ -1,12 +1,13 @@
 # Two set-up commands for a fresh machine (see README.md):
 #   make demo   installs what is missing, then runs the whole pipeline (dvc repro) on the synthetic benchmark
-#   make test   installs what is missing, then runs the test suite
+#   make test   installs what is missing, then runs the test suite (everything; CI runs it)
+#   make test-fast  the unit tier only (no DVC, MLflow server, Prefect/Dask, MediaPipe): under 2 minutes
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test ui ntu60 clean
+.PHONY: install demo test test-fast ui ntu60 clean
 
 install: $(STAMP)
 
@@ -21,6 +22,9 @@ demo: install
 
 test: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 # NTU RGB+D 60 X-Sub with the published teacher (see presets/ntu60_xsub.yaml).
 ntu60: install

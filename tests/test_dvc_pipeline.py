@@ -28,6 +28,9 @@ from conftest import PROJECT_ROOT
 from crychic.heatmaps.shards import HeatmapShards
 from crychic.rgb.clips import RgbClips
 
+pytestmark = pytest.mark.slow  # real DVC, MLflow and torchrun in a git clone
+
+
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
 PREPROCESSING = ["ingest", "extract_keypoints", "sample_clips", "render_heatmaps", "decode_rgb"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 import subprocess
 import sys
@@ -13,6 +15,8 @@ import yaml
 
 from conftest import PROJECT_ROOT
 from crychic.keypoints.store import KeypointStore
+
+pytestmark = pytest.mark.slow  # the extract_keypoints stage through Prefect with MediaPipe on real videos
 
 
 def run_stage(module: str, *args: str) -> subprocess.CompletedProcess:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 import subprocess
@@ -10,6 +12,8 @@ import textwrap
 
 from conftest import PROJECT_ROOT
 from pipeline.fan_out import run_per_sample
+
+pytestmark = pytest.mark.slow  # real Prefect flows on threads and a local Dask cluster
 
 
 def square_or_fail(sample: dict) -> int:

@@ -15,6 +15,8 @@ from crychic.keypoints import KeypointSourceError
 from crychic.keypoints.mediapipe_pose import MEDIAPIPE_TO_COCO17, estimate_keypoints
 from crychic.keypoints.ntu_skeleton import read_skeleton, skeleton_to_coco17
 
+pytestmark = pytest.mark.slow  # MediaPipe on real people
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 NTU = SHARED / "data" / "ntu-rgbd-samples-mmaction2"
 MISC = SHARED / "data" / "misc-real-action-clips"

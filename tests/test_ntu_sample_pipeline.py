@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
 import cv2
+import decord
 import numpy as np
 import pyarrow.parquet as pq
 import yaml
 
 from conftest import PROJECT_ROOT
 from crychic.heatmaps.shards import HeatmapShards
+from crychic.keypoints.store import KeypointStore
 from crychic.rgb.clips import RgbClips
+
+pytestmark = pytest.mark.slow  # every preprocessing stage on the real NTU sample
 
 SAMPLE = "S001C001P001R001A001"
 
@@ -51,7 +57,34 @@ def test_ntu_sample_heatmaps_and_rgb_share_one_box(shared_data, tmp_path):
 
     heatmap = HeatmapShards(out / "heatmaps").get(SAMPLE)
     rgb = RgbClips(out / "rgb").get(SAMPLE)
-    np.testing.assert_array_equal(heatmap["box"], rgb["box"])  # one spatial frame
+    np.testing.assert_array_equal(heatmap["box"], rgb["box"])  # both stores name the planned box...
+    # ... and both modalities were really cut by it, checked against source-frame pixels here:
+    # each well-seen Kinect joint, moved into the box by this test's own arithmetic, is where its
+    # heatmap channel peaks; the stored RGB frame is the source frame warped by that same box.
+    box = np.asarray(heatmap["box"], dtype=np.float64)
+    side = box[2] - box[0]
+    with KeypointStore(out / "keypoints" / "keypoints.h5") as store:
+        keypoint = store[SAMPLE].keypoint[0]  # T x V x 3, source pixels
+    t = len(heatmap["frame_indices"]) // 2
+    frame = int(heatmap["frame_indices"][t])
+    errors = []
+    for joint in np.flatnonzero(keypoint[frame, :, 2] > 0.5):
+        expected = (keypoint[frame, joint, :2] - box[:2]) / side * 56
+        peak = np.unravel_index(heatmap["heatmap"][joint, t].argmax(), (56, 56))[::-1]
+        errors.append(np.hypot(*(np.array(peak) - expected)))
+    assert len(errors) >= 10 and np.median(errors) < 1.0, errors
+
+    source = decord.VideoReader(str(videos / f"{SAMPLE}_rgb.avi"))[int(rgb["frame_indices"][0])].asnumpy()
+
+    def cut(b):
+        scale = 112 / (b[2] - b[0])
+        matrix = np.array([[scale, 0, -scale * b[0]], [0, scale, -scale * b[1]]])
+        return cv2.warpAffine(source, matrix, (112, 112), flags=cv2.INTER_AREA).astype(float)
+
+    stored = rgb["frames"][0].astype(float)
+    same = np.abs(stored - cut(box)).mean()
+    shifted = np.abs(stored - cut(box + np.array([1, 0, 1, 0]) * side / 4)).mean()
+    assert same < 12 and shifted > 2 * same, (same, shifted)
     x0, y0, x1, y1 = heatmap["box"]
     assert abs((x1 - x0) - (y1 - y0)) < 1e-6 and 300 < x1 - x0 < 1080  # a square around one person in 1080p
     assert heatmap["heatmap"].shape == (17, params["heatmap"]["clip_len"], 56, 56)

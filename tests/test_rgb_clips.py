@@ -208,6 +208,7 @@ def test_shard_refuses_mixed_clip_shapes(tmp_path):
 # --- the stage --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the decode_rgb stage through Prefect on real videos
 def test_decode_rgb_stage(shared_videos, tmp_path):
     truncated = half_copy(shared_videos / MISC_AVI, tmp_path)
     plan = [

@@ -21,6 +21,8 @@ from crychic.training.colour_cue import hand_colour_features  # the colour_cue b
 from crychic.sources.synthetic.classes import CLASSES, GROUPS, OBJECT_GROUPS, classes_in_group
 from crychic.sources.synthetic.generate import SyntheticConfig, generate_clip, generate_dataset, subject_body
 
+pytestmark = pytest.mark.slow  # renders and decodes the synthetic benchmark
+
 TINY = SyntheticConfig(seed=3, num_subjects=4, val_subjects=1, test_subjects=1, clips_per_subject=1, num_frames=8,
                        height=48, width=64)
 # Big enough for the accuracies to mean something (120 test clips per object group), small frames for speed.
