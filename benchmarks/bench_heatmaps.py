@@ -29,7 +29,8 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # crychic, when run as a script
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pyskl_reference
 
-from crychic.heatmaps.render import generate_pose_target, to_uint8  # noqa: E402
+from crychic.heatmaps.render import generate_pose_target  # noqa: E402
+from crychic.heatmaps.shards import to_uint8  # noqa: E402
 from pyskl_reference import generate_pose_target_loop  # noqa: E402
 
 NUM_FRAMES, MAP_SIZE, SIGMA = 48, 56, 0.6

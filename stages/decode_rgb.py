@@ -19,7 +19,8 @@ from crychic.core.atomic_write import write_json
 from crychic.core.execution import execution_settings
 from crychic.core.manifest import write_rejects
 from crychic.core.params import load_params, select
-from crychic.rgb.clips import SHARD_GLOB, decode_planned_clip, shard_name, write_rgb_shard
+from crychic.rgb.decode import decode_planned_clip
+from crychic.rgb.shards import SHARD_GLOB, shard_name, write_rgb_shard
 from pipeline.fan_out import run_per_sample
 
 PARAM_KEYS = ["seed", "rgb.clip_len", "rgb.size", "rgb.decode_max_side", "rgb.shard_size", "rgb.max_reject_fraction"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from crychic.heatmaps.shards import HeatmapShards
 from crychic.reporting.overlay import overlay_sample, save_png
-from crychic.rgb.clips import RgbClips
+from crychic.rgb.shards import RgbClips
 from crychic.training.data import PoseRgbDataset
 
 

@@ -26,7 +26,7 @@ import yaml
 
 from conftest import PROJECT_ROOT
 from crychic.heatmaps.shards import HeatmapShards
-from crychic.rgb.clips import RgbClips
+from crychic.rgb.shards import RgbClips
 
 pytestmark = pytest.mark.slow  # real DVC, MLflow and torchrun in a git clone
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from crychic.core.coco17 import SKELETON_EDGES
-from crychic.heatmaps.render import EPS, from_uint8, generate_pose_target, heatmap_size, to_uint8
+from crychic.heatmaps.render import EPS, generate_pose_target, heatmap_size
+from crychic.heatmaps.shards import from_uint8, to_uint8
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -16,7 +16,7 @@ import yaml
 from conftest import PROJECT_ROOT
 from crychic.heatmaps.shards import HeatmapShards
 from crychic.keypoints.store import KeypointStore
-from crychic.rgb.clips import RgbClips
+from crychic.rgb.shards import RgbClips
 
 pytestmark = pytest.mark.slow  # every preprocessing stage on the real NTU sample
 

@@ -13,9 +13,10 @@ import pytest
 
 from crychic.heatmaps.shards import write_heatmap_shard
 from crychic.heatmaps.volume import channel_names
-from crychic.heatmaps.render import generate_pose_target, to_uint8
+from crychic.heatmaps.render import generate_pose_target
+from crychic.heatmaps.shards import to_uint8
 from crychic.reporting.overlay import GAP, overlay_sample, save_png
-from crychic.rgb.clips import write_rgb_shard
+from crychic.rgb.shards import write_rgb_shard
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HEATMAP_SIZE, RGB_SIZE = 40, 80

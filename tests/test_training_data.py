@@ -15,8 +15,9 @@ import torch
 from crychic.core.coco17 import JOINT_INDEX, SKELETON_EDGES, flip_permutation
 from crychic.heatmaps.shards import write_heatmap_shard
 from crychic.heatmaps.volume import channel_names
-from crychic.heatmaps.render import generate_pose_target, to_uint8
-from crychic.rgb.clips import write_rgb_shard
+from crychic.heatmaps.render import generate_pose_target
+from crychic.heatmaps.shards import to_uint8
+from crychic.rgb.shards import write_rgb_shard
 from crychic.training.data import RGB_MEAN, RGB_STD, PoseRgbDataset, heatmap_flip_permutation, make_loader
 
 HEATMAP_SIZE, RGB_SIZE = 40, 80

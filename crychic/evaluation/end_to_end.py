@@ -26,7 +26,7 @@ from crychic.clips.sampling import uniform_sample_indices
 from crychic.heatmaps.volume import render_volume
 from crychic.keypoints.mediapipe_pose import estimate_keypoints
 from crychic.clips.person_box import compact_box
-from crychic.rgb.clips import cut_clip, decode_clip
+from crychic.rgb.decode import cut_clip, decode_clip
 from crychic.training.data import normalise_rgb
 from crychic.core.video import open_video, read_frames
 

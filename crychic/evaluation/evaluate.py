@@ -280,7 +280,7 @@ def write_figures(result: Evaluation, out_dir: str | Path, inputs: EvaluationInp
     test clip per class group (else the first clips); stale pictures of an earlier run are removed."""
     from crychic.evaluation.metrics import confusion_matrix
     from crychic.reporting import figures
-    from crychic.rgb.clips import RgbClips
+    from crychic.rgb.shards import RgbClips
     from crychic.training.data import PoseRgbDataset
 
     out_dir = Path(out_dir)

@@ -178,7 +178,8 @@ def predict_without_keypoints(models: Mapping[str, torch.nn.Module], rgb_dir, cl
 
     from crychic.clips.plan import read_clip_plan
     from crychic.evaluation.end_to_end import framing_box
-    from crychic.rgb.clips import RgbClips, decode_clip
+    from crychic.rgb.decode import decode_clip
+    from crychic.rgb.shards import RgbClips
     from crychic.training.data import normalise_rgb
 
     plan = {row["sample_id"]: row for row in read_clip_plan(clip_plan_path)}

@@ -5,12 +5,11 @@ Why uint8 and one chunk per sample: a volume is mostly zeros and PoseConv3D's va
 decompresses exactly one chunk. Beside the volumes each shard stores, row for row, `sample_id`,
 `label`, `split`, `box` (x0, y0, x1, y1 source pixels) and `frame_indices` (N x T source frames),
 so a shard can be checked against the RGB table without the rest of the pipeline. Values are
-`round(heatmap * 255)`; `crychic.heatmaps.render.from_uint8` undoes it.
+`round(heatmap * 255)`; `from_uint8` undoes it.
 """
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,8 +17,19 @@ import h5py
 import numpy as np
 
 from crychic.core.atomic_write import atomic_path
+from crychic.core.shards import ShardedSamples
 
 SHARD_GLOB = "shard-*.h5"
+
+
+def to_uint8(heatmap: np.ndarray) -> np.ndarray:
+    """Quantise a [0, 1] heatmap for storage: 255 levels lose < 0.002 per pixel, 4x fewer bytes."""
+    return np.clip(np.rint(np.asarray(heatmap, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def from_uint8(quantised: np.ndarray) -> np.ndarray:
+    """Inverse of `to_uint8`: float32 in [0, 1]."""
+    return np.asarray(quantised, dtype=np.float32) / np.float32(255.0)
 
 
 def shard_name(index: int) -> str:
@@ -44,63 +54,33 @@ def write_heatmap_shard(path: str | Path, records: Sequence[dict], attrs: dict |
                 f.attrs[key] = value
 
 
-class HeatmapShards:
+class HeatmapShards(ShardedSamples):
     """Random access by sample id across all shards of a directory.
 
     Files are opened lazily and per process, so the object can be handed to DataLoader workers
     (h5py handles must not cross a fork).
     """
 
+    glob, what, stage = SHARD_GLOB, "heatmap", "render_heatmaps"
+
     def __init__(self, directory: str | Path):
-        self.directory = Path(directory)
-        self.paths = sorted(self.directory.glob(SHARD_GLOB))
-        if not self.paths:
-            raise FileNotFoundError(f"{self.directory}: no heatmap shards (run the render_heatmaps stage)")
-        self.index: dict[str, tuple[int, int]] = {}
-        self.attrs: dict = {}
-        for shard, path in enumerate(self.paths):
-            with h5py.File(path, "r") as f:
-                self.attrs = dict(f.attrs)
-                for row, sample_id in enumerate(f["sample_id"].asstr()[()]):
-                    self.index[sample_id] = (shard, row)
-        self._files: dict[int, h5py.File] = {}
-        self._pid: int | None = None
+        self.attrs: dict = {}  # the rendering settings (sigma, size, with_joint, ...), from the shards
+        super().__init__(directory)
 
-    def __len__(self) -> int:
-        return len(self.index)
+    def _read_ids(self, path: Path) -> list[str]:
+        with h5py.File(path, "r") as f:
+            self.attrs = dict(f.attrs)
+            return list(f["sample_id"].asstr()[()])
 
-    def __contains__(self, sample_id: str) -> bool:
-        return sample_id in self.index
+    def _read_metadata(self, path: Path) -> list[tuple[str, str, int]]:
+        with h5py.File(path, "r") as f:
+            ids, splits, labels = f["sample_id"].asstr()[()], f["split"].asstr()[()], f["label"][()]
+            return [(sid, split, int(label)) for sid, split, label in zip(ids, splits, labels)]
 
-    def ids(self) -> list[str]:
-        return sorted(self.index)
+    def _open(self, path: Path) -> h5py.File:
+        return h5py.File(path, "r")
 
-    def metadata(self) -> dict[str, tuple[str, int]]:
-        """sample id -> (split, label), read from the small columns only (no volume is decompressed)."""
-        meta = {}
-        for path in self.paths:
-            with h5py.File(path, "r") as f:
-                ids, splits, labels = f["sample_id"].asstr()[()], f["split"].asstr()[()], f["label"][()]
-                meta.update({sid: (split, int(label)) for sid, split, label in zip(ids, splits, labels)})
-        return meta
-
-    def split_counts(self) -> dict[str, int]:
-        return dict(collections.Counter(split for split, _ in self.metadata().values()))
-
-    def _file(self, shard: int) -> h5py.File:
-        import os
-
-        if self._pid != os.getpid():  # a forked worker: never reuse the parent's handles
-            self._files, self._pid = {}, os.getpid()
-        if shard not in self._files:
-            self._files[shard] = h5py.File(self.paths[shard], "r")
-        return self._files[shard]
-
-    def get(self, sample_id: str) -> dict:
-        if sample_id not in self.index:
-            raise KeyError(f"{self.directory}: sample {sample_id!r} has no heatmap")
-        shard, row = self.index[sample_id]
-        f = self._file(shard)
+    def _read(self, f: h5py.File, row: int, sample_id: str) -> dict:
         return {
             "sample_id": sample_id,
             "heatmap": f["heatmap"][row],  # K x T x H x W uint8
@@ -109,8 +89,3 @@ class HeatmapShards:
             "box": f["box"][row],
             "frame_indices": f["frame_indices"][row],
         }
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_files"], state["_pid"] = {}, None
-        return state

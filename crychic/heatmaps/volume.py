@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from crychic.core.coco17 import JOINT_NAMES, SKELETON_EDGES
-from crychic.heatmaps.render import generate_pose_target, to_uint8
+from crychic.heatmaps.render import generate_pose_target
+from crychic.heatmaps.shards import to_uint8
 from crychic.clips.person_box import crop_keypoints_to_box
 
 

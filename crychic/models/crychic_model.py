@@ -93,11 +93,6 @@ class CrychicModel(nn.Module):
         self.teacher_frozen = True
         self.teacher.requires_grad_(False).eval()
 
-    def unfreeze_teacher(self) -> None:
-        """Training stage 3: joint fine-tuning."""
-        self.teacher_frozen = False
-        self.teacher.requires_grad_(True).train(self.training)
-
     def train(self, mode: bool = True):
         super().train(mode)
         if self.teacher_frozen:

@@ -33,8 +33,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
 from crychic.core.coco17 import flip_permutation
-from crychic.heatmaps.shards import HeatmapShards
-from crychic.rgb.clips import RgbClips
+from crychic.heatmaps.shards import HeatmapShards, from_uint8
+from crychic.rgb.shards import RgbClips
 
 # ImageNet's per-channel statistics in 0-255 units (mmaction2's constants). The student is trained
 # from scratch, so any fixed pair would do; these put natural images near zero mean, unit variance.
@@ -216,7 +216,7 @@ class PoseRgbDataset(Dataset):
         boxes = {}
         if self.heatmaps is not None:
             record = self.heatmaps.get(sample_id)
-            heatmap = torch.from_numpy(record["heatmap"]).float() / 255.0  # K x T x H x W, as heatmaps.from_uint8
+            heatmap = torch.from_numpy(from_uint8(record["heatmap"]))  # K x T x H x W float32 in [0, 1]
             if len(heatmap) != len(self.channel_permutation):
                 raise ValueError(f"sample {sample_id!r}: {len(heatmap)} heatmap channels, the shard attrs "
                                  f"(with_joint={self.with_joint}, with_limb={self.with_limb}) say "

@@ -339,7 +339,7 @@ def _validation_split(heatmap_dir: str | Path | None, rgb_dir: str | Path | None
         from crychic.heatmaps.shards import HeatmapShards
 
         return validation_split(HeatmapShards(heatmap_dir).split_counts())
-    from crychic.rgb.clips import RgbClips
+    from crychic.rgb.shards import RgbClips
 
     return validation_split(RgbClips(rgb_dir).split_counts())
 

@@ -51,7 +51,6 @@ CLASSES: tuple[ActionClass, ...] = tuple(
     ActionClass(name=name, label=label, group=group, motion=motion, held_object=obj, distinguished_by=why)
     for label, (name, group, motion, obj, why) in enumerate(_SPECS)
 )
-CLASS_BY_NAME = {c.name: c for c in CLASSES}
 
 
 def classes_in_group(group: str) -> tuple[ActionClass, ...]:

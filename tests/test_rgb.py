@@ -19,7 +19,8 @@ import yaml
 from crychic.clips.plan import CLIP_PLAN_SCHEMA, sample_frames
 from crychic.core.manifest import validation_split, write_table
 from crychic.clips.person_box import box_to_frame_matrix
-from crychic.rgb.clips import RgbClips, cut_clip, decode_clip, shard_name, write_rgb_shard
+from crychic.rgb.decode import cut_clip, decode_clip
+from crychic.rgb.shards import RgbClips, shard_name, write_rgb_shard
 from crychic.core.video import VideoError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
