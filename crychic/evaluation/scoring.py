@@ -26,6 +26,7 @@ import torch
 
 from crychic.evaluation.metrics import classification_report, per_class_accuracy
 from crychic.training.data import PoseRgbDataset, make_loader
+from crychic.training.loop import collect_logits
 
 
 @torch.no_grad()
@@ -44,26 +45,18 @@ def predict_crychic(model: torch.nn.Module, heatmap_dir, rgb_dir, *, split: str,
     keys = ("teacher_logits", "fusion_head_logits", "student_logits", "z_teacher", "z_student",
             "teacher_embedding", "student_embedding")
     guided = ("fusion_head_logits", "student_logits")  # the outputs the teacher's guidance changes
-    collected: dict[str, list] = {key: [] for key in (*keys, *(f"{k}_teacher_guided" for k in guided),
-                                                      "student_posefree_logits", "labels")}
-    sample_ids: list[str] = []
-    for batch in loader:
+
+    def heads(batch: dict) -> dict[str, torch.Tensor]:
         heatmap, rgb = batch["heatmap"].to(device), batch["rgb"].to(device)
         model.guide_at_inference = False
         both = model(heatmap=heatmap, rgb=rgb)
-        for key in keys:
-            collected[key].append(both[key].float().cpu())
         model.guide_at_inference = True
         teacher_guided = model(heatmap=heatmap, rgb=rgb)
         model.guide_at_inference = False
-        for key in guided:
-            collected[f"{key}_teacher_guided"].append(teacher_guided[key].float().cpu())
-        collected["student_posefree_logits"].append(model(rgb=rgb)["student_logits"].float().cpu())
-        collected["labels"].append(batch["label"])
-        sample_ids += list(batch["sample_id"])
-    out = {key: torch.cat(values) for key, values in collected.items()}
-    out["sample_ids"] = sample_ids
-    return out
+        return {**{key: both[key] for key in keys}, **{f"{key}_teacher_guided": teacher_guided[key] for key in guided},
+                "student_posefree_logits": model(rgb=rgb)["student_logits"]}
+
+    return collect_logits(heads, loader)
 
 
 @torch.no_grad()
@@ -75,12 +68,8 @@ def predict_single(model: torch.nn.Module, heatmap_dir, rgb_dir, *, modality: st
                              split=split, modalities=(modality,))
     loader = make_loader(dataset, batch_size=batch_size, shuffle=False, workers=0, seed=0)
     model.eval().to(device)
-    logits, labels, sample_ids = [], [], []
-    for batch in loader:
-        logits.append(model(**{modality: batch[modality].to(device)})[key].float().cpu())
-        labels.append(batch["label"])
-        sample_ids += list(batch["sample_id"])
-    return {"logits": torch.cat(logits), "labels": torch.cat(labels), "sample_ids": sample_ids}
+    out = collect_logits(lambda batch: {"logits": model(**{modality: batch[modality].to(device)})[key]}, loader)
+    return {"logits": out["logits"], "labels": out["labels"], "sample_ids": out["sample_ids"]}
 
 
 def late_fusion(*logits: torch.Tensor, weights: Sequence[float] | None = None) -> torch.Tensor:
@@ -185,22 +174,24 @@ def predict_without_keypoints(models: Mapping[str, torch.nn.Module], rgb_dir, cl
     plan = {row["sample_id"]: row for row in read_clip_plan(clip_plan_path)}
     clips = RgbClips(rgb_dir)
     sample_ids = sorted(s for s, (s_split, _) in clips.metadata().items() if s_split == split)
-    logits: dict[str, list] = {name: [] for name in models}
-    labels = []
     for model in models.values():
         model.eval()
-    for start in tqdm(range(0, len(sample_ids), batch_size), desc=f"{split} clips framed '{framing}'", unit="batch"):
-        batch = []
-        for sample_id in sample_ids[start:start + batch_size]:
-            record, row = clips.get(sample_id), plan[sample_id]
-            height, width = row["img_shape"]
-            frames = decode_clip(row["path"], record["frame_indices"], framing_box(framing, height, width),
-                                 row["img_shape"], size, decode_max_side=decode_max_side)  # T x S x S x 3
-            batch.append(normalise_rgb(frames))  # 3 x T x S x S
-            labels.append(int(record["label"]))
-        rgb = torch.stack(batch)  # N x 3 x T x S x S
-        for name, model in models.items():
-            logits[name].append(model(rgb=rgb)["student_logits"].float())
-    labels_t = torch.tensor(labels, dtype=torch.int64)
-    return {name: {"logits": torch.cat(values), "labels": labels_t, "sample_ids": sample_ids}
-            for name, values in logits.items()}
+
+    def batches():
+        """Batches decoded on the fly: `rgb` N x 3 x T x S x S, `label` N, `sample_id`."""
+        for start in tqdm(range(0, len(sample_ids), batch_size), desc=f"{split} clips framed '{framing}'",
+                          unit="batch"):
+            rgb, labels = [], []
+            for sample_id in sample_ids[start:start + batch_size]:
+                record, row = clips.get(sample_id), plan[sample_id]
+                height, width = row["img_shape"]
+                frames = decode_clip(row["path"], record["frame_indices"], framing_box(framing, height, width),
+                                     row["img_shape"], size, decode_max_side=decode_max_side)  # T x S x S x 3
+                rgb.append(normalise_rgb(frames))  # 3 x T x S x S
+                labels.append(int(record["label"]))
+            yield {"rgb": torch.stack(rgb), "label": torch.tensor(labels, dtype=torch.int64),
+                   "sample_id": sample_ids[start:start + batch_size]}
+
+    out = collect_logits(lambda batch: {name: model(rgb=batch["rgb"])["student_logits"]
+                                        for name, model in models.items()}, batches())
+    return {name: {"logits": out[name], "labels": out["labels"], "sample_ids": out["sample_ids"]} for name in models}

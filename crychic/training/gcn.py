@@ -10,22 +10,19 @@ label_names}``, which `load_gcn` rebuilds from the registry.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from crychic.core.atomic_write import atomic_path
 from crychic.core.execution import execution_settings
 from crychic.clips.plan import read_clip_plan
 from crychic.keypoints.clips import KeypointClips
 from crychic.core.manifest import validation_split
 from crychic.evaluation.metrics import classification_report
 from crychic.models import create_model
-from crychic.training.loop import resolve_device, seed_everything
+from crychic.training.loop import collect_logits, fit, resolve_device, save_checkpoint, seed_everything
 from crychic.training.data import make_loader
 
 # Below this size a CPU run uses one intra-op thread: on stgcn_tiny (0.1 M parameters) the ops are too
@@ -45,17 +42,6 @@ def _cpu_threads(model: nn.Module, device: torch.device):
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-@torch.no_grad()
-def _logits(model: nn.Module, loader, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    model.eval()
-    logits, labels, ids = [], [], []
-    for batch in loader:
-        logits.append(model(batch["keypoint"].to(device))["logits"].float().cpu())
-        labels.append(batch["label"])
-        ids.extend(batch["sample_id"])
-    return torch.cat(logits), torch.cat(labels), ids
 
 
 def train_gcn(params: dict, *, keypoints_path: str | Path, clip_plan_path: str | Path, out_checkpoint: str | Path,
@@ -86,43 +72,21 @@ def train_gcn(params: dict, *, keypoints_path: str | Path, clip_plan_path: str |
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs * len(train_loader), 1))
     loss_fn = nn.CrossEntropyLoss()
 
-    history, final, best = [], {}, None
-    with _cpu_threads(model, device):
-        for epoch in range(epochs):
-            started = time.perf_counter()
-            datasets["train"].set_epoch(epoch)
-            model.train()
-            total, batches = 0.0, 0
-            for batch in train_loader:
-                loss = loss_fn(model(batch["keypoint"].to(device))["logits"], batch["label"].to(device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                total, batches = total + float(loss.detach()), batches + 1
-            logits, labels, _ = _logits(model, val_loader, device)
-            final = classification_report(logits, labels, num_classes)
-            row = {"epoch": epoch, "train_loss": total / max(batches, 1), "val_top1": final["top1"],
-                   "val_top5": final["top5"], "val_mean_class_accuracy": final["mean_class_accuracy"],
-                   "seconds": round(time.perf_counter() - started, 2), "lr": optimizer.param_groups[0]["lr"]}
-            history.append(row)
-            if best is None or row["val_top1"] >= best["val_top1"]:  # as crychic.training.loop: the kept epoch
-                best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final,
-                        "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-            print(f"[gcn] epoch {epoch + 1}/{epochs}  loss {row['train_loss']:.4f}  val top1 ({val_split}) "
-                  f"{row['val_top1']:.3f}  {row['seconds']:.1f} s", flush=True)
-            if on_epoch is not None:
-                on_epoch(epoch, row)
+    def loss_on_batch(batch: dict) -> tuple[torch.Tensor, dict]:
+        loss = loss_fn(model(batch["keypoint"].to(device))["logits"], batch["label"].to(device))
+        return loss, {"loss": loss.detach()}
 
-    if best is not None:
-        model.load_state_dict(best["state"])
-        final = best["final"]
-    payload = {"stage": "gcn", "model_name": model_name, "model_config": dataclasses.asdict(model.config),
-               "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "label_names": list(label_names)}
-    with atomic_path(out_checkpoint) as tmp:
-        torch.save(payload, tmp)
-    return {"history": history, "final": final, "model": model, "device": device, "val_split": val_split,
-            "best_epoch": None if best is None else best["epoch"]}
+    def validate() -> dict[str, dict]:
+        model.eval()
+        out = collect_logits(lambda batch: {"gcn": model(batch["keypoint"].to(device))["logits"]}, val_loader)
+        return {"gcn": classification_report(out["gcn"], out["labels"], num_classes)}
+
+    with _cpu_threads(model, device):
+        fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
+                     loss_on_batch=loss_on_batch, validate=validate, name="gcn", on_epoch=on_epoch)
+    save_checkpoint(out_checkpoint, model, stage="gcn", label_names=label_names, model_name=model_name)
+    return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "val_split": val_split,
+            "best_epoch": fitted.best_epoch}
 
 
 def load_gcn(path: str | Path) -> nn.Module:
@@ -142,5 +106,7 @@ def predict_gcn(model: nn.Module, keypoints_path: str | Path, clip_plan_path: st
     dataset = KeypointClips(keypoints_path, clip_plan_path, split, max_persons=model.config.num_persons)
     loader = make_loader(dataset, batch_size=batch_size, shuffle=False, workers=0, seed=0)
     device = next(model.parameters()).device
+    model.eval()
     with _cpu_threads(model, device):
-        return _logits(model, loader, device)
+        out = collect_logits(lambda batch: {"logits": model(batch["keypoint"].to(device))["logits"]}, loader)
+    return out["logits"], out["labels"], out["sample_ids"]

@@ -125,12 +125,14 @@ def build_model(num_classes: int, model_params: dict) -> CrychicModel:
     return CrychicModel(config)
 
 
-def save_checkpoint(path: str | Path, model: CrychicModel, *, stage: str, label_names: list[str],
-                    only: str | None = None) -> None:
-    """`only="teacher"` keeps just the teacher's weights (stage 1 trains nothing else)."""
+def save_checkpoint(path: str | Path, model: nn.Module, *, stage: str, label_names: list[str],
+                    only: str | None = None, model_name: str | None = None) -> None:
+    """The one checkpoint format: stage, (registered model name,) the model's config dataclass,
+    weights, class names. `only="teacher"` keeps just the teacher's weights (stage 1 trains
+    nothing else)."""
     state = {k: v.cpu() for k, v in model.state_dict().items() if only is None or k.startswith(f"{only}.")}
-    payload = {"stage": stage, "model_config": dataclasses.asdict(model.config), "state_dict": state,
-               "label_names": label_names}
+    payload = {"stage": stage, **({"model_name": model_name} if model_name else {}),
+               "model_config": dataclasses.asdict(model.config), "state_dict": state, "label_names": list(label_names)}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -176,20 +178,94 @@ def _forward(model: nn.Module, batch: dict, inputs: tuple[str, ...], device: tor
 
 
 @torch.no_grad()
+def collect_logits(heads: Callable[[dict], dict[str, torch.Tensor]], loader) -> dict:
+    """Run `heads(batch)` (name -> N x C outputs of that batch) over a whole loader: every name's
+    outputs concatenated as CPU float32, with `labels` (N) and `sample_ids` in loader order. The one
+    place logits are gathered: training's validation, evaluate's predictions, the GCN's."""
+    collected: dict[str, list] = {}
+    labels, sample_ids = [], []
+    for batch in loader:
+        for name, value in heads(batch).items():
+            collected.setdefault(name, []).append(value.float().cpu())
+        labels.append(batch["label"])
+        sample_ids += list(batch["sample_id"])
+    return {**{name: torch.cat(values) for name, values in collected.items()}, "labels": torch.cat(labels),
+            "sample_ids": sample_ids}
+
+
 def evaluate(model: nn.Module, loader, spec: StageSpec, num_classes: int, device: torch.device,
              amp: bool) -> dict[str, dict]:
     """Figures for every validation head; logits are gathered whole (a validation split fits)."""
     model.eval()
-    collected: dict[str, list] = {name: [] for name in spec.validate}
-    labels = []
-    for batch in loader:
-        labels.append(batch["label"])
-        for name, (inputs, key) in spec.validate.items():
-            with _autocast(device, amp):
-                collected[name].append(_forward(model, batch, inputs, device)[key].float().cpu())
-    labels_t = torch.cat(labels)
-    return {name: {**classification_report(torch.cat(logits), labels_t, num_classes), "logits": torch.cat(logits),
-                   "labels": labels_t} for name, logits in collected.items()}
+
+    def heads(batch: dict) -> dict[str, torch.Tensor]:
+        with _autocast(device, amp):
+            return {name: _forward(model, batch, inputs, device)[key] for name, (inputs, key) in spec.validate.items()}
+
+    out = collect_logits(heads, loader)
+    return {name: {**classification_report(out[name], out["labels"], num_classes), "logits": out[name],
+                   "labels": out["labels"]} for name in spec.validate}
+
+
+@dataclass
+class Fitted:
+    history: list[dict]  # one row per epoch: train_<loss term>, val_<head>_<figure>, val_top1, seconds, lr
+    final: dict[str, dict]  # the kept epoch's validation figures per head
+    best_epoch: int | None
+
+
+def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
+        loss_on_batch: Callable[[dict], tuple[torch.Tensor, dict]], validate: Callable[[], dict[str, dict]],
+        name: str, scaler=None, sampler=None, reduce: Callable[[float], float] = float, is_main: bool = True,
+        on_epoch: Callable[[int, dict], None] | None = None, train_module: nn.Module | None = None) -> Fitted:
+    """The one training loop (CRYCHIC's stages and the graph baseline): epochs of `loss_on_batch`
+    steps, validation after each, and the weights of the epoch with the best validation top-1 of
+    the first head restored at the end (the later epoch on ties: a choice made on val, for every
+    model alike). `train_module` is what steps (a DDP wrapper), `model` what is validated and kept."""
+    scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
+    train_module = train_module or model
+    history, final, best = [], {}, None
+    for epoch in range(epochs):
+        started = time.perf_counter()
+        train_loader.dataset.set_epoch(epoch)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        train_module.train()
+        sums: dict[str, float] = {}
+        batches = 0
+        for batch in train_loader:
+            total, terms = loss_on_batch(batch)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(total).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            batches += 1
+        train_terms = {f"train_{k}": reduce(v / max(batches, 1)) for k, v in sums.items()}
+        final = validate()
+        primary = next(iter(final))
+        row = {"epoch": epoch, **train_terms, "seconds": round(time.perf_counter() - started, 2),
+               "lr": optimizer.param_groups[0]["lr"]}
+        for head, figures in final.items():
+            for key in ("top1", "top5", "mean_class_accuracy"):
+                row[f"val_{head}_{key}"] = figures[key]
+        row["val_top1"] = final[primary]["top1"]
+        history.append(row)
+        if best is None or row["val_top1"] >= best["val_top1"]:  # ties: the later (longer-trained) epoch
+            best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final,
+                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        if is_main:
+            loss = row.get("train_total", row.get("train_loss", float("nan")))
+            print(f"[{name}] epoch {epoch + 1}/{epochs}  loss {loss:.4f}  val top1 ({primary}) {row['val_top1']:.3f}  "
+                  f"{row['seconds']:.1f} s", flush=True)
+            if on_epoch is not None:
+                on_epoch(epoch, row)
+    if best is not None:
+        model.load_state_dict(best["state"])
+        final = best["final"]
+    return Fitted(history=history, final=final, best_epoch=None if best is None else best["epoch"])
 
 
 def _autocast(device: torch.device, amp: bool):
@@ -273,57 +349,23 @@ def train_stage(
         wrapped = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
 
-    history, final, best = [], {}, None
-    primary = next(iter(spec.validate))
-    for epoch in range(epochs):
-        started = time.perf_counter()
-        datasets["train"].set_epoch(epoch)
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        wrapped.train()
-        sums: dict[str, float] = {}
-        batches = 0
-        for batch in train_loader:
-            with _autocast(device, amp):
-                outputs = _forward(wrapped, batch, spec.inputs, device)
-                total, terms = loss_fn(outputs, batch["label"].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(total).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            for key, value in terms.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
-            batches += 1
-        train_terms = {f"train_{k}": all_reduce_mean(v / max(batches, 1), ctx, device) for k, v in sums.items()}
-        final = evaluate(model, val_loader, spec, num_classes, device, amp)
-        row = {"epoch": epoch, **train_terms, "seconds": round(time.perf_counter() - started, 2),
-               "lr": optimizer.param_groups[0]["lr"]}
-        for name, figures in final.items():
-            for key in ("top1", "top5", "mean_class_accuracy"):
-                row[f"val_{name}_{key}"] = figures[key]
-        row["val_top1"] = final[primary]["top1"]
-        history.append(row)
-        if best is None or row["val_top1"] >= best["val_top1"]:  # ties: the later (longer-trained) epoch
-            best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-        if ctx.is_main:
-            print(f"[{stage}] epoch {epoch + 1}/{epochs}  loss {row.get('train_total', float('nan')):.4f}  "
-                  f"val top1 ({primary}) {row['val_top1']:.3f}  {row['seconds']:.1f} s", flush=True)
-            if on_epoch is not None:
-                on_epoch(epoch, row)
+    def loss_on_batch(batch: dict) -> tuple[torch.Tensor, dict]:
+        with _autocast(device, amp):
+            return loss_fn(_forward(wrapped, batch, spec.inputs, device), batch["label"].to(device))
 
-    if best is not None:
-        model.load_state_dict(best["state"])
-        final = best["final"]
+    fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
+                 loss_on_batch=loss_on_batch, scaler=scaler, sampler=sampler, train_module=wrapped,
+                 validate=lambda: evaluate(model, val_loader, spec, num_classes, device, amp),
+                 reduce=lambda value: all_reduce_mean(value, ctx, device), name=stage, is_main=ctx.is_main,
+                 on_epoch=on_epoch)
     if ctx.is_main:
         save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names,
                         only="teacher" if stage == "teacher" else None)
     if ctx.enabled:
         dist.barrier()
         dist.destroy_process_group()
-    return {"history": history, "final": final, "model": model, "device": device, "is_main": ctx.is_main,
-            "val_split": val_split, "best_epoch": None if best is None else best["epoch"]}
+    return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "is_main": ctx.is_main,
+            "val_split": val_split, "best_epoch": fitted.best_epoch}
 
 
 def stage_epochs(stage: str, train_params: dict) -> int:
