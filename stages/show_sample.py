@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from crychic.heatmaps.shards import HeatmapShards
-from crychic.reporting.overlay import overlay_sample, save_png
+from crychic.reporting.figures import overlay_sample, save_png
 from crychic.rgb.shards import RgbClips
 from crychic.training.data import PoseRgbDataset
 

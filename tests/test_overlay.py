@@ -15,7 +15,7 @@ from crychic.heatmaps.shards import write_heatmap_shard
 from crychic.heatmaps.volume import channel_names
 from crychic.heatmaps.render import generate_pose_target
 from crychic.heatmaps.shards import to_uint8
-from crychic.reporting.overlay import GAP, overlay_sample, save_png
+from crychic.reporting.figures import GAP, overlay_sample, save_png
 from crychic.rgb.shards import write_rgb_shard
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

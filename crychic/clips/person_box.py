@@ -71,3 +71,21 @@ def crop_keypoints_to_box(keypoint: np.ndarray, box: np.ndarray, out_size: int) 
     # The matrix is diagonal plus shift: scale each axis and offset it.
     mapped[..., :2] = keypoint[..., :2] * matrix.diagonal() + matrix[:, 2]
     return mapped
+
+
+def resample_matrix(positions: np.ndarray, size: int) -> np.ndarray:
+    """``len(positions) x size`` bilinear weights: row i samples a `size`-pixel axis at pixel
+    coordinate positions[i] (pixel j at j), replicating the border pixel outside [0, size - 1].
+
+    Resampling an image is then two small matrix products (rows, then columns) on every channel
+    and frame at once, and the same weights serve any resolution.
+    """
+    positions = np.clip(np.asarray(positions, dtype=np.float64), 0, size - 1)
+    left = np.floor(positions).astype(np.intp)
+    right = np.minimum(left + 1, size - 1)
+    frac = positions - left
+    rows = np.arange(len(positions))
+    weights = np.zeros((len(positions), size), dtype=np.float32)
+    np.add.at(weights, (rows, left), 1 - frac)
+    np.add.at(weights, (rows, right), frac)  # right == left on the last pixel: the weights still sum to 1
+    return weights

@@ -1,13 +1,20 @@
-"""Evaluation figures: a confusion matrix and the teacher's vs the student's attention on RGB frames.
+"""Pictures: a sample's heatmap over its RGB frames, a confusion matrix, the teacher's vs the
+student's attention on RGB frames, training curves.
 
 Layouts: confusion ``K x K`` counts (rows = true class, columns = predicted, as
 `crychic.evaluation.metrics.confusion_matrix` returns); RGB frames ``T x S x S x 3`` uint8; teacher attention
 ``T' x h x w`` and student attention ``T'' x h' x w'`` (one stage of the model's
 ``N x 1 x T x h x w`` maps, sample and channel dropped), numpy or torch, any non-negative scale.
 
-Functions return matplotlib ``Figure`` objects built without pyplot (no global figure registry, no
+One resize convention for every map drawn over a clip (`resize_box_frame`): pixel j of an N-pixel
+map sits at box position j / N, the convention the heatmaps are rendered in and that a strided
+convolution with `k // 2` padding gives its feature grid (output cell j is centred on input pixel
+stride * j). A map drawn with an image library's half-pixel convention would sit half a cell off.
+
+`overlay_sample` returns a uint8 image (`Q x (P * Q + (P - 1) * GAP) x 3`: P panels of side Q); the
+other functions return matplotlib ``Figure`` objects built without pyplot (no global figure registry, no
 display backend: rendering is Agg), so an evaluation loop can make hundreds without leaking. Only
-`save` writes, atomically, so a killed stage never leaves a half-written image behind.
+`save` and `save_png` write, atomically, so a killed stage never leaves a half-written image behind.
 """
 
 from __future__ import annotations
@@ -15,17 +22,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import matplotlib
 import numpy as np
 import torch
-import torch.nn.functional as F
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from crychic.clips.person_box import resample_matrix
 from crychic.core.atomic_write import atomic_path
 
 ATTENTION_ALPHA = 0.5  # share of the colour-mapped attention in each overlay pixel
 ATTENTION_COLOURMAP = "jet"
+GAP = 4  # white pixels between panels
+ALPHA = 1.0  # opacity of the hottest heat; zero heat leaves the RGB untouched
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -97,13 +107,6 @@ def _numpy(x) -> np.ndarray:
     return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
 
 
-def _resize_bilinear(maps: np.ndarray, size: int) -> np.ndarray:
-    """``F x h x w`` -> ``F x size x size``, bilinear (half-pixel centres), clipped to >= 0."""
-    resized = F.interpolate(torch.from_numpy(maps)[:, None], size=(size, size), mode="bilinear",
-                            align_corners=False)  # F x 1 x size x size
-    return resized[:, 0].clamp_min(0).numpy()
-
-
 def _blend(rgb: np.ndarray, attention: np.ndarray) -> np.ndarray:
     """``S x S x 3`` uint8 and ``S x S`` attention -> uint8 overlay, attention scaled so its peak is 1."""
     attention = attention / max(float(attention.max()), 1e-6)
@@ -127,7 +130,7 @@ def attention_overlay_figure(rgb_frames, teacher_attention, student_attention, *
 
     The teacher's and student's maps have their own time lengths; each column shows the map frame
     covering the same part of the clip as its RGB frame. Maps are resized to the RGB side with
-    bilinear interpolation and each is scaled to its own peak, so the figure compares where each
+    `resize_box_frame` and each is scaled to its own peak, so the figure compares where each
     network looks, not how strongly.
     """
     rgb = np.asarray(rgb_frames)
@@ -138,8 +141,9 @@ def attention_overlay_figure(rgb_frames, teacher_attention, student_attention, *
         raise ValueError(f"attention maps must be T x h x w, got teacher {teacher.shape}, student {student.shape}")
     total, side = rgb.shape[0], rgb.shape[1]
     shown = np.unique(np.linspace(0, total - 1, min(num_frames, total)).round().astype(int))
-    teacher = _resize_bilinear(teacher[_matching_frames(shown, total, len(teacher))], side)  # F x S x S
-    student = _resize_bilinear(student[_matching_frames(shown, total, len(student))], side)  # F x S x S
+    teacher = np.stack([resize_box_frame(m, side) for m in teacher[_matching_frames(shown, total, len(teacher))]])
+    student = np.stack([resize_box_frame(m, side) for m in student[_matching_frames(shown, total, len(student))]])
+    teacher, student = teacher.clip(min=0), student.clip(min=0)  # F x S x S each
 
     rows = [("RGB", [rgb[i] for i in shown]),
             ("RGB + teacher", [_blend(rgb[i], a) for i, a in zip(shown, teacher)]),
@@ -178,3 +182,65 @@ def training_curves_figure(history: list[dict], stage: str) -> Figure:
     right.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title=f"{stage}: validation accuracy")
     right.legend(fontsize=8)
     return fig
+
+
+def resize_box_frame(image: np.ndarray, size: int) -> np.ndarray:
+    """Resample an ``H x W`` (or ``H x W x C``) image of the box to ``size x size`` (float32), with
+    pixel j at box position j / N at both ends."""
+    height, width = image.shape[:2]
+    rows = resample_matrix(np.arange(size) / size * height, height)  # size x H
+    columns = resample_matrix(np.arange(size) / size * width, width)  # size x W
+    return np.einsum("ih,hw...,jw->ij...", rows, image.astype(np.float32), columns, optimize=True)
+
+
+def nearest_frames(wanted: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """For each wanted source frame, the position in `available` of the nearest source frame."""
+    distance = np.abs(np.asarray(available)[None, :] - np.asarray(wanted)[:, None])  # wanted x available
+    return distance.argmin(axis=1)
+
+
+def overlay_sample(rgb_frames: np.ndarray, rgb_frame_indices, heatmap: np.ndarray, heatmap_frame_indices,
+                   *, num_panels: int = 4, panel_size: int | None = None, colormap: str = "inferno") -> np.ndarray:
+    """Panels of RGB frames spread evenly over the clip, each blended with the max over channels
+    of the heatmap frame nearest in time (heat h drawn as colormap(h) at opacity ALPHA * h).
+    Panels are `panel_size` pixels square (default: the RGB's S); a joint's heat is a dot of about
+    one heatmap pixel, so enlarging small clips makes it visible.
+
+    'inferno' by default: its lightness rises with the value, so the hottest spot is the
+    brightest, which 'jet' (dark red at the top) does not give.
+    """
+    rgb_frames = np.asarray(rgb_frames)
+    num_frames = rgb_frames.shape[0]
+    size = panel_size or rgb_frames.shape[1]
+    heat = np.asarray(heatmap)
+    heat = heat.astype(np.float32) / 255.0 if heat.dtype == np.uint8 else heat.astype(np.float32)
+    heat = heat.max(axis=0)  # T' x H x W: any body part
+    panels_at = np.unique(np.linspace(0, num_frames - 1, min(num_panels, num_frames)).round().astype(int))
+    heat_at = nearest_frames(np.asarray(rgb_frame_indices)[panels_at], heatmap_frame_indices)
+    lookup = matplotlib.colormaps[colormap]
+
+    panels = []
+    for frame, heat_frame in zip(panels_at, heat_at):
+        h = np.clip(resize_box_frame(heat[heat_frame], size), 0, 1)[..., None]  # Q x Q x 1
+        colour = lookup(h[..., 0])[..., :3] * 255.0  # Q x Q x 3
+        image = rgb_frames[frame] if size == rgb_frames.shape[1] else resize_box_frame(rgb_frames[frame], size)
+        blended = image * (1 - ALPHA * h) + colour * (ALPHA * h)
+        panel = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        caption = f"rgb {rgb_frame_indices[frame]} / hm {heatmap_frame_indices[heat_frame]}"
+        font_scale = max(size / 224, 0.5)
+        cv2.putText(panel, caption, (2, int(12 * font_scale) + 1), cv2.FONT_HERSHEY_PLAIN, font_scale,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+        panels.append(panel)
+    gap = np.full((size, GAP, 3), 255, dtype=np.uint8)
+    row = [piece for panel in panels for piece in (panel, gap)][:-1]
+    return np.concatenate(row, axis=1)
+
+
+def save_png(image: np.ndarray, path: str | Path) -> Path:
+    """Write an RGB uint8 image as PNG, atomically."""
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f"{path}: PNG encoding failed")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(encoded.tobytes())
+    return Path(path)

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
+from crychic.clips.person_box import resample_matrix
 from crychic.core.coco17 import flip_permutation
 from crychic.heatmaps.shards import HeatmapShards, from_uint8
 from crychic.rgb.shards import RgbClips
@@ -70,24 +71,6 @@ def random_resized_crop(rng: np.random.Generator, area_range: Sequence[float], r
     width, height = width[fits[0]], height[fits[0]]
     u0, v0 = rng.uniform(0, 1 - width), rng.uniform(0, 1 - height)
     return np.array([u0, v0, u0 + width, v0 + height])
-
-
-def resample_matrix(positions: np.ndarray, size: int) -> np.ndarray:
-    """``len(positions) x size`` bilinear weights: row i samples a `size`-pixel axis at pixel
-    coordinate positions[i] (pixel j at j), replicating the border pixel outside [0, size - 1].
-
-    Resampling an image is then two small matrix products (rows, then columns) on every channel
-    and frame at once, and the same weights serve any resolution.
-    """
-    positions = np.clip(np.asarray(positions, dtype=np.float64), 0, size - 1)
-    left = np.floor(positions).astype(np.intp)
-    right = np.minimum(left + 1, size - 1)
-    frac = positions - left
-    rows = np.arange(len(positions))
-    weights = np.zeros((len(positions), size), dtype=np.float32)
-    np.add.at(weights, (rows, left), 1 - frac)
-    np.add.at(weights, (rows, right), frac)  # right == left on the last pixel: the weights still sum to 1
-    return weights
 
 
 def _axis_matrix(low: float, high: float, flip: bool, size: int) -> torch.Tensor:
