@@ -17,7 +17,7 @@ from typing import Any
 from crychic.core.params import flatten
 
 EXPERIMENT = "crychic"
-# What `mlflow.pytorch.log_model` would otherwise infer by importing half the environment (~13 s).
+# What `mlflow.pytorch.log_model` would otherwise infer by importing half the environment (slow).
 MODEL_PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==1.26.4", "mlflow==3.17.2"]
 
 

@@ -26,7 +26,7 @@ from crychic.training.loop import collect_logits, fit, resolve_device, save_chec
 from crychic.training.data import make_loader
 
 # Below this size a CPU run uses one intra-op thread: on stgcn_tiny (0.1 M parameters) the ops are too
-# small to split, and with the cores busy elsewhere 2 threads took 17 s an epoch against 0.7 s for 1.
+# small to split, and splitting them was many times slower with the cores busy elsewhere (README, Layout).
 SINGLE_THREAD_PARAMS = 1_000_000
 
 
