@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from crychic.models import (GCN_MODELS, CrychicConfig, CrychicModel, MultiScaleTemporal, Student, Teacher,
+from crychic.models import (KEYPOINT_MODELS, CrychicConfig, CrychicModel, MultiScaleTemporal, Student, Teacher,
                             TeacherConfig, align_attention, attention_vectors, create_model, list_models,
                             spatial_attention)
 
-# The video networks (heatmap teacher, RGB student); the keypoint GCNs have tests/test_stgcn.py.
-VIDEO_MODELS = [name for name in list_models() if name not in GCN_MODELS]
+# The video networks (heatmap teacher, RGB student, I3D); the keypoint networks have
+# tests/test_stgcn.py and tests/test_baseline_networks.py.
+VIDEO_MODELS = [name for name in list_models() if name not in KEYPOINT_MODELS]
 
 
 def n_params(module: torch.nn.Module) -> int:

@@ -1,0 +1,135 @@
+"""I3D (Carreira & Zisserman, CVPR 2017), ResNet flavour: the RGB baseline, a 2D ResNet inflated to 3D.
+
+Layouts: input RGB clips ``N x 3 x T x H x W`` (e.g. T = 4 or 8, H = W = 96), output ``{"logits":
+N x classes, "embedding": N x D, "features": [layer2, layer3, layer4 maps, each N x C x T x h x w]}``
+with D = the last stage's width: the student's (`crychic.models.student`) interface. The stem
+(stride 2 then a 3x3 max-pool of stride 2) and the stride-2 stages make h x w = 12/6/3 for 96 x 96
+and 28/14/7 for 224; T is never strided (clips here have 4 to 8 frames).
+
+The paper's idea: a strong image network becomes a video network by inflation. Every ``k x k``
+kernel becomes ``t x k x k``, so the network sees motion from its first layer while keeping the 2D
+design (and, with `inflate_2d_weights`, its ImageNet weights: the 2D kernel is repeated over the t
+frames and divided by t, so on a "boring" clip of one repeated frame every layer gives the 2D
+network's activations, apart from the first and last frames, where the temporal zero padding counts).
+As in I3D / ResNet3D-I3D, the stem conv and the first conv of every BasicBlock get temporal
+kernel ``temporal_kernel`` (3), the blocks' second conv and the shortcuts stay ``1 x k x k``;
+``temporal_kernel=1`` gives the 2D network applied frame by frame. Random init: no weights are downloaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from crychic.models.registry import register_model
+
+
+@dataclass(frozen=True)
+class I3DConfig:
+    num_classes: int = 60
+    in_channels: int = 3
+    width: int = 12               # layer1 channels; layers 2..4 double it each time
+    stage_blocks: tuple = (1, 1, 1, 1)
+    temporal_kernel: int = 3      # t of the stem conv and of each block's first conv (1: the 2D network)
+    dropout: float = 0.5          # before the classifier
+
+    def __post_init__(self):  # lists from a checkpoint's asdict / YAML become tuples again
+        object.__setattr__(self, "stage_blocks", tuple(int(b) for b in self.stage_blocks))
+        if self.temporal_kernel % 2 == 0:
+            raise ValueError(f"the temporal kernel must be odd to keep T, got {self.temporal_kernel}")
+
+
+def conv3d(c_in: int, c_out: int, t: int, k: int, stride: int = 1) -> nn.Conv3d:
+    """A ``t x k x k`` conv, spatial stride ``stride``, temporal stride 1, padding that keeps T."""
+    return nn.Conv3d(c_in, c_out, (t, k, k), (1, stride, stride), (t // 2, k // 2, k // 2), bias=False)
+
+
+class BasicBlock3d(nn.Module):
+    """ResNet's BasicBlock inflated, ``t x 3 x 3`` then ``1 x 3 x 3``:
+    ``N x C x T x h x w`` -> ``N x C' x T x h/s x w/s`` (s: the spatial stride)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, temporal_kernel: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            conv3d(c_in, c_out, temporal_kernel, 3, stride), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True),
+            conv3d(c_out, c_out, 1, 3), nn.BatchNorm3d(c_out))
+        self.shortcut = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(conv3d(c_in, c_out, 1, 1, stride), nn.BatchNorm3d(c_out))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+class I3D(nn.Module):
+    def __init__(self, config: I3DConfig):
+        super().__init__()
+        self.config = c = config
+        self.stem = nn.Sequential(
+            conv3d(c.in_channels, c.width, c.temporal_kernel, 7, 2), nn.BatchNorm3d(c.width), nn.ReLU(inplace=True),
+            nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)))
+        self.layers, c_in = nn.ModuleList(), c.width
+        for i, blocks in enumerate(c.stage_blocks):
+            c_out = c.width * 2**i
+            self.layers.append(nn.Sequential(*(
+                BasicBlock3d(c_in if b == 0 else c_out, c_out, 2 if i and not b else 1, c.temporal_kernel)
+                for b in range(blocks))))
+            c_in = c_out
+        self.embed_dim = c_in
+        self.dropout = nn.Dropout(c.dropout)
+        self.fc = nn.Linear(c_in, c.num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, rgb: torch.Tensor) -> dict:
+        if rgb.dim() != 5 or rgb.shape[1] != self.config.in_channels:
+            raise ValueError(f"I3D expects N x {self.config.in_channels} x T x H x W, got {tuple(rgb.shape)}")
+        x = self.stem(rgb)  # N x width x T x H/4 x W/4
+        features = []
+        for i, layer in enumerate(self.layers):
+            x = layer(x)  # N x C_i x T x h_i x w_i
+            if i >= 1:
+                features.append(x)  # layer2..layer4, as the student returns them
+        embedding = x.mean(dim=(2, 3, 4))  # pool T, h, w: N x D
+        return {"logits": self.fc(self.dropout(embedding)), "embedding": embedding, "features": features}
+
+
+@torch.no_grad()
+def inflate_2d_weights(model_3d: I3D, state_dict_2d: dict) -> None:
+    """Load a 2D network's weights into ``model_3d`` (I3D's bootstrapping). ``state_dict_2d`` has
+    ``model_3d``'s names, with 4-D ``C' x C x k x k`` kernels (e.g. the ``temporal_kernel=1`` network's
+    kernels squeezed, or a 2D ResNet renamed to these names); each becomes ``C' x C x t x k x k``: repeated
+    over t and divided by t. Every other tensor (BatchNorm, fc) is copied; names must match exactly."""
+    target = model_3d.state_dict()
+    inflated = {}
+    for name, value in state_dict_2d.items():
+        if name not in target:
+            raise KeyError(f"2D weight {name!r} has no counterpart in the 3D network")
+        if value.dim() == 4 and target[name].dim() == 5:
+            t = target[name].shape[2]
+            value = value.unsqueeze(2).repeat(1, 1, t, 1, 1) / t  # C' x C x t x k x k
+        if value.shape != target[name].shape:
+            raise ValueError(f"{name}: 2D shape {tuple(value.shape)} does not inflate to {tuple(target[name].shape)}")
+        inflated[name] = value
+    model_3d.load_state_dict(inflated)  # strict: every 3D tensor must come from the 2D network
+
+
+# A 2-CPU-sized default (ResNet-10-like: one block per stage, width 12) and the ResNet-18 I3D
+# (width 64, blocks 2/2/2/2).
+I3D_SMALL = I3DConfig()
+I3D_R18 = I3DConfig(width=64, stage_blocks=(2, 2, 2, 2))
+I3D_MODELS = ("i3d", "i3d_r18")  # registry names (inputs N x 3 x T x H x W)
+
+
+@register_model("i3d")
+def i3d(**overrides) -> I3D:
+    return I3D(replace(I3D_SMALL, **overrides))
+
+
+@register_model("i3d_r18")
+def i3d_r18(**overrides) -> I3D:
+    return I3D(replace(I3D_R18, **overrides))
