@@ -223,12 +223,15 @@ def claims_over_draws(by_draw: dict[int, dict], comparisons: list[tuple[str, str
 
 def recorded_experiments(path: str) -> dict[str, dict]:
     """The finished experiments an earlier table recorded (name -> variant, draw, the alignment
-    figures and per-clip correctness as '0'/'1' strings), so that a sweep resumes in a fresh clone,
-    where the experiments' git refs of another machine are absent."""
+    figures and per-clip correctness as '0'/'1' strings, as `record` wrote them), so that a sweep
+    resumes in a fresh clone, where the experiments' git refs of another machine are absent."""
     path = Path(path)
-    recorded = json.loads(path.read_text()).get("experiments", {}) if path.is_file() else {}
-    return {name: {**entry, "correct": {m: np.array([c == "1" for c in bits]) for m, bits in entry["correct"].items()}}
-            for name, entry in recorded.items()}
+    return json.loads(path.read_text()).get("experiments", {}) if path.is_file() else {}
+
+
+def per_clip(entry: dict) -> dict[str, np.ndarray]:
+    """Model -> N bool: a recorded experiment's '0'/'1' strings read back."""
+    return {model: np.array([c == "1" for c in bits]) for model, bits in entry["correct"].items()}
 
 
 def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray]) -> dict:
@@ -289,14 +292,11 @@ def main(argv: list[str] | None = None) -> None:
             if name in finished:  # this repository's experiment wins over an earlier table's record
                 entry = record(variant, draw, finished[name]["metrics"], per_clip_correct(finished[name]["rev"]))
             elif name in recorded:
-                entry = {**recorded[name], "correct": {m: "".join("1" if c else "0" for c in v)
-                                                       for m, v in recorded[name]["correct"].items()}}
+                entry = recorded[name]
             else:
                 continue
             experiments[name] = entry
-            results.setdefault(variant, {})[draw] = {
-                "metrics": entry["metrics"],
-                "correct": {m: np.array([c == "1" for c in bits]) for m, bits in entry["correct"].items()}}
+            results.setdefault(variant, {})[draw] = {"metrics": entry["metrics"], "correct": per_clip(entry)}
     table = summarise(results)
     claims = claims_over_draws(results.get("full", {}), COMPARISONS)
     # A sweep grows draw by draw, so its cost is the sum of its invocations: keep each one's time.

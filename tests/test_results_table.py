@@ -118,7 +118,7 @@ def test_sweep_runs_full_on_every_draw_first():
 def test_a_recorded_experiment_reads_back_as_it_was(tmp_path):
     import json
 
-    from pipeline.ablations import record, recorded_experiments
+    from pipeline.ablations import per_clip, record, recorded_experiments
 
     correct = {"crychic_fused": np.array([True, False, True]), "teacher": np.array([False, False, True])}
     entry = record("full", 1, {"alignment": {"cka": 0.42}, "models": {}}, correct)
@@ -126,7 +126,7 @@ def test_a_recorded_experiment_reads_back_as_it_was(tmp_path):
     path.write_text(json.dumps({"experiments": {"abl-full-d1": entry}}))
     back = recorded_experiments(str(path))["abl-full-d1"]
     assert back["variant"] == "full" and back["draw"] == 1 and back["metrics"]["alignment"]["cka"] == 0.42
-    assert all(np.array_equal(back["correct"][m], correct[m]) for m in correct)
+    assert all(np.array_equal(per_clip(back)[m], correct[m]) for m in correct)
     assert recorded_experiments(str(tmp_path / "absent.json")) == {}
 
 

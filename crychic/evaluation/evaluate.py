@@ -107,8 +107,9 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
     gcn = load_gcn(models_dir / "gcn.pt")
     colour_cue = pq.read_table(models_dir / "colour_cue" / "scores.parquet").to_pylist()
 
-    def predict(on: str) -> dict:
-        """Every candidate's logits on split `on`, in the paired heatmap/RGB set's sample order."""
+    def predict(on: str, framings=FRAMINGS) -> dict:
+        """Every candidate's logits on split `on`, in the paired heatmap/RGB set's sample order
+        (of the no-keypoint framings, only `framings`: each one decodes every clip again)."""
         crychic = evaluation.predict_crychic(joint, inputs.heatmaps, inputs.rgb, split=on, batch_size=batch, device=device)
         reference, labels = crychic["sample_ids"], crychic["labels"]
         single = {
@@ -125,7 +126,7 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
         single["colour_cue"] = {"logits": torch.tensor([r["log_proba"] for r in rows], dtype=torch.float32),
                                 "labels": torch.tensor([r["label"] for r in rows]),
                                 "sample_ids": [r["sample_id"] for r in rows]}
-        for framing in FRAMINGS:
+        for framing in framings:
             framed = evaluation.predict_without_keypoints(
                 {"crychic_posefree_nokp": joint, "rgb_only_nokp": rgb_only}, inputs.rgb, inputs.clips, split=on,
                 framing=framing, size=int(params["rgb"]["size"]), decode_max_side=params["rgb"]["decode_max_side"],
@@ -173,7 +174,7 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
 
     # ------------------------------------------------------------ the test split, once
     step(f"predicting the {split} split with the choices val made")
-    test = predict(split)
+    test = predict(split, framings=(chosen["crychic_posefree_nokp"],))  # the test split sees val's choice only
     labels, reference = test["labels"], test["sample_ids"]
     logits = {name: (test["logits"][f"{name}/{chosen[name]}"] if name in chosen else test["logits"][name])
               for name in METHODS}
