@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crychic.core.coco17 import NUM_JOINTS
+from crychic.models.keypoint_input import average_persons, normalise_and_fold
 from crychic.models.registry import register_model
 
 
@@ -103,21 +104,18 @@ class STALSTM(nn.Module):
 
     def forward(self, keypoint: torch.Tensor) -> dict[str, torch.Tensor]:
         n, c, t, v, m = keypoint.shape
-        if (c, v, m) != (self.config.in_channels, self.num_joints, self.config.num_persons):
-            raise ValueError(f"STALSTM expects N x {self.config.in_channels} x T x {self.num_joints} x "
-                             f"{self.config.num_persons} (C x T x V x M), got {tuple(keypoint.shape)}")
-        x = keypoint.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t)  # N x (M V C) x T
-        x = self.data_bn(x).view(n, m, v, c, t).permute(0, 1, 4, 2, 3).reshape(n * m, t, v, c)  # N*M x T x V x C
+        x = normalise_and_fold(keypoint, self.data_bn, model="STALSTM", in_channels=self.config.in_channels,
+                               num_joints=self.num_joints, num_persons=self.config.num_persons)  # N*M x C x T x V
+        x = x.permute(0, 2, 3, 1)  # N*M x T x V x C
         frames = x.reshape(n * m, t, v * c)  # N*M x T x V*C: one vector per frame
         alpha = self.spatial_attention(frames)  # N*M x T x V
         weighted = (x * (v * alpha).unsqueeze(-1)).reshape(n * m, t, v * c)  # each joint's C values times V alpha
         hidden, _ = self.lstm(weighted)  # N*M x T x D: the last layer's h_t
         beta = self.temporal_attention(frames)  # N*M x T
         embedding = torch.einsum("bt,btd->bd", beta, hidden)  # sum_t beta_t h_t: N*M x D
-        embedding = embedding.view(n, m, -1).mean(dim=1)  # average persons: N x D
+        embedding = average_persons(embedding, m)  # N x D
         return {"logits": self.fc(self.dropout(embedding)), "embedding": embedding,
-                "spatial_attention": alpha.view(n, m, t, v).mean(dim=1),
-                "temporal_attention": beta.view(n, m, t).mean(dim=1)}
+                "spatial_attention": average_persons(alpha, m), "temporal_attention": average_persons(beta, m)}
 
 
 # A 2-CPU-sized default and the paper's layout: a main LSTM of three 100-unit layers, 100-unit

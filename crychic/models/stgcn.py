@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from crychic.core.coco17 import NUM_JOINTS, SKELETON_EDGES
+from crychic.models.keypoint_input import average_persons, normalise_and_fold
 from crychic.models.registry import register_model
 
 ROOT_JOINT = 0  # nose: PYSKL's centre of the COCO graph
@@ -119,15 +120,11 @@ class STGCN(nn.Module):
         return self.config.channels[-1]
 
     def forward(self, keypoint: torch.Tensor) -> dict[str, torch.Tensor]:
-        n, c, t, v, m = keypoint.shape
-        if (c, v, m) != (self.config.in_channels, self.num_joints, self.config.num_persons):
-            raise ValueError(f"STGCN expects N x {self.config.in_channels} x T x {self.num_joints} x "
-                             f"{self.config.num_persons} (C x T x V x M), got {tuple(keypoint.shape)}")
-        x = keypoint.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t)  # N x (M V C) x T
-        x = self.data_bn(x).view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+        x = normalise_and_fold(keypoint, self.data_bn, model="STGCN", in_channels=self.config.in_channels,
+                               num_joints=self.num_joints, num_persons=self.config.num_persons)  # N*M x C x T x V
         for block in self.blocks:
             x = block(x)
-        embedding = x.mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)  # pool T and V, then average persons
+        embedding = average_persons(x.mean(dim=(2, 3)), self.config.num_persons)  # pool T and V: N x D
         return {"logits": self.fc(embedding), "embedding": embedding}
 
 
