@@ -148,15 +148,22 @@ def experiment_metrics() -> dict[str, dict]:
     experiment `dvc exp show` lists."""
     result = subprocess.run([_dvc(), "exp", "show", "--all-commits", "--json", "--no-pager"], check=True, capture_output=True,
                             text=True)
-    # `exp show` also lists queued and running experiments, with their baseline's metrics: skip them.
-    unfinished = {name for name, state in queue_states().items() if state != "Success"}
+    return finished_experiments(json.loads(result.stdout))
+
+
+def finished_experiments(exp_show: list[dict]) -> dict[str, dict]:
+    """`dvc exp show --json` -> {name: {"metrics", "rev"}} of the experiments that finished."""
+    # `exp show` also lists queued, running and failed experiments, each with its *baseline's*
+    # metrics (a re-run's name can appear twice: the failed attempt and the finished one): skip all
+    # but the finished ones, judged per entry, never per name.
     found = {}
-    for baseline in json.loads(result.stdout):
+    for baseline in exp_show:
         for experiment in baseline.get("experiments") or []:
+            state = ((experiment.get("executor") or {}).get("state") or "success").lower()
             for rev in experiment.get("revs") or []:
                 name = rev.get("name") or experiment.get("name")
                 data = ((rev.get("data") or {}).get("metrics") or {}).get("metrics/evaluate.json") or {}
-                if name and name not in unfinished and data.get("data"):
+                if name and state == "success" and not rev.get("error") and data.get("data"):
                     found[name] = {"metrics": data["data"], "rev": rev.get("rev")}
     return found
 

@@ -146,3 +146,22 @@ Worker status: 1 active, 0 idle
 """
     assert parse_queue_status(text) == {"abl-no-attention-transfer-d1": "Running", "abl-no-contrastive-d1": "Queued",
                                         "abl-full-d0": "Success"}
+
+
+def test_a_failed_attempt_never_stands_in_for_the_finished_run():
+    """`exp show` lists a failed attempt with its baseline's metrics (another draw's): the table
+    must take the finished run of that name, whatever the order of the entries."""
+    from pipeline.ablations import finished_experiments
+
+    def entry(rev, state, error, seed):
+        return {"executor": {"state": state}, "name": "abl-x-d1",
+                "revs": [{"rev": rev, "name": "abl-x-d1", "error": error,
+                          "data": {"metrics": {"metrics/evaluate.json": {"data": {"seed": seed}}}}}]}
+
+    finished = entry("good", "success", None, 1)
+    failed = entry("bad", "failed", {"msg": "Experiment run failed"}, 0)
+    queued = {**entry("queued", "queued", None, 0), "name": "abl-y-d1"}
+    queued["revs"][0]["name"] = "abl-y-d1"
+    for order in ([finished, failed], [failed, finished]):
+        found = finished_experiments([{"rev": "base", "experiments": [*order, queued]}])
+        assert found == {"abl-x-d1": {"metrics": {"seed": 1}, "rev": "good"}}
