@@ -85,8 +85,8 @@ def train_gcn(params: dict, *, keypoints_path: str | Path, clip_plan_path: str |
         fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
                      loss_on_batch=loss_on_batch, validate=validate, name="gcn", on_epoch=on_epoch)
     save_checkpoint(out_checkpoint, model, stage="gcn", label_names=label_names, model_name=model_name)
-    return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "val_split": val_split,
-            "best_epoch": fitted.best_epoch}
+    return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "is_main": True,
+            "val_split": val_split, "best_epoch": fitted.best_epoch}
 
 
 def load_gcn(path: str | Path) -> nn.Module:

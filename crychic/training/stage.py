@@ -90,7 +90,6 @@ def run_training_stage(stage: str, args: argparse.Namespace) -> dict | None:
 
             result = train_gcn(params, keypoints_path=args.keypoints, clip_plan_path=args.clips,
                                out_checkpoint=args.out, label_names=label_names, on_epoch=on_epoch)
-            result["is_main"] = True
         else:
             from crychic.training.loop import train_stage
 
