@@ -44,7 +44,7 @@ VARIANTS: dict[str, list[str]] = {
     "full": [],
     "no_attention_transfer": ["model.attention_guidance=false", "loss.attention_weight=0.0"],
     "no_contrastive": ["loss.contrastive_weight=0.0"],
-    "no_multiscale": ["model.multiscale_temporal=false"],
+    "no_multiscale": ["model.multiscale=false"],
     # One joint stage from random weights, given the epochs that the student gets in the three
     # stages (student + joint), so it is not starved of training; a joint epoch costs about a
     # student-stage epoch plus the teacher's backward pass, so this is about the three stages' compute.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from crychic.models import (KEYPOINT_MODELS, CrychicConfig, CrychicModel, MultiScaleTemporal, Student, Teacher,
+from crychic.models import (KEYPOINT_MODELS, CrychicConfig, CrychicModel, MultiScaleScales, MultiScaleSpatioTemporal, Student, Teacher,
                             TeacherConfig, align_attention, attention_vectors, create_model, list_models,
                             spatial_attention)
 
@@ -70,26 +70,41 @@ def test_student_stage_maps_pair_with_teacher_stages(size, maps):
     assert Student.feature_sizes(size, size) == [(m, m) for m in maps]
 
 
-def test_multiscale_block_differs_from_plain_only_by_dilation():
+def _reach(block, x, dims):
+    """Which positions along `dims` change when frame 0 / pixel (0, 0) is bumped."""
+    bumped = x.clone()
+    bumped[(slice(None), slice(None)) + tuple(0 if d in dims else slice(None) for d in (2, 3, 4))] += 5
+    change = (block(bumped) - block(x)).abs()
+    return change.amax(dim=tuple(d for d in range(5) if d not in dims)) > 1e-6
+
+
+def test_multiscale_block_reaches_further_in_time_and_space_than_single_scale():
     torch.manual_seed(0)
-    multi = MultiScaleTemporal(24, dilations=(1, 2, 3)).eval()
-    plain = MultiScaleTemporal(24, multiscale=False).eval()
-    assert n_params(multi) == n_params(plain)
-    # same weights: the plain conv holds the three branch kernels stacked
-    plain.load_state_dict({**multi.state_dict(), "branches.0.weight": torch.cat([b.weight for b in multi.branches])},
-                          strict=False)
+    scales = MultiScaleScales(temporal_dilations=(1, 2, 3), spatial_dilations=(1, 2), global_spatial=False)
+    multi = MultiScaleSpatioTemporal(24, scales).eval()
+    plain = MultiScaleSpatioTemporal(24, scales, multiscale=False).eval()
+    assert multi.branch_kinds == ["temporal_d1", "temporal_d2", "temporal_d3", "spatial_d1", "spatial_d2"]
+    assert plain.branch_kinds == ["temporal_d1", "spatial_d1"]
+    assert n_params(multi) == n_params(plain)  # without global branches: the same weights, regrouped
     with torch.no_grad():
-        x = torch.randn(2, 24, 8, 5, 5)
+        x = torch.randn(2, 24, 8, 9, 9)
         assert multi(x).shape == x.shape
-        assert not torch.allclose(multi(x), plain(x), atol=1e-5)
-        single = x[:, :, :1]  # one frame: only the centre taps act, dilation is moot
-        torch.testing.assert_close(multi(single), plain(single))
-        # an impulse at frame 0 reaches frame 3 through dilation 3, only frame 1 through the plain conv
-        bumped = x.clone()
-        bumped[:, :, 0] += 5
-        reach = [(block(bumped) - block(x)).abs().amax(dim=(0, 1, 3, 4)) > 1e-6 for block in (multi, plain)]
-    assert reach[0].tolist() == [True] * 4 + [False] * 4
-    assert reach[1].tolist() == [True] * 2 + [False] * 6
+        # an impulse at frame 0 reaches frame 3 through dilation 3, only frame 1 through one scale
+        assert _reach(multi, x, (2,)).tolist() == [True] * 4 + [False] * 4
+        assert _reach(plain, x, (2,)).tolist() == [True] * 2 + [False] * 6
+        # an impulse at pixel (0, 0) reaches row 2 through the dilation-2 3x3, only row 1 through one scale
+        assert _reach(multi, x, (3,)).tolist() == [True] * 3 + [False] * 6
+        assert _reach(plain, x, (3,)).tolist() == [True] * 2 + [False] * 7
+
+
+def test_global_branches_see_the_whole_clip_and_frame():
+    torch.manual_seed(0)
+    block = MultiScaleSpatioTemporal(16, MultiScaleScales(temporal_dilations=(1,), spatial_dilations=(1,),
+                                                          global_temporal=True, global_spatial=True)).eval()
+    assert block.branch_kinds == ["temporal_d1", "spatial_d1", "global_temporal", "global_spatial"]
+    with torch.no_grad():
+        x = torch.randn(2, 16, 4, 6, 6)
+        assert _reach(block, x, (2,)).all() and _reach(block, x, (3,)).all()  # frame 0 / row 0 reach everything
 
 
 def test_spatial_attention_is_per_frame_peak_normalised():
@@ -193,7 +208,7 @@ def test_config_objects_and_overrides_build_the_networks():
     model = CrychicModel(config)
     assert model.teacher.embed_dim == 64 and model.student.embed_dim == 64
     assert model.teacher.fc.out_features == model.student.fc.out_features == 7
-    assert all(len(block.branches) == 1 and block.branches[0].dilation == (1, 1, 1) for block in model.student.temporal)
+    assert all(block.branch_kinds == ["temporal_d1", "spatial_d1"] for block in model.student.temporal)
 
 
 def test_pose_free_student_weights_features_by_its_own_attention():

@@ -102,7 +102,7 @@ def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     assert overrides("full", 1, params) == ["data.seed=1", "seed=1", "evaluate.end_to_end_clips=0",
                                              "evaluate.latency_repeats=1"]
     assert "loss.contrastive_weight=0.0" in overrides("no_contrastive", 0, params)
-    assert "model.multiscale_temporal=false" in overrides("no_multiscale", 0, params)
+    assert "model.multiscale=false" in overrides("no_multiscale", 0, params)
     assert "train.joint.epochs=28" in overrides("single_stage", 0, params)
     assert experiment_name("no_attention_transfer", 2) == "abl-no-attention-transfer-d2"
 

@@ -11,7 +11,7 @@ from crychic.models.attention import align_attention, attention_vectors, spatial
 from crychic.models.crychic_model import CrychicConfig, CrychicModel
 from crychic.models.i3d import I3D, I3D_MODELS, I3DConfig, inflate_2d_weights
 from crychic.models.msg3d import MSG3D, MSG3D_MODELS, MSG3DConfig
-from crychic.models.multiscale_temporal import MultiScaleTemporal
+from crychic.models.multiscale import MultiScaleScales, MultiScaleSpatioTemporal
 from crychic.models.registry import create_model, list_models, register_model
 from crychic.models.sta_lstm import STA_LSTM_MODELS, STALSTM, STALSTMConfig
 from crychic.models.stgcn import GCN_MODELS, STGCN, STGCNConfig
@@ -22,7 +22,7 @@ KEYPOINT_MODELS = GCN_MODELS + MSG3D_MODELS + STA_LSTM_MODELS  # every network o
 
 __all__ = [
     "GCN_MODELS", "I3D", "I3D_MODELS", "KEYPOINT_MODELS", "MSG3D", "MSG3D_MODELS", "STALSTM", "STA_LSTM_MODELS",
-    "STGCN", "CrychicConfig", "CrychicModel", "I3DConfig", "MSG3DConfig", "MultiScaleTemporal", "STALSTMConfig",
+    "STGCN", "CrychicConfig", "CrychicModel", "I3DConfig", "MSG3DConfig", "MultiScaleScales", "MultiScaleSpatioTemporal", "STALSTMConfig",
     "STGCNConfig", "Student", "StudentConfig", "Teacher", "TeacherConfig", "align_attention", "attention_vectors",
     "create_model", "inflate_2d_weights", "list_models", "register_model", "spatial_attention",
 ]

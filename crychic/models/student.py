@@ -1,8 +1,8 @@
 """The dense-modality student: a ResNet18-family 2D network per frame, with temporal blocks.
 
 Input RGB clips ``N x 3 x T x H x W``. Frames go through the 2D ResNet as ``N*T`` images; after
-layer2, layer3 and layer4 the maps are viewed as ``N x C x T x h x w`` and a temporal block
-(multi-scale, plain, or none: the ablation switch) mixes frames. The stem (7x7 stride 2 + max-pool)
+layer2, layer3 and layer4 the maps are viewed as ``N x C x T x h x w`` and a spatiotemporal block
+(multi-scale, single-scale, or none: the ablation switch) mixes frames and neighbourhoods. The stem (7x7 stride 2 + max-pool)
 is ResNet18's, so layer2..layer4 are 28/14/7 for 224 and 14/7/4 for 112: one-to-one with the
 teacher's 28/14/7 stages on its 56 x 56 heatmaps. Random init: no ImageNet weights here.
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from crychic.models.multiscale_temporal import MultiScaleTemporal
+from crychic.models.multiscale import MultiScaleScales, MultiScaleSpatioTemporal
 from crychic.models.attention import spatial_attention
 from crychic.models.registry import register_model
 
@@ -35,8 +35,14 @@ class StudentConfig:
     width: int = 64  # layer1 channels; layers 2..4 double it each time
     stage_blocks: tuple = (2, 2, 2, 2)
     temporal: str = "multiscale"  # one of TEMPORAL_MODES, after layer2, layer3, layer4
-    temporal_kernel_sizes: tuple = (3,)
-    temporal_dilations: tuple = (1, 2, 3)
+    # Scales of the multi-scale blocks (crychic.models.multiscale), matched to the clip and maps:
+    # 8-frame clips at 224 px (28/14/7 maps) take temporal dilations 1/2 and spatial 1/2; the
+    # default 4-frame clips at 96 px (12/6/3 maps) only 3-frame / 3x3 kernels, plus the whole clip
+    # and the whole frame as the coarse scales.
+    temporal_dilations: tuple = (1, 2)
+    spatial_dilations: tuple = (1, 2)
+    global_temporal: bool = True
+    global_spatial: bool = True
     dropout: float = 0.5
 
 
@@ -69,8 +75,10 @@ class Student(nn.Module):
             self.layers.append(nn.Sequential(*(BasicBlock(c_in if b == 0 else c_out, c_out, 2 if i and not b else 1)
                                                for b in range(blocks))))
             if i >= 1:  # layer2..layer4
-                self.temporal.append(nn.Identity() if c.temporal == "none" else MultiScaleTemporal(
-                    c_out, c.temporal_kernel_sizes, c.temporal_dilations, multiscale=c.temporal == "multiscale"))
+                scales = MultiScaleScales(3, tuple(c.temporal_dilations), tuple(c.spatial_dilations),
+                                          c.global_temporal, c.global_spatial)
+                self.temporal.append(nn.Identity() if c.temporal == "none" else MultiScaleSpatioTemporal(
+                    c_out, scales, multiscale=c.temporal == "multiscale"))
             c_in = c_out
         self.embed_dim = c_in
         self.dropout = nn.Dropout(c.dropout)
@@ -115,7 +123,7 @@ class Student(nn.Module):
 
 
 RESNET18_TEMPORAL = StudentConfig()
-RESNET18_TINY = StudentConfig(width=16)
+RESNET18_TINY = StudentConfig(width=16, temporal_dilations=(1,), spatial_dilations=(1,))
 
 
 @register_model("resnet18_temporal")

@@ -10,8 +10,12 @@ downsample), three stages of 4/6/3 Bottlenecks (128/256/512 channels), spatial s
 1/1/2 (the last stage halves T, as published), global average pooling, dropout 0.5, linear.
 About 2.0 M parameters with 60 classes, as PoseConv3D reports.
 
-``multiscale_temporal`` appends a `MultiScaleTemporal` block to each inflated stage (off in the
-published preset, on in the CPU preset ``posec3d_tiny``).
+``multiscale`` appends a `MultiScaleSpatioTemporal` block to each inflated stage (off in the
+published preset, on in the CPU presets): temporal dilations 1/2/3 (the heatmap clip has 16
+frames, 8 after the last stage), 3x3 spatial kernels and the whole frame as spatial scales (the
+maps are 16/8/4 pixels for the default 32 x 32 volumes, too small for a dilated 3x3).
+``posec3d_small`` is the tiny teacher widened to the student's size (0.75 M parameters against
+0.72 M), for the teacher-size comparison.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from crychic.models.multiscale_temporal import MultiScaleTemporal
+from crychic.models.multiscale import MultiScaleScales, MultiScaleSpatioTemporal
 from crychic.models.registry import register_model
 
 
@@ -36,9 +40,12 @@ class TeacherConfig:
     temporal_strides: tuple = (1, 1, 2)
     stem_pool: bool = True  # PoseConv3D's stride-1 1x3x3 max-pool after the stem
     dropout: float = 0.5
-    multiscale_temporal: bool = False
-    temporal_kernel_sizes: tuple = (3,)
+    multiscale: bool = False  # a MultiScaleSpatioTemporal block ends each inflated stage
+    multiscale_blocks: bool = True  # False (ablation): the same blocks with a single scale
     temporal_dilations: tuple = (1, 2, 3)
+    spatial_dilations: tuple = (1,)
+    global_temporal: bool = False
+    global_spatial: bool = True
 
 
 def conv_bn(c_in: int, c_out: int, kernel, stride=1, relu: bool = True) -> nn.Sequential:
@@ -82,8 +89,10 @@ class Teacher(nn.Module):
                                   c.spatial_strides[i] if b == 0 else 1,
                                   c.temporal_strides[i] if b == 0 else 1, bool(c.inflate[i]))
                      for b in range(blocks)]
-            if c.multiscale_temporal and c.inflate[i]:
-                stage.append(MultiScaleTemporal(planes * 4, c.temporal_kernel_sizes, c.temporal_dilations))
+            if c.multiscale and c.inflate[i]:
+                scales = MultiScaleScales(3, tuple(c.temporal_dilations), tuple(c.spatial_dilations),
+                                          c.global_temporal, c.global_spatial)
+                stage.append(MultiScaleSpatioTemporal(planes * 4, scales, multiscale=c.multiscale_blocks))
             self.stages.append(nn.Sequential(*stage))
             c_in = planes * 4
         self.embed_dim = c_in
@@ -104,7 +113,8 @@ class Teacher(nn.Module):
 
 
 POSEC3D_SLOWONLY_R50 = TeacherConfig()
-POSEC3D_TINY = TeacherConfig(base_channels=8, stage_blocks=(1, 1, 1), multiscale_temporal=True)
+POSEC3D_TINY = TeacherConfig(base_channels=8, stage_blocks=(1, 1, 1), multiscale=True)
+POSEC3D_SMALL = TeacherConfig(base_channels=30, stage_blocks=(1, 1, 1), multiscale=True)
 
 
 @register_model("posec3d_slowonly_r50")
@@ -115,3 +125,8 @@ def posec3d_slowonly_r50(**overrides) -> Teacher:
 @register_model("posec3d_tiny")
 def posec3d_tiny(**overrides) -> Teacher:
     return Teacher(replace(POSEC3D_TINY, **overrides))
+
+
+@register_model("posec3d_small")
+def posec3d_small(**overrides) -> Teacher:
+    return Teacher(replace(POSEC3D_SMALL, **overrides))

@@ -102,17 +102,17 @@ def all_reduce_mean(value: float, ctx: Distributed, device: torch.device) -> flo
 # ---------------------------------------------------------------- model and checkpoints
 
 # The `model` params every stage that builds a CrychicModel reads (dvc.yaml lists them).
-MODEL_KEYS = ["model.teacher", "model.student", "model.embed_dim", "model.multiscale_temporal", "model.attention_p",
+MODEL_KEYS = ["model.teacher", "model.student", "model.embed_dim", "model.multiscale", "model.attention_p",
               "model.detach_guidance", "model.guidance_dropout", "model.fusion", "model.fusion_dropout"]
 
 
 def build_model(num_classes: int, model_params: dict) -> CrychicModel:
     """The joint model from the `model` params (`MODEL_KEYS`, and `attention_guidance`)."""
-    multiscale = bool(model_params["multiscale_temporal"])
+    multiscale = bool(model_params["multiscale"])
     config = CrychicConfig(
         num_classes=num_classes,
         teacher=model_params["teacher"], student=model_params["student"],
-        teacher_overrides={"multiscale_temporal": multiscale},
+        teacher_overrides={"multiscale_blocks": multiscale},
         student_overrides={"temporal": "multiscale" if multiscale else "plain"},
         embed_dim=int(model_params["embed_dim"]),
         use_attention_guidance=bool(model_params["attention_guidance"]),
