@@ -95,19 +95,23 @@ def test_missing_sample_names_the_file(tiny_data, tmp_path):
         KeypointClips(h5, bad_plan, "train")
 
 
-def test_train_gcn_stage_writes_metrics(tiny_data, tmp_path):
+@pytest.mark.parametrize("stage, model_name", [("gcn", "stgcn_tiny"), ("msg3d", "msg3d"), ("sta_lstm", "sta_lstm")])
+def test_keypoint_baseline_stage_writes_metrics(tiny_data, tmp_path, stage, model_name):
+    import importlib
+
     from crychic.training.stage import PARAM_KEYS
-    from stages.train_gcn import main
+
+    main = importlib.import_module(f"stages.train_{stage}").main
 
     h5, plan, rows = tiny_data
     manifest = tmp_path / "manifest.parquet"
     pq.write_table(pa.Table.from_pylist([{"label": i, "label_name": f"class{i}"} for i in range(3)]), manifest)
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({
-        "seed": 0, "gcn": {"model": "stgcn_tiny", "epochs": 1, "lr": 0.003, "weight_decay": 0.0001},
+        "seed": 0, stage: {"model": model_name, "epochs": 1, "lr": 0.003, "weight_decay": 0.0001},
         "train": {"device": "cpu", "batch_size": 2}}))
-    assert {"gcn.model", "gcn.epochs"} <= set(PARAM_KEYS["gcn"])
-    out, metrics, plots = tmp_path / "gcn.pt", tmp_path / "train_gcn.json", tmp_path / "plots.json"
+    assert {f"{stage}.model", f"{stage}.epochs"} <= set(PARAM_KEYS[stage])
+    out, metrics, plots = tmp_path / f"{stage}.pt", tmp_path / f"train_{stage}.json", tmp_path / "plots.json"
     timing = tmp_path / "timing.json"
     main(["--no-mlflow", "--params", str(params), "--keypoints", str(h5), "--clips", str(plan),
           "--manifest", str(manifest), "--out", str(out), "--metrics", str(metrics), "--plots", str(plots),
@@ -115,12 +119,13 @@ def test_train_gcn_stage_writes_metrics(tiny_data, tmp_path):
     figures = json.loads(metrics.read_text())
     assert figures["val_split"] == "val" and figures["epochs"] == 1 and figures["best_epoch"] == 0
     assert json.loads(timing.read_text())["mlflow_run_id"] is None and "seconds" not in figures
-    assert 0 <= figures["val_gcn_top1"] <= 1 and figures["val_top1"] == figures["val_gcn_top1"]
+    assert 0 <= figures[f"val_{stage}_top1"] <= 1 and figures["val_top1"] == figures[f"val_{stage}_top1"]
     assert len(json.loads(plots.read_text())) == 1
 
-    from crychic.training.gcn import load_gcn, predict_gcn
+    from crychic.training.baselines import load_baseline, predict_baseline
 
-    model = load_gcn(out)
+    model = load_baseline(out)
+    assert model.stage == stage
     assert model.label_names == ["class0", "class1", "class2"]
-    logits, labels, ids = predict_gcn(model, h5, plan, "val")
+    logits, labels, ids = predict_baseline(model, keypoints_path=h5, clip_plan_path=plan, rgb_dir=None, split="val")
     assert logits.shape == (2, 3) and labels.tolist() == [0, 1] and ids == ["val_0", "val_1"]

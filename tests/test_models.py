@@ -252,3 +252,26 @@ def test_at_inference_the_student_uses_its_own_attention_even_with_keypoints():
     guided.load_state_dict(model.state_dict())
     with torch.no_grad():
         assert not torch.allclose(guided(heatmap=heatmap, rgb=rgb)["student_logits"], pose_free["student_logits"])
+
+
+def test_text_heads_anchor_both_networks_to_the_class_sentences():
+    from crychic.losses import CrychicLoss
+
+    torch.manual_seed(0)
+    config = CrychicConfig(num_classes=3, teacher=TeacherConfig(in_channels=17, base_channels=4, stage_blocks=(1, 1, 1)),
+                           student="resnet18_tiny", student_overrides={"width": 8}, text_dim=6)
+    model = CrychicModel(config)
+    with pytest.raises(ValueError):
+        model.set_class_text(torch.randn(4, 6))  # one row per class
+    sentences = torch.nn.functional.normalize(torch.randn(3, 6), dim=1)
+    model.set_class_text(sentences)
+    out = model(heatmap=torch.rand(2, 17, 4, 16, 16), rgb=torch.randn(2, 3, 2, 32, 32))
+    assert out["t_teacher"].shape == out["t_student"].shape == (2, 6)
+    torch.testing.assert_close(out["student_text_logits"], out["t_student"] @ sentences.T)
+    loss = CrychicLoss(text_weight=1.0, classify=("fused",), temperature=0.1)
+    total, terms = loss(out, torch.tensor([0, 2]))
+    total.backward()
+    assert terms["text"] > 0 and model.student_text[0].weight.grad.abs().sum() > 0
+    assert model.teacher_text[0].weight.grad.abs().sum() > 0
+    assert "class_text" in model.state_dict()  # saved with the checkpoint, never trained
+    assert not any(name == "class_text" for name, _ in model.named_parameters())

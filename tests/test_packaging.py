@@ -100,7 +100,9 @@ def test_baseline_stages_list_exactly_the_params_they_read():
     from crychic.training.stage import PARAM_KEYS
 
     stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
-    assert stages["train_colour_cue"]["params"] == COLOUR_CUE and stages["train_gcn"]["params"] == PARAM_KEYS["gcn"]
+    assert stages["train_colour_cue"]["params"] == COLOUR_CUE
+    for name in ("gcn", "msg3d", "sta_lstm", "i3d"):
+        assert stages[f"train_{name}"]["params"] == PARAM_KEYS[name], name
     # The RGB-only baseline is the plain student: it never reads the attention-guidance switch.
     assert "model.attention_guidance" not in PARAM_KEYS["rgb_only"] and "train.joint.epochs" in PARAM_KEYS["rgb_only"]
 

@@ -249,3 +249,22 @@ def test_loader_with_workers_gives_the_same_batches(dirs):
                 assert torch.equal(a[key], b[key]), key
     # Two epochs differ (augmentation and order), as they should.
     assert not all(torch.equal(a["heatmap"], b["heatmap"]) for a, b in zip(serial[0], serial[1]))
+
+
+def test_i3d_baseline_trains_on_the_rgb_clips_and_predicts(tmp_path):
+    from crychic.training.baselines import load_baseline, predict_baseline, train_baseline
+
+    splits = {k: ("train" if k < 6 else "val") for k in range(9)}
+    _, rgb_dir = write_dataset(tmp_path, heatmap_ks=[0, 1], rgb_ks=list(range(9)), splits=splits)
+    params = {"seed": 0, "i3d": {"model": "i3d", "epochs": 2, "lr": 0.003, "weight_decay": 0.0001},
+              "train": {"device": "cpu", "batch_size": 4}}
+    result = train_baseline("i3d", params, keypoints_path=None, clip_plan_path=None, rgb_dir=rgb_dir,
+                            out_checkpoint=tmp_path / "i3d.pt", label_names=["a", "b", "c"])
+    assert result["val_split"] == "val" and len(result["history"]) == 2
+    assert 0 <= result["final"]["i3d"]["top1"] <= 1
+    model = load_baseline(tmp_path / "i3d.pt")
+    assert model.stage == "i3d" and model.label_names == ["a", "b", "c"]
+    logits, labels, ids = predict_baseline(model, keypoints_path=None, clip_plan_path=None, rgb_dir=rgb_dir,
+                                           split="val", batch_size=2)
+    assert logits.shape == (3, 3) and sorted(ids) == ["s06", "s07", "s08"]
+    assert labels.tolist() == [int(i[1:]) % 3 for i in ids]

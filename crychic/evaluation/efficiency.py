@@ -93,8 +93,9 @@ def inference_cost(fn: Callable, make_inputs: Callable[[int], dict], *, paramete
     }
 
 
-def model_costs(joint, teacher, rgb_only, gcn, params, settings, device) -> dict:
-    """One efficiency row per model, each measured on `device` with inputs of the pipeline's shapes."""
+def model_costs(joint, teacher, rgb_only, baselines: dict, params, settings, device) -> dict:
+    """One efficiency row per model, each measured on `device` with inputs of the pipeline's shapes
+    (`baselines`: stage name -> network of `crychic.training.baselines`, keypoint or RGB input)."""
     from crychic.evaluation.methods import METHODS
 
     heatmap_channels = 17 * (int(bool(params["heatmap"]["with_joint"])) + int(bool(params["heatmap"]["with_limb"])))
@@ -107,12 +108,10 @@ def model_costs(joint, teacher, rgb_only, gcn, params, settings, device) -> dict
     def rgb(n):
         return torch.randn(n, 3, t_rgb, size, size, device=device)
 
-    persons = int(gcn.config.num_persons)
-
-    def keypoints(n):
+    def keypoints(n, persons):
         return torch.randn(n, 3, t_h, 17, persons, device=device)
 
-    for model in (joint, teacher, rgb_only, gcn):
+    for model in (joint, teacher, rgb_only, *baselines.values()):
         model.to(device).eval()
     repeats, batch = int(settings["latency_repeats"]), int(settings["throughput_batch"])
     cost = lambda fn, make, count: inference_cost(fn, make, parameters=count, throughput_batch=batch, repeats=repeats)
@@ -120,8 +119,6 @@ def model_costs(joint, teacher, rgb_only, gcn, params, settings, device) -> dict
     table = {
         "teacher": cost(lambda heatmap: teacher.teacher(heatmap)["logits"], lambda n: {"heatmap": heatmap(n)},
                         count_parameters(teacher.teacher)),
-        "gcn": cost(lambda keypoint: gcn(keypoint)["logits"], lambda n: {"keypoint": keypoints(n)},
-                    count_parameters(gcn)),
         "rgb_only": cost(lambda rgb: rgb_only(rgb=rgb)["student_logits"], lambda n: {"rgb": rgb(n)}, student_params),
         "late_fusion": cost(lambda heatmap, rgb: (teacher.teacher(heatmap)["logits"], rgb_only(rgb=rgb)["student_logits"]),
                             lambda n: {"heatmap": heatmap(n), "rgb": rgb(n)},
@@ -133,7 +130,15 @@ def model_costs(joint, teacher, rgb_only, gcn, params, settings, device) -> dict
                               count_parameters(joint.teacher) + count_parameters(joint.student)
                               + count_parameters(joint.fusion_head)),
     }
+    for name, network in baselines.items():
+        if hasattr(network.config, "num_persons"):  # keypoint input N x 3 x T x V x M
+            make = (lambda persons: lambda n: {"x": keypoints(n, persons)})(int(network.config.num_persons))
+        else:
+            make = lambda n: {"x": rgb(n)}
+        table[name] = cost((lambda net: lambda x: net(x)["logits"])(network), make, count_parameters(network))
     table["student_guided"] = dict(table["crychic_posefree"])  # the same network
+    table["crychic_text"] = dict(table["crychic_posefree"])  # the same network (plus a text head, unused)
+    table["crychic_text_zeroshot"] = dict(table["crychic_posefree"])
     table["crychic_posefree_nokp"] = dict(table["crychic_posefree"])  # the same network, framed otherwise
     table["rgb_only_nokp"] = dict(table["rgb_only"])
     return {name: table[name] for name in METHODS if name in table}  # colour_cue: not a network

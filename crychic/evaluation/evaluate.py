@@ -33,7 +33,8 @@ from crychic.evaluation.methods import (COMPARISONS, LATE_FUSION_WEIGHTS, METHOD
                                         TRAINED_CHECKPOINTS)
 from crychic.evaluation.statistics import bootstrap_ci, paired_difference
 from crychic.sources.synthetic.classes import class_groups
-from crychic.training.gcn import load_gcn, predict_gcn
+from crychic.training.baselines import load_baseline, predict_baseline
+from crychic.training.stage import BASELINE_INPUTS
 from crychic.training.loop import MODEL_KEYS, build_model, load_checkpoint, resolve_device
 
 PARAM_KEYS = [
@@ -77,7 +78,8 @@ class Evaluation:
 
 
 def _load_crychic(path, num_classes: int, model_params: dict):
-    model = build_model(num_classes, model_params)
+    saved = torch.load(path, map_location="cpu", weights_only=False)["model_config"]
+    model = build_model(num_classes, model_params, text_dim=int(saved.get("text_dim", 0)))  # train_text's has text heads
     load_checkpoint(path, model)
     return model.eval()
 
@@ -102,9 +104,10 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
     joint = _load_crychic(models_dir / "joint.pt", num_classes, params["model"])
     teacher = _load_crychic(models_dir / "teacher.pt", num_classes, params["model"])
     guided = _load_crychic(models_dir / "student.pt", num_classes, params["model"])
+    text = _load_crychic(models_dir / "text.pt", num_classes, params["model"])
     rgb_only = _load_crychic(models_dir / "rgb_only.pt", num_classes,
                              {**params["model"], "attention_guidance": False})  # as train_rgb_only built it
-    gcn = load_gcn(models_dir / "gcn.pt")
+    baselines = {name: load_baseline(models_dir / f"{name}.pt") for name in BASELINE_INPUTS}
     colour_cue = pq.read_table(models_dir / "colour_cue" / "scores.parquet").to_pylist()
 
     def predict(on: str, framings=FRAMINGS) -> dict:
@@ -119,9 +122,17 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
                                                   key="student_logits", split=on, batch_size=batch, device=device),
             "student_guided": evaluation.predict_single(guided, inputs.heatmaps, inputs.rgb, modality="rgb",
                                                         key="student_logits", split=on, batch_size=batch, device=device),
+            "crychic_text": evaluation.predict_single(text, inputs.heatmaps, inputs.rgb, modality="rgb",
+                                                      key="student_logits", split=on, batch_size=batch, device=device),
+            "crychic_text_zeroshot": evaluation.predict_single(
+                text, inputs.heatmaps, inputs.rgb, modality="rgb", key="student_text_logits", split=on,
+                batch_size=batch, device=device),
         }
-        gcn_logits, gcn_labels, gcn_ids = predict_gcn(gcn, inputs.keypoints, inputs.clips, on, batch_size=batch)
-        single["gcn"] = {"logits": gcn_logits, "labels": gcn_labels, "sample_ids": list(gcn_ids)}
+        for name, network in baselines.items():
+            logits_, labels_, ids_ = predict_baseline(network, keypoints_path=inputs.keypoints,
+                                                      clip_plan_path=inputs.clips, rgb_dir=inputs.rgb, split=on,
+                                                      batch_size=batch)
+            single[name] = {"logits": logits_, "labels": labels_, "sample_ids": list(ids_)}
         rows = [r for r in colour_cue if r["split"] == on]
         single["colour_cue"] = {"logits": torch.tensor([r["log_proba"] for r in rows], dtype=torch.float32),
                                 "labels": torch.tensor([r["label"] for r in rows]),
@@ -196,8 +207,16 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
     crychic = test["crychic"]
     metrics["alignment"] = alignment_report(crychic, float(params["loss"]["contrastive_weight"]) > 0)
 
+    if groups:
+        step("teacher attention near the wrists (stage-1 teacher, test split)")
+        from crychic.evaluation.attention_focus import WRIST_RADIUS_PX, teacher_wrist_focus
+
+        metrics["teacher_wrist_focus"] = teacher_wrist_focus(
+            teacher, inputs.heatmaps, inputs.keypoints, inputs.clips, split=split,
+            radius=WRIST_RADIUS_PX / int(params["heatmap"]["size"]), groups=groups, batch_size=batch, device=device)
+
     step(f"parameters, FLOPs, latency (batch 1) and throughput (batch {settings['throughput_batch']}) on {device}")
-    efficiency = model_costs(joint, teacher, rgb_only, gcn, params, settings, device)
+    efficiency = model_costs(joint, teacher, rgb_only, baselines, params, settings, device)
     metrics["cost"] = {name: {"parameters": row["parameters"], "gflops_per_clip": row["gflops_per_clip"]}
                        for name, row in efficiency.items()}
     timing: dict = {"device": str(device), "efficiency": {
@@ -299,6 +318,11 @@ def write_figures(result: Evaluation, out_dir: str | Path, inputs: EvaluationInp
                                               title=f"{name}, top-1 {accuracy:.3f}\n{METHODS[name].description}")
         paths.append(out_dir / f"confusion_{name}.png")
         figures.save(fig, paths[-1])
+
+    focus = result.metrics.get("teacher_wrist_focus")
+    if focus:
+        paths.append(out_dir / "teacher_wrist_focus.png")
+        figures.save(figures.wrist_focus_figure(focus, "stage-1 teacher: attention near the wrists (test)"), paths[-1])
 
     chosen: list[int] = []
     for classes in (groups.values() if groups else []):

@@ -21,13 +21,19 @@ class Method:
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("teacher", "skeleton heatmaps (stage 1)", "skeleton (heatmaps)"),
     Method("gcn", "raw keypoints, ST-GCN-style", "skeleton (keypoints)"),
+    Method("msg3d", "raw keypoints, MS-G3D-style (multi-scale G3D graph convolution)", "skeleton (keypoints)"),
+    Method("sta_lstm", "raw keypoints, STA-LSTM (spatial and temporal attention)", "skeleton (keypoints)"),
     Method("colour_cue", "hue histogram around the keypoint wrists, logistic regression", "RGB + keypoints",
            network=False),
     Method("rgb_only", "plain RGB student, no teacher, stages 2 + 3 epochs", "RGB (keypoint box)"),
+    Method("i3d", "I3D-style RGB network (ResNet inflated to 3D), rgb_only's epochs", "RGB (keypoint box)"),
     Method("late_fusion", "teacher + rgb_only scores, weight chosen on val", "skeleton + RGB"),
     Method("student_guided", "RGB student trained with the teacher (stage 2), pose-free", "RGB (keypoint box)"),
     Method("crychic_posefree", "CRYCHIC student after joint fine-tuning, pose-free, keypoint-box crop",
            "RGB (keypoint box)"),
+    Method("crychic_text", "CRYCHIC student after stage 3 with the text anchor, pose-free", "RGB (keypoint box)"),
+    Method("crychic_text_zeroshot", "crychic_text's nearest class sentence (no classifier head)",
+           "RGB (keypoint box) + class text"),
     Method("rgb_only_nokp", "rgb_only on clips framed without keypoints", "RGB only"),
     Method("crychic_posefree_nokp", "crychic_posefree on clips framed without keypoints", "RGB only"),
     Method("crychic_fused", "CRYCHIC fused (teacher + student), rule chosen on val", "skeleton + RGB"),
@@ -42,6 +48,9 @@ COMPARISONS = [
     ("crychic_fused", "crychic_posefree"),
     ("late_fusion", "teacher"),
     ("crychic_fused", "late_fusion"),         # CRYCHIC beyond averaging two separately trained models
+    ("crychic_text", "crychic_posefree"),     # the text anchor (same start, same stage-3 epochs)
+    ("msg3d", "gcn"),                         # the method's named baselines against the stand-ins
+    ("i3d", "rgb_only"),
 ]
 
 # Choices made on val (evaluate's `protocol`): the candidates of each, and the question it answers.
@@ -53,4 +62,5 @@ PROTOCOL_QUESTIONS = {
 }
 # Method -> the training stage whose metrics record its kept (best-val) epoch.
 TRAINED_CHECKPOINTS = {"teacher": "train_teacher", "student_guided": "train_student", "crychic": "train_joint",
-                       "rgb_only": "train_rgb_only", "gcn": "train_gcn"}
+                       "rgb_only": "train_rgb_only", "gcn": "train_gcn", "msg3d": "train_msg3d",
+                       "sta_lstm": "train_sta_lstm", "i3d": "train_i3d", "crychic_text": "train_text"}

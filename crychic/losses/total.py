@@ -10,6 +10,10 @@ already aligned by the model; ``z_teacher`` / ``z_student`` ``N x D`` projected 
           + attention_weight   * AT(student_attention, teacher_attention)
           + contrastive_weight * InfoNCE(z_teacher, z_student; temperature)
           + fr_head_weight     * PrototypeRefinement(z_<fr_head_branch>, labels, <fr_head_branch>_logits)
+          + text_weight        * (TextAnchor(t_teacher, class_text) + TextAnchor(t_student, class_text))
+
+(the text anchor: ``t_*`` ``N x E`` projections into the frozen class-sentence space, ``class_text``
+``K x E``; cross-entropy over cosine / temperature against the labels, for every branch present)
 
 One class serves the three training stages by its arguments: stage 1 classifies the teacher
 alone; stage 2 the student with attention and contrastive guidance; stage 3 adds the fused head.
@@ -28,6 +32,7 @@ from torch import nn
 from crychic.losses.attention_transfer import attention_transfer_loss
 from crychic.losses.contrastive import info_nce
 from crychic.losses.fr_head import PrototypeRefinement
+from crychic.losses.text_anchor import text_anchor_loss
 
 BRANCHES = ("teacher", "student", "fused")
 
@@ -60,6 +65,7 @@ class CrychicLoss(nn.Module):
         fr_head_branch: str = "student",
         fr_head_momentum: float = 0.9,
         fr_head_temperature: float = 0.125,
+        text_weight: float = 0.0,
     ):
         super().__init__()
         unknown = set(classify) - set(BRANCHES)
@@ -68,7 +74,8 @@ class CrychicLoss(nn.Module):
                 f"classify must name branches among {BRANCHES} (got {tuple(classify)}) and fr_head_branch "
                 f"'teacher' or 'student' (got {fr_head_branch!r})"
             )
-        weights = {"attention": attention_weight, "contrastive": contrastive_weight, "fr_head": fr_head_weight}
+        weights = {"attention": attention_weight, "contrastive": contrastive_weight, "fr_head": fr_head_weight,
+                   "text": text_weight}
         if any(weight < 0 for weight in weights.values()):
             raise ValueError(f"loss weights must be >= 0, got {weights}")
         if not classify and not any(weights.values()):
@@ -78,6 +85,7 @@ class CrychicLoss(nn.Module):
         self.contrastive_weight = contrastive_weight
         self.temperature = temperature
         self.fr_head_weight = fr_head_weight
+        self.text_weight = text_weight
         self.fr_head_branch = fr_head_branch
         self.prototype_refinement = None
         if fr_head_weight > 0:
@@ -116,6 +124,15 @@ class CrychicLoss(nn.Module):
             )
             weighted_terms.append(self.fr_head_weight * fr_head)
             terms["fr_head"] = float(fr_head.detach())
+        if self.text_weight > 0:
+            prototypes = _require(outputs, "class_text", "text anchor")
+            anchors = [outputs[key] for key in ("t_teacher", "t_student") if key in outputs]
+            if not anchors:
+                raise KeyError("the text anchor term needs outputs['t_teacher'] or outputs['t_student'] "
+                               f"(a model with text_dim > 0), have: {sorted(outputs)}")
+            text = torch.stack([text_anchor_loss(t, prototypes, labels, self.temperature) for t in anchors]).sum()
+            weighted_terms.append(self.text_weight * text)
+            terms["text"] = float(text.detach())
         total = torch.stack(weighted_terms).sum()
         terms["total"] = float(total.detach())
         return total, terms

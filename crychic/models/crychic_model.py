@@ -13,6 +13,9 @@ Outputs (keys present only when computable):
   teacher_attention_aligned  (both given: the teacher's maps on the student's stage grids, for the
       attention-transfer loss and for guidance)
   z_teacher, z_student  (N x embed_dim, L2-normalised projections for the contrastive loss)
+  t_teacher, t_student  (only when `text_dim` > 0: N x text_dim, L2-normalised projections into the
+      frozen class-text space, compared with the `class_text` buffer, K x text_dim: the text anchor;
+      student_text_logits N x K, the student's cosine to each class sentence, no classifier head)
   fusion_head_logits  (both given: the linear head over the concatenated embeddings alone, so that
       evaluation can compare fusion rules on val)
   fused_logits  (both given; `fusion="concat"`: a linear head over the concatenated embeddings;
@@ -60,6 +63,9 @@ class CrychicConfig:
     guide_at_inference: bool = False
     fusion: str = "concat_ensemble"  # or "concat" (see the module docstring); the training target
     fusion_dropout: float = 0.5
+    # > 0: both networks also project into the class-text space (the `embed_class_text` stage's
+    # sentence embeddings, a K x text_dim buffer set by `set_class_text`): the text anchor.
+    text_dim: int = 0
 
 
 def _build(spec, overrides: dict, num_classes: int) -> nn.Module:
@@ -85,8 +91,20 @@ class CrychicModel(nn.Module):
         self.student_proj = projection_head(self.student.embed_dim, config.embed_dim)
         self.fusion_head = nn.Sequential(nn.Dropout(config.fusion_dropout),
                                          nn.Linear(self.teacher.embed_dim + self.student.embed_dim, config.num_classes))
+        if config.text_dim > 0:
+            self.teacher_text = projection_head(self.teacher.embed_dim, config.text_dim)
+            self.student_text = projection_head(self.student.embed_dim, config.text_dim)
+            self.register_buffer("class_text", torch.zeros(config.num_classes, config.text_dim))
         self.teacher_frozen = False
         self.guide_at_inference = config.guide_at_inference  # evaluation may switch it (chosen on val)
+
+    def set_class_text(self, embeddings: torch.Tensor) -> None:
+        """The class sentences' embeddings, ``K x text_dim`` in label order (frozen: a buffer)."""
+        expected = (self.config.num_classes, self.config.text_dim)
+        if self.config.text_dim <= 0 or tuple(embeddings.shape) != expected:
+            raise ValueError(f"class text must be {expected[0]} x {expected[1]} (text_dim > 0), "
+                             f"got {tuple(embeddings.shape)}")
+        self.class_text.copy_(embeddings)
 
     def freeze_teacher(self) -> None:
         """Training stage 2: the teacher only guides; no gradients, BN statistics fixed (kept in eval)."""
@@ -110,6 +128,8 @@ class CrychicModel(nn.Module):
             out.update(teacher_logits=t["logits"], teacher_embedding=t["embedding"], teacher_features=t["features"],
                        teacher_attention=[spatial_attention(f, self.config.attention_p) for f in t["features"]])
             out["z_teacher"] = F.normalize(self.teacher_proj(t["embedding"]), dim=1)
+            if self.config.text_dim > 0:
+                out["t_teacher"] = F.normalize(self.teacher_text(t["embedding"]), dim=1)
         if rgb is not None:
             if heatmap is not None:
                 frames, sizes = rgb.shape[2], self.student.feature_sizes(*rgb.shape[-2:])
@@ -128,6 +148,12 @@ class CrychicModel(nn.Module):
             out.update(student_logits=s["logits"], student_embedding=s["embedding"], student_features=s["features"],
                        student_attention=[spatial_attention(f, self.config.attention_p) for f in s["features"]])
             out["z_student"] = F.normalize(self.student_proj(s["embedding"]), dim=1)
+            if self.config.text_dim > 0:
+                out["t_student"] = F.normalize(self.student_text(s["embedding"]), dim=1)
+                # cosine to each class sentence, N x K: classification by the nearest sentence
+                out["student_text_logits"] = out["t_student"] @ F.normalize(self.class_text, dim=1).T
+        if self.config.text_dim > 0:
+            out["class_text"] = self.class_text
         if heatmap is not None and rgb is not None:
             head = self.fusion_head(torch.cat([out["teacher_embedding"], out["student_embedding"]], 1))  # N x classes
             out["fusion_head_logits"] = head

@@ -236,7 +236,7 @@ class MSG3D(nn.Module):
 # A 2-CPU-sized default, and the paper's layout (widths 96/192/384, windows 3 and 5, 6 G3D scales,
 # 4 dilations) with the factorised pathway covering every hop distance of COCO-17 (its diameter is 6;
 # the paper's 13 scales cover NTU's 25-joint graph).
-MSG3D_SMALL = MSG3DConfig()
+MSG3D_SMALL = MSG3DConfig(channels=(16, 32, 64))  # 0.08 M parameters, ST-GCN tiny's size
 MSG3D_PAPER = MSG3DConfig(channels=(96, 192, 384), gcn_scales=7, g3d_scales=6, g3d_windows=(3, 5),
                           temporal_dilations=(1, 2, 3, 4))
 MSG3D_MODELS = ("msg3d", "msg3d_paper")  # registry names (inputs N x C x T x V x M)

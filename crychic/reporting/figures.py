@@ -244,3 +244,22 @@ def save_png(image: np.ndarray, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(encoded.tobytes())
     return Path(path)
+
+
+def wrist_focus_figure(focus: dict, title: str):
+    """Bars: the teacher's attention near the wrists against a uniform map, per class group, one
+    bar per teacher stage (`crychic.evaluation.attention_focus`; 1 = no preference for the wrists)."""
+    stages = list(focus["stages"])
+    groups = [g for g in focus["stages"][stages[0]]]
+    fig = _new_figure(1.2 + 0.9 * len(groups) * len(stages) / 2, 3.2)
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.8 / len(stages)
+    for i, stage in enumerate(stages):
+        ratios = [focus["stages"][stage].get(g, {}).get("ratio") or 0 for g in groups]
+        ax.bar(np.arange(len(groups)) + i * width, ratios, width, label=stage)
+    ax.axhline(1.0, color="black", lw=0.8, ls="--")
+    ax.set_xticks(np.arange(len(groups)) + width * (len(stages) - 1) / 2, groups)
+    ax.set_ylabel("attention near wrists / uniform")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    return fig

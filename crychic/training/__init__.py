@@ -1,1 +1,1 @@
-"""Stages `train_*` and `finetune_joint`: the training loops, their data loaders and the baselines."""
+"""The training stages: their loop, data loaders, the baselines, and what a stage reads and writes."""

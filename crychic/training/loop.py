@@ -45,8 +45,9 @@ from crychic.evaluation.metrics import classification_report
 from crychic.models import CrychicConfig, CrychicModel
 from crychic.training.data import PoseRgbDataset, make_loader
 
-STAGES = ("teacher", "student", "joint", "rgb_only")
-SETTINGS = {"teacher": "teacher", "student": "student", "joint": "joint", "rgb_only": "student"}  # train.<key>
+STAGES = ("teacher", "student", "joint", "rgb_only", "text")
+# train.<key> of each stage; "text" is stage 3 again with the text anchor (the crychic_text row)
+SETTINGS = {"teacher": "teacher", "student": "student", "joint": "joint", "rgb_only": "student", "text": "joint"}
 
 
 # ---------------------------------------------------------------- devices, seeds, DDP
@@ -106,8 +107,9 @@ MODEL_KEYS = ["model.teacher", "model.student", "model.embed_dim", "model.multis
               "model.detach_guidance", "model.guidance_dropout", "model.fusion", "model.fusion_dropout"]
 
 
-def build_model(num_classes: int, model_params: dict) -> CrychicModel:
-    """The joint model from the `model` params (`MODEL_KEYS`, and `attention_guidance`)."""
+def build_model(num_classes: int, model_params: dict, text_dim: int = 0) -> CrychicModel:
+    """The joint model from the `model` params (`MODEL_KEYS`, and `attention_guidance`); `text_dim`
+    > 0 adds the projections into the class-text space (the `train_text` stage's model)."""
     multiscale = bool(model_params["multiscale"])
     config = CrychicConfig(
         num_classes=num_classes,
@@ -121,6 +123,7 @@ def build_model(num_classes: int, model_params: dict) -> CrychicModel:
         guidance_dropout=float(model_params["guidance_dropout"]),
         fusion=str(model_params["fusion"]),
         fusion_dropout=float(model_params["fusion_dropout"]),
+        text_dim=int(text_dim),
     )
     return CrychicModel(config)
 
@@ -171,6 +174,7 @@ SPECS = {
         "teacher": (("heatmap",), "teacher_logits")}, True),
     "rgb_only": StageSpec(("rgb",), ("student",), {"student_posefree": (("rgb",), "student_logits")}, False),
 }
+SPECS["text"] = SPECS["joint"]  # stage 3 again, with the text anchor added to its loss
 
 
 def _forward(model: nn.Module, batch: dict, inputs: tuple[str, ...], device: torch.device) -> dict:
@@ -284,8 +288,11 @@ def train_stage(
     out_checkpoint: str | Path,
     label_names: list[str],
     on_epoch: Callable[[int, dict], None] | None = None,
+    class_text: np.ndarray | None = None,
 ) -> dict:
-    """Train one stage; returns the history and the final validation figures (rank 0's view)."""
+    """Train one stage; returns the history and the final validation figures (rank 0's view).
+    `class_text`: the class sentences' embeddings, ``K x E`` in label order, for the "text" stage
+    (`crychic.training.text` reads them)."""
     if stage not in SPECS:
         raise ValueError(f"unknown training stage {stage!r}: expected one of {STAGES}")
     spec, settings = SPECS[stage], params["train"][SETTINGS[stage]]
@@ -319,11 +326,16 @@ def train_stage(
     if stage in ("teacher", "rgb_only"):
         # Neither reads the switch: the teacher never uses guidance, the plain student has none.
         model_params["attention_guidance"] = stage == "teacher"
-    model = build_model(num_classes, model_params)
-    if stage == "joint" and settings["from_scratch"]:
+    text_embeddings = class_text if stage == "text" else None
+    if stage == "text" and text_embeddings is None:
+        raise ValueError("the text stage needs the class-text embeddings (class_text)")
+    model = build_model(num_classes, model_params, text_dim=0 if text_embeddings is None else text_embeddings.shape[1])
+    if stage in ("joint", "text") and settings["from_scratch"]:
         init_checkpoint = None  # single-stage training: everything from random weights
     if init_checkpoint is not None:
         load_checkpoint(init_checkpoint, model)
+    if text_embeddings is not None:
+        model.set_class_text(torch.from_numpy(text_embeddings))
     if stage == "teacher":
         model.requires_grad_(False)
         model.teacher.requires_grad_(True)
@@ -337,6 +349,7 @@ def train_stage(
         contrastive_weight=float(loss_params["contrastive_weight"]) if spec.guidance_terms else 0.0,
         temperature=float(loss_params["temperature"]) if spec.guidance_terms else 0.1,
         fr_head_weight=float(loss_params["fr_head_weight"]) if spec.guidance_terms else 0.0,
+        text_weight=float(loss_params["text_weight"]) if stage == "text" else 0.0,
         num_classes=num_classes, embed_dim=model.config.embed_dim, classify=spec.classify,
     ).to(device)
 
@@ -388,7 +401,7 @@ def _validation_split(heatmap_dir: str | Path | None, rgb_dir: str | Path | None
 
 def _optimizer(model: CrychicModel, stage: str, settings: dict) -> torch.optim.Optimizer:
     lr, weight_decay = float(settings["lr"]), float(settings["weight_decay"])
-    if stage == "joint":  # PoseConv3D-style fine-tuning: the pre-trained teacher moves slower
+    if stage in ("joint", "text"):  # PoseConv3D-style fine-tuning: the pre-trained teacher moves slower
         teacher = [p for p in model.teacher.parameters() if p.requires_grad]
         rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("teacher.")]
         # From scratch (single-stage ablation) there is nothing pre-trained to protect.

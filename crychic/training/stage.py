@@ -1,7 +1,8 @@
 """What a training stage does around its loop: the params it reads, the files it writes, its MLflow run.
 
-Four DVC stages train CRYCHIC networks (`train_teacher`, `train_student`, `finetune_joint`, and
-the `train_rgb_only` baseline) and one trains the ST-GCN baseline (`train_gcn`); each reads
+Four DVC stages train CRYCHIC networks (`train_teacher`, `train_student`, `train_joint`, and
+the `train_rgb_only` baseline) and four train single-network baselines (`train_gcn`,
+`train_msg3d`, `train_sta_lstm` on keypoints, `train_i3d` on RGB: `crychic.training.baselines`); each reads
 exactly `PARAM_KEYS[stage]` (dvc.yaml lists the same keys; a test keeps them in step), so
 `dvc exp run -S loss.contrastive_weight=0.5` re-runs the student and joint stages, never the teacher.
 
@@ -14,6 +15,7 @@ it byte for byte), `metrics/timing/train_<stage>.json` (seconds, MLflow run id) 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -24,6 +26,9 @@ from crychic.core.params import load_params, select
 from crychic.reporting.tracking import StageRun
 from crychic.training.loop import MODEL_KEYS
 
+# The single-network baselines (crychic.training.baselines): stage (= params section) -> its input.
+BASELINE_INPUTS = {"gcn": "keypoint", "msg3d": "keypoint", "sta_lstm": "keypoint", "i3d": "rgb"}
+
 COMMON = ["seed", *MODEL_KEYS, "train.device", "train.amp", "train.batch_size"]
 GUIDED = ["model.attention_guidance", "loss.attention_weight", "loss.contrastive_weight", "loss.temperature",
           "loss.fr_head_weight"]
@@ -31,14 +36,16 @@ PARAM_KEYS = {
     "teacher": COMMON + ["train.teacher"],
     "student": COMMON + GUIDED + ["train.student"],
     "joint": COMMON + GUIDED + ["train.joint"],
+    # Stage 3 again from the stage-2 student, with the text anchor: the crychic_text row.
+    "text": COMMON + GUIDED + ["train.joint", "loss.text_weight"],
     # Baseline: the plain student network (no attention weighting), the student stage's settings,
     # and the epochs of stages 2 + 3 together (crychic.training.loop.stage_epochs), never a teacher.
     "rgb_only": COMMON + ["train.student", "train.joint.epochs"],
-    "gcn": ["seed", "gcn.model", "gcn.epochs", "gcn.lr", "gcn.weight_decay", "train.device", "train.batch_size"],
+    **{name: ["seed", f"{name}.model", f"{name}.epochs", f"{name}.lr", f"{name}.weight_decay", "train.device",
+              "train.batch_size"] for name in BASELINE_INPUTS},
 }
-PREVIOUS = {"teacher": None, "student": "teacher", "joint": "student", "rgb_only": None, "gcn": None}
-DVC_STAGE = {"teacher": "train_teacher", "student": "train_student", "joint": "train_joint",
-             "rgb_only": "train_rgb_only", "gcn": "train_gcn"}
+PREVIOUS = {"teacher": None, "student": "teacher", "joint": "student", "rgb_only": None, "text": "student"}
+DVC_STAGE = {stage: f"train_{stage}" for stage in PARAM_KEYS}
 
 
 def checkpoint(stage: str) -> str:
@@ -50,13 +57,16 @@ def build_parser(stage: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=f"DVC stage {DVC_STAGE[stage]}")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--manifest", default="data/ingest/manifest.parquet")
-    if stage == "gcn":
+    if stage in BASELINE_INPUTS:
         parser.add_argument("--keypoints", default="data/keypoints/keypoints.h5")
         parser.add_argument("--clips", default="data/clips/clips.parquet")
+        parser.add_argument("--rgb", default="data/rgb")
     else:
         parser.add_argument("--heatmaps", default="data/heatmaps")
         parser.add_argument("--rgb", default="data/rgb")
         parser.add_argument("--init", default=checkpoint(PREVIOUS[stage]) if PREVIOUS[stage] else None)
+        if stage == "text":
+            parser.add_argument("--class-text", default="data/text/class_text.h5")
     parser.add_argument("--out", default=checkpoint(stage))
     parser.add_argument("--metrics", default=f"metrics/train_{stage}.json")
     parser.add_argument("--timing", default=f"metrics/timing/train_{stage}.json")
@@ -76,26 +86,26 @@ class LogitsOnly(nn.Module):
         return self.model(**{self.modality: x})[self.key]
 
 
-def run_training_stage(stage: str, args: argparse.Namespace) -> dict | None:
+def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | None = None) -> dict | None:
     """Train `stage` with the params it may read, write its outputs, log its MLflow run; returns
-    the metrics written (None on the non-main ranks of a torchrun job)."""
+    the metrics written (None on the non-main ranks of a torchrun job). `train(stage, params, args,
+    label_names, on_epoch)` does the training: CRYCHIC's `train_stage` unless a stage passes its own
+    (the baselines pass `crychic.training.baselines.train_baseline_from_args`, so that the CRYCHIC
+    stages never import, and never re-run for, the baselines' code)."""
     params = select(load_params(args.params), PARAM_KEYS[stage])
     label_names = read_label_names(args.manifest)
     with StageRun(DVC_STAGE[stage], params, enabled=not args.no_mlflow) as run:
         def on_epoch(epoch: int, row: dict) -> None:
             run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
 
-        if stage == "gcn":
-            from crychic.training.gcn import train_gcn
-
-            result = train_gcn(params, keypoints_path=args.keypoints, clip_plan_path=args.clips,
-                               out_checkpoint=args.out, label_names=label_names, on_epoch=on_epoch)
-        else:
+        if train is None:
             from crychic.training.loop import train_stage
 
             result = train_stage(stage, params=params, heatmap_dir=args.heatmaps, rgb_dir=args.rgb,
                                  init_checkpoint=args.init, out_checkpoint=args.out, label_names=label_names,
                                  on_epoch=on_epoch)
+        else:
+            result = train(stage, params, args, label_names, on_epoch)
         if not result["is_main"]:
             return None
         history = result["history"]
@@ -112,7 +122,7 @@ def run_training_stage(stage: str, args: argparse.Namespace) -> dict | None:
             from crychic.reporting.figures import training_curves_figure
 
             run.log_figure(training_curves_figure(history, stage), f"training_curves_{stage}.png")
-            if stage != "gcn":
+            if stage not in BASELINE_INPUTS:
                 _log_model(result["model"], stage, args, result["val_split"])
         top1 = "n/a" if metrics["val_top1"] is None else f"{metrics['val_top1']:.3f}"
         kept = "" if result["best_epoch"] is None else f", epoch {result['best_epoch'] + 1} of {len(history)}"
@@ -129,5 +139,6 @@ def _log_model(model: nn.Module, stage: str, args: argparse.Namespace, val_split
     modality, key = ("heatmap", "teacher_logits") if stage == "teacher" else ("rgb", "student_logits")
     example = PoseRgbDataset(args.heatmaps if modality == "heatmap" else None, args.rgb if modality == "rgb" else None,
                              split=val_split, modalities=(modality,))[0]
-    name = {"teacher": "teacher", "rgb_only": "rgb_only_student"}.get(stage, "pose_free_student")
+    name = {"teacher": "teacher", "rgb_only": "rgb_only_student", "text": "text_anchored_student"}.get(
+        stage, "pose_free_student")
     log_torch_model(LogitsOnly(model, modality, key), example[modality][None].numpy(), name=name)
