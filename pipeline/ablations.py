@@ -45,6 +45,10 @@ VARIANTS: dict[str, list[str]] = {
     "no_attention_transfer": ["model.attention_guidance=false", "loss.attention_weight=0.0"],
     "no_contrastive": ["loss.contrastive_weight=0.0"],
     "no_multiscale": ["model.multiscale=false"],
+    # FR-Head on the student (weight 0.1, the contrastive term's, not tuned): the clip embedding
+    # only, then FR-Head's multi-level form (spatial and temporal descriptors of every student stage).
+    "fr_head": ["loss.fr_head_weight=0.1"],
+    "fr_head_multilevel": ["loss.fr_head_weight=0.1", "loss.fr_head_multilevel=true"],
     # One joint stage from random weights, given the epochs that the student gets in the three
     # stages (student + joint), so it is not starved of training; a joint epoch costs about a
     # student-stage epoch plus the teacher's backward pass, so this is about the three stages' compute.
@@ -59,6 +63,8 @@ TOP1_COLUMNS = {  # table column -> model in metrics/evaluate.json (and in the p
     "rgb_only": "rgb_only",
     "rgb_only_nokp": "rgb_only_nokp",
     "late_fusion": "late_fusion",
+    "text": "crychic_text",  # the text anchor: stage 3 again with it, paired with posefree in every variant
+    "text_zeroshot": "crychic_text_zeroshot",
 }
 ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones: every variant has them trained
 QUEUE_PREFIX = "abl"

@@ -275,3 +275,19 @@ def test_text_heads_anchor_both_networks_to_the_class_sentences():
     assert model.teacher_text[0].weight.grad.abs().sum() > 0
     assert "class_text" in model.state_dict()  # saved with the checkpoint, never trained
     assert not any(name == "class_text" for name, _ in model.named_parameters())
+
+
+def test_multilevel_fr_head_refines_every_stage_descriptor():
+    from crychic.losses import CrychicLoss
+
+    torch.manual_seed(0)
+    config = CrychicConfig(num_classes=3, teacher=TeacherConfig(in_channels=17, base_channels=4, stage_blocks=(1, 1, 1)),
+                           student="resnet18_tiny", student_overrides={"width": 8}, embed_dim=16, fr_head_levels=True)
+    model = CrychicModel(config)
+    out = model(rgb=torch.randn(4, 3, 2, 32, 32))
+    assert len(out["student_levels"]) == 6 and all(z.shape == (4, 16) for z in out["student_levels"])
+    loss = CrychicLoss(fr_head_weight=1.0, num_classes=3, embed_dim=16, classify=("student",), fr_head_levels=6)
+    total, terms = loss(out, torch.tensor([0, 1, 2, 0]))
+    total.backward()
+    assert terms["fr_head"] > 0 and len(loss.level_refinements) == 6
+    assert model.student_levels.temporal[2].weight.grad.abs().sum() > 0  # the last stage's temporal descriptor learns

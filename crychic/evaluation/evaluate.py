@@ -79,7 +79,10 @@ class Evaluation:
 
 def _load_crychic(path, num_classes: int, model_params: dict):
     saved = torch.load(path, map_location="cpu", weights_only=False)["model_config"]
-    model = build_model(num_classes, model_params, text_dim=int(saved.get("text_dim", 0)))  # train_text's has text heads
+    # train_text's model has text heads, a multi-level FR-Head run's student has descriptor heads
+    model = build_model(num_classes, model_params, text_dim=int(saved.get("text_dim", 0)),
+                        fr_head_levels=bool(saved.get("fr_head_levels", False)),
+                        heatmap_channels=int(saved.get("teacher_overrides", {}).get("in_channels", 17)))
     load_checkpoint(path, model)
     return model.eval()
 

@@ -10,6 +10,8 @@ already aligned by the model; ``z_teacher`` / ``z_student`` ``N x D`` projected 
           + attention_weight   * AT(student_attention, teacher_attention)
           + contrastive_weight * InfoNCE(z_teacher, z_student; temperature)
           + fr_head_weight     * PrototypeRefinement(z_<fr_head_branch>, labels, <fr_head_branch>_logits)
+                                 (multi-level: the mean of that and one refinement per descriptor in
+                                  ``<branch>_levels``, FR-Head's spatial/temporal per-stage features)
           + text_weight        * (TextAnchor(t_teacher, class_text) + TextAnchor(t_student, class_text))
 
 (the text anchor: ``t_*`` ``N x E`` projections into the frozen class-sentence space, ``class_text``
@@ -66,6 +68,7 @@ class CrychicLoss(nn.Module):
         fr_head_momentum: float = 0.9,
         fr_head_temperature: float = 0.125,
         text_weight: float = 0.0,
+        fr_head_levels: int = 0,
     ):
         super().__init__()
         unknown = set(classify) - set(BRANCHES)
@@ -88,12 +91,17 @@ class CrychicLoss(nn.Module):
         self.text_weight = text_weight
         self.fr_head_branch = fr_head_branch
         self.prototype_refinement = None
+        self.level_refinements = nn.ModuleList()
         if fr_head_weight > 0:
             if num_classes is None or embed_dim is None:
                 raise ValueError("fr_head_weight > 0 needs num_classes and embed_dim (the prototype table's size)")
             self.prototype_refinement = PrototypeRefinement(
                 num_classes, embed_dim, momentum=fr_head_momentum, temperature=fr_head_temperature
             )
+            # Multi-level form: one prototype table per extra descriptor (`student_levels`).
+            self.level_refinements = nn.ModuleList(
+                PrototypeRefinement(num_classes, embed_dim, momentum=fr_head_momentum, temperature=fr_head_temperature)
+                for _ in range(fr_head_levels))
 
     def forward(self, outputs: Mapping, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         weighted_terms = []
@@ -119,9 +127,14 @@ class CrychicLoss(nn.Module):
             terms["contrastive"] = float(contrastive.detach())
         if self.prototype_refinement is not None:
             branch = self.fr_head_branch
-            fr_head = self.prototype_refinement(
-                _require(outputs, f"z_{branch}", "FR-Head"), labels, _require(outputs, f"{branch}_logits", "FR-Head")
-            )
+            logits = _require(outputs, f"{branch}_logits", "FR-Head")
+            fr_head = self.prototype_refinement(_require(outputs, f"z_{branch}", "FR-Head"), labels, logits)
+            if len(self.level_refinements):  # the mean over the clip embedding and every level's descriptor
+                levels = _require(outputs, f"{branch}_levels", "multi-level FR-Head")
+                if len(levels) != len(self.level_refinements):
+                    raise ValueError(f"{len(levels)} descriptors for {len(self.level_refinements)} prototype tables")
+                fr_head = torch.stack([fr_head] + [refine(z, labels, logits)
+                                                   for refine, z in zip(self.level_refinements, levels)]).mean()
             weighted_terms.append(self.fr_head_weight * fr_head)
             terms["fr_head"] = float(fr_head.detach())
         if self.text_weight > 0:

@@ -16,6 +16,8 @@ Outputs (keys present only when computable):
   t_teacher, t_student  (only when `text_dim` > 0: N x text_dim, L2-normalised projections into the
       frozen class-text space, compared with the `class_text` buffer, K x text_dim: the text anchor;
       student_text_logits N x K, the student's cosine to each class sentence, no classifier head)
+  student_levels  (only with `fr_head_levels`: FR-Head's spatial and temporal descriptors of the
+      student's stages, a list of N x embed_dim)
   fusion_head_logits  (both given: the linear head over the concatenated embeddings alone, so that
       evaluation can compare fusion rules on val)
   fused_logits  (both given; `fusion="concat"`: a linear head over the concatenated embeddings;
@@ -66,6 +68,9 @@ class CrychicConfig:
     # > 0: both networks also project into the class-text space (the `embed_class_text` stage's
     # sentence embeddings, a K x text_dim buffer set by `set_class_text`): the text anchor.
     text_dim: int = 0
+    # FR-Head's multi-level form: spatial and temporal descriptors of each student stage, each
+    # projected to embed_dim, refined by their own prototypes (`crychic.losses.fr_head`).
+    fr_head_levels: bool = False
 
 
 def _build(spec, overrides: dict, num_classes: int) -> nn.Module:
@@ -77,6 +82,25 @@ def _build(spec, overrides: dict, num_classes: int) -> nn.Module:
 
 def projection_head(in_dim: int, out_dim: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_dim, in_dim), nn.ReLU(inplace=True), nn.Linear(in_dim, out_dim))
+
+
+class SpatioTemporalDescriptors(nn.Module):
+    """FR-Head's spatial-temporal decoupling at every stage: ``N x C x T x h x w`` maps -> per stage
+    a spatial descriptor (mean over T, pooled to 2 x 2, linear to D) and a temporal one (mean over
+    h x w, pooled to 2 steps, linear to D): a list of ``2 * stages`` embeddings ``N x D``."""
+
+    def __init__(self, channels: list[int], dim: int):
+        super().__init__()
+        self.spatial = nn.ModuleList(nn.Linear(c * 4, dim) for c in channels)
+        self.temporal = nn.ModuleList(nn.Linear(c * 2, dim) for c in channels)
+
+    def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        out = []
+        for x, spatial, temporal in zip(features, self.spatial, self.temporal):
+            where = F.adaptive_avg_pool2d(x.mean(2), 2).flatten(1)  # N x C x h x w -> N x 4C
+            when = F.adaptive_avg_pool1d(x.mean((3, 4)), 2).flatten(1)  # N x C x T -> N x 2C
+            out += [spatial(where), temporal(when)]
+        return out
 
 
 class CrychicModel(nn.Module):
@@ -91,6 +115,9 @@ class CrychicModel(nn.Module):
         self.student_proj = projection_head(self.student.embed_dim, config.embed_dim)
         self.fusion_head = nn.Sequential(nn.Dropout(config.fusion_dropout),
                                          nn.Linear(self.teacher.embed_dim + self.student.embed_dim, config.num_classes))
+        if config.fr_head_levels:
+            widths = [self.student.config.width * 2**i for i in range(1, len(self.student.config.stage_blocks))]
+            self.student_levels = SpatioTemporalDescriptors(widths, config.embed_dim)
         if config.text_dim > 0:
             self.teacher_text = projection_head(self.teacher.embed_dim, config.text_dim)
             self.student_text = projection_head(self.student.embed_dim, config.text_dim)
@@ -148,6 +175,8 @@ class CrychicModel(nn.Module):
             out.update(student_logits=s["logits"], student_embedding=s["embedding"], student_features=s["features"],
                        student_attention=[spatial_attention(f, self.config.attention_p) for f in s["features"]])
             out["z_student"] = F.normalize(self.student_proj(s["embedding"]), dim=1)
+            if self.config.fr_head_levels:
+                out["student_levels"] = self.student_levels(s["features"])
             if self.config.text_dim > 0:
                 out["t_student"] = F.normalize(self.student_text(s["embedding"]), dim=1)
                 # cosine to each class sentence, N x K: classification by the nearest sentence

@@ -165,6 +165,7 @@ class PoseRgbDataset(Dataset):
             self.with_joint = bool(attrs.get("with_joint", True))
             self.with_limb = bool(attrs.get("with_limb", False))
             self.channel_permutation = heatmap_flip_permutation(self.with_joint, self.with_limb)
+            self.heatmap_channels = len(self.channel_permutation)  # K of the volumes
         if "rgb" in self.modalities:
             if rgb_dir is None:
                 raise ValueError("rgb_dir is required when 'rgb' is among the modalities")

@@ -107,14 +107,17 @@ MODEL_KEYS = ["model.teacher", "model.student", "model.embed_dim", "model.multis
               "model.detach_guidance", "model.guidance_dropout", "model.fusion", "model.fusion_dropout"]
 
 
-def build_model(num_classes: int, model_params: dict, text_dim: int = 0) -> CrychicModel:
+def build_model(num_classes: int, model_params: dict, text_dim: int = 0, fr_head_levels: bool = False,
+                heatmap_channels: int = 17) -> CrychicModel:
     """The joint model from the `model` params (`MODEL_KEYS`, and `attention_guidance`); `text_dim`
-    > 0 adds the projections into the class-text space (the `train_text` stage's model)."""
+    > 0 adds the projections into the class-text space (the `train_text` stage's model);
+    `fr_head_levels` the student's spatial/temporal descriptors of multi-level FR-Head;
+    `heatmap_channels` the volumes' K (17 joints, 19 limbs, or both: `heatmap.with_joint/with_limb`)."""
     multiscale = bool(model_params["multiscale"])
     config = CrychicConfig(
         num_classes=num_classes,
         teacher=model_params["teacher"], student=model_params["student"],
-        teacher_overrides={"multiscale_blocks": multiscale},
+        teacher_overrides={"multiscale_blocks": multiscale, "in_channels": int(heatmap_channels)},
         student_overrides={"temporal": "multiscale" if multiscale else "plain"},
         embed_dim=int(model_params["embed_dim"]),
         use_attention_guidance=bool(model_params["attention_guidance"]),
@@ -124,6 +127,7 @@ def build_model(num_classes: int, model_params: dict, text_dim: int = 0) -> Cryc
         fusion=str(model_params["fusion"]),
         fusion_dropout=float(model_params["fusion_dropout"]),
         text_dim=int(text_dim),
+        fr_head_levels=bool(fr_head_levels),
     )
     return CrychicModel(config)
 
@@ -329,7 +333,11 @@ def train_stage(
     text_embeddings = class_text if stage == "text" else None
     if stage == "text" and text_embeddings is None:
         raise ValueError("the text stage needs the class-text embeddings (class_text)")
-    model = build_model(num_classes, model_params, text_dim=0 if text_embeddings is None else text_embeddings.shape[1])
+    multilevel = (spec.guidance_terms and float(loss_params["fr_head_weight"]) > 0
+                  and bool(loss_params["fr_head_multilevel"]))
+    channels = datasets["train"].heatmap_channels if "heatmap" in modalities else 17
+    model = build_model(num_classes, model_params, text_dim=0 if text_embeddings is None else text_embeddings.shape[1],
+                        fr_head_levels=multilevel, heatmap_channels=channels)
     if stage in ("joint", "text") and settings["from_scratch"]:
         init_checkpoint = None  # single-stage training: everything from random weights
     if init_checkpoint is not None:
@@ -350,6 +358,7 @@ def train_stage(
         temperature=float(loss_params["temperature"]) if spec.guidance_terms else 0.1,
         fr_head_weight=float(loss_params["fr_head_weight"]) if spec.guidance_terms else 0.0,
         text_weight=float(loss_params["text_weight"]) if stage == "text" else 0.0,
+        fr_head_levels=len(model.student_levels.spatial) * 2 if multilevel else 0,
         num_classes=num_classes, embed_dim=model.config.embed_dim, classify=spec.classify,
     ).to(device)
 

@@ -31,7 +31,7 @@ BASELINE_INPUTS = {"gcn": "keypoint", "msg3d": "keypoint", "sta_lstm": "keypoint
 
 COMMON = ["seed", *MODEL_KEYS, "train.device", "train.amp", "train.batch_size"]
 GUIDED = ["model.attention_guidance", "loss.attention_weight", "loss.contrastive_weight", "loss.temperature",
-          "loss.fr_head_weight"]
+          "loss.fr_head_weight", "loss.fr_head_multilevel"]
 PARAM_KEYS = {
     "teacher": COMMON + ["train.teacher"],
     "student": COMMON + GUIDED + ["train.student"],

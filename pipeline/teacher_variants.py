@@ -1,0 +1,131 @@
+"""Which teacher points where the actions differ: heatmap kind x teacher size, chosen on val.
+
+    python -m pipeline.teacher_variants            # after `dvc repro` (reads its keypoints and clip plan)
+    python -m pipeline.teacher_variants --epochs 2 # a quick look (not the README's figures)
+
+For each heatmap kind (`joint`, `limb`, `joint_limb`: PoseConv3D's `with_joint` / `with_limb`) the
+val and train clips' volumes are rendered by the `render_heatmaps` stage's command into
+`data/teacher_variants/`, and for each teacher preset (`posec3d_tiny`, 0.06 M parameters, and
+`posec3d_small`, 0.75 M: the student's size) the `train_teacher` stage's command trains a teacher
+with the pipeline's `train.teacher` settings. Each is then measured on **val** only: top-1 and the
+share of its spatial attention within `WRIST_RADIUS_PX` heatmap pixels of the wrists against a
+uniform map, per class group and teacher stage (`crychic.evaluation.attention_focus`).
+
+The choice (pre-registered): among the variants whose val top-1 is within 5 points of the best,
+the one with the highest wrist ratio in the object-defined groups (mean over the teacher's stages),
+since those groups differ only at the hands. Writes `metrics/teacher_variants.json` and one
+figure per variant in `plots/teacher_variants/`. Test is never read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from crychic.core.atomic_write import write_json
+from crychic.core.manifest import read_label_names
+from crychic.core.params import load_params
+
+HEATMAP_KINDS = {"joint": (True, False), "limb": (False, True), "joint_limb": (True, True)}
+TEACHERS = ("posec3d_tiny", "posec3d_small")
+TOP1_MARGIN = 0.05
+
+
+def variant_name(kind: str, teacher: str) -> str:
+    return f"{kind}-{teacher.removeprefix('posec3d_')}"
+
+
+def choose(results: dict[str, dict], object_groups: list[str]) -> str:
+    """The pre-registered rule above; ties keep the earlier variant (the default comes first)."""
+    best_top1 = max(r["val_top1"] for r in results.values())
+    eligible = [name for name, r in results.items() if r["val_top1"] >= best_top1 - TOP1_MARGIN - 1e-9]
+    return max(eligible, key=lambda name: results[name]["object_wrist_ratio"])  # max keeps the first of ties
+
+
+def object_ratio(focus: dict, object_groups: list[str]) -> float:
+    ratios = [focus["stages"][stage][g]["ratio"] for stage in focus["stages"] for g in object_groups
+              if g in focus["stages"][stage]]
+    return round(float(np.mean(ratios)), 3) if ratios else float("nan")
+
+
+def _run(command: list[str]) -> None:
+    subprocess.run([sys.executable, "-m", *command], check=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--work", default="data/teacher_variants")
+    parser.add_argument("--epochs", type=int, help="override train.teacher.epochs (quick looks only)")
+    parser.add_argument("--out", default="metrics/teacher_variants.json")
+    parser.add_argument("--plots", default="plots/teacher_variants")
+    args = parser.parse_args(argv)
+
+    from crychic.clips.plan import read_clip_plan
+    from crychic.core.manifest import validation_split
+    from crychic.evaluation.attention_focus import WRIST_RADIUS_PX, teacher_wrist_focus
+    from crychic.heatmaps.volume import channel_names
+    from crychic.reporting import figures
+    from crychic.sources.synthetic.classes import OBJECT_GROUPS, class_groups
+    from crychic.training.loop import build_model, load_checkpoint
+
+    params = load_params(args.params)
+    if args.epochs:
+        params["train"]["teacher"]["epochs"] = args.epochs
+    work, plots = Path(args.work), Path(args.plots)
+    work.mkdir(parents=True, exist_ok=True)
+    plots.mkdir(parents=True, exist_ok=True)
+    label_names = read_label_names("data/ingest/manifest.parquet")
+    groups = class_groups(label_names)
+    val_split = validation_split(row["split"] for row in read_clip_plan("data/clips/clips.parquet"))
+    results: dict[str, dict] = {}
+    for kind, (with_joint, with_limb) in HEATMAP_KINDS.items():
+        heatmaps = work / f"heatmaps-{kind}"
+        for teacher in TEACHERS:
+            name = variant_name(kind, teacher)
+            variant_params = {**params, "heatmap": {**params["heatmap"], "with_joint": with_joint, "with_limb": with_limb},
+                              "model": {**params["model"], "teacher": teacher}}
+            params_file = work / f"params-{name}.yaml"
+            params_file.write_text(yaml.safe_dump(variant_params, sort_keys=False))
+            if not heatmaps.is_dir():
+                _run(["stages.render_heatmaps", "--params", str(params_file), "--out", str(heatmaps),
+                      "--metrics", str(work / f"render-{kind}.json")])
+            checkpoint = work / f"teacher-{name}.pt"
+            started = time.perf_counter()
+            _run(["stages.train_teacher", "--no-mlflow", "--params", str(params_file), "--heatmaps", str(heatmaps),
+                  "--out", str(checkpoint), "--metrics", str(work / f"train-{name}.json"),
+                  "--timing", str(work / f"timing-{name}.json"), "--plots", str(work / f"plots-{name}.json")])
+            seconds = time.perf_counter() - started
+            channels = len(channel_names(with_joint, with_limb))
+            model = build_model(len(label_names), {**variant_params["model"], "attention_guidance": True},
+                                heatmap_channels=channels)
+            load_checkpoint(checkpoint, model)
+            focus = teacher_wrist_focus(model, heatmaps, "data/keypoints/keypoints.h5", "data/clips/clips.parquet",
+                                        split=val_split, radius=WRIST_RADIUS_PX / int(params["heatmap"]["size"]),
+                                        groups=groups)
+            trained = json.loads((work / f"train-{name}.json").read_text())
+            results[name] = {"heatmap": kind, "teacher": teacher, "val_top1": trained["val_top1"],
+                             "parameters": sum(p.numel() for p in model.teacher.parameters()),
+                             "train_seconds": round(seconds, 1),
+                             "object_wrist_ratio": object_ratio(focus, list(OBJECT_GROUPS)), "wrist_focus": focus}
+            figures.save(figures.wrist_focus_figure(
+                focus, f"{name}: val top-1 {trained['val_top1']:.3f}, object-group ratio "
+                       f"{results[name]['object_wrist_ratio']:.2f}"), plots / f"{name}.png")
+            print(f"[teacher_variants] {name}: val top-1 {trained['val_top1']:.3f}, object-group wrist ratio "
+                  f"{results[name]['object_wrist_ratio']:.2f}, {seconds:.0f} s", flush=True)
+    chosen = choose(results, list(OBJECT_GROUPS))
+    write_json(args.out, {"split": val_split, "epochs": int(params["train"]["teacher"]["epochs"]),
+                          "radius_px": WRIST_RADIUS_PX, "rule": f"val top-1 within {TOP1_MARGIN:.0%} of the best, "
+                          "then the highest object-group wrist ratio", "chosen": chosen, "variants": results})
+    print(f"[teacher_variants] chosen on {val_split}: {chosen}")
+
+
+if __name__ == "__main__":
+    main()
