@@ -67,7 +67,10 @@ TOP1_COLUMNS = {  # table column -> model in metrics/evaluate.json (and in the p
     "text_zeroshot": "crychic_text_zeroshot",
 }
 ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones: every variant has them trained
-QUEUE_PREFIX = "abl"
+# One prefix per method revision: experiments of an earlier revision are never mistaken for this
+# one's ("abl": before the spatiotemporal blocks, the named baselines and the text anchor; its
+# table is metrics/ablations_v1.json).
+QUEUE_PREFIX = "abl2"
 
 
 def experiment_name(variant: str, draw: int) -> str:

@@ -5,8 +5,9 @@
 
 For each heatmap kind (`joint`, `limb`, `joint_limb`: PoseConv3D's `with_joint` / `with_limb`) the
 val and train clips' volumes are rendered by the `render_heatmaps` stage's command into
-`data/teacher_variants/`, and for each teacher preset (`posec3d_tiny`, 0.06 M parameters, and
-`posec3d_small`, 0.75 M: the student's size) the `train_teacher` stage's command trains a teacher
+`data/teacher_variants/`, and for each teacher preset (`posec3d_tiny`, 0.07 M parameters, and
+`posec3d_small`, 0.75 M: the student's size; `VARIANTS`, or every pair with `--all`) the
+`train_teacher` stage's command trains a teacher
 with the pipeline's `train.teacher` settings. Each is then measured on **val** only: top-1 and the
 share of its spatial attention within `WRIST_RADIUS_PX` heatmap pixels of the wrists against a
 uniform map, per class group and teacher stage (`crychic.evaluation.attention_focus`).
@@ -35,6 +36,10 @@ from crychic.core.params import load_params
 
 HEATMAP_KINDS = {"joint": (True, False), "limb": (False, True), "joint_limb": (True, True)}
 TEACHERS = ("posec3d_tiny", "posec3d_small")
+# Every heatmap kind with the default teacher, and the default heatmaps with the student-sized one
+# (the full cross product is `--all`: twice the CPU time, for the small teacher costs 3x the tiny).
+VARIANTS = [("joint", "posec3d_tiny"), ("limb", "posec3d_tiny"), ("joint_limb", "posec3d_tiny"),
+            ("joint", "posec3d_small")]
 TOP1_MARGIN = 0.05
 
 
@@ -66,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, help="override train.teacher.epochs (quick looks only)")
     parser.add_argument("--out", default="metrics/teacher_variants.json")
     parser.add_argument("--plots", default="plots/teacher_variants")
+    parser.add_argument("--all", action="store_true", help="every heatmap kind x every teacher size")
     args = parser.parse_args(argv)
 
     from crychic.clips.plan import read_clip_plan
@@ -86,40 +92,41 @@ def main(argv: list[str] | None = None) -> None:
     groups = class_groups(label_names)
     val_split = validation_split(row["split"] for row in read_clip_plan("data/clips/clips.parquet"))
     results: dict[str, dict] = {}
-    for kind, (with_joint, with_limb) in HEATMAP_KINDS.items():
+    variants = [(k, t) for k in HEATMAP_KINDS for t in TEACHERS] if args.all else VARIANTS
+    for kind, teacher in variants:
+        with_joint, with_limb = HEATMAP_KINDS[kind]
         heatmaps = work / f"heatmaps-{kind}"
-        for teacher in TEACHERS:
-            name = variant_name(kind, teacher)
-            variant_params = {**params, "heatmap": {**params["heatmap"], "with_joint": with_joint, "with_limb": with_limb},
-                              "model": {**params["model"], "teacher": teacher}}
-            params_file = work / f"params-{name}.yaml"
-            params_file.write_text(yaml.safe_dump(variant_params, sort_keys=False))
-            if not heatmaps.is_dir():
-                _run(["stages.render_heatmaps", "--params", str(params_file), "--out", str(heatmaps),
-                      "--metrics", str(work / f"render-{kind}.json")])
-            checkpoint = work / f"teacher-{name}.pt"
-            started = time.perf_counter()
-            _run(["stages.train_teacher", "--no-mlflow", "--params", str(params_file), "--heatmaps", str(heatmaps),
-                  "--out", str(checkpoint), "--metrics", str(work / f"train-{name}.json"),
-                  "--timing", str(work / f"timing-{name}.json"), "--plots", str(work / f"plots-{name}.json")])
-            seconds = time.perf_counter() - started
-            channels = len(channel_names(with_joint, with_limb))
-            model = build_model(len(label_names), {**variant_params["model"], "attention_guidance": True},
-                                heatmap_channels=channels)
-            load_checkpoint(checkpoint, model)
-            focus = teacher_wrist_focus(model, heatmaps, "data/keypoints/keypoints.h5", "data/clips/clips.parquet",
-                                        split=val_split, radius=WRIST_RADIUS_PX / int(params["heatmap"]["size"]),
-                                        groups=groups)
-            trained = json.loads((work / f"train-{name}.json").read_text())
-            results[name] = {"heatmap": kind, "teacher": teacher, "val_top1": trained["val_top1"],
-                             "parameters": sum(p.numel() for p in model.teacher.parameters()),
-                             "train_seconds": round(seconds, 1),
-                             "object_wrist_ratio": object_ratio(focus, list(OBJECT_GROUPS)), "wrist_focus": focus}
-            figures.save(figures.wrist_focus_figure(
-                focus, f"{name}: val top-1 {trained['val_top1']:.3f}, object-group ratio "
-                       f"{results[name]['object_wrist_ratio']:.2f}"), plots / f"{name}.png")
-            print(f"[teacher_variants] {name}: val top-1 {trained['val_top1']:.3f}, object-group wrist ratio "
-                  f"{results[name]['object_wrist_ratio']:.2f}, {seconds:.0f} s", flush=True)
+        name = variant_name(kind, teacher)
+        variant_params = {**params, "heatmap": {**params["heatmap"], "with_joint": with_joint, "with_limb": with_limb},
+                          "model": {**params["model"], "teacher": teacher}}
+        params_file = work / f"params-{name}.yaml"
+        params_file.write_text(yaml.safe_dump(variant_params, sort_keys=False))
+        if not heatmaps.is_dir():
+            _run(["stages.render_heatmaps", "--params", str(params_file), "--out", str(heatmaps),
+                  "--metrics", str(work / f"render-{kind}.json")])
+        checkpoint = work / f"teacher-{name}.pt"
+        started = time.perf_counter()
+        _run(["stages.train_teacher", "--no-mlflow", "--params", str(params_file), "--heatmaps", str(heatmaps),
+              "--out", str(checkpoint), "--metrics", str(work / f"train-{name}.json"),
+              "--timing", str(work / f"timing-{name}.json"), "--plots", str(work / f"plots-{name}.json")])
+        seconds = time.perf_counter() - started
+        channels = len(channel_names(with_joint, with_limb))
+        model = build_model(len(label_names), {**variant_params["model"], "attention_guidance": True},
+                            heatmap_channels=channels)
+        load_checkpoint(checkpoint, model)
+        focus = teacher_wrist_focus(model, heatmaps, "data/keypoints/keypoints.h5", "data/clips/clips.parquet",
+                                    split=val_split, radius=WRIST_RADIUS_PX / int(params["heatmap"]["size"]),
+                                    groups=groups)
+        trained = json.loads((work / f"train-{name}.json").read_text())
+        results[name] = {"heatmap": kind, "teacher": teacher, "val_top1": trained["val_top1"],
+                         "parameters": sum(p.numel() for p in model.teacher.parameters()),
+                         "train_seconds": round(seconds, 1),
+                         "object_wrist_ratio": object_ratio(focus, list(OBJECT_GROUPS)), "wrist_focus": focus}
+        figures.save(figures.wrist_focus_figure(
+            focus, f"{name}: val top-1 {trained['val_top1']:.3f}, object-group ratio "
+                   f"{results[name]['object_wrist_ratio']:.2f}"), plots / f"{name}.png")
+        print(f"[teacher_variants] {name}: val top-1 {trained['val_top1']:.3f}, object-group wrist ratio "
+              f"{results[name]['object_wrist_ratio']:.2f}, {seconds:.0f} s", flush=True)
     chosen = choose(results, list(OBJECT_GROUPS))
     write_json(args.out, {"split": val_split, "epochs": int(params["train"]["teacher"]["epochs"]),
                           "radius_px": WRIST_RADIUS_PX, "rule": f"val top-1 within {TOP1_MARGIN:.0%} of the best, "

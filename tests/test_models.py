@@ -73,7 +73,8 @@ def test_student_stage_maps_pair_with_teacher_stages(size, maps):
 def _reach(block, x, dims):
     """Which positions along `dims` change when frame 0 / pixel (0, 0) is bumped."""
     bumped = x.clone()
-    bumped[(slice(None), slice(None)) + tuple(0 if d in dims else slice(None) for d in (2, 3, 4))] += 5
+    index = (slice(None), slice(None)) + tuple(0 if d in dims else slice(None) for d in (2, 3, 4))
+    bumped[index] += 5 * torch.randn_like(bumped[index])  # both signs: some path survives every ReLU
     change = (block(bumped) - block(x)).abs()
     return change.amax(dim=tuple(d for d in range(5) if d not in dims)) > 1e-6
 
@@ -97,14 +98,24 @@ def test_multiscale_block_reaches_further_in_time_and_space_than_single_scale():
         assert _reach(plain, x, (3,)).tolist() == [True] * 2 + [False] * 7
 
 
-def test_global_branches_see_the_whole_clip_and_frame():
+def test_global_branches_see_the_whole_clip_in_order_and_the_whole_frame():
+    from crychic.models.multiscale import GlobalContext
+
     torch.manual_seed(0)
     block = MultiScaleSpatioTemporal(16, MultiScaleScales(temporal_dilations=(1,), spatial_dilations=(1,),
-                                                          global_temporal=True, global_spatial=True)).eval()
-    assert block.branch_kinds == ["temporal_d1", "spatial_d1", "global_temporal", "global_spatial"]
+                                                          global_temporal=True, global_spatial=True))
+    assert block.branch_kinds == ["temporal_d1", "global_temporal", "spatial_d1", "global_spatial"]
+    x = torch.randn(2, 4, 4, 6, 6)
+    clip, frame = GlobalContext(4, 3, "clip"), GlobalContext(4, 3, "frame")
     with torch.no_grad():
-        x = torch.randn(2, 16, 4, 6, 6)
-        assert _reach(block, x, (2,)).all() and _reach(block, x, (3,)).all()  # frame 0 / row 0 reach everything
+        out = clip(x)
+        assert out.shape == (2, 3, 4, 6, 6) and torch.equal(out[:, :, :1].expand_as(out), out)  # one value per clip
+        assert not torch.allclose(clip(x.flip(2)), out)  # in order: raising is not lowering
+        framed = frame(x)
+        assert torch.equal(framed[..., :1, :1].expand_as(framed), framed)  # one value per frame
+        bumped = x.clone()
+        bumped[:, :, :, 0, 0] += 1.0
+        assert (frame(bumped) - framed).abs()[..., 5, 5].amax() > 0  # a corner reaches the far corner
 
 
 def test_spatial_attention_is_per_frame_peak_normalised():
@@ -208,7 +219,7 @@ def test_config_objects_and_overrides_build_the_networks():
     model = CrychicModel(config)
     assert model.teacher.embed_dim == 64 and model.student.embed_dim == 64
     assert model.teacher.fc.out_features == model.student.fc.out_features == 7
-    assert all(block.branch_kinds == ["temporal_d1", "spatial_d1"] for block in model.student.temporal)
+    assert all(block.branch_kinds == ["temporal_d1"] for block in model.student.temporal)
 
 
 def test_pose_free_student_weights_features_by_its_own_attention():

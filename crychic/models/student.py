@@ -1,8 +1,9 @@
 """The dense-modality student: a ResNet18-family 2D network per frame, with temporal blocks.
 
 Input RGB clips ``N x 3 x T x H x W``. Frames go through the 2D ResNet as ``N*T`` images; after
-layer2, layer3 and layer4 the maps are viewed as ``N x C x T x h x w`` and a spatiotemporal block
-(multi-scale, single-scale, or none: the ablation switch) mixes frames and neighbourhoods. The stem (7x7 stride 2 + max-pool)
+layer2, layer3 and layer4 the maps are viewed as ``N x C x T x h x w`` and a multi-scale block
+(multi-scale, single-scale, or none: the ablation switch) mixes frames; spatial scales are
+available (`spatial_dilations`, `global_spatial`) but off, chosen on val (see the config). The stem (7x7 stride 2 + max-pool)
 is ResNet18's, so layer2..layer4 are 28/14/7 for 224 and 14/7/4 for 112: one-to-one with the
 teacher's 28/14/7 stages on its 56 x 56 heatmaps. Random init: no ImageNet weights here.
 
@@ -35,14 +36,15 @@ class StudentConfig:
     width: int = 64  # layer1 channels; layers 2..4 double it each time
     stage_blocks: tuple = (2, 2, 2, 2)
     temporal: str = "multiscale"  # one of TEMPORAL_MODES, after layer2, layer3, layer4
-    # Scales of the multi-scale blocks (crychic.models.multiscale), matched to the clip and maps:
-    # 8-frame clips at 224 px (28/14/7 maps) take temporal dilations 1/2 and spatial 1/2; the
-    # default 4-frame clips at 96 px (12/6/3 maps) only 3-frame / 3x3 kernels, plus the whole clip
-    # and the whole frame as the coarse scales.
-    temporal_dilations: tuple = (1, 2)
-    spatial_dilations: tuple = (1, 2)
-    global_temporal: bool = True
-    global_spatial: bool = True
+    # Scales of the multi-scale blocks (crychic.models.multiscale). Temporal only, dilations 1/2/3,
+    # chosen on val: with 4-frame clips the dilation-2 and -3 kernels read padding at the clip's
+    # ends, but they are what links its first and last frames in order; scales matched to the clip
+    # (3 frames + the whole clip read in order) and added spatial scales (dilated 3x3, whole frame)
+    # both lost badly (15-epoch rgb_only, val top-1: 34.2 % and 26.7-29.2 % against 69.2 %; README).
+    temporal_dilations: tuple = (1, 2, 3)
+    spatial_dilations: tuple = ()
+    global_temporal: bool = False
+    global_spatial: bool = False
     dropout: float = 0.5
 
 
@@ -123,7 +125,7 @@ class Student(nn.Module):
 
 
 RESNET18_TEMPORAL = StudentConfig()
-RESNET18_TINY = StudentConfig(width=16, temporal_dilations=(1,), spatial_dilations=(1,))
+RESNET18_TINY = StudentConfig(width=16)
 
 
 @register_model("resnet18_temporal")
