@@ -61,6 +61,15 @@ def results_markdown(evaluate: dict, timing: dict | None = None) -> str:
            f"{alignment['matched_cosine']:.3f} against mismatched {alignment['mismatched_cosine']:.3f}."
            if alignment.get("projections_trained") else "; projection heads untrained (no contrastive term)."),
     ]
+    focus = evaluate.get("teacher_wrist_focus")
+    if focus:
+        stages = focus["stages"]
+        per_group = "; ".join(f"{g} " + "/".join(f"{stages[s][g]['ratio']:.2f}" for s in stages if g in stages[s])
+                              for g in next(iter(stages.values())) if g != "all")
+        notes.append(f"Teacher attention near the wrists ({focus['split']} split, within {focus['radius_box']:.3f} of the "
+                     f"box side, `crychic.evaluation.attention_focus`): attention share over a uniform map's share, "
+                     f"teacher stages {'/'.join(s.removeprefix('stage') for s in stages)}: {per_group} "
+                     "(1 = no preference for the wrists).")
     e2e, e2e_time = evaluate.get("end_to_end"), timing.get("end_to_end")
     if e2e and e2e_time:
         notes.append(

@@ -6,6 +6,8 @@ committed there, as a user's clone would be; DVC runs the stages with this envir
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -71,7 +73,8 @@ def repo(tmp_path_factory) -> Path:
     # `make demo` runs the full default (timed in the README).
     for stage in ("teacher", "student", "joint"):
         set_param(repo, f"train.{stage}.epochs", 1)
-    set_param(repo, "gcn.epochs", 1)
+    for baseline in ("gcn", "msg3d", "sta_lstm", "i3d"):
+        set_param(repo, f"{baseline}.epochs", 1)
     for key, value in {"num_subjects": 12, "val_subjects": 2, "test_subjects": 3}.items():  # half the default data
         set_param(repo, f"data.synthetic.{key}", value)
     set_param(repo, "evaluate.end_to_end_clips", 2)
@@ -137,11 +140,12 @@ def contrastive_experiment(repo, first_repro) -> str:
 
 
 def test_exp_run_reruns_only_the_stages_that_read_the_key(repo, contrastive_experiment):
-    assert stages_run(contrastive_experiment) == {"train_student", "train_joint", "evaluate"}
+    assert stages_run(contrastive_experiment) == {"train_student", "train_joint", "train_text", "evaluate"}
     shown = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
-    header = shown.splitlines()[0].split(",")
+    table = list(csv.reader(io.StringIO(shown)))  # quoted cells may hold commas (the text encoder's name)
+    header = table[0]
     assert "loss.contrastive_weight" in header and "val_top1" in " ".join(header)
-    rows = [dict(zip(header, line.split(","))) for line in shown.splitlines()[1:]]
+    rows = [dict(zip(header, line)) for line in table[1:]]
     weights = {r["loss.contrastive_weight"] for r in rows}
     assert {"0.1", "0.5"} <= weights
 
@@ -151,7 +155,8 @@ def test_exp_run_reruns_only_the_stages_that_read_the_key(repo, contrastive_expe
 def test_evaluate_reports_every_model_and_draws_its_pictures(repo, first_repro):
     from crychic.evaluation.methods import COMPARISONS, METHODS as MODEL_DESCRIPTIONS
 
-    assert {"train_rgb_only", "train_gcn", "train_colour_cue", "evaluate"} <= stages_run(first_repro)
+    assert {"train_rgb_only", "train_gcn", "train_msg3d", "train_sta_lstm", "train_i3d", "train_text",
+            "embed_class_text", "train_colour_cue", "evaluate"} <= stages_run(first_repro)
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())
     timing = json.loads((repo / "metrics/timing/evaluate.json").read_text())
     assert metrics["split"] == "test" and metrics["samples"] == 72
@@ -185,8 +190,15 @@ def test_evaluate_reports_every_model_and_draws_its_pictures(repo, first_repro):
     assert speed["posefree"]["clips_per_second"] > speed["full"]["clips_per_second"]  # MediaPipe costs
     assert "pose" in speed["full"]["seconds_per_clip"]
     assert len(timing["mlflow_run_id"]) == 32 and "mlflow_run_id" not in metrics
+    focus = metrics["teacher_wrist_focus"]  # where the teacher's attention points, per stage and class group
+    assert list(focus["stages"]) == ["stage1", "stage2", "stage3"] and focus["split"] == "test"
+    for group in ("all", "hand_to_mouth", "at_desk", "motion"):
+        cell = focus["stages"]["stage1"][group]
+        assert 0.0 < cell["uniform"] < 0.5 and 0.0 <= cell["share"] <= 1.0 and cell["clips"] > 0
+    assert metrics["models"]["crychic_text_zeroshot"]["top1"] >= 0.0  # the nearest class sentence, no classifier
     figures = repo / "plots/evaluate"
     assert {f"confusion_{name}.png" for name in MODEL_DESCRIPTIONS} <= {p.name for p in figures.glob("*.png")}
+    assert (figures / "teacher_wrist_focus.png").is_file()
     assert len(list(figures.glob("attention_*.png"))) == 3
     predictions = json.loads((repo / "plots/evaluate_predictions.json").read_text())
     assert len(predictions) == 72 and set(MODEL_DESCRIPTIONS) <= set(predictions[0])
@@ -292,7 +304,9 @@ def test_ablation_command_runs_a_variant_as_a_queued_experiment(repo, contrastiv
     assert table["no_contrastive"]["draws"] == [0]
     fused = table["no_contrastive"]["fused"]  # read from the experiment's committed per-clip predictions
     assert 0.0 <= fused["ci95"][0] <= fused["mean"] <= fused["ci95"][1] <= 1.0
-    assert "abl-no-contrastive-d0" in run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
+    from pipeline.ablations import experiment_name
+
+    assert experiment_name("no_contrastive", 0) in run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
 
 
 def test_seeded_training_repeats_its_metrics_byte_for_byte(repo, first_repro, tmp_path):
