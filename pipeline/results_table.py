@@ -1,9 +1,10 @@
 """Render the pipeline's results into README.md: `python -m pipeline.results_table`.
 
 Reads `metrics/evaluate.json` and `metrics/timing/evaluate.json` (written by the evaluate stage)
-and, when present, `metrics/ablations.json` (written by `python -m pipeline.ablations`), and
+and, when present, `metrics/ablations.json` (written by `python -m pipeline.ablations`) and
+`metrics/teacher_variants.json` (`python -m pipeline.teacher_variants`), and
 replaces what lies between the `<!-- results:start -->` / `<!-- results:end -->` (and
-`protocol:`, `ablations:`) markers, so the numbers in the README are the numbers the pipeline
+`protocol:`, `ablations:`, `teacher_variants:`) markers, so the numbers in the README are the numbers the pipeline
 produced. `--check` fails instead of writing
 when the README is out of date (for CI or a pre-commit hook).
 """
@@ -147,6 +148,30 @@ def ablations_markdown(ablations: dict) -> str:
     return "\n".join(lines)
 
 
+def teacher_variants_markdown(variants: dict) -> str:
+    """The table of `python -m pipeline.teacher_variants` (val only): top-1 and wrist focus per variant."""
+    stages = list(next(iter(variants["variants"].values()))["wrist_focus"]["stages"])
+    lines = ["| teacher variant | heatmaps | params | val top-1 % | wrist ratio, object groups (stages "
+             + "/".join(s.removeprefix("stage") for s in stages) + ") | wrist ratio, motion group | mean over stages, "
+             "object groups | train s |", "|---|---|---|---|---|---|---|---|"]
+    for name, v in variants["variants"].items():
+        focus = v["wrist_focus"]["stages"]
+        objects = "/".join(f"{np_mean([focus[s][g]['ratio'] for g in focus[s] if g not in ('all', 'motion')]):.2f}"
+                           for s in stages)
+        motion = "/".join(f"{focus[s]['motion']['ratio']:.2f}" for s in stages if "motion" in focus[s])
+        chosen = " (chosen)" if name == variants["chosen"] else ""
+        lines.append(f"| `{name}`{chosen} | {v['heatmap']} | {v['parameters'] / 1e6:.2f} M | {_pct(v['val_top1'])} | "
+                     f"{objects} | {motion} | {v['object_wrist_ratio']:.2f} | {v['train_seconds']:.0f} |")
+    lines += ["", f"{variants['split']} split only, {variants['epochs']} epochs each, wrist radius {variants['radius_px']} "
+              f"heatmap pixels; rule: {variants['rule']}. Ratio: the attention's share near the wrists over a uniform "
+              "map's (1 = no preference)."]
+    return "\n".join(lines)
+
+
+def np_mean(values) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
 def replace_between(text: str, marker: str, body: str) -> str:
     pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(\n<!-- {marker}:end -->)", re.S)
     if not pattern.search(text):
@@ -160,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--evaluate", default="metrics/evaluate.json")
     parser.add_argument("--timing", default="metrics/timing/evaluate.json")
     parser.add_argument("--ablations", default="metrics/ablations.json")
+    parser.add_argument("--teacher-variants", default="metrics/teacher_variants.json")
     parser.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
     args = parser.parse_args(argv)
 
@@ -174,6 +200,9 @@ def main(argv: list[str] | None = None) -> None:
     updated = replace_between(updated, "protocol", protocol_markdown(evaluate))
     if Path(args.ablations).is_file():
         updated = replace_between(updated, "ablations", ablations_markdown(json.loads(Path(args.ablations).read_text())))
+    if Path(args.teacher_variants).is_file():
+        updated = replace_between(updated, "teacher_variants",
+                                  teacher_variants_markdown(json.loads(Path(args.teacher_variants).read_text())))
     if args.check:
         if updated != text:
             sys.exit(f"{readme}: results tables are out of date; run python -m pipeline.results_table")

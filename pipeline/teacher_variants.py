@@ -24,7 +24,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="metrics/teacher_variants.json")
     parser.add_argument("--plots", default="plots/teacher_variants")
     parser.add_argument("--all", action="store_true", help="every heatmap kind x every teacher size")
+    parser.add_argument("--resume", action="store_true", help="keep teachers a killed run finished (same params)")
     args = parser.parse_args(argv)
 
     from crychic.clips.plan import read_clip_plan
@@ -104,12 +104,12 @@ def main(argv: list[str] | None = None) -> None:
         if not heatmaps.is_dir():
             _run(["stages.render_heatmaps", "--params", str(params_file), "--out", str(heatmaps),
                   "--metrics", str(work / f"render-{kind}.json")])
-        checkpoint = work / f"teacher-{name}.pt"
-        started = time.perf_counter()
-        _run(["stages.train_teacher", "--no-mlflow", "--params", str(params_file), "--heatmaps", str(heatmaps),
-              "--out", str(checkpoint), "--metrics", str(work / f"train-{name}.json"),
-              "--timing", str(work / f"timing-{name}.json"), "--plots", str(work / f"plots-{name}.json")])
-        seconds = time.perf_counter() - started
+        checkpoint, timing = work / f"teacher-{name}.pt", work / f"timing-{name}.json"
+        if not (checkpoint.is_file() and timing.is_file() and args.resume):  # --resume keeps finished teachers
+            _run(["stages.train_teacher", "--no-mlflow", "--params", str(params_file), "--heatmaps", str(heatmaps),
+                  "--out", str(checkpoint), "--metrics", str(work / f"train-{name}.json"),
+                  "--timing", str(timing), "--plots", str(work / f"plots-{name}.json")])
+        seconds = json.loads(timing.read_text())["seconds"]  # the training loop's own seconds
         channels = len(channel_names(with_joint, with_limb))
         model = build_model(len(label_names), {**variant_params["model"], "attention_guidance": True},
                             heatmap_channels=channels)
