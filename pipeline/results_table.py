@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -156,7 +157,7 @@ def teacher_variants_markdown(variants: dict) -> str:
              "object groups | train s |", "|---|---|---|---|---|---|---|---|"]
     for name, v in variants["variants"].items():
         focus = v["wrist_focus"]["stages"]
-        objects = "/".join(f"{np_mean([focus[s][g]['ratio'] for g in focus[s] if g not in ('all', 'motion')]):.2f}"
+        objects = "/".join(f"{statistics.fmean(focus[s][g]['ratio'] for g in focus[s] if g not in ('all', 'motion')):.2f}"
                            for s in stages)
         motion = "/".join(f"{focus[s]['motion']['ratio']:.2f}" for s in stages if "motion" in focus[s])
         chosen = " (chosen)" if name == variants["chosen"] else ""
@@ -166,10 +167,6 @@ def teacher_variants_markdown(variants: dict) -> str:
               f"heatmap pixels; rule: {variants['rule']}. Ratio: the attention's share near the wrists over a uniform "
               "map's (1 = no preference)."]
     return "\n".join(lines)
-
-
-def np_mean(values) -> float:
-    return sum(values) / len(values) if values else float("nan")
 
 
 def replace_between(text: str, marker: str, body: str) -> str:
