@@ -69,8 +69,9 @@ TOP1_COLUMNS = {  # table column -> model in metrics/evaluate.json (and in the p
 ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones: every variant has them trained
 # One prefix per method revision: experiments of an earlier revision are never mistaken for this
 # one's ("abl": before the spatiotemporal blocks, the named baselines and the text anchor; its
-# table is metrics/ablations_v1.json).
-QUEUE_PREFIX = "abl2"
+# table is metrics/ablations_v1.json; "abl2": joint-only heatmaps, one draw, superseded when
+# val chose joint + limb heatmaps for the teacher).
+QUEUE_PREFIX = "abl3"
 
 
 def experiment_name(variant: str, draw: int) -> str:

@@ -104,7 +104,7 @@ def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     assert "loss.contrastive_weight=0.0" in overrides("no_contrastive", 0, params)
     assert "model.multiscale=false" in overrides("no_multiscale", 0, params)
     assert "train.joint.epochs=28" in overrides("single_stage", 0, params)
-    assert experiment_name("no_attention_transfer", 2) == "abl2-no-attention-transfer-d2"
+    assert experiment_name("no_attention_transfer", 2) == "abl3-no-attention-transfer-d2"
 
 
 def test_sweep_runs_full_on_every_draw_first():
@@ -123,8 +123,8 @@ def test_a_recorded_experiment_reads_back_as_it_was(tmp_path):
     correct = {"crychic_fused": np.array([True, False, True]), "teacher": np.array([False, False, True])}
     entry = record("full", 1, {"alignment": {"cka": 0.42}, "models": {}}, correct)
     path = tmp_path / "ablations.json"
-    path.write_text(json.dumps({"experiments": {"abl2-full-d1": entry}}))
-    back = recorded_experiments(str(path))["abl2-full-d1"]
+    path.write_text(json.dumps({"experiments": {"abl3-full-d1": entry}}))
+    back = recorded_experiments(str(path))["abl3-full-d1"]
     assert back["variant"] == "full" and back["draw"] == 1 and back["metrics"]["alignment"]["cka"] == 0.42
     assert all(np.array_equal(per_clip(back)[m], correct[m]) for m in correct)
     assert recorded_experiments(str(tmp_path / "absent.json")) == {}
@@ -136,16 +136,16 @@ def test_queue_status_prefers_the_entry_furthest_along():
     from pipeline.ablations import parse_queue_status
 
     text = """Task     Name                          Created    Status
-af86a49  abl2-no-attention-transfer-d1  03:36 AM   Running
-1ba6af1  abl2-no-contrastive-d1         03:36 AM   Queued
-8a1b7d6  abl2-no-attention-transfer-d1  01:27 AM   Failed
-b6214f1  abl2-full-d0                   01:19 AM   Success
+af86a49  abl3-no-attention-transfer-d1  03:36 AM   Running
+1ba6af1  abl3-no-contrastive-d1         03:36 AM   Queued
+8a1b7d6  abl3-no-attention-transfer-d1  01:27 AM   Failed
+b6214f1  abl3-full-d0                   01:19 AM   Success
 c0ffee1  other-experiment              01:19 AM   Success
 
 Worker status: 1 active, 0 idle
 """
-    assert parse_queue_status(text) == {"abl2-no-attention-transfer-d1": "Running", "abl2-no-contrastive-d1": "Queued",
-                                        "abl2-full-d0": "Success"}
+    assert parse_queue_status(text) == {"abl3-no-attention-transfer-d1": "Running", "abl3-no-contrastive-d1": "Queued",
+                                        "abl3-full-d0": "Success"}
 
 
 def test_a_failed_attempt_never_stands_in_for_the_finished_run():
@@ -154,14 +154,14 @@ def test_a_failed_attempt_never_stands_in_for_the_finished_run():
     from pipeline.ablations import finished_experiments
 
     def entry(rev, state, error, seed):
-        return {"executor": {"state": state}, "name": "abl2-x-d1",
-                "revs": [{"rev": rev, "name": "abl2-x-d1", "error": error,
+        return {"executor": {"state": state}, "name": "abl3-x-d1",
+                "revs": [{"rev": rev, "name": "abl3-x-d1", "error": error,
                           "data": {"metrics": {"metrics/evaluate.json": {"data": {"seed": seed}}}}}]}
 
     finished = entry("good", "success", None, 1)
     failed = entry("bad", "failed", {"msg": "Experiment run failed"}, 0)
-    queued = {**entry("queued", "queued", None, 0), "name": "abl2-y-d1"}
-    queued["revs"][0]["name"] = "abl2-y-d1"
+    queued = {**entry("queued", "queued", None, 0), "name": "abl3-y-d1"}
+    queued["revs"][0]["name"] = "abl3-y-d1"
     for order in ([finished, failed], [failed, finished]):
         found = finished_experiments([{"rev": "base", "experiments": [*order, queued]}])
-        assert found == {"abl2-x-d1": {"metrics": {"seed": 1}, "rev": "good"}}
+        assert found == {"abl3-x-d1": {"metrics": {"seed": 1}, "rev": "good"}}
