@@ -22,7 +22,8 @@ runs tagged with the experiment name. The table goes to `metrics/ablations.json`
 std over draws and a 95 % interval from a hierarchical bootstrap (draws, then test clips within a
 draw, read from each experiment's committed `plots/evaluate_predictions.json`); and per claim of
 the README (`crychic.evaluation.methods.COMPARISONS`, on the `full` variant) the per-draw paired differences,
-how many draws agree, and their hierarchical interval.
+how many draws agree, and their hierarchical interval; and each variant against `full` the same way
+(same draw, same test clips), which is what says whether switching a component off changed anything.
 """
 
 from __future__ import annotations
@@ -238,6 +239,38 @@ def claims_over_draws(by_draw: dict[int, dict], comparisons: list[tuple[str, str
     return out
 
 
+AGAINST_FULL_COLUMNS = ("fused", "posefree", "text", "teacher", "rgb_only")  # what a switch could move
+
+
+def variants_against_full(results: dict[str, dict[int, dict]], columns=AGAINST_FULL_COLUMNS,
+                          resamples: int = 2000) -> dict:
+    """variant -> column -> the paired difference "variant - full" on the draws both have.
+
+    A draw fixes the test clips, so a variant and `full` of the same draw are scored on the same
+    clips: the difference is paired per clip within a draw (far tighter than two unpaired means),
+    and its interval resamples draws, then clips, like the README's claims."""
+    from crychic.evaluation.statistics import hierarchical_paired_ci
+
+    full = results.get("full", {})
+    out: dict = {}
+    for variant, by_draw in results.items():
+        if variant == "full":
+            continue
+        for column in columns:
+            model = TOP1_COLUMNS[column]
+            pairs = [(by_draw[d]["correct"][model].astype(float), full[d]["correct"][model].astype(float))
+                     for d in sorted(by_draw) if d in full and model in by_draw[d]["correct"]
+                     and model in full[d]["correct"]]
+            if not pairs:
+                continue
+            differences = [float(x.mean() - y.mean()) for x, y in pairs]
+            out.setdefault(variant, {})[column] = {
+                "per_draw": [round(v, 4) for v in differences], "draws_variant_better": sum(v > 0 for v in differences),
+                "draws": len(differences), "mean": round(float(np.mean(differences)), 4),
+                "ci95": list(hierarchical_paired_ci(pairs, resamples=resamples))}
+    return out
+
+
 def recorded_experiments(path: str) -> dict[str, dict]:
     """The finished experiments an earlier table recorded (name -> variant, draw, the alignment
     figures and per-clip correctness as '0'/'1' strings, as `record` wrote them), so that a sweep
@@ -316,15 +349,20 @@ def main(argv: list[str] | None = None) -> None:
             results.setdefault(variant, {})[draw] = {"metrics": entry["metrics"], "correct": per_clip(entry)}
     table = summarise(results)
     claims = claims_over_draws(results.get("full", {}), COMPARISONS)
+    against_full = variants_against_full(results)
     # A sweep grows draw by draw, so its cost is the sum of its invocations: keep each one's time.
     runs = previous_runs(args.out)
     if not args.table_only and names:
         runs.append({"experiments": len(names), "minutes": round((time.perf_counter() - started) / 60, 1)})
-    write_json(args.out, {"variants": table, "claims": claims, "runs": runs, "experiments": experiments})
+    write_json(args.out, {"variants": table, "claims": claims, "against_full": against_full, "runs": runs,
+                          "experiments": experiments})
     for variant, row in table.items():
         cells = "  ".join(f"{c} {row[c]['mean']:.3f}±{row[c]['std']:.3f}" for c in (*TOP1_COLUMNS, *ALIGNMENT_COLUMNS)
                           if c in row)
         print(f"{variant:22s} draws {row['draws']}  {cells}")
+    for variant, by_column in against_full.items():
+        print(f"{variant + ' - full':40s} " + "  ".join(
+            f"{c} {f['mean']:+.3f} {f['ci95']}" for c, f in by_column.items()))
     for claim, figures in claims.items():
         print(f"{claim:40s} per draw {figures['per_draw']}  {figures['draws_a_better']}/{figures['draws']} draws agree  "
               f"mean {figures['mean']:+.3f} {figures['ci95']}")

@@ -138,6 +138,17 @@ def ablations_markdown(ablations: dict) -> str:
         note += " Sweep time on this machine: " + ", then ".join(
             f"{r['experiments']} experiments in {r['minutes']} min" for r in runs) + "."
     lines += ["", note]
+    against = ablations.get("against_full") or {}
+    if against:
+        from pipeline.ablations import AGAINST_FULL_COLUMNS
+
+        lines += ["", "| variant - `full` (same draws and test clips, paired) | " + " | ".join(
+            f"{c.replace('_', ' ')}, points" for c in AGAINST_FULL_COLUMNS) + " |",
+                  "|---|" + "---|" * len(AGAINST_FULL_COLUMNS)]
+        for variant, by_column in against.items():
+            cells = [(f"{100 * f['mean']:+.1f} {_interval(f['ci95'], signed=True)} ({f['draws_variant_better']} of "
+                      f"{f['draws']} higher)") if (f := by_column.get(c)) else "–" for c in AGAINST_FULL_COLUMNS]
+            lines.append(f"| `{variant}` | " + " | ".join(cells) + " |")
     claims = ablations.get("claims") or {}
     if claims:
         lines += ["", "| claim (`full` variant, paired per draw) | per-draw difference, points | draws where the first "

@@ -4,7 +4,7 @@ summary carries intervals over data draws and the claims per draw."""
 import numpy as np
 import pytest
 
-from pipeline.ablations import claims_over_draws, experiment_name, overrides, summarise
+from pipeline.ablations import claims_over_draws, experiment_name, overrides, summarise, variants_against_full
 from pipeline.results_table import ablations_markdown, protocol_markdown, replace_between, results_markdown
 from crychic.evaluation.methods import METHODS as MODEL_DESCRIPTIONS
 
@@ -95,6 +95,21 @@ def test_claims_count_the_draws_that_agree():
     assert claim["per_draw"] == [0.1, -0.05, 0.2]
     assert claim["draws_a_better"] == 2 and claim["draws"] == 3
     assert claim["ci95"][0] < claim["mean"] < claim["ci95"][1]
+
+
+def test_a_variant_is_paired_with_full_on_the_draws_both_have():
+    # draw 2 has no `full`: it cannot be paired, so it is left out rather than compared unpaired
+    results = {"full": {0: _draw(70, 60), 1: _draw(80, 60)},
+               "no_multiscale": {0: _draw(60, 62), 1: _draw(85, 60), 2: _draw(10, 10)}}
+    against = variants_against_full(results, columns=("fused", "teacher"), resamples=500)
+    assert set(against) == {"no_multiscale"}
+    fused = against["no_multiscale"]["fused"]
+    assert fused["per_draw"] == [-0.1, 0.05] and fused["draws"] == 2 and fused["draws_variant_better"] == 1
+    assert fused["mean"] == pytest.approx(-0.025)
+    assert fused["ci95"][0] < -0.025 < fused["ci95"][1]
+    assert against["no_multiscale"]["teacher"]["per_draw"] == [0.02, 0.0]
+    markdown = ablations_markdown({"variants": summarise(results, resamples=200), "against_full": against})
+    assert "| `no_multiscale` | -2.5 [" in markdown and "(1 of 2 higher)" in markdown
 
 
 def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
