@@ -135,7 +135,7 @@ def parse_queue_status(out: str) -> dict[str, str]:
 
 def wait(names: list[str], poll_seconds: float = 15.0) -> dict[str, str]:
     """Block until every named experiment has finished, printing progress with counts and rate."""
-    started, last = time.perf_counter(), None
+    started, last, idle_polls = time.perf_counter(), None, 0
     while True:
         states = queue_states()
         done = [n for n in names if states.get(n) in {"Success", "Failed"}]
@@ -148,9 +148,17 @@ def wait(names: list[str], poll_seconds: float = 15.0) -> dict[str, str]:
             last = line
         if len(done) == len(names):
             return {n: states[n] for n in names}
-        if not running and not any(states.get(n) == "Queued" for n in names):
+        queued = any(states.get(n) == "Queued" for n in names)
+        if not running and not queued:
             missing = [n for n in names if n not in states]
             raise RuntimeError(f"queue stopped with experiments neither finished nor queued: {missing}")
+        # DVC's queue worker can exit between experiments with some still queued (seen with DVC 3):
+        # nothing would ever run them, so after two idle polls in a row a worker is started again.
+        idle_polls = idle_polls + 1 if queued and not running else 0
+        if idle_polls >= 2:
+            print("[ablations] the queue worker stopped with experiments queued: starting it again", flush=True)
+            subprocess.run([_dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
+            idle_polls = 0
         time.sleep(poll_seconds)
 
 

@@ -180,3 +180,14 @@ def test_a_failed_attempt_never_stands_in_for_the_finished_run():
     for order in ([finished, failed], [failed, finished]):
         found = finished_experiments([{"rev": "base", "experiments": [*order, queued]}])
         assert found == {"abl3-x-d1": {"metrics": {"seed": 1}, "rev": "good"}}
+
+
+def test_wait_restarts_a_queue_worker_that_stopped_with_experiments_queued(monkeypatch):
+    import pipeline.ablations as ablations
+
+    states = iter([{"e": "Queued"}, {"e": "Queued"}, {"e": "Running"}, {"e": "Success"}])
+    monkeypatch.setattr(ablations, "queue_states", lambda: next(states))
+    started = []
+    monkeypatch.setattr(ablations.subprocess, "run", lambda command, **kwargs: started.append(command[1:]))
+    assert ablations.wait(["e"], poll_seconds=0) == {"e": "Success"}
+    assert started == [["queue", "start", "-j", "1"]]
