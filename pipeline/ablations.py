@@ -231,20 +231,25 @@ def summarise(results: dict[str, dict[int, dict]], resamples: int = 2000) -> dic
 def claims_over_draws(by_draw: dict[int, dict], comparisons: list[tuple[str, str]], resamples: int = 2000) -> dict:
     """Each claim "a - b" of the README on every draw: the per-draw paired top-1 difference, how
     many draws have a above b, and the hierarchical interval of the mean difference."""
-    from crychic.evaluation.statistics import hierarchical_paired_ci
-
     out = {}
     for a, b in comparisons:
-        pairs = [(by_draw[d]["correct"][a].astype(float), by_draw[d]["correct"][b].astype(float))
+        pairs = [(by_draw[d]["correct"][a], by_draw[d]["correct"][b])
                  for d in sorted(by_draw) if a in by_draw[d]["correct"] and b in by_draw[d]["correct"]]
-        if not pairs:
-            continue
-        differences = [float(x.mean() - y.mean()) for x, y in pairs]
-        out[f"{a} - {b}"] = {"per_draw": [round(v, 4) for v in differences],
-                             "draws_a_better": sum(v > 0 for v in differences), "draws": len(differences),
-                             "mean": round(float(np.mean(differences)), 4),
-                             "ci95": list(hierarchical_paired_ci(pairs, resamples=resamples))}
+        if pairs:
+            out[f"{a} - {b}"] = paired_over_draws(pairs, better_key="draws_a_better", resamples=resamples)
     return out
+
+
+def paired_over_draws(pairs: list[tuple[np.ndarray, np.ndarray]], *, better_key: str, resamples: int) -> dict:
+    """(first, second) per-clip correctness of each draw -> the per-draw differences of top-1, how
+    many draws have the first ahead (under `better_key`), their mean and hierarchical interval."""
+    from crychic.evaluation.statistics import hierarchical_paired_ci
+
+    pairs = [(x.astype(float), y.astype(float)) for x, y in pairs]
+    differences = [float(x.mean() - y.mean()) for x, y in pairs]
+    return {"per_draw": [round(v, 4) for v in differences], better_key: sum(v > 0 for v in differences),
+            "draws": len(differences), "mean": round(float(np.mean(differences)), 4),
+            "ci95": list(hierarchical_paired_ci(pairs, resamples=resamples))}
 
 
 AGAINST_FULL_COLUMNS = ("fused", "posefree", "text", "teacher", "rgb_only")  # what a switch could move
@@ -257,8 +262,6 @@ def variants_against_full(results: dict[str, dict[int, dict]], columns=AGAINST_F
     A draw fixes the test clips, so a variant and `full` of the same draw are scored on the same
     clips: the difference is paired per clip within a draw (far tighter than two unpaired means),
     and its interval resamples draws, then clips, like the README's claims."""
-    from crychic.evaluation.statistics import hierarchical_paired_ci
-
     full = results.get("full", {})
     out: dict = {}
     for variant, by_draw in results.items():
@@ -266,16 +269,12 @@ def variants_against_full(results: dict[str, dict[int, dict]], columns=AGAINST_F
             continue
         for column in columns:
             model = TOP1_COLUMNS[column]
-            pairs = [(by_draw[d]["correct"][model].astype(float), full[d]["correct"][model].astype(float))
+            pairs = [(by_draw[d]["correct"][model], full[d]["correct"][model])
                      for d in sorted(by_draw) if d in full and model in by_draw[d]["correct"]
                      and model in full[d]["correct"]]
-            if not pairs:
-                continue
-            differences = [float(x.mean() - y.mean()) for x, y in pairs]
-            out.setdefault(variant, {})[column] = {
-                "per_draw": [round(v, 4) for v in differences], "draws_variant_better": sum(v > 0 for v in differences),
-                "draws": len(differences), "mean": round(float(np.mean(differences)), 4),
-                "ci95": list(hierarchical_paired_ci(pairs, resamples=resamples))}
+            if pairs:
+                out.setdefault(variant, {})[column] = paired_over_draws(
+                    pairs, better_key="draws_variant_better", resamples=resamples)
     return out
 
 

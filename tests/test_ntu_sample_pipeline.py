@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import yaml
 
 from conftest import PROJECT_ROOT
-from crychic.core.coco17 import SKELETON_EDGES
 from crychic.heatmaps.shards import HeatmapShards
+from crychic.heatmaps.volume import channel_names
 from crychic.keypoints.store import KeypointStore
 from crychic.rgb.shards import RgbClips
 
@@ -88,8 +88,7 @@ def test_ntu_sample_heatmaps_and_rgb_share_one_box(shared_data, tmp_path):
     assert same < 12 and shifted > 2 * same, (same, shifted)
     x0, y0, x1, y1 = heatmap["box"]
     assert abs((x1 - x0) - (y1 - y0)) < 1e-6 and 300 < x1 - x0 < 1080  # a square around one person in 1080p
-    # 17 joint channels first, then (with_limb, the default) one per COCO-17 skeleton edge
-    channels = 17 * params["heatmap"]["with_joint"] + len(SKELETON_EDGES) * params["heatmap"]["with_limb"]
+    channels = len(channel_names(params["heatmap"]["with_joint"], params["heatmap"]["with_limb"]))
     assert heatmap["heatmap"].shape == (channels, params["heatmap"]["clip_len"], 56, 56)
     assert rgb["frames"].shape == (params["rgb"]["clip_len"], 112, 112, 3)
     # The person is in the middle of the box: the heat sits in the centre, the RGB there is not padding.
