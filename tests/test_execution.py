@@ -2,7 +2,7 @@
 
 import pytest
 
-from crychic.core.execution import Execution, execution_settings
+from crychic.core.execution import Execution, execution_settings, loader_workers
 from crychic.core.params import select
 
 
@@ -13,6 +13,16 @@ def test_environment_wins_over_the_file_which_wins_over_the_defaults(tmp_path):
     assert execution_settings(config, environ={}) == Execution(keypoint_workers=8, dask_address="tcp://scheduler:8786")
     settings = execution_settings(config, environ={"CRYCHIC_KEYPOINT_WORKERS": "3", "CRYCHIC_DASK_ADDRESS": ""})
     assert settings.keypoint_workers == 3 and settings.dask_address is None
+
+
+def test_loader_workers_default_to_the_cores_the_model_leaves_free():
+    assert execution_settings("absent.yaml", environ={}).train_workers is None
+    assert execution_settings("absent.yaml", environ={"CRYCHIC_TRAIN_WORKERS": "auto"}).train_workers is None
+    assert execution_settings("absent.yaml", environ={"CRYCHIC_TRAIN_WORKERS": "3"}).train_workers == 3
+    assert loader_workers(None, "cpu", compute_threads=2, cores=2) == 0  # the CRYCHIC networks on 2 cores
+    assert loader_workers(None, "cpu", compute_threads=1, cores=2) == 1  # a single-threaded keypoint baseline
+    assert loader_workers(None, "cuda", cores=4) == 4 and loader_workers(None, "cuda", cores=32) == 8
+    assert loader_workers(5, "cpu", compute_threads=2, cores=2) == 5  # a setting always wins
 
 
 def test_bad_execution_settings_name_the_setting(tmp_path):

@@ -257,8 +257,10 @@ def test_at_inference_the_student_uses_its_own_attention_even_with_keypoints():
     heatmap, rgb = torch.rand(2, 17, 4, 56, 56), torch.randn(2, 3, 2, 64, 64)
     model = small_crychic().eval()
     with torch.no_grad():
-        both, pose_free = model(heatmap=heatmap, rgb=rgb), model(rgb=rgb)
-    torch.testing.assert_close(both["student_logits"], pose_free["student_logits"])
+        both, pose_free, teacher_only = model(heatmap=heatmap, rgb=rgb), model(rgb=rgb), model(heatmap=heatmap)
+    # Exactly equal, not close: training validates every head from the one forward of both inputs.
+    assert torch.equal(both["student_logits"], pose_free["student_logits"])
+    assert torch.equal(both["teacher_logits"], teacher_only["teacher_logits"])
     guided = CrychicModel(CrychicConfig(**{**model.config.__dict__, "guide_at_inference": True})).eval()
     guided.load_state_dict(model.state_dict())
     with torch.no_grad():

@@ -251,6 +251,31 @@ def test_loader_with_workers_gives_the_same_batches(dirs):
     assert not all(torch.equal(a["heatmap"], b["heatmap"]) for a, b in zip(serial[0], serial[1]))
 
 
+def test_items_are_made_on_one_thread_wherever_they_are_made(dirs, monkeypatch):
+    """A worker process has one intra-op thread; the main process (0 workers) must match it, or
+    the resampling matmuls round differently and 0 workers would train a different model."""
+    import crychic.training.data as data
+
+    seen = []
+    original = data.apply_augmentation
+
+    def recording(volume, augmentation):
+        seen.append(torch.get_num_threads())
+        return original(volume, augmentation)
+
+    monkeypatch.setattr(data, "apply_augmentation", recording)
+    dataset = PoseRgbDataset(*dirs, split="train", augment=True, seed=1)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for index in range(len(dataset)):
+            dataset[index]
+        assert torch.get_num_threads() == 2  # restored afterwards
+    finally:
+        torch.set_num_threads(previous)
+    assert seen and set(seen) == {1}
+
+
 def test_i3d_baseline_trains_on_the_rgb_clips_and_predicts(tmp_path):
     from crychic.training.baselines import load_baseline, predict_baseline, train_baseline
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from crychic.clips.plan import read_clip_plan
-from crychic.core.execution import execution_settings
+from crychic.core.execution import execution_settings, loader_workers
 from crychic.core.manifest import validation_split
 from crychic.evaluation.metrics import classification_report
 from crychic.keypoints.clips import KeypointClips
@@ -34,10 +34,14 @@ from crychic.training.stage import BASELINE_INPUTS
 SINGLE_THREAD_PARAMS = 1_000_000
 
 
+def _single_threaded(model: nn.Module, device: torch.device, input_name: str) -> bool:
+    small = sum(p.numel() for p in model.parameters()) < SINGLE_THREAD_PARAMS
+    return device.type == "cpu" and small and input_name == "keypoint"
+
+
 @contextlib.contextmanager
 def _cpu_threads(model: nn.Module, device: torch.device, input_name: str):
-    small = sum(p.numel() for p in model.parameters()) < SINGLE_THREAD_PARAMS
-    if device.type != "cpu" or not small or input_name != "keypoint":
+    if not _single_threaded(model, device, input_name):
         yield
         return
     previous = torch.get_num_threads()
@@ -85,14 +89,16 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
         bad = sorted(_labels(dataset) - set(range(num_classes)))
         if bad:
             raise ValueError(f"{clip_plan_path if input_name == 'keypoint' else rgb_dir}: split {split!r} has labels {bad} outside the {num_classes} label names")
-    batch_size, workers = int(train["batch_size"]), execution_settings().train_workers
-    train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=True, workers=workers, seed=seed,
-                               drop_last=len(datasets["train"]) > batch_size)
-    val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers, seed=seed)
-
     model_name = str(section["model"])
     extra = {"num_persons": datasets["train"].max_persons} if input_name == "keypoint" else {}
     model = create_model(model_name, num_classes=num_classes, **extra).to(device)
+
+    batch_size = int(train["batch_size"])
+    threads = 1 if _single_threaded(model, device, input_name) else torch.get_num_threads()
+    workers = loader_workers(execution_settings().train_workers, device.type, compute_threads=threads)
+    train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=True, workers=workers, seed=seed,
+                               drop_last=len(datasets["train"]) > batch_size)
+    val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers, seed=seed)
     epochs = int(section["epochs"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(section["lr"]), weight_decay=float(section["weight_decay"]))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs * len(train_loader), 1))

@@ -18,11 +18,13 @@ Resampling is bilinear with borders replicated. (PYSKL crops keypoints but resiz
 half-pixel centres, a sub-pixel disagreement between its modalities that we do not copy.)
 
 Randomness: each item draws from a generator seeded by (seed, epoch, index), never from a
-worker's global state, so a run gives the same batches with 0 or 8 DataLoader workers.
+worker's global state, and its tensor ops run on one thread wherever it is made, so a run gives
+the same batches, bit for bit, with 0 or 8 DataLoader workers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -193,6 +195,13 @@ class PoseRgbDataset(Dataset):
         return Augmentation(crop=crop, flip=bool(rng.random() < self.flip_prob))
 
     def __getitem__(self, index: int) -> dict:
+        # One intra-op thread wherever the item is made: a DataLoader worker has one, and the
+        # resampling matmuls round differently on two, so loading in the main process (0 workers)
+        # must not change the batches.
+        with one_thread():
+            return self._item(index)
+
+    def _item(self, index: int) -> dict:
         sample_id = self.sample_ids[index]
         augmentation = self.augmentation(index)
         identity = not augmentation.flip and np.array_equal(augmentation.crop, IDENTITY.crop)
@@ -223,6 +232,20 @@ class PoseRgbDataset(Dataset):
                              "differ, so the two modalities do not share one spatial frame")
         item["label"] = torch.tensor(item["label"], dtype=torch.int64)
         return item
+
+
+@contextlib.contextmanager
+def one_thread():
+    """torch's intra-op threads capped at one for the block, then restored."""
+    previous = torch.get_num_threads()
+    if previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def seed_worker(worker_id: int) -> None:

@@ -38,7 +38,7 @@ import torch.distributed as dist
 from torch import nn
 
 from crychic.core.atomic_write import atomic_path
-from crychic.core.execution import execution_settings
+from crychic.core.execution import execution_settings, loader_workers
 from crychic.losses import CrychicLoss
 from crychic.core.manifest import validation_split
 from crychic.evaluation.metrics import classification_report
@@ -169,13 +169,15 @@ class StageSpec:
 
 SPECS = {
     "teacher": StageSpec(("heatmap",), ("teacher",), {"teacher": (("heatmap",), "teacher_logits")}, False),
-    "student": StageSpec(("heatmap", "rgb"), ("student",), {
-        "student_posefree": (("rgb",), "student_logits"),
-        "student_guided": (("heatmap", "rgb"), "student_logits")}, True),
+    # Validation in eval mode: with both inputs the student weights its features by its own attention
+    # (`guide_at_inference` is off until evaluate chooses it on val), so one forward of both inputs
+    # gives the pose-free student's and the teacher's logits too, equal to their single-input
+    # forwards (tests/test_models.py checks it), and `evaluate` runs one forward per input set.
+    "student": StageSpec(("heatmap", "rgb"), ("student",), {"student_posefree": (("rgb",), "student_logits")}, True),
     "joint": StageSpec(("heatmap", "rgb"), ("fused", "teacher", "student"), {
         "fused": (("heatmap", "rgb"), "fused_logits"),
-        "student_posefree": (("rgb",), "student_logits"),
-        "teacher": (("heatmap",), "teacher_logits")}, True),
+        "student_posefree": (("heatmap", "rgb"), "student_logits"),
+        "teacher": (("heatmap", "rgb"), "teacher_logits")}, True),
     "rgb_only": StageSpec(("rgb",), ("student",), {"student_posefree": (("rgb",), "student_logits")}, False),
 }
 SPECS["text"] = SPECS["joint"]  # stage 3 again, with the text anchor added to its loss
@@ -207,8 +209,12 @@ def evaluate(model: nn.Module, loader, spec: StageSpec, num_classes: int, device
     model.eval()
 
     def heads(batch: dict) -> dict[str, torch.Tensor]:
+        outputs: dict[tuple[str, ...], dict] = {}  # one forward per distinct input set
         with _autocast(device, amp):
-            return {name: _forward(model, batch, inputs, device)[key] for name, (inputs, key) in spec.validate.items()}
+            for inputs, _ in spec.validate.values():
+                if inputs not in outputs:
+                    outputs[inputs] = _forward(model, batch, inputs, device)
+        return {name: outputs[inputs][key] for name, (inputs, key) in spec.validate.items()}
 
     out = collect_logits(heads, loader)
     return {name: {**classification_report(out[name], out["labels"], num_classes), "logits": out[name],
@@ -319,7 +325,8 @@ def train_stage(
     if ctx.enabled:
         sampler = torch.utils.data.DistributedSampler(datasets["train"], num_replicas=ctx.world_size, rank=ctx.rank,
                                                       shuffle=True, seed=int(params["seed"]))
-    batch_size, workers = int(train_common["batch_size"]), execution_settings().train_workers
+    batch_size = int(train_common["batch_size"])
+    workers = loader_workers(execution_settings().train_workers, device.type)
     train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=sampler is None, workers=workers,
                                seed=int(params["seed"]), drop_last=len(datasets["train"]) > batch_size, sampler=sampler)
     val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers,
