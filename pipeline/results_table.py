@@ -135,8 +135,9 @@ def ablations_markdown(ablations: dict) -> str:
             "(draws, then test clips within each draw; with one draw, over its test clips only).")
     runs = ablations.get("runs") or []
     if runs:
-        note += " Sweep time on this machine: " + ", then ".join(
-            f"{r['experiments']} experiments in {r['minutes']} min" for r in runs) + "."
+        note += " The last sweep command ran " + ", then ".join(
+            f"{r['experiments']} experiment{'' if r['experiments'] == 1 else 's'} in {r['minutes']} min"
+            for r in runs) + " (experiments already finished are not run again)."
     lines += ["", note]
     against = ablations.get("against_full") or {}
     if against:
