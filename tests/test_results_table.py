@@ -4,7 +4,8 @@ summary carries intervals over data draws and the claims per draw."""
 import numpy as np
 import pytest
 
-from pipeline.ablations import claims_over_draws, experiment_name, overrides, summarise, variants_against_full
+from pipeline.ablations import (QUEUE_PREFIX, claims_over_draws, experiment_name, overrides, summarise,
+                                variants_against_full)
 from pipeline.results_table import ablations_markdown, protocol_markdown, replace_between, results_markdown
 from crychic.evaluation.methods import METHODS as MODEL_DESCRIPTIONS
 
@@ -119,7 +120,7 @@ def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     assert "loss.contrastive_weight=0.0" in overrides("no_contrastive", 0, params)
     assert "model.multiscale=false" in overrides("no_multiscale", 0, params)
     assert "train.joint.epochs=28" in overrides("single_stage", 0, params)
-    assert experiment_name("no_attention_transfer", 2) == "abl3-no-attention-transfer-d2"
+    assert experiment_name("no_attention_transfer", 2) == f"{QUEUE_PREFIX}-no-attention-transfer-d2" and QUEUE_PREFIX.startswith("abl")
 
 
 def test_sweep_runs_full_on_every_draw_first():
@@ -159,8 +160,9 @@ c0ffee1  other-experiment              01:19 AM   Success
 
 Worker status: 1 active, 0 idle
 """
-    assert parse_queue_status(text) == {"abl3-no-attention-transfer-d1": "Running", "abl3-no-contrastive-d1": "Queued",
-                                        "abl3-full-d0": "Success"}
+    text = text.replace("abl3-", f"{QUEUE_PREFIX}-")  # this sweep's prefix; other names are ignored
+    expected = {"no-attention-transfer-d1": "Running", "no-contrastive-d1": "Queued", "full-d0": "Success"}
+    assert parse_queue_status(text) == {f"{QUEUE_PREFIX}-{name}": state for name, state in expected.items()}
 
 
 def test_a_failed_attempt_never_stands_in_for_the_finished_run():
