@@ -98,7 +98,7 @@ def model_costs(joint, teacher, rgb_only, baselines: dict, params, settings, dev
     (`baselines`: stage name -> network of `crychic.training.baselines`, keypoint or RGB input)."""
     from crychic.evaluation.methods import METHODS
 
-    heatmap_channels = int(teacher.teacher.config.in_channels)  # 17 joints, 19 limbs, or both
+    heatmap_channels = int(teacher.teacher.config.in_channels)  # 17 joints, 17 limbs, or both
     t_h, side = int(params["heatmap"]["clip_len"]), int(params["heatmap"]["size"])
     t_rgb, size = int(params["rgb"]["clip_len"]), int(params["rgb"]["size"])
 

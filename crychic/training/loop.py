@@ -112,7 +112,7 @@ def build_model(num_classes: int, model_params: dict, text_dim: int = 0, fr_head
     """The joint model from the `model` params (`MODEL_KEYS`, and `attention_guidance`); `text_dim`
     > 0 adds the projections into the class-text space (the `train_text` stage's model);
     `fr_head_levels` the student's spatial/temporal descriptors of multi-level FR-Head;
-    `heatmap_channels` the volumes' K (17 joints, 19 limbs, or both: `heatmap.with_joint/with_limb`)."""
+    `heatmap_channels` the volumes' K (17 joints, 17 limbs, or both: `heatmap.with_joint/with_limb`)."""
     multiscale = bool(model_params["multiscale"])
     config = CrychicConfig(
         num_classes=num_classes,
