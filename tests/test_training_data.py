@@ -293,3 +293,28 @@ def test_i3d_baseline_trains_on_the_rgb_clips_and_predicts(tmp_path):
                                            split="val", batch_size=2)
     assert logits.shape == (3, 3) and sorted(ids) == ["s06", "s07", "s08"]
     assert labels.tolist() == [int(i[1:]) % 3 for i in ids]
+
+
+def test_samples_kept_in_memory_are_the_ones_on_disk_within_the_budget(dirs):
+    from crychic.heatmaps.shards import HeatmapShards
+
+    on_disk, cached = HeatmapShards(dirs[0]), HeatmapShards(dirs[0])
+    one = on_disk.get(on_disk.ids()[0])["heatmap"].nbytes
+    cached.cache_in_memory(2 * one + one // 2)  # room for two samples' volumes, not three
+    for sample_id in on_disk.ids():
+        first, second, reference = cached.get(sample_id), cached.get(sample_id), on_disk.get(sample_id)
+        np.testing.assert_array_equal(first["heatmap"], reference["heatmap"])
+        np.testing.assert_array_equal(second["heatmap"], reference["heatmap"])
+        assert second["label"] == reference["label"]
+    assert len(cached._cache) == 2
+    kept = cached.get(on_disk.ids()[0])
+    assert not kept["heatmap"].flags.writeable  # shared by later reads, so nobody may write into it
+    kept["extra"] = 1
+    assert "extra" not in cached.get(on_disk.ids()[0])
+    # A dataset loading in the main process gives the same items with the cache on.
+    plain = PoseRgbDataset(*dirs, split="train", augment=True, seed=3)
+    with_cache = PoseRgbDataset(*dirs, split="train", augment=True, seed=3, cache_bytes=2**30)
+    for index in range(len(plain)):
+        for _ in range(2):
+            a, b = plain[index], with_cache[index]
+            assert torch.equal(a["heatmap"], b["heatmap"]) and torch.equal(a["rgb"], b["rgb"])

@@ -26,6 +26,7 @@ class Execution:
     rgb_batch_size: int = 4
     dask_address: str | None = None  # a Dask scheduler to fan preprocessing out to, e.g. tcp://scheduler:8786
     train_workers: int | None = None  # DataLoader workers per training process (None: `loader_workers` decides)
+    train_cache_mb: int = 1024     # with 0 loader workers: samples kept in memory per store (heatmaps, RGB)
 
 
 def loader_workers(setting: int | None, device_type: str, compute_threads: int | None = None,
@@ -71,7 +72,7 @@ def execution_settings(config: str | Path = "execution.yaml", environ: dict | No
                 out[name] = int(value)
             except (TypeError, ValueError):
                 raise ValueError(f"execution setting {name} must be an integer, got {value!r}") from None
-            if out[name] < (0 if name == "train_workers" else 1):
-                raise ValueError(f"execution setting {name} must be at least "
-                                 f"{0 if name == 'train_workers' else 1}, got {out[name]}")
+            least = 0 if name in ("train_workers", "train_cache_mb") else 1
+            if out[name] < least:
+                raise ValueError(f"execution setting {name} must be at least {least}, got {out[name]}")
     return Execution(**out)

@@ -132,6 +132,8 @@ class PoseRgbDataset(Dataset):
     """The samples of one split that have every requested modality, keyed by sample id.
 
     `missing[modality]` lists the split's samples that lack that modality, for a stage to report.
+    `cache_bytes` > 0 keeps up to that many bytes of samples per store in memory once read
+    (`ShardedSamples.cache_in_memory`), for loading in the main process.
     `set_epoch` must be called before each epoch's `iter(loader)`; the epoch lives in shared
     memory so that persistent DataLoader workers (forked copies of this object) see it too.
     """
@@ -148,6 +150,7 @@ class PoseRgbDataset(Dataset):
         flip_prob: float = 0.5,
         seed: int = 0,
         modalities: Sequence[str] = MODALITIES,
+        cache_bytes: int = 0,
     ):
         self.modalities = tuple(modalities)
         unknown = set(self.modalities) - set(MODALITIES)
@@ -173,6 +176,9 @@ class PoseRgbDataset(Dataset):
                 raise ValueError("rgb_dir is required when 'rgb' is among the modalities")
             self.rgb_clips = RgbClips(rgb_dir)
             metadata["rgb"] = self.rgb_clips.metadata()
+        for store in (self.heatmaps, self.rgb_clips):
+            if store is not None and cache_bytes:
+                store.cache_in_memory(cache_bytes)  # the same bytes, read from disk once
         self.sample_ids, self.missing = paired_sample_ids(metadata, split)
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
 

@@ -316,17 +316,20 @@ def train_stage(
     amp = bool(train_common["amp"]) and device.type == "cuda"
 
     modalities = spec.inputs
+    execution = execution_settings()
+    workers = loader_workers(execution.train_workers, device.type)
+    cache = execution.train_cache_mb * 2**20 if workers == 0 else 0  # workers would each keep a copy
     val_split = _validation_split(heatmap_dir if "heatmap" in modalities else None, rgb_dir)
     datasets = {split: PoseRgbDataset(heatmap_dir if "heatmap" in modalities else None,
                                       rgb_dir if "rgb" in modalities else None, split=split,
-                                      augment=split == "train", seed=int(params["seed"]), modalities=modalities)
+                                      augment=split == "train", seed=int(params["seed"]), modalities=modalities,
+                                      cache_bytes=cache)
                 for split in ("train", val_split)}
     sampler = None
     if ctx.enabled:
         sampler = torch.utils.data.DistributedSampler(datasets["train"], num_replicas=ctx.world_size, rank=ctx.rank,
                                                       shuffle=True, seed=int(params["seed"]))
     batch_size = int(train_common["batch_size"])
-    workers = loader_workers(execution_settings().train_workers, device.type)
     train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=sampler is None, workers=workers,
                                seed=int(params["seed"]), drop_last=len(datasets["train"]) > batch_size, sampler=sampler)
     val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers,
