@@ -1,5 +1,6 @@
-"""A straightforward port of PYSKL's `GeneratePoseTarget` loop: the baseline that
-`crychic.heatmaps.render.generate_pose_target` is checked and timed against.
+"""A straightforward port of PYSKL's `GeneratePoseTarget` loop, for the tests' random-input agreement
+check on machines without ``../shared/`` (where PYSKL's own file lives; the benchmark,
+`bench_heatmaps.py`, times PYSKL's own file, never this port).
 
 It keeps PYSKL's structure on purpose (Python loops over frames, channels and persons, one
 small numpy window per keypoint or limb, merged into the map with `np.maximum`), and PYSKL's
