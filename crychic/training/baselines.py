@@ -25,7 +25,7 @@ from crychic.evaluation.metrics import classification_report
 from crychic.keypoints.clips import KeypointClips
 from crychic.models import create_model
 from crychic.rgb.shards import RgbClips
-from crychic.training.data import PoseRgbDataset, make_loader
+from crychic.training.data import PoseRgbDataset, make_loader, one_thread
 from crychic.training.loop import collect_logits, fit, resolve_device, save_checkpoint, seed_everything
 from crychic.training.stage import BASELINE_INPUTS
 
@@ -39,17 +39,8 @@ def _single_threaded(model: nn.Module, device: torch.device, input_name: str) ->
     return device.type == "cpu" and small and input_name == "keypoint"
 
 
-@contextlib.contextmanager
 def _cpu_threads(model: nn.Module, device: torch.device, input_name: str):
-    if not _single_threaded(model, device, input_name):
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    return one_thread() if _single_threaded(model, device, input_name) else contextlib.nullcontext()
 
 
 def _dataset(input_name: str, split: str, *, keypoints_path, clip_plan_path, rgb_dir, seed: int,
