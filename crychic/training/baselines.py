@@ -11,7 +11,6 @@ state_dict, label_names}``, which `load_baseline` rebuilds from the registry.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,29 +27,6 @@ from crychic.rgb.shards import RgbClips
 from crychic.training.data import PoseRgbDataset, make_loader
 from crychic.training.loop import collect_logits, fit, resolve_device, save_checkpoint, seed_everything
 from crychic.training.stage import BASELINE_INPUTS
-
-# Below this size a CPU run uses one intra-op thread: on stgcn_tiny (0.1 M parameters) the ops are too
-# small to split, and splitting them was many times slower with the cores busy elsewhere (README, Layout).
-SINGLE_THREAD_PARAMS = 1_000_000
-
-
-def _single_threaded(model: nn.Module, device: torch.device, input_name: str) -> bool:
-    small = sum(p.numel() for p in model.parameters()) < SINGLE_THREAD_PARAMS
-    return device.type == "cpu" and small and input_name == "keypoint"
-
-
-@contextlib.contextmanager
-def _cpu_threads(model: nn.Module, device: torch.device, input_name: str):
-    if not _single_threaded(model, device, input_name):
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
 
 def _dataset(input_name: str, split: str, *, keypoints_path, clip_plan_path, rgb_dir, seed: int,
              max_persons: int | None = None):
@@ -94,8 +70,7 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
     model = create_model(model_name, num_classes=num_classes, **extra).to(device)
 
     batch_size = int(train["batch_size"])
-    threads = 1 if _single_threaded(model, device, input_name) else torch.get_num_threads()
-    workers = loader_workers(execution_settings().train_workers, device.type, compute_threads=threads)
+    workers = loader_workers(execution_settings().train_workers, device.type)
     train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=True, workers=workers, seed=seed,
                                drop_last=len(datasets["train"]) > batch_size)
     val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers, seed=seed)
@@ -113,9 +88,8 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
         out = collect_logits(lambda batch: {stage: model(batch[input_name].to(device))["logits"]}, val_loader)
         return {stage: classification_report(out[stage], out["labels"], num_classes)}
 
-    with _cpu_threads(model, device, input_name):
-        fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
-                     loss_on_batch=loss_on_batch, validate=validate, name=stage, on_epoch=on_epoch)
+    fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
+                 loss_on_batch=loss_on_batch, validate=validate, name=stage, on_epoch=on_epoch)
     save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names, model_name=model_name)
     return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "is_main": True,
             "val_split": val_split, "best_epoch": fitted.best_epoch}
@@ -151,6 +125,5 @@ def predict_baseline(model: nn.Module, *, keypoints_path: str | Path, clip_plan_
     loader = make_loader(dataset, batch_size=batch_size, shuffle=False, workers=0, seed=0)
     device = next(model.parameters()).device
     model.eval()
-    with _cpu_threads(model, device, input_name):
-        out = collect_logits(lambda batch: {"logits": model(batch[input_name].to(device))["logits"]}, loader)
+    out = collect_logits(lambda batch: {"logits": model(batch[input_name].to(device))["logits"]}, loader)
     return out["logits"], out["labels"], out["sample_ids"]
