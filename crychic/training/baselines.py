@@ -45,8 +45,9 @@ def _labels(dataset) -> set[int]:
 
 def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | None,
                    clip_plan_path: str | Path | None, rgb_dir: str | Path | None, out_checkpoint: str | Path, label_names: list[str],
-                   on_epoch: Callable[[int, dict], None] | None = None) -> dict:
-    """Train the `stage` baseline; returns {history, final (validation figures), model, val_split, ...}."""
+                   on_epoch: Callable[[int, dict], None] | None = None, max_steps: int | None = None) -> dict:
+    """Train the `stage` baseline; returns {history, final (validation figures), model, val_split, ...}.
+    `max_steps`: batches per epoch, for smoke runs (`crychic.training.loop.fit`)."""
     if stage not in BASELINE_INPUTS:
         raise ValueError(f"unknown baseline {stage!r}; known: {sorted(BASELINE_INPUTS)}")
     input_name, section, train = BASELINE_INPUTS[stage], params[stage], params["train"]
@@ -89,7 +90,7 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
         return {stage: classification_report(out[stage], out["labels"], num_classes)}
 
     fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
-                 loss_on_batch=loss_on_batch, validate=validate, name=stage, on_epoch=on_epoch)
+                 loss_on_batch=loss_on_batch, validate=validate, name=stage, on_epoch=on_epoch, max_steps=max_steps)
     save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names, model_name=model_name)
     return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "is_main": True,
             "val_split": val_split, "best_epoch": fitted.best_epoch}
