@@ -72,7 +72,7 @@ ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones
 # one's ("abl": before the spatiotemporal blocks, the named baselines and the text anchor; its
 # table is metrics/ablations_v1.json; "abl2": joint-only heatmaps, one draw, superseded when
 # val chose joint + limb heatmaps for the teacher).
-QUEUE_PREFIX = "abl3"
+QUEUE_PREFIX = "abl4"
 
 
 def experiment_name(variant: str, draw: int) -> str:

@@ -88,6 +88,10 @@ class Student(nn.Module):
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Conv3d)):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        # Channels-last frames (N*T, H, W, C in memory): faster oneDNN 2D convolutions on CPU, as the teacher's 3D ones.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
 
     @staticmethod
     def feature_sizes(height: int, width: int) -> list[tuple[int, int]]:
@@ -103,7 +107,8 @@ class Student(nn.Module):
         """`attention_weights`: None, a list of 3 maps (N x 1 x T x h x w, the teacher's, aligned), or
         "self" (weight each stage by the student's own attention: pose-free inference)."""
         n, _, t, height, width = x.shape
-        x = self.stem(x.transpose(1, 2).reshape(n * t, -1, height, width))  # N*T x 3 x H x W -> N*T x C x h x w
+        frames = x.transpose(1, 2).reshape(n * t, -1, height, width).contiguous(memory_format=torch.channels_last)
+        x = self.stem(frames)  # N*T x 3 x H x W -> N*T x C x h x w
         features = []
         for i, layer in enumerate(self.layers):
             x = layer(x)

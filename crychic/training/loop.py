@@ -231,11 +231,15 @@ class Fitted:
 def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
         loss_on_batch: Callable[[dict], tuple[torch.Tensor, dict]], validate: Callable[[], dict[str, dict]],
         name: str, scaler=None, sampler=None, reduce: Callable[[float], float] = float, is_main: bool = True,
-        on_epoch: Callable[[int, dict], None] | None = None, train_module: nn.Module | None = None) -> Fitted:
+        on_epoch: Callable[[int, dict], None] | None = None, train_module: nn.Module | None = None,
+        max_steps: int | None = None) -> Fitted:
     """The one training loop (CRYCHIC's stages and the graph baseline): epochs of `loss_on_batch`
     steps, validation after each, and the weights of the epoch with the best validation top-1 of
     the first head restored at the end (the later epoch on ties: a choice made on val, for every
-    model alike). `train_module` is what steps (a DDP wrapper), `model` what is validated and kept."""
+    model alike). `train_module` is what steps (a DDP wrapper), `model` what is validated and kept.
+    `max_steps` ends each epoch after that many batches (a smoke run: `benchmarks/gpu_check.py`).
+    Each history row has `seconds` and `loader_wait_seconds`, the part of it spent waiting for
+    the DataLoader's next batch (a GPU fed too slowly shows it here)."""
     scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
     train_module = train_module or model
     history, final, best = [], {}, None
@@ -246,8 +250,14 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
             sampler.set_epoch(epoch)
         train_module.train()
         sums: dict[str, float] = {}
-        batches = 0
-        for batch in train_loader:
+        batches, waited = 0, 0.0
+        batch_iterator = iter(train_loader)
+        while max_steps is None or batches < max_steps:
+            asked = time.perf_counter()
+            batch = next(batch_iterator, None)
+            waited += time.perf_counter() - asked
+            if batch is None:
+                break
             total, terms = loss_on_batch(batch)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(total).backward()
@@ -261,6 +271,7 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
         final = validate()
         primary = next(iter(final))
         row = {"epoch": epoch, **train_terms, "seconds": round(time.perf_counter() - started, 2),
+               "loader_wait_seconds": round(waited, 3),
                "lr": optimizer.param_groups[0]["lr"]}
         for head, figures in final.items():
             for key in ("top1", "top5", "mean_class_accuracy"):
@@ -299,10 +310,11 @@ def train_stage(
     label_names: list[str],
     on_epoch: Callable[[int, dict], None] | None = None,
     class_text: np.ndarray | None = None,
+    max_steps: int | None = None,
 ) -> dict:
     """Train one stage; returns the history and the final validation figures (rank 0's view).
     `class_text`: the class sentences' embeddings, ``K x E`` in label order, for the "text" stage
-    (`crychic.training.text` reads them)."""
+    (`crychic.training.text` reads them). `max_steps`: batches per epoch, for smoke runs (`fit`)."""
     if stage not in SPECS:
         raise ValueError(f"unknown training stage {stage!r}: expected one of {STAGES}")
     spec, settings = SPECS[stage], params["train"][SETTINGS[stage]]
@@ -389,7 +401,7 @@ def train_stage(
                  loss_on_batch=loss_on_batch, scaler=scaler, sampler=sampler, train_module=wrapped,
                  validate=lambda: evaluate(model, val_loader, spec, num_classes, device, amp),
                  reduce=lambda value: all_reduce_mean(value, ctx, device), name=stage, is_main=ctx.is_main,
-                 on_epoch=on_epoch)
+                 on_epoch=on_epoch, max_steps=max_steps)
     if ctx.is_main:
         save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names,
                         only="teacher" if stage == "teacher" else None)

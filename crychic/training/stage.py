@@ -117,7 +117,8 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
         timing = {"seconds": round(sum(row["seconds"] for row in history), 1), "mlflow_run_id": run.run_id}
         write_json(args.metrics, metrics)
         write_json(args.timing, timing)
-        write_json(args.plots, [{k: v for k, v in row.items() if k != "seconds"} for row in history], indent=1)
+        timings = ("seconds", "loader_wait_seconds")  # not reproducible: MLflow has them, the plots do not
+        write_json(args.plots, [{k: v for k, v in row.items() if k not in timings} for row in history], indent=1)
         if run.enabled and history:
             from crychic.reporting.figures import training_curves_figure
 
