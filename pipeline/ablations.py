@@ -300,9 +300,11 @@ def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray
 
 
 def previous_runs(path: str) -> list[dict]:
-    """The invocations recorded in an earlier table: experiments queued and wall minutes each."""
+    """The invocations of this method revision's sweep (`QUEUE_PREFIX`) recorded in an earlier
+    table: experiments queued and wall minutes each (an earlier revision's cost is not this one's)."""
     path = Path(path)
-    return list(json.loads(path.read_text()).get("runs", [])) if path.is_file() else []
+    runs = json.loads(path.read_text()).get("runs", []) if path.is_file() else []
+    return [run for run in runs if run.get("prefix") == QUEUE_PREFIX]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -360,7 +362,8 @@ def main(argv: list[str] | None = None) -> None:
     # A sweep grows draw by draw, so its cost is the sum of its invocations: keep each one's time.
     runs = previous_runs(args.out)
     if not args.table_only and names:
-        runs.append({"experiments": len(names), "minutes": round((time.perf_counter() - started) / 60, 1)})
+        runs.append({"prefix": QUEUE_PREFIX, "experiments": len(names),
+                     "minutes": round((time.perf_counter() - started) / 60, 1)})
     write_json(args.out, {"variants": table, "claims": claims, "against_full": against_full, "runs": runs,
                           "experiments": experiments})
     for variant, row in table.items():
