@@ -20,17 +20,21 @@ shards do not change. Hence every value goes through the same float32 / float64 
 same order, and every exponential is NumPy's vectorised `np.exp` on a contiguous array, as before
 (a compiled `exp` may differ from it in the last bit).
 
-Why it is fast: the work is a few small loops per item, so each mode is three steps: a
-`numba`-compiled pass writes every pixel's exponent (and, for limbs, its flat output index) into
-one flat array; one `np.exp` call over that array; a second compiled pass multiplies by the peak
-and max-merges the values into the zero volume. No per-pixel index arrays are broadcast, gathered
-or repeated, so the time left over is mostly `np.zeros` itself (the fill bound).
+Why it is fast: the cost is per drawn pixel, so each mode is three passes, none of them through
+index arrays (nothing broadcast, gathered, repeated or scattered):
+1. a loop compiled with `numba` runs over the items and writes every pixel's exponent, item after
+   item, into one float array (`_joint_exponents`, `_limb_exponents`);
+2. one in-place `np.exp` over that array: the same vectorised loop, hence the same bits, as before;
+3. a second compiled loop zeroes each channel plane of the uninitialised volume and, while the
+   plane is in cache, max-merges ``float32(exp * peak)`` of the items drawn on it (`_draw_*`).
+So the volume is written once, as the fill bound writes it, plus a few ns per drawn pixel.
 - A joint lights at most a K x K block (K = floor(6 sigma) + 2, 5 for sigma 0.6) and its Gaussian
   is separable, so only 2 K exponents per joint are evaluated; the block is shifted to lie inside
-  the map and is zero outside PYSKL's window (a zero, max-merged, changes nothing).
-- A limb's box pixels farther from the segment than `_UNDERFLOW` allows get exactly 0.0 after the
-  float32 cast (the Gaussian underflows: about 8.7 px for sigma 0.6 and scores <= 1), so they are
-  skipped, not evaluated: that is most of a long limb's box.
+  the map and is zero outside PYSKL's window (exponent -inf; a zero, max-merged, changes nothing).
+- A limb draws on its box, row by row (boxes have ragged sizes). Box pixels whose float32 value is
+  certainly 0.0 are dropped (see `_UNDERFLOW`: farther than about 8.7 px from the segment for
+  sigma 0.6 and scores <= 1), which saves work on long limbs; a zero left out of a zero plane, or
+  of a max, changes nothing.
 """
 
 from __future__ import annotations
@@ -85,11 +89,11 @@ def generate_pose_target(
     # Python-float constants, computed exactly as the NumPy expressions they replace did.
     three_sigma, block = 3 * sigma, int(6 * sigma) + 2
     if with_limb:
-        exponent, row_pixel, row_length, item_row, item_pixel, peak = _limb_exponents(
+        exponent, item, runs, peak = _limb_exponents(
             keypoint, keypoint_score, _EDGES, img_h, img_w, three_sigma, -0.5 / sigma**2
         )
         gauss = np.exp(exponent, out=exponent)  # in place: the same vectorised loop, no second buffer
-        _draw_limbs(heatmap, gauss, row_pixel, row_length, item_row, item_pixel, peak)
+        _draw_limbs(heatmap, gauss, item, runs, peak)
     else:
         exponent, origin = _joint_exponents(keypoint, keypoint_score, img_h, img_w, three_sigma, block,
                                             np.float32(sigma**2))
@@ -132,9 +136,9 @@ def _joint_exponents(keypoint, keypoint_score, img_h, img_w, three_sigma, block,
     """Per item, the exponents of its 1-D Gaussians over a block of pixels, and the block's origin.
 
     Returns ``exponent`` (N x 2 x K float32: x then y, ``-(p - mu)^2 / 2 / sigma^2`` at block pixel
-    p, -inf outside PYSKL's window so that exp gives exactly 0) and ``origin`` (N x 2: first block
-    column and row; -1 for an item that draws nothing). The block (K = min(block, map side) pixels)
-    covers the widest window, shifted to lie inside the map.
+    p, -inf outside PYSKL's window so that exp gives exactly 0; 0 for an item that draws nothing)
+    and ``origin`` (N x 2: first block column and row; -1 for an item that draws nothing). The
+    block (K = min(block, map side) pixels) covers the widest window, shifted to lie inside the map.
     """
     coordinates, scores = keypoint.reshape(-1, 2), keypoint_score.reshape(-1)  # item n's (x, y), score
     exponent = np.zeros((len(scores), 2, block), dtype=np.float32)
@@ -161,18 +165,18 @@ def _draw_joints(heatmap, gauss, origin, keypoint_score):
     """Zero each plane of `heatmap` (T x V x H x W), then max-merge every drawn joint's block
     ``(gauss_y * score) * gauss_x`` (float32) into it, persons in order."""
     num_frames, num_joints, img_h, img_w = heatmap.shape
-    pixels, flat_gauss = heatmap.reshape(-1), gauss.reshape(-1)  # flat views: plain index arithmetic
+    # Flat views: plain index arithmetic.
+    pixels, flat_gauss, scores = heatmap.reshape(-1), gauss.reshape(-1), keypoint_score.reshape(-1)
     block = gauss.shape[2]
     block_x, block_y = min(block, img_w), min(block, img_h)
     for plane in range(num_frames * num_joints):
         plane_start = plane * img_h * img_w
         pixels[plane_start:plane_start + img_h * img_w] = 0
         first = True
-        for m in range(keypoint_score.shape[0]):
-            n = m * num_frames * num_joints + plane
+        for n in range(plane, len(scores), num_frames * num_joints):  # this plane's joint of every person
             if origin[n, 0] < 0:
                 continue
-            peak = keypoint_score.reshape(-1)[n]
+            peak = scores[n]
             for ky in range(block_y):
                 gy = flat_gauss[(n * 2 + 1) * block + ky] * peak
                 start = plane_start + (origin[n, 1] + ky) * img_w + origin[n, 0]
@@ -182,8 +186,9 @@ def _draw_joints(heatmap, gauss, origin, keypoint_score):
 
 @numba.njit(cache=True, error_model="numpy")
 def _limb_exponent(u, v, direction_x, direction_y, along_x, along_y, scale):
-    """``d2 * scale`` for the pixel at offset (u, v) from the start point (float64, as in the loop)."""
-    s = min(max(u * along_x + v * along_y, 0.0), 1.0)
+    """``d2 * scale`` for the pixel at offset (u, v) from the start point, d2 its squared float64
+    distance to the segment (the same operations as the pixel loop in `_limb_exponents`)."""
+    s = min(max(u * along_x + v * along_y, 0.0), 1.0)  # nearest point of the segment
     du, dv = u - s * direction_x, v - s * direction_y
     return (du * du + dv * dv) * scale
 
@@ -192,17 +197,18 @@ def _limb_exponent(u, v, direction_x, direction_y, along_x, along_y, scale):
 def _limb_exponents(keypoint, keypoint_score, edges, img_h, img_w, three_sigma, scale):
     """Every drawn limb's box pixels that are not certainly zero, row by row: their exponents.
 
-    Returns ``exponent`` (P: ``d2 * scale``, d2 the squared float64 distance to the segment), one
-    entry per kept row run (``row_pixel``: in-plane flat index ``y * W + x`` of its first pixel,
-    ``row_length``), and per item ``item_row`` (N + 1: item n owns runs ``item_row[n]`` to
-    ``item_row[n + 1]``), ``item_pixel`` (N: its first entry in `exponent`) and ``peak`` (N
-    float32). The distance is PYSKL's (to the start point before it, to the end point past it, to
-    the line in between), written as the distance to the nearest point of the segment.
+    Returns ``exponent`` (P: ``d2 * scale``, d2 the squared float64 distance to the segment),
+    ``item`` (N x 7: box x0, x1, y0, y1 (x0 == x1: draws nothing), first entry in `exponent`,
+    first and end run in `runs`: none for a whole box, whose rows follow one another),
+    ``runs`` (R x 2: in-plane flat index ``y * W + x`` of a kept row run's first pixel, and its
+    length) and ``peak`` (N float32). The distance is PYSKL's (to the start point before it, to
+    the end point past it, to the line in between), written as the distance to the nearest point of
+    the segment.
     """
     num_persons, num_frames, _ = keypoint_score.shape
     num_edges = len(edges)
     num_items = num_persons * num_frames * num_edges
-    box = np.zeros((num_items, 4), dtype=np.int64)  # x0, x1, y0, y1; empty when not drawn
+    item = np.zeros((num_items, 7), dtype=np.int64)
     geometry = np.zeros((num_items, 6))  # start x, y, direction x, y, along x, y (float64)
     peak = np.zeros(num_items, dtype=np.float32)
     largest_peak, total, total_rows = 0.0, 0, 0
@@ -238,28 +244,30 @@ def _limb_exponents(keypoint, keypoint_score, edges, img_h, img_w, three_sigma, 
                     geometry[n, 2], geometry[n, 3] = direction_x, direction_y
                     geometry[n, 4], geometry[n, 5] = direction_x / length2, direction_y / length2
                 geometry[n, 0], geometry[n, 1] = start_x, start_y
-                box[n, 0], box[n, 1], box[n, 2], box[n, 3] = x0, x1, y0, y1
+                item[n, 0], item[n, 1], item[n, 2], item[n, 3] = x0, x1, y0, y1
                 total += (x1 - x0) * (y1 - y0)
                 total_rows += y1 - y0
                 largest_peak = max(largest_peak, np.float64(peak[n]))
 
-    # An exponent below `limit` draws exactly 0.0 (see _UNDERFLOW); no peak: nothing is drawn.
+    # An exponent below `limit` draws exactly 0.0 (see _UNDERFLOW).
     limit = -(_UNDERFLOW + np.log(largest_peak)) if largest_peak > 0 else np.inf
     exponent = np.empty(total)
-    row_pixel = np.empty(total_rows, dtype=np.int64)
-    row_length = np.empty(total_rows, dtype=np.int64)
-    item_row = np.zeros(num_items + 1, dtype=np.int64)
-    item_pixel = np.zeros(num_items, dtype=np.int64)
+    runs = np.empty((total_rows, 2), dtype=np.int64)
     i = r = 0
     for n in range(num_items):
-        x0, x1, y0, y1 = box[n, 0], box[n, 1], box[n, 2], box[n, 3]
+        x0, x1, y0, y1 = item[n, 0], item[n, 1], item[n, 2], item[n, 3]
+        if x1 == x0:
+            continue
         start_x, start_y, direction_x, direction_y, along_x, along_y = geometry[n]
-        item_pixel[n] = i
         width = x1 - x0
-        # The squared distance to a segment is convex, so over the box it peaks at a corner: when
-        # no corner comes within 1 of the limit (a factor e), no pixel is dropped and rows need no scan.
+        item[n, 4], item[n, 5] = i, r
+        # Rows need scanning only where the box reaches past the cutoff. The squared distance to a
+        # segment is convex, so over the box it peaks at a corner, and the corners next to the
+        # segment's ends are within 3 sigma + 1 px of them: test the other two. (A wrong guess
+        # costs time only: a whole box keeps every pixel, each computed exactly.)
+        corner_y0, corner_y1 = (y0, y1 - 1) if direction_x * direction_y >= 0 else (y1 - 1, y0)
         whole = True
-        for x, y in ((x0, y0), (x1 - 1, y0), (x0, y1 - 1), (x1 - 1, y1 - 1)):
+        for x, y in ((x1 - 1, corner_y0), (x0, corner_y1)):
             whole &= _limb_exponent(x - start_x, y - start_y, direction_x, direction_y, along_x, along_y,
                                     scale) >= limit + 1
         for y in range(y0, y1):
@@ -270,26 +278,31 @@ def _limb_exponents(keypoint, keypoint_score, edges, img_h, img_w, three_sigma, 
                 s = min(max(u * along_x + v_along, 0.0), 1.0)  # nearest point of the segment
                 du, dv = u - s * direction_x, v - s * direction_y
                 exponent[i + j] = (du * du + dv * dv) * scale
-            # Keep the run from the row's first to its last pixel not certainly zero (a NaN is kept).
+            if whole:
+                i += width
+                continue
+            # Keep the run from the row's first to its last pixel not certainly zero (a NaN is
+            # kept), moved down over the dropped pixels before it.
             first, last = 0, width - 1
-            if not whole:
-                while first < width and exponent[i + first] < limit:
-                    first += 1
-                if first == width:
-                    continue  # the whole row is exactly 0.0
-                while exponent[i + last] < limit:
-                    last -= 1
-                for j in range(last - first + 1):
-                    exponent[i + j] = exponent[i + first + j]
-            row_pixel[r], row_length[r] = y * img_w + x0 + first, last - first + 1
+            while first < width and exponent[i + first] < limit:
+                first += 1
+            if first == width:
+                continue  # the whole row is exactly 0.0
+            while exponent[i + last] < limit:
+                last -= 1
+            for j in range(last - first + 1):
+                exponent[i + j] = exponent[i + first + j]
+            runs[r, 0], runs[r, 1] = y * img_w + x0 + first, last - first + 1
             i += last - first + 1
             r += 1
-        item_row[n + 1] = r
-    return exponent[:i], row_pixel[:r], row_length[:r], item_row, item_pixel, peak
+        item[n, 6] = r
+        if not whole and r == item[n, 5]:
+            item[n, 1] = x0  # every row dropped: draws nothing
+    return exponent[:i], item, runs[:r], peak
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _draw_limbs(heatmap, gauss, row_pixel, row_length, item_row, item_pixel, peak):
+def _draw_limbs(heatmap, gauss, item, runs, peak):
     """Zero each plane of `heatmap` (T x E x H x W), then max-merge ``float32(gauss * peak)`` (the
     product in float64) of every limb drawn on it, persons in order."""
     num_frames, num_edges, img_h, img_w = heatmap.shape
@@ -300,11 +313,15 @@ def _draw_limbs(heatmap, gauss, row_pixel, row_length, item_row, item_pixel, pea
         pixels[plane_start:plane_start + img_h * img_w] = 0
         first = True
         for n in range(plane, len(peak), num_planes):  # this plane's limb of every person, in order
-            if item_row[n + 1] == item_row[n]:
+            x0, x1, y0, y1, i, run_begin, run_end = item[n]
+            if x1 == x0:
                 continue
             peak_n = np.float64(peak[n])
-            i = item_pixel[n]
-            for r in range(item_row[n], item_row[n + 1]):
-                _merge_run(pixels, plane_start + row_pixel[r], gauss, i, peak_n, row_length[r], first)
-                i += row_length[r]
+            if run_begin == run_end:  # a whole box
+                for y in range(y0, y1):
+                    _merge_run(pixels, plane_start + y * img_w + x0, gauss, i, peak_n, x1 - x0, first)
+                    i += x1 - x0
+            for r in range(run_begin, run_end):
+                _merge_run(pixels, plane_start + runs[r, 0], gauss, i, peak_n, runs[r, 1], first)
+                i += runs[r, 1]
             first = False
