@@ -102,6 +102,12 @@ def generate_pose_target(
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _u(index):
+    """An index as uint64: numba then skips its negative-index (wrap-around) test, a per-pixel cost."""
+    return np.uint64(index)
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _window(low, high, three_sigma, size):
     """PYSKL's pixel window [start, stop) along one axis for coordinates spanning [low, high].
 
@@ -121,14 +127,15 @@ def _merge_run(plane, start, gauss, offset, peak, length, first):
 
     For the first item drawn on a plane (zero there), a plain store gives the same. `np.maximum`
     propagates a NaN from either side; so does the select here. Branch-free, so vectorised; indices
-    rather than slices, whose reference counting would cost more than a short run itself."""
+    rather than slices, whose reference counting would cost more than a short run itself, and
+    unsigned ones (`_u`), which numba does not test for negative (wrap-around) values."""
     if first:
         for j in range(length):
-            plane[start + j] = np.float32(gauss[offset + j] * peak)
+            plane[_u(start + j)] = np.float32(gauss[_u(offset + j)] * peak)
     else:
         for j in range(length):
-            old, value = plane[start + j], np.float32(gauss[offset + j] * peak)
-            plane[start + j] = old if (old >= value or np.isnan(old)) else value
+            old, value = plane[_u(start + j)], np.float32(gauss[_u(offset + j)] * peak)
+            plane[_u(start + j)] = old if (old >= value or np.isnan(old)) else value
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -142,8 +149,9 @@ def _joint_exponents(keypoint, keypoint_score, img_h, img_w, three_sigma, block,
     """
     coordinates, scores = keypoint.reshape(-1, 2), keypoint_score.reshape(-1)  # item n's (x, y), score
     exponent = np.zeros((len(scores), 2, block), dtype=np.float32)
+    flat_exponent = exponent.reshape(-1)
     origin = np.full((len(scores), 2), -1, dtype=np.int64)
-    two = np.float32(2)
+    half = np.float32(0.5)
     for n in range(len(scores)):
         # A NaN or inf coordinate (or a float32 overflow of their sum) draws nothing.
         if not (scores[n] >= _EPS32 and np.isfinite(coordinates[n, 0] + coordinates[n, 1])):
@@ -151,12 +159,14 @@ def _joint_exponents(keypoint, keypoint_score, img_h, img_w, three_sigma, block,
         for axis in range(2):
             mu, size = coordinates[n, axis], img_w if axis == 0 else img_h
             start, stop = _window(mu, mu, three_sigma, size)
-            origin[n, axis] = min(start, size - min(block, size))
+            first_pixel = min(start, size - min(block, size))
+            origin[n, axis] = first_pixel
+            row = (n * 2 + axis) * block
             for k in range(block):  # branch-free, so vectorised; the window lies inside the block
-                p = origin[n, axis] + k
+                p = first_pixel + k
                 d = np.float32(p) - mu
-                value = -(d * d) / two / sigma2
-                exponent[n, axis, k] = value if start <= p < stop else -np.inf
+                value = -(d * d) * half / sigma2  # * 0.5 is / 2 exactly (both round x / 2 once)
+                flat_exponent[_u(row + k)] = value if start <= p < stop else -np.inf
     return exponent, origin
 
 
@@ -277,7 +287,7 @@ def _limb_exponents(keypoint, keypoint_score, edges, img_h, img_w, three_sigma, 
                 u = (x0 + j) - start_x
                 s = min(max(u * along_x + v_along, 0.0), 1.0)  # nearest point of the segment
                 du, dv = u - s * direction_x, v - s * direction_y
-                exponent[i + j] = (du * du + dv * dv) * scale
+                exponent[_u(i + j)] = (du * du + dv * dv) * scale
             if whole:
                 i += width
                 continue
