@@ -35,6 +35,8 @@ So the volume is written once, as the fill bound writes it, plus a few ns per dr
   certainly 0.0 are dropped (see `_UNDERFLOW`: farther than about 8.7 px from the segment for
   sigma 0.6 and scores <= 1), which saves work on long limbs; a zero left out of a zero plane, or
   of a max, changes nothing.
+The loops compile on a machine's first call (a few seconds per mode) and are cached by numba
+beside this file (``__pycache__``) for later processes.
 """
 
 from __future__ import annotations
