@@ -162,6 +162,11 @@ def run_per_sample(
     shards = split_into_shards(samples, batch_size)
     shard_task = process_shard
     if cache_dir is not None:
+        # Prefect stores each finished shard's result under its cache key, a file in `cache_dir`.
+        key = _shard_key(cache_token)
+        done = sum((Path(cache_dir) / key(None, {"stage": stage, "shard": shard})).is_file() for shard in shards)
+        if done:
+            print(f"{stage}: resuming: {done} of {len(shards)} shards already done ({cache_dir})", flush=True)
         # A policy, not `cache_key_fn=`: the task's NO_CACHE default plus a key function draws a warning.
         shard_task = process_shard.with_options(cache_policy=CachePolicy.from_cache_key_fn(_shard_key(cache_token)),
                                                 persist_result=True)

@@ -4,6 +4,9 @@ Reads params: `PARAM_KEYS`. Samples are decoded one shard at a time (`pipeline.f
 threads, or a Dask cluster, set in `crychic.core.execution`, not DVC params), and each shard is written atomically as
 soon as its clips are cut, so memory stays bounded at NTU scale. A sample that cannot be decoded
 becomes a reject with its reason; the stage fails only past `rgb.max_reject_fraction`.
+
+Killed and run again, it keeps the shards that had finished (`crychic.core.partial_shards`:
+`data/.rgb-partial/`, under a token of the params and the clip plan) and decodes only the rest.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from crychic.clips.plan import read_clip_plan
 from crychic.core.atomic_write import write_json
 from crychic.core.execution import execution_settings
 from crychic.core.manifest import write_rejects
+from crychic.core.partial_shards import PartialShards, input_token
 from crychic.core.params import load_params, select
 from crychic.rgb.decode import decode_planned_clip
 from crychic.rgb.shards import SHARD_GLOB, shard_name, write_rgb_shard
@@ -47,20 +51,32 @@ def main(argv: list[str] | None = None) -> None:
     for stale in out.glob(SHARD_GLOB):
         stale.unlink()
 
+    partial = PartialShards(out, input_token(params, [args.clips]), suffix=".arrow")
+    chunks = range(0, len(plan), shard_size)
+    if partial.resumed:
+        print(f"decode_rgb: resuming: {partial.resumed} of {len(chunks)} shards already done ({partial.dir})",
+              flush=True)
     started = time.perf_counter()
-    decoded, shards, shard_bytes, rejects = 0, 0, 0, []
-    for first in range(0, len(plan), shard_size):
-        chunk = plan[first : first + shard_size]
-        result = run_per_sample(chunk, work, stage="decode_rgb", workers=execution.rgb_workers,
-                                batch_size=execution.rgb_batch_size, dask_address=execution.dask_address,
-                                progress=False)
-        rejects += result.rejects
-        records = [result.results[clip["sample_id"]] for clip in chunk if clip["sample_id"] in result.results]
-        if records:  # shards are numbered by what was written, so a wholly rejected chunk leaves no gap
-            path = out / shard_name(shards)
-            write_rgb_shard(path, records)
-            shards, shard_bytes, decoded = shards + 1, shard_bytes + path.stat().st_size, decoded + len(records)
-        print(f"decode_rgb: {first + len(chunk)} of {len(plan)} samples, {len(rejects)} rejected", flush=True)
+    rejects, decoded_now = [], 0  # decoded_now: by this run (the rate), not resumed
+    for chunk, first in enumerate(chunks):
+        chunk_plan = plan[first : first + shard_size]
+        info = partial.done(chunk)
+        if info is None:
+            result = run_per_sample(chunk_plan, work, stage="decode_rgb", workers=execution.rgb_workers,
+                                    batch_size=execution.rgb_batch_size, dask_address=execution.dask_address,
+                                    progress=False)
+            records = [result.results[clip["sample_id"]] for clip in chunk_plan if clip["sample_id"] in result.results]
+            if records:
+                write_rgb_shard(partial.shard_path(chunk), records)
+            info = {"records": len(records), "rejects": result.rejects}
+            partial.commit(chunk, info)
+            decoded_now += len(records)
+        rejects += info["rejects"]
+        print(f"decode_rgb: {first + len(chunk_plan)} of {len(plan)} samples, {len(rejects)} rejected", flush=True)
+    # Shards are numbered by what was written, so a wholly rejected chunk leaves no gap.
+    infos = partial.finish(out, len(chunks), shard_name)
+    decoded, shards = sum(info["records"] for info in infos), sum(1 for info in infos if info["records"])
+    shard_bytes = sum(path.stat().st_size for path in out.glob(SHARD_GLOB))
     seconds = time.perf_counter() - started
     write_rejects(rejects, out / "rejects.parquet")
 
@@ -72,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     write_json(args.metrics, metrics)  # no timings: re-running identical work rewrites it byte for byte
     write_json(timing, {"seconds": round(seconds, 2),
-                             "clips_per_second": round(decoded / seconds, 2) if seconds else None})
+                             "clips_per_second": round(decoded_now / seconds, 2) if seconds else None})
     print(f"decode_rgb: {decoded} clips ({clip_len} x {size} x {size} x 3) of {len(plan)} samples, "
           f"{len(rejects)} rejected, {seconds:.1f} s, {metrics['bytes_per_sample']} bytes per clip")
     for reject in rejects[:20]:

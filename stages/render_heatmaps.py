@@ -1,7 +1,9 @@
 """DVC stage `render_heatmaps`: keypoints + clip plan -> PoseConv3D heatmap volumes in HDF5 shards.
 
 Reads params: `PARAM_KEYS`. Each shard is written atomically as soon as its samples are rendered, so
-memory stays bounded at NTU scale.
+memory stays bounded at NTU scale. Killed and run again, it keeps the shards that had finished
+(`crychic.core.partial_shards`: `data/.heatmaps-partial/`, under a token of the params, the
+keypoints and the clip plan) and renders only the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from tqdm import tqdm
 from crychic.clips.plan import read_clip_plan
 from crychic.core.atomic_write import write_json
 from crychic.core.params import load_params, select
+from crychic.core.partial_shards import PartialShards, input_token
 from crychic.heatmaps.shards import shard_name, write_heatmap_shard
 from crychic.heatmaps.volume import channel_names, render_volume
 from crychic.keypoints.store import KeypointStore
@@ -45,19 +48,30 @@ def main(argv: list[str] | None = None) -> None:
     for stale in out.glob("shard-*.h5"):
         stale.unlink()
 
-    started, shard_bytes = time.perf_counter(), 0
+    partial = PartialShards(out, input_token(hm, [args.keypoints, args.clips]), suffix=".h5")
+    chunks = range(0, len(plan), shard_size)
+    if partial.resumed:
+        print(f"render_heatmaps: resuming: {partial.resumed} of {len(chunks)} shards already done ({partial.dir})",
+              flush=True)
+    started, rendered_now = time.perf_counter(), 0  # rendered_now: by this run (the rate), not resumed
     with KeypointStore(args.keypoints) as store, tqdm(total=len(plan), desc="render_heatmaps", unit="sample") as bar:
-        for shard, first in enumerate(range(0, len(plan), shard_size)):
-            records = []
-            for clip in plan[first : first + shard_size]:
-                keypoint = store[clip["sample_id"]].keypoint
-                volume = render_volume(keypoint, clip["box"], clip["frame_indices"], size=size, sigma=sigma,
-                                       with_joint=with_joint, with_limb=with_limb)
-                records.append({**clip, "heatmap": volume})
-                bar.update()
-            path = out / shard_name(shard)
-            write_heatmap_shard(path, records, attrs)
-            shard_bytes += path.stat().st_size
+        for chunk, first in enumerate(chunks):
+            chunk_plan = plan[first : first + shard_size]
+            if partial.done(chunk) is None:
+                records = []
+                for clip in chunk_plan:
+                    keypoint = store[clip["sample_id"]].keypoint
+                    volume = render_volume(keypoint, clip["box"], clip["frame_indices"], size=size, sigma=sigma,
+                                           with_joint=with_joint, with_limb=with_limb)
+                    records.append({**clip, "heatmap": volume})
+                    bar.update()
+                write_heatmap_shard(partial.shard_path(chunk), records, attrs)
+                partial.commit(chunk, {"records": len(records)})
+                rendered_now += len(records)
+            else:
+                bar.update(len(chunk_plan))
+    partial.finish(out, len(chunks), shard_name)
+    shard_bytes = sum(path.stat().st_size for path in out.glob("shard-*.h5"))
     seconds = time.perf_counter() - started
     float32_bytes = 4 * len(attrs["channels"]) * len(plan[0]["frame_indices"]) * size * size if plan else 0
     metrics = {
@@ -68,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     write_json(args.metrics, metrics)  # no timings: re-running identical work rewrites it byte for byte
     write_json(timing, {"seconds": round(seconds, 2),
-                             "volumes_per_second": round(len(plan) / seconds, 1) if seconds else None})
+                             "volumes_per_second": round(rendered_now / seconds, 1) if seconds else None})
     print(f"render_heatmaps: {len(plan)} volumes ({len(attrs['channels'])} x {len(plan[0]['frame_indices']) if plan else 0}"
           f" x {size} x {size}) in {seconds:.1f} s, {metrics['bytes_per_sample']} bytes each "
           f"(1/{metrics['compression_vs_float32']} of float32)")

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -332,6 +333,141 @@ def test_torchrun_two_cpu_processes_train_a_stage(repo, first_repro, tmp_path):
     assert checkpoint["stage"] == "student" and any(k.startswith("student.") for k in checkpoint["state_dict"])
     assert json.loads((out / "metrics.json").read_text())["epochs"] >= 1
     assert output.count("[student] epoch 1/") == 1  # only rank 0 reports
+
+
+# ------------------------------------------------------------------ kill and resume
+
+def params_file(repo: Path, directory: Path, changes: dict) -> Path:
+    """A copy of the repo's params.yaml with `changes` (dotted keys), for a stage run by hand."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(repo / "params.yaml", directory / "params.yaml")
+    for dotted, value in changes.items():
+        set_param(directory, dotted, value)
+    return directory / "params.yaml"
+
+
+def run_until_killed(cmd: list[str], cwd: Path, ready, env: dict | None = None, timeout: float = 600) -> str:
+    """Start `cmd` and SIGKILL its whole process group the moment `ready(output so far)` holds,
+    as a crash or an out-of-memory kill would; returns what it printed."""
+    process = subprocess.Popen(cmd, cwd=cwd, env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready("".join(lines)):
+            assert process.poll() is None, f"{cmd} ended before the kill:\n{''.join(lines)[-3000:]}"
+            assert time.monotonic() < deadline, f"{cmd}: not ready after {timeout} s"
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=60)
+    reader.join(timeout=10)
+    assert process.returncode == -signal.SIGKILL
+    return "".join(lines)
+
+
+def same_files(left: Path, right: Path, pattern: str) -> list[str]:
+    names = sorted(p.name for p in left.glob(pattern))
+    assert names and names == sorted(p.name for p in right.glob(pattern))
+    for name in names:
+        assert (left / name).read_bytes() == (right / name).read_bytes(), name
+    return names
+
+
+@pytest.mark.parametrize("stage,epochs_key", [("teacher", "train.teacher.epochs"), ("gcn", "gcn.epochs")])
+def test_killed_training_stage_resumes_and_ends_as_an_uninterrupted_run(repo, first_repro, tmp_path, stage,
+                                                                        epochs_key):
+    params = params_file(repo, tmp_path / "params", {epochs_key: 4})
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", f"stages.train_{stage}", "--no-mlflow", "--params", str(params),
+                "--out", str(out / f"{stage}.pt"), "--metrics", str(out / "metrics.json"),
+                "--plots", str(out / "plots.json"), "--timing", str(out / "timing.json")]
+
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    run(command(whole), repo)
+    run_until_killed(command(killed), repo, lambda printed: f"[{stage}] epoch 2/4" in printed)
+    point = killed / f".{stage}-partial" / "resume.pt"
+    assert point.is_file() and not (killed / "metrics.json").exists()
+
+    output = run(command(killed), repo)
+    resumed_after = int(re.search(rf"\[{stage}\] resumed after epoch (\d) of 4", output).group(1))
+    assert 2 <= resumed_after < 4 and f"[{stage}] epoch 1/4" not in output and f"[{stage}] epoch 4/4" in output
+    for name in ("metrics.json", "plots.json"):  # accuracy and the per-epoch curve, byte for byte
+        assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
+    weights = [torch.load(out / f"{stage}.pt", map_location="cpu", weights_only=False)["state_dict"]
+               for out in (whole, killed)]
+    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert not point.parent.exists()  # outputs written: the resume point is gone
+    # A point saved under other params is never resumed from.
+    run_until_killed(command(killed), repo, lambda printed: f"[{stage}] epoch 2/4" in printed)
+    other = params_file(repo, tmp_path / "other", {epochs_key: 3})
+    output = run([*command(killed)[:5], str(other), *command(killed)[6:]], repo)
+    assert "other params or inputs" in output and "resumed" not in output and f"[{stage}] epoch 1/3" in output
+
+
+@pytest.mark.parametrize("stage,out_name,shard_key,suffix", [
+    ("render_heatmaps", "heatmaps", "heatmap.shard_size", ".h5"),
+    ("decode_rgb", "rgb", "rgb.shard_size", ".arrow"),
+])
+def test_killed_sharded_stage_keeps_its_finished_shards(repo, first_repro, tmp_path, stage, out_name, shard_key,
+                                                        suffix):
+    params = params_file(repo, tmp_path / "params", {shard_key: 12})
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", f"stages.{stage}", "--params", str(params), "--out", str(out),
+                "--metrics", str(out.parent / "metrics.json")]
+
+    whole, killed = tmp_path / "whole" / out_name, tmp_path / "killed" / out_name
+    run(command(whole), repo)
+    chunks = len(list(whole.glob(f"shard-*{suffix}")))
+    partial = killed.parent / f".{out_name}-partial"
+    run_until_killed(command(killed), repo, lambda _: len(list(partial.glob("chunk-*.json"))) >= 2)
+    done = len(list(partial.glob("chunk-*.json")))
+    assert 2 <= done < chunks, f"killed after {done} of {chunks} chunks"
+    kept_inode = (partial / f"chunk-00000{suffix}").stat().st_ino
+    # What a kill can leave besides finished chunks: a half-written temporary file, and a shard
+    # written without its commit mark. Neither may be read.
+    (partial / f".chunk-{chunks - 1:05d}{suffix}.x1y2.tmp").write_bytes(b"half a shard")
+    (partial / f"chunk-{done:05d}{suffix}").write_bytes(b"not a finished shard")
+
+    output = run(command(killed), repo)
+    assert f"{stage}: resuming: {done} of {chunks} shards already done" in output
+    same_files(whole, killed, f"shard-*{suffix}")
+    assert (killed / f"shard-00000{suffix}").stat().st_ino == kept_inode  # moved into place, not redone
+    assert (killed.parent / "metrics.json").read_bytes() == (whole.parent / "metrics.json").read_bytes()
+    assert not partial.exists()
+
+
+def test_killed_extract_keypoints_resumes_from_its_finished_shards(repo, first_repro, tmp_path):
+    env = {**ENV, "CRYCHIC_KEYPOINT_BATCH_SIZE": "8", "CRYCHIC_KEYPOINT_WORKERS": "1"}
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", "stages.extract_keypoints", "--out", str(out),
+                "--metrics", str(out.parent / "metrics.json")]
+
+    whole, killed = tmp_path / "whole" / "keypoints", tmp_path / "killed" / "keypoints"
+    run(command(whole), repo, env=env)
+    shards = -(-pq.read_table(repo / "data/ingest/manifest.parquet").num_rows // 8)
+    partial = killed.parent / ".keypoints-partial"
+    run_until_killed(command(killed), repo, lambda _: len([p for p in partial.glob("*") if p.is_file()]) >= 2,
+                     env=env)
+    output = run(command(killed), repo, env=env)
+    done = int(re.search(r"extract_keypoints: resuming: (\d+) of (\d+) shards", output).group(1))
+    assert f"of {shards} shards already done" in output and 2 <= done < shards
+    same_files(whole, killed, "*.h5")
+    assert (killed.parent / "metrics.json").read_bytes() == (whole.parent / "metrics.json").read_bytes()
+    assert not partial.exists()
 
 
 # ------------------------------------------------------------------ preprocessing params (last: they edit the workspace)

@@ -26,6 +26,7 @@ from crychic.models import create_model
 from crychic.rgb.shards import RgbClips
 from crychic.training.data import PoseRgbDataset, make_loader
 from crychic.training.loop import collect_logits, fit, resolve_device, save_checkpoint, seed_everything
+from crychic.training.resume import ResumePoint
 from crychic.training.stage import BASELINE_INPUTS
 
 def _dataset(input_name: str, split: str, *, keypoints_path, clip_plan_path, rgb_dir, seed: int,
@@ -45,9 +46,11 @@ def _labels(dataset) -> set[int]:
 
 def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | None,
                    clip_plan_path: str | Path | None, rgb_dir: str | Path | None, out_checkpoint: str | Path, label_names: list[str],
-                   on_epoch: Callable[[int, dict], None] | None = None, max_steps: int | None = None) -> dict:
+                   on_epoch: Callable[[int, dict], None] | None = None, max_steps: int | None = None,
+                   resume_token: str | None = None) -> dict:
     """Train the `stage` baseline; returns {history, final (validation figures), model, val_split, ...}.
-    `max_steps`: batches per epoch, for smoke runs (`crychic.training.loop.fit`)."""
+    `max_steps`: batches per epoch, for smoke runs; `resume_token`: keep and use a resume point
+    beside the checkpoint (both: `crychic.training.loop.fit`)."""
     if stage not in BASELINE_INPUTS:
         raise ValueError(f"unknown baseline {stage!r}; known: {sorted(BASELINE_INPUTS)}")
     input_name, section, train = BASELINE_INPUTS[stage], params[stage], params["train"]
@@ -90,17 +93,20 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
         return {stage: classification_report(out[stage], out["labels"], num_classes)}
 
     fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
-                 loss_on_batch=loss_on_batch, validate=validate, name=stage, on_epoch=on_epoch, max_steps=max_steps)
+                 loss_on_batch=loss_on_batch, validate=validate, name=stage, on_epoch=on_epoch, max_steps=max_steps,
+                 resume=None if resume_token is None else ResumePoint.beside(out_checkpoint, resume_token))
     save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names, model_name=model_name)
     return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "is_main": True,
             "val_split": val_split, "best_epoch": fitted.best_epoch}
 
 
 def train_baseline_from_args(stage: str, params: dict, args, label_names: list[str],
-                             on_epoch: Callable[[int, dict], None] | None = None) -> dict:
+                             on_epoch: Callable[[int, dict], None] | None = None,
+                             resume_token: str | None = None) -> dict:
     """`train_baseline` with the paths of a stage's command line (`crychic.training.stage.build_parser`)."""
     return train_baseline(stage, params, keypoints_path=args.keypoints, clip_plan_path=args.clips, rgb_dir=args.rgb,
-                          out_checkpoint=args.out, label_names=label_names, on_epoch=on_epoch)
+                          out_checkpoint=args.out, label_names=label_names, on_epoch=on_epoch,
+                          resume_token=resume_token)
 
 
 def load_baseline(path: str | Path) -> nn.Module:

@@ -44,6 +44,7 @@ from crychic.core.manifest import validation_split
 from crychic.evaluation.metrics import classification_report
 from crychic.models import CrychicConfig, CrychicModel
 from crychic.training.data import PoseRgbDataset, make_loader
+from crychic.training.resume import ResumePoint, random_states, restore_random_states
 
 STAGES = ("teacher", "student", "joint", "rgb_only", "text")
 # train.<key> of each stage; "text" is stage 3 again with the text anchor (the crychic_text row)
@@ -232,18 +233,37 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
         loss_on_batch: Callable[[dict], tuple[torch.Tensor, dict]], validate: Callable[[], dict[str, dict]],
         name: str, scaler=None, sampler=None, reduce: Callable[[float], float] = float, is_main: bool = True,
         on_epoch: Callable[[int, dict], None] | None = None, train_module: nn.Module | None = None,
-        max_steps: int | None = None) -> Fitted:
+        max_steps: int | None = None, resume: ResumePoint | None = None, loss_state: nn.Module | None = None
+        ) -> Fitted:
     """The one training loop (CRYCHIC's stages and the graph baseline): epochs of `loss_on_batch`
     steps, validation after each, and the weights of the epoch with the best validation top-1 of
     the first head restored at the end (the later epoch on ties: a choice made on val, for every
     model alike). `train_module` is what steps (a DDP wrapper), `model` what is validated and kept.
     `max_steps` ends each epoch after that many batches (a smoke run: `benchmarks/gpu_check.py`).
     Each history row has `seconds` and `loader_wait_seconds`, the part of it spent waiting for
-    the DataLoader's next batch (a GPU fed too slowly shows it here)."""
+    the DataLoader's next batch (a GPU fed too slowly shows it here).
+    `resume`: where to save a resume point after every epoch, and to start from one saved by an
+    earlier, killed run (`crychic.training.resume`); `loss_state`, a loss with state of its own
+    (FR-Head's prototypes) to save with it. A resumed run replays the saved history to `on_epoch`,
+    so that its MLflow run shows the whole curve."""
     scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
     train_module = train_module or model
-    history, final, best = [], {}, None
-    for epoch in range(epochs):
+    history, final, best, start = [], {}, None, 0
+    saved = resume.load() if resume is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
+        if loss_state is not None:
+            loss_state.load_state_dict(saved["loss"])
+        restore_random_states(saved["random"], train_loader)
+        history, best, start = saved["history"], saved["best"], saved["epoch"] + 1
+        if is_main:
+            print(f"[{name}] resumed after epoch {start} of {epochs} from {resume.path}", flush=True)
+            for row in history if on_epoch is not None else ():
+                on_epoch(row["epoch"], row)
+    for epoch in range(start, epochs):
         started = time.perf_counter()
         train_loader.dataset.set_epoch(epoch)
         if sampler is not None:
@@ -281,6 +301,11 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
         if best is None or row["val_top1"] >= best["val_top1"]:  # ties: the later (longer-trained) epoch
             best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final,
                     "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        if resume is not None:  # before the epoch's line: once it shows, the epoch is safe
+            resume.save({"epoch": epoch, "history": history, "best": best, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                         "scaler": scaler.state_dict(), "loss": None if loss_state is None else loss_state.state_dict(),
+                         "random": random_states(train_loader)})
         if is_main:
             loss = row.get("train_total", row.get("train_loss", float("nan")))
             print(f"[{name}] epoch {epoch + 1}/{epochs}  loss {loss:.4f}  val top1 ({primary}) {row['val_top1']:.3f}  "
@@ -311,10 +336,13 @@ def train_stage(
     on_epoch: Callable[[int, dict], None] | None = None,
     class_text: np.ndarray | None = None,
     max_steps: int | None = None,
+    resume_token: str | None = None,
 ) -> dict:
     """Train one stage; returns the history and the final validation figures (rank 0's view).
     `class_text`: the class sentences' embeddings, ``K x E`` in label order, for the "text" stage
-    (`crychic.training.text` reads them). `max_steps`: batches per epoch, for smoke runs (`fit`)."""
+    (`crychic.training.text` reads them). `max_steps`: batches per epoch, for smoke runs (`fit`).
+    `resume_token`: keep a resume point beside `out_checkpoint` under this token of the params and
+    inputs, and start from one saved under the same token (`crychic.training.resume`)."""
     if stage not in SPECS:
         raise ValueError(f"unknown training stage {stage!r}: expected one of {STAGES}")
     spec, settings = SPECS[stage], params["train"][SETTINGS[stage]]
@@ -401,7 +429,8 @@ def train_stage(
                  loss_on_batch=loss_on_batch, scaler=scaler, sampler=sampler, train_module=wrapped,
                  validate=lambda: evaluate(model, val_loader, spec, num_classes, device, amp),
                  reduce=lambda value: all_reduce_mean(value, ctx, device), name=stage, is_main=ctx.is_main,
-                 on_epoch=on_epoch, max_steps=max_steps)
+                 on_epoch=on_epoch, max_steps=max_steps, loss_state=loss_fn,
+                 resume=None if resume_token is None else ResumePoint.beside(out_checkpoint, resume_token, ctx.rank))
     if ctx.is_main:
         save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names,
                         only="teacher" if stage == "teacher" else None)

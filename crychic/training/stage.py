@@ -10,11 +10,17 @@ Outputs per stage (`outputs(stage)`): the checkpoint (DVC-cached), `metrics/trai
 (validation figures of the kept epoch: accuracy only, so re-running an identical model rewrites
 it byte for byte), `metrics/timing/train_<stage>.json` (seconds, MLflow run id) and
 `plots/train_<stage>.json` (per-epoch history without timings; MLflow has those).
+
+Kill and resume: while it trains, a stage keeps a resume point of its last finished epoch in
+`models/.<stage>-partial/` (outside DVC's outs; `crychic.training.resume`), under a token of the
+params it reads and its input files; run again, it goes on from there (`--fresh` starts over),
+and it removes the point once its outputs are written.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 import torch
@@ -23,8 +29,10 @@ from torch import nn
 from crychic.core.atomic_write import write_json
 from crychic.core.manifest import read_label_names
 from crychic.core.params import load_params, select
+from crychic.core.partial_shards import input_token
 from crychic.reporting.tracking import StageRun
 from crychic.training.loop import MODEL_KEYS
+from crychic.training.resume import ResumePoint
 
 # The single-network baselines (crychic.training.baselines): stage (= params section) -> its input.
 BASELINE_INPUTS = {"gcn": "keypoint", "msg3d": "keypoint", "sta_lstm": "keypoint", "i3d": "rgb"}
@@ -72,7 +80,20 @@ def build_parser(stage: str) -> argparse.ArgumentParser:
     parser.add_argument("--timing", default=f"metrics/timing/train_{stage}.json")
     parser.add_argument("--plots", default=f"plots/train_{stage}.json")
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow (used by quick tests)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start from epoch 1 even where a killed run left a resume point")
     return parser
+
+
+# The command-line arguments that name a training stage's input files (its DVC deps' data).
+INPUT_ARGS = ("manifest", "heatmaps", "rgb", "keypoints", "clips", "init", "class_text")
+
+
+def resume_token(params: dict, args: argparse.Namespace) -> str:
+    """What a resume point must have been saved under to be resumed from: the params the stage
+    reads and the identity of its input files."""
+    inputs = [getattr(args, name) for name in INPUT_ARGS if getattr(args, name, None)]
+    return input_token(params, inputs)
 
 
 class LogitsOnly(nn.Module):
@@ -94,6 +115,9 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
     stages never import, and never re-run for, the baselines' code)."""
     params = select(load_params(args.params), PARAM_KEYS[stage])
     label_names = read_label_names(args.manifest)
+    token = resume_token(params, args)
+    if args.fresh:
+        ResumePoint.beside(args.out, token, int(os.environ.get("RANK", "0"))).clear()
     with StageRun(DVC_STAGE[stage], params, enabled=not args.no_mlflow) as run:
         def on_epoch(epoch: int, row: dict) -> None:
             run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
@@ -103,11 +127,11 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
 
             result = train_stage(stage, params=params, heatmap_dir=args.heatmaps, rgb_dir=args.rgb,
                                  init_checkpoint=args.init, out_checkpoint=args.out, label_names=label_names,
-                                 on_epoch=on_epoch)
+                                 on_epoch=on_epoch, resume_token=token)
         else:
-            result = train(stage, params, args, label_names, on_epoch)
+            result = train(stage, params, args, label_names, on_epoch, resume_token=token)
         if not result["is_main"]:
-            return None
+            return None  # rank 0 removes every rank's resume point once the outputs are written
         history = result["history"]
         metrics = {"val_split": result["val_split"], "epochs": len(history), "best_epoch": result["best_epoch"]}
         for name, figures in result["final"].items():
@@ -125,6 +149,7 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
             run.log_figure(training_curves_figure(history, stage), f"training_curves_{stage}.png")
             if stage not in BASELINE_INPUTS:
                 _log_model(result["model"], stage, args, result["val_split"])
+        ResumePoint.beside(args.out, token).clear(every_rank=True)  # the outputs are written: nothing to resume
         top1 = "n/a" if metrics["val_top1"] is None else f"{metrics['val_top1']:.3f}"
         kept = "" if result["best_epoch"] is None else f", epoch {result['best_epoch'] + 1} of {len(history)}"
         print(f"{DVC_STAGE[stage]}: val top-1 {top1} ({result['val_split']}{kept}), {timing['seconds']} s, "
