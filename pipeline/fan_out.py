@@ -1,19 +1,26 @@
 """Per-sample fan-out as a Prefect flow: local threads by default, a Dask cluster when given one.
 
 A stage hands over its samples (manifest rows) and a pure per-sample function from `crychic`.
-Samples travel in small batches (one Prefect task each) so that task bookkeeping stays small next
-to the work, even at NTU scale. A sample whose function raises becomes a reject with the error
-message; it never stops the others. The caller decides whether too many rejects fail the stage.
+Samples travel in shards, contiguous runs of the manifest, one Prefect task each, so that task
+bookkeeping stays small next to the work even at NTU scale. A caller may fix the shard size; by
+default `shard_size` derives it from the number of samples and of workers (threads here, or the
+Dask cluster's worker threads): a few shards per worker so that the last ones finish together, at
+most `MAX_SHARD` samples (what one crash can lose per worker, and how often progress is reported)
+and at most `MAX_TASKS` tasks per flow. A sample whose function raises becomes a reject with the
+error message; it never stops the others. The caller decides whether too many rejects fail the stage.
 
-Completed work survives a crash: with a `cache_dir`, each batch's results are persisted by
-Prefect under a key made of the caller's `cache_token` (its params) and the batch's files
-(path, size, mtime), so a stage killed half-way and run again recomputes only what is missing.
+Completed work survives a crash: with a `cache_dir`, each shard's results are persisted by Prefect
+under a key made of the caller's `cache_token` (its params) and the shard's files (path, size,
+mtime), so a stage killed half-way and run again recomputes only the shards that had not finished.
+The shards of a large dataset (`MAX_SHARD` samples each) do not depend on the number of workers,
+so a run resumed with more or fewer workers still finds them; a small dataset's do.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -47,10 +54,32 @@ class FanOutResult:
         return len(self.rejects) / total if total else 0.0
 
 
-@task(name="process-batch", retries=0, cache_policy=NO_CACHE)
-def process_batch(work: Callable[[dict], Any], batch: list[dict], stage: str) -> list[tuple[str, Any, dict | None]]:
+SHARDS_PER_WORKER = 4  # a few shards per worker: the last ones finish close together
+MAX_SHARD = 256        # samples: 256 NTU videos (~18,000 frames) are minutes of MediaPipe on one core
+MAX_TASKS = 512        # Prefect tasks per flow: a flow of tens of thousands of tasks is too heavy
+
+
+def shard_size(samples: int, workers: int) -> int:
+    """Samples per Prefect task when the caller fixes none; see the module docstring.
+
+    NTU-120's 114,480 videos: 256 a shard (448 tasks) with up to 112 workers, then smaller shards
+    down to 224 (512 tasks) from 128 workers on; past 512 workers, about one shard per worker.
+    The 744 synthetic samples on 2 workers: 93 a shard (8 tasks); 7 samples on 2 workers: 1 each.
+    """
+    workers = max(1, workers)
+    balanced = math.ceil(samples / (workers * SHARDS_PER_WORKER))
+    fewest = math.ceil(samples / max(MAX_TASKS, workers))  # the task ceiling, unless workers outnumber it
+    return max(1, min(balanced, MAX_SHARD), fewest)
+
+
+def split_into_shards(samples: Sequence[dict], size: int) -> list[list[dict]]:
+    return [list(samples[i : i + size]) for i in range(0, len(samples), size)]
+
+
+@task(name="process-shard", retries=0, cache_policy=NO_CACHE)
+def process_shard(work: Callable[[dict], Any], shard: list[dict], stage: str) -> list[tuple[str, Any, dict | None]]:
     out = []
-    for sample in batch:
+    for sample in shard:
         try:
             out.append((sample["sample_id"], work(sample), None))
         except Exception as err:  # any failure of one sample is that sample's reject, with its reason
@@ -71,15 +100,23 @@ def _file_identity(path: str | None) -> list:
         return [path, None]
 
 
-def _batch_key(cache_token: str):
+def _shard_key(cache_token: str):
     def key(context, parameters) -> str:
         identity = [cache_token, parameters["stage"]]
-        for sample in parameters["batch"]:
+        for sample in parameters["shard"]:
             identity += [sample["sample_id"], *_file_identity(sample.get("path")),
                          *_file_identity(sample.get("annotation"))]
         return hashlib.sha256(json.dumps(identity, default=str).encode()).hexdigest()
 
     return key
+
+
+def dask_worker_threads(address: str, timeout: float = 30.0) -> int:
+    """The worker threads a Dask scheduler has now (0 when it has no worker yet)."""
+    from distributed import Client
+
+    with Client(address, timeout=timeout, set_as_default=False) as client:
+        return int(sum(client.nthreads().values()))
 
 
 def _task_runner(workers: int, dask_address: str | None, dask_local_workers: int):
@@ -102,7 +139,7 @@ def run_per_sample(
     *,
     stage: str,
     workers: int = 2,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     dask_address: str | None = None,
     dask_local_workers: int = 0,
     progress: bool = True,
@@ -111,14 +148,22 @@ def run_per_sample(
 ) -> FanOutResult:
     """Run `work(sample)` for every sample through a Prefect flow; see the module docstring.
 
+    `batch_size`: samples per Prefect task; None: `shard_size` of the samples and the workers
+    (`workers` threads, `dask_local_workers`, or the threads of the cluster at `dask_address`).
     Sample paths are resolved against the working directory (the project root in a DVC stage).
-    The cache is removed once every batch has finished: the stage's outputs take over from there.
+    The cache is removed once every shard has finished: the stage's outputs take over from there.
     """
-    batches = [list(samples[i : i + batch_size]) for i in range(0, len(samples), batch_size)]
-    batch_task = process_batch
+    if batch_size is None:
+        if dask_address:
+            available = dask_worker_threads(dask_address) or workers  # no worker yet: they may still be coming
+        else:
+            available = dask_local_workers or workers
+        batch_size = shard_size(len(samples), available)
+    shards = split_into_shards(samples, batch_size)
+    shard_task = process_shard
     if cache_dir is not None:
         # A policy, not `cache_key_fn=`: the task's NO_CACHE default plus a key function draws a warning.
-        batch_task = process_batch.with_options(cache_policy=CachePolicy.from_cache_key_fn(_batch_key(cache_token)),
+        shard_task = process_shard.with_options(cache_policy=CachePolicy.from_cache_key_fn(_shard_key(cache_token)),
                                                 persist_result=True)
 
     @flow(name=f"{stage}-fan-out", task_runner=_task_runner(workers, dask_address, dask_local_workers),
@@ -126,7 +171,7 @@ def run_per_sample(
     def fan_out_flow() -> FanOutResult:
         result = FanOutResult()
         started = time.perf_counter()
-        futures = [batch_task.submit(work, batch, stage) for batch in batches]
+        futures = [shard_task.submit(work, shard, stage) for shard in shards]
         with tqdm(total=len(samples), desc=stage, unit="sample", disable=not progress) as bar:
             for future in as_completed(futures):
                 for sample_id, value, reject in future.result():

@@ -1,7 +1,9 @@
 """DVC stage `extract_keypoints`: manifest -> per-sample COCO-17 keypoints (HDF5) + rejects.
 
 Reads params: `PARAM_KEYS`. The per-sample work fans out through a Prefect flow
-(`pipeline.fan_out`): local threads, or a Dask cluster (`crychic.core.execution`: not DVC params).
+(`pipeline.fan_out`), in shards of videos sized from the dataset and the workers (one task each),
+on local threads or a Dask cluster (`crychic.core.execution`: not DVC params). Each worker thread
+keeps one MediaPipe graph for all the videos it is given (`crychic.keypoints.mediapipe_pose`).
 A sample that fails (unreadable video, no person, malformed skeleton file) becomes a reject with
 its reason; the stage fails only when more than `keypoints.max_reject_fraction` of them do.
 """
@@ -11,8 +13,11 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from pathlib import Path
+
+import yaml
 
 from crychic.core.atomic_write import write_json
 from crychic.core.execution import execution_settings
@@ -24,6 +29,19 @@ from pipeline.fan_out import run_per_sample
 
 PARAM_KEYS = ["keypoints.source", "keypoints.pyskl_file", "keypoints.max_persons", "keypoints.mediapipe_frame_size",
               "keypoints.mediapipe_min_visibility", "keypoints.max_reject_fraction"]
+
+
+def task_size(config: str | Path = "execution.yaml", environ: dict | None = None) -> int | None:
+    """Videos per Prefect task: `keypoint_batch_size` when it is set (`CRYCHIC_KEYPOINT_BATCH_SIZE`
+    or `execution.yaml`), else None, for shards sized from the dataset and the workers
+    (`pipeline.fan_out.shard_size`). The default of 8 in `crychic.core.execution` is not used here:
+    8 videos a task would be 14,000 tasks on NTU-120."""
+    environ = os.environ if environ is None else environ
+    path = Path(config)
+    in_file = path.is_file() and "keypoint_batch_size" in (yaml.safe_load(path.read_text()) or {})
+    if "CRYCHIC_KEYPOINT_BATCH_SIZE" in environ or in_file:
+        return execution_settings(config, environ).keypoint_batch_size  # validated there
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     result = run_per_sample(
         samples, work, stage="extract_keypoints", workers=execution.keypoint_workers,
-        batch_size=execution.keypoint_batch_size, dask_address=execution.dask_address,
+        batch_size=task_size(), dask_address=execution.dask_address,
         cache_dir=out.parent / f".{out.name}-partial", cache_token=json.dumps(params, sort_keys=True, default=str),
     )
     write_keypoints(out / "keypoints.h5", result.results)

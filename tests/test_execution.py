@@ -15,6 +15,13 @@ def test_environment_wins_over_the_file_which_wins_over_the_defaults(tmp_path):
     assert settings.keypoint_workers == 3 and settings.dask_address is None
 
 
+def test_the_example_file_states_the_defaults():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "execution.example.yaml"
+    assert execution_settings(example, environ={}) == Execution()
+
+
 def test_loader_workers_default_to_the_cores_the_model_leaves_free():
     assert execution_settings("absent.yaml", environ={}).train_workers is None
     assert execution_settings("absent.yaml", environ={"CRYCHIC_TRAIN_WORKERS": "auto"}).train_workers is None

@@ -46,6 +46,20 @@ def ingest_and_extract(tmp_path, data: dict, **keypoints):
     return out, rejects, done.stdout
 
 
+def test_task_size_is_sized_from_the_dataset_unless_set(tmp_path):
+    from stages.extract_keypoints import task_size
+
+    config = tmp_path / "execution.yaml"
+    assert task_size(config, environ={}) is None  # pipeline.fan_out.shard_size decides
+    config.write_text("keypoint_workers: 4\n")
+    assert task_size(config, environ={}) is None
+    assert task_size(config, environ={"CRYCHIC_KEYPOINT_BATCH_SIZE": "32"}) == 32
+    config.write_text("keypoint_batch_size: 64\n")
+    assert task_size(config, environ={}) == 64
+    with pytest.raises(ValueError, match="keypoint_batch_size must be at least 1"):
+        task_size(config, environ={"CRYCHIC_KEYPOINT_BATCH_SIZE": "0"})
+
+
 def test_bad_videos_and_a_clip_without_a_person_are_rejected(shared_data, tmp_path):
     root = tmp_path / "videos"
     real = root / "People"

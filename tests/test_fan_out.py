@@ -11,7 +11,7 @@ import sys
 import textwrap
 
 from conftest import PROJECT_ROOT
-from pipeline.fan_out import run_per_sample
+from pipeline.fan_out import MAX_SHARD, MAX_TASKS, run_per_sample, shard_size, split_into_shards
 
 pytestmark = pytest.mark.slow  # real Prefect flows on threads and a local Dask cluster
 
@@ -23,6 +23,18 @@ def square_or_fail(sample: dict) -> int:
 
 
 SAMPLES = [{"sample_id": f"s{i}", "path": f"/clips/{i}.mp4"} for i in range(10)]
+
+
+def test_shard_size_follows_the_dataset_and_the_workers():
+    ntu120 = 114_480
+    assert shard_size(ntu120, 2) == MAX_SHARD == 256 and len(split_into_shards(range(ntu120), 256)) == 448
+    assert shard_size(ntu120, 64) == 256  # large datasets: shards of hundreds, whatever the workers
+    assert shard_size(ntu120, 200) == 224 and -(-ntu120 // 224) <= MAX_TASKS  # the task ceiling
+    assert 1900 < -(-ntu120 // shard_size(ntu120, 2000)) <= 2000  # workers beyond the ceiling: about one shard each
+    assert shard_size(744, 2) == 93  # the synthetic benchmark: 8 shards, 4 per worker
+    assert shard_size(7, 2) == 1 and shard_size(7, 16) == 1 and shard_size(0, 2) == 1
+    shards = split_into_shards([{"sample_id": str(i)} for i in range(10)], 4)
+    assert [len(s) for s in shards] == [4, 4, 2] and shards[2][-1]["sample_id"] == "9"  # contiguous, in order
 
 
 def test_threads_collect_results_and_rejects():

