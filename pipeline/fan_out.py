@@ -7,7 +7,8 @@ default `shard_size` derives it from the number of samples and of workers (threa
 Dask cluster's worker threads): a few shards per worker so that the last ones finish together, at
 most `MAX_SHARD` samples (what one crash can lose per worker, and how often progress is reported)
 and at most `MAX_TASKS` tasks per flow. A sample whose function raises becomes a reject with the
-error message; it never stops the others. The caller decides whether too many rejects fail the stage.
+error message (and the exception's `reject_details`, when it has them, as `details`); it never
+stops the others. The caller decides whether too many rejects fail the stage.
 
 Completed work survives a crash: with a `cache_dir`, each shard's results are persisted by Prefect
 under a key made of the caller's `cache_token` (its params) and the shard's files (path, size,
@@ -86,6 +87,8 @@ def process_shard(work: Callable[[dict], Any], shard: list[dict], stage: str) ->
             reason = str(err) if sample["path"] in str(err) else f"{sample['path']}: {err}"
             reject = {"sample_id": sample["sample_id"], "path": sample["path"], "stage": stage,
                       "reason": f"{type(err).__name__}: {reason}"}
+            if getattr(err, "reject_details", None) is not None:  # e.g. a partial video's frame counts
+                reject["details"] = err.reject_details
             out.append((sample["sample_id"], None, reject))
     return out
 

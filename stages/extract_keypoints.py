@@ -6,6 +6,9 @@ on local threads or a Dask cluster (`crychic.core.execution`: not DVC params). E
 keeps one MediaPipe graph for all the videos it is given (`crychic.keypoints.mediapipe_pose`).
 A sample that fails (unreadable video, no person, malformed skeleton file) becomes a reject with
 its reason; the stage fails only when more than `keypoints.max_reject_fraction` of them do.
+Every partial (truncated) video, kept or rejected by `keypoints.min_decoded_fraction`
+(`crychic.keypoints.extraction`), is a row of `partial_videos.parquet` with its declared and decoded
+frame counts; the metrics count the kept ones as `partial_videos` (the rejected ones are rejects).
 """
 
 from __future__ import annotations
@@ -15,20 +18,21 @@ import functools
 import json
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
 
 from crychic.core.atomic_write import write_json
 from crychic.core.execution import execution_settings
-from crychic.core.manifest import read_manifest, write_rejects
+from crychic.core.manifest import read_manifest, write_rejects, write_table
 from crychic.core.params import load_params, select
-from crychic.keypoints.extraction import extract_sample_keypoints
+from crychic.keypoints.extraction import PARTIAL_VIDEOS_SCHEMA, extract_sample_keypoints
 from crychic.keypoints.store import write_keypoints
 from pipeline.fan_out import run_per_sample
 
 PARAM_KEYS = ["keypoints.source", "keypoints.pyskl_file", "keypoints.max_persons", "keypoints.mediapipe_frame_size",
-              "keypoints.mediapipe_min_visibility", "keypoints.max_reject_fraction"]
+              "keypoints.mediapipe_min_visibility", "keypoints.max_reject_fraction", "keypoints.min_decoded_fraction"]
 
 
 def task_size(config: str | Path = "execution.yaml", environ: dict | None = None) -> int | None:
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         extract_sample_keypoints, source=params["source"], pyskl_annotations=pyskl,
         mediapipe_frame_size=params["mediapipe_frame_size"],
         mediapipe_min_visibility=float(params["mediapipe_min_visibility"]),
-        max_persons=int(params["max_persons"]),
+        max_persons=int(params["max_persons"]), min_decoded_fraction=float(params["min_decoded_fraction"]),
     )
     out = Path(args.out)
     result = run_per_sample(
@@ -78,13 +82,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     write_keypoints(out / "keypoints.h5", result.results)
     write_rejects(result.rejects, out / "rejects.parquet")
+    kept = [asdict(r.partial) for r in result.results.values() if getattr(r, "partial", None) is not None]
+    partial = kept + [r["details"] for r in result.rejects if "details" in r]
+    write_table(sorted(partial, key=lambda r: r["sample_id"]), PARTIAL_VIDEOS_SCHEMA, out / "partial_videos.parquet")
 
     counts = {"samples": len(samples), "extracted": len(result.results), "rejects": len(result.rejects),
-              "reject_fraction": round(result.reject_fraction, 4)}
+              "reject_fraction": round(result.reject_fraction, 4), "partial_videos": len(kept)}
     write_json(args.metrics, counts)  # counts only: re-running identical work rewrites it byte for byte
     write_json(timing, {"seconds": round(result.seconds, 2)})
     print(f"extract_keypoints: {counts['extracted']} of {counts['samples']} samples, "
           f"{counts['rejects']} rejected, {result.seconds:.1f} s")
+    if partial:
+        print(f"  {len(partial)} partial videos ({len(kept)} kept, cut to their decoded frames): "
+              f"see {out / 'partial_videos.parquet'}")
     for reject in result.rejects[:20]:
         print(f"  rejected: {reject['reason']}")
     limit = float(params["max_reject_fraction"])

@@ -3,6 +3,15 @@
 Frames come back as `T x H x W x 3` uint8 RGB. decord raises its own `DECORDError` (or a plain
 RuntimeError) with a message that does not say which file; every failure here is re-raised as
 `VideoError` naming the file, so a rejects table can record it.
+
+A cut-off file (an interrupted upload or copy) may still open: decord then counts only the frames it
+can read, so its count alone cannot tell a short video from a truncated one. `frame_counts` puts the
+count the container's header declares (read through OpenCV's FFmpeg) beside decord's. Measured on
+real clips cut to 95 %, 50 % and 10 % of their bytes: AVI (MPEG-4 part 2 and NTU's H.264) and MKV
+open, the header still declares the full count and decord reads a prefix (the last frame of it
+often half-decoded: its packet is cut). An MP4 whose index (moov) sits at the end does not open at
+all; a copy of one with the index moved to the front (`faststart`), cut to 95 %, opens in OpenCV but
+not in decord (which reads every packet when it opens), so both stay unreadable videos.
 """
 
 from __future__ import annotations
@@ -13,6 +22,10 @@ from pathlib import Path
 import numpy as np
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg"})
+# Containers whose header stores the frame count (AVI's stream header, the MP4 family's sample
+# table). The others (MKV, WebM, MPEG) store none; FFmpeg estimates it from the duration: one
+# frame off on a complete MKV clip (311 estimated, 310 decoded).
+HEADER_COUNTS_FRAMES = frozenset({".avi", ".mp4", ".m4v", ".mov"})
 
 
 class VideoError(ValueError):
@@ -25,6 +38,50 @@ class VideoInfo:
     height: int
     width: int
     fps: float
+
+
+@dataclass(frozen=True)
+class FrameCounts:
+    declared: int | None  # the container header's count; None when it declares none
+    decoded: int  # the frames decord reads
+    exact: bool  # the header stores the count (`HEADER_COUNTS_FRAMES`) rather than a duration
+
+    @property
+    def cut_off(self) -> bool:
+        """Fewer frames decode than the header declares (one frame of slack for an estimated count)."""
+        if self.declared is None:
+            return False
+        return self.decoded < self.declared - (0 if self.exact else 1)
+
+
+def declared_frames(path: str | Path) -> int | None:
+    """The frame count the container's header declares (None when it declares none, or OpenCV
+    cannot open the file). OpenCV's FFmpeg opens the container and probes the stream, which may
+    decode a frame or two; no frame is read."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        count = capture.get(cv2.CAP_PROP_FRAME_COUNT) if capture.isOpened() else 0.0
+    finally:
+        capture.release()
+    return int(count) if count >= 1 else None
+
+
+def frame_counts(path: str | Path, decoded: int | None = None) -> FrameCounts:
+    """The header's and decord's frame counts; `decoded` when the caller has already read the video
+    with decord (its frame count), else decord opens it (`VideoError` when it cannot).
+
+    Cost, on a 1080p NTU AVI (about 1 MB, 103 frames) on this 2-core machine: about 10 ms for the
+    header (`declared_frames`) and 10 ms for decord to open it and index its packets
+    (decoding none). Checking that the last frame decodes would cost up to a whole group of pictures
+    (1.5 s on that file) and is not done.
+    """
+    path = Path(path)
+    if decoded is None:
+        decoded = len(open_video(path))
+    return FrameCounts(declared=declared_frames(path), decoded=int(decoded),
+                       exact=path.suffix.lower() in HEADER_COUNTS_FRAMES)
 
 
 def open_video(path: str | Path, width: int = -1, height: int = -1):
