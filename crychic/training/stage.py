@@ -9,7 +9,10 @@ exactly `PARAM_KEYS[stage]` (dvc.yaml lists the same keys; a test keeps them in 
 Outputs per stage (`outputs(stage)`): the checkpoint (DVC-cached), `metrics/train_<stage>.json`
 (validation figures of the kept epoch: accuracy only, so re-running an identical model rewrites
 it byte for byte), `metrics/timing/train_<stage>.json` (seconds, MLflow run id) and
-`plots/train_<stage>.json` (per-epoch history without timings; MLflow has those).
+`plots/train_<stage>.json` (per-epoch history without timings; MLflow has those). The MLflow run
+lists the stage's inputs (`input_paths`: the data deps dvc.yaml declares, a test keeps them in
+step) as training datasets with their DVC hashes, and the CRYCHIC stages log their model under
+`MODEL_NAMES[stage]`.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ PARAM_KEYS = {
 }
 PREVIOUS = {"teacher": None, "student": "teacher", "joint": "student", "rgb_only": None, "text": "student"}
 DVC_STAGE = {stage: f"train_{stage}" for stage in PARAM_KEYS}
+# The logged model of each CRYCHIC stage (what serves: the teacher on heatmaps, else the RGB student).
+MODEL_NAMES = {"teacher": "teacher", "student": "pose_free_student", "joint": "joint_pose_free_student",
+               "text": "text_anchored_student", "rgb_only": "rgb_only_student"}
 
 
 def checkpoint(stage: str) -> str:
@@ -75,6 +81,21 @@ def build_parser(stage: str) -> argparse.ArgumentParser:
     return parser
 
 
+def input_paths(stage: str, args: argparse.Namespace) -> list[str]:
+    """The files and directories `stage` reads (those of `build_parser`'s arguments it uses)."""
+    if stage in BASELINE_INPUTS:
+        names = ["keypoints", "clips"] + (["rgb"] if BASELINE_INPUTS[stage] == "rgb" else [])
+    else:
+        names = {"teacher": ["heatmaps"], "rgb_only": ["rgb"]}.get(stage, ["heatmaps", "rgb"])
+        names += ["init"] + (["class_text"] if stage == "text" else [])
+    return [str(path) for path in (getattr(args, name) for name in [*names, "manifest"]) if path is not None]
+
+
+def training_run(stage: str, params: dict, args: argparse.Namespace) -> StageRun:
+    """The stage's MLflow run, logging its inputs (`input_paths`) as training datasets."""
+    return StageRun(DVC_STAGE[stage], params, enabled=not args.no_mlflow, inputs=input_paths(stage, args))
+
+
 class LogitsOnly(nn.Module):
     """What MLflow serves: one input tensor in, logits out (pose-free: RGB only; teacher: heatmaps)."""
 
@@ -94,7 +115,7 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
     stages never import, and never re-run for, the baselines' code)."""
     params = select(load_params(args.params), PARAM_KEYS[stage])
     label_names = read_label_names(args.manifest)
-    with StageRun(DVC_STAGE[stage], params, enabled=not args.no_mlflow) as run:
+    with training_run(stage, params, args) as run:
         def on_epoch(epoch: int, row: dict) -> None:
             run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
 
@@ -140,6 +161,4 @@ def _log_model(model: nn.Module, stage: str, args: argparse.Namespace, val_split
     modality, key = ("heatmap", "teacher_logits") if stage == "teacher" else ("rgb", "student_logits")
     example = PoseRgbDataset(args.heatmaps if modality == "heatmap" else None, args.rgb if modality == "rgb" else None,
                              split=val_split, modalities=(modality,))[0]
-    name = {"teacher": "teacher", "rgb_only": "rgb_only_student", "text": "text_anchored_student"}.get(
-        stage, "pose_free_student")
-    log_torch_model(LogitsOnly(model, modality, key), example[modality][None].numpy(), name=name)
+    log_torch_model(LogitsOnly(model, modality, key), example[modality][None].numpy(), name=MODEL_NAMES[stage])
