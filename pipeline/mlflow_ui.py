@@ -3,6 +3,11 @@
 Binds 127.0.0.1 only. One worker and no job runner (`MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false`):
 with them, `mlflow server` leaves processes behind after SIGTERM. The process is replaced by the
 server itself (exec), so stopping this command stops the server.
+
+Before that it makes sure the `crychic` experiment exists with its model-training tag
+(`crychic.reporting.tracking.ensure_experiment`) and prints the link to its training runs. MLflow
+3.17's UI picks its view from a per-browser "workflow type" (GenAI by default: traces and tokens),
+not from the experiment's tag; the link's `workflowType=machine_learning` selects the runs view.
 """
 
 from __future__ import annotations
@@ -12,7 +17,11 @@ import os
 import shutil
 import sys
 
-from crychic.reporting.tracking import artifact_location, tracking_uri
+from crychic.reporting.tracking import EXPERIMENT, artifact_location, ensure_experiment, tracking_uri
+
+
+def training_runs_url(port: int, experiment_id: str) -> str:
+    return f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +35,9 @@ def main(argv: list[str] | None = None) -> None:
     command = [mlflow, "server", "--backend-store-uri", tracking_uri(),
                "--default-artifact-root", artifact_location(), "--host", "127.0.0.1",
                "--port", str(args.port), "--workers", "1"]
-    print(f"MLflow UI: http://127.0.0.1:{args.port}  (store {tracking_uri()})", flush=True)
+    experiment_id = ensure_experiment(EXPERIMENT)
+    print(f"MLflow UI: http://127.0.0.1:{args.port}  (store {tracking_uri()})\n"
+          f"Training runs of experiment '{EXPERIMENT}': {training_runs_url(args.port, experiment_id)}", flush=True)
     os.execve(mlflow, command, env)
 
 

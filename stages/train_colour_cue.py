@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
 
     start = time.perf_counter()
     params = select(load_params(args.params), PARAM_KEYS)
-    with StageRun(STAGE, params, enabled=not args.no_mlflow) as run:
+    with StageRun(STAGE, params, enabled=not args.no_mlflow, inputs=[args.keypoints, args.clips, args.manifest]) as run:
         metrics = train_colour_cue(params, keypoints_path=args.keypoints, clip_plan_path=args.clips,
                                    label_names=read_label_names(args.manifest), out_dir=args.out)
         write_json(args.metrics, metrics)

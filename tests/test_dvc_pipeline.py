@@ -239,6 +239,13 @@ def test_mlflow_server_lists_both_experiments(repo, contrastive_experiment):
     assert {"0.1", "0.5"} <= weights
     experiments = {_tags(r)["dvc_experiment"] for r in student_runs}
     assert "contrastive-half" in experiments and len(experiments) >= 2
+    # Each student run lists its inputs, digests from dvc.lock (the preprocessing never re-ran here).
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    heatmaps_md5 = next(out["md5"] for out in lock["render_heatmaps"]["outs"] if out["path"] == "data/heatmaps")
+    for r in student_runs:
+        datasets = {i["dataset"]["name"]: i["dataset"]["digest"] for i in r["inputs"]["dataset_inputs"]}
+        assert set(datasets) == {"data/heatmaps", "data/rgb", "models/teacher.pt", "data/ingest"}
+        assert datasets["data/heatmaps"] == heatmaps_md5
     for r in runs:
         metrics = {m["key"] for m in r["data"].get("metrics", [])}
         if _tags(r)["stage"] == "evaluate":

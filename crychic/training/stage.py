@@ -9,7 +9,10 @@ exactly `PARAM_KEYS[stage]` (dvc.yaml lists the same keys; a test keeps them in 
 Outputs per stage (`outputs(stage)`): the checkpoint (DVC-cached), `metrics/train_<stage>.json`
 (validation figures of the kept epoch: accuracy only, so re-running an identical model rewrites
 it byte for byte), `metrics/timing/train_<stage>.json` (seconds, MLflow run id) and
-`plots/train_<stage>.json` (per-epoch history without timings; MLflow has those).
+`plots/train_<stage>.json` (per-epoch history without timings; MLflow has those). The MLflow run
+lists the stage's inputs (`input_paths`: the data deps dvc.yaml declares, a test keeps them in
+step) as training datasets with their DVC hashes, and the CRYCHIC stages log their model under
+`MODEL_NAMES[stage]`.
 
 Kill and resume: while it trains, a stage keeps a resume point of its last finished epoch in
 `models/.<stage>-partial/` (outside DVC's outs; `crychic.training.resume`), under a token of the
@@ -54,6 +57,9 @@ PARAM_KEYS = {
 }
 PREVIOUS = {"teacher": None, "student": "teacher", "joint": "student", "rgb_only": None, "text": "student"}
 DVC_STAGE = {stage: f"train_{stage}" for stage in PARAM_KEYS}
+# The logged model of each CRYCHIC stage (what serves: the teacher on heatmaps, else the RGB student).
+MODEL_NAMES = {"teacher": "teacher", "student": "pose_free_student", "joint": "joint_pose_free_student",
+               "text": "text_anchored_student", "rgb_only": "rgb_only_student"}
 
 
 def checkpoint(stage: str) -> str:
@@ -85,15 +91,25 @@ def build_parser(stage: str) -> argparse.ArgumentParser:
     return parser
 
 
-# The command-line arguments that name a training stage's input files (its DVC deps' data).
-INPUT_ARGS = ("manifest", "heatmaps", "rgb", "keypoints", "clips", "init", "class_text")
+def input_paths(stage: str, args: argparse.Namespace) -> list[str]:
+    """The files and directories `stage` reads (those of `build_parser`'s arguments it uses)."""
+    if stage in BASELINE_INPUTS:
+        names = ["keypoints", "clips"] + (["rgb"] if BASELINE_INPUTS[stage] == "rgb" else [])
+    else:
+        names = {"teacher": ["heatmaps"], "rgb_only": ["rgb"]}.get(stage, ["heatmaps", "rgb"])
+        names += ["init"] + (["class_text"] if stage == "text" else [])
+    return [str(path) for path in (getattr(args, name) for name in [*names, "manifest"]) if path is not None]
 
 
-def resume_token(params: dict, args: argparse.Namespace) -> str:
+def training_run(stage: str, params: dict, args: argparse.Namespace) -> StageRun:
+    """The stage's MLflow run, logging its inputs (`input_paths`) as training datasets."""
+    return StageRun(DVC_STAGE[stage], params, enabled=not args.no_mlflow, inputs=input_paths(stage, args))
+
+
+def resume_token(stage: str, params: dict, args: argparse.Namespace) -> str:
     """What a resume point must have been saved under to be resumed from: the params the stage
-    reads and the identity of its input files."""
-    inputs = [getattr(args, name) for name in INPUT_ARGS if getattr(args, name, None)]
-    return input_token(params, inputs)
+    reads and the identity of its input files (`input_paths`)."""
+    return input_token(params, input_paths(stage, args))
 
 
 class LogitsOnly(nn.Module):
@@ -115,10 +131,10 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
     stages never import, and never re-run for, the baselines' code)."""
     params = select(load_params(args.params), PARAM_KEYS[stage])
     label_names = read_label_names(args.manifest)
-    token = resume_token(params, args)
+    token = resume_token(stage, params, args)
     if args.fresh:
         ResumePoint.beside(args.out, token, int(os.environ.get("RANK", "0"))).clear()
-    with StageRun(DVC_STAGE[stage], params, enabled=not args.no_mlflow) as run:
+    with training_run(stage, params, args) as run:
         def on_epoch(epoch: int, row: dict) -> None:
             run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
 
@@ -165,6 +181,4 @@ def _log_model(model: nn.Module, stage: str, args: argparse.Namespace, val_split
     modality, key = ("heatmap", "teacher_logits") if stage == "teacher" else ("rgb", "student_logits")
     example = PoseRgbDataset(args.heatmaps if modality == "heatmap" else None, args.rgb if modality == "rgb" else None,
                              split=val_split, modalities=(modality,))[0]
-    name = {"teacher": "teacher", "rgb_only": "rgb_only_student", "text": "text_anchored_student"}.get(
-        stage, "pose_free_student")
-    log_torch_model(LogitsOnly(model, modality, key), example[modality][None].numpy(), name=name)
+    log_torch_model(LogitsOnly(model, modality, key), example[modality][None].numpy(), name=MODEL_NAMES[stage])
