@@ -134,7 +134,9 @@ def parse_queue_status(out: str) -> dict[str, str]:
 
 
 def wait(names: list[str], poll_seconds: float = 15.0) -> dict[str, str]:
-    """Block until every named experiment has finished, printing progress with counts and rate."""
+    """Block until every named experiment has finished, printing progress with counts and rate.
+    An experiment that left the queue unfinished (removed by hand with `dvc queue remove`) is
+    reported as "Removed", and the sweep goes on to record the others."""
     started, last, idle_polls = time.perf_counter(), None, 0
     while True:
         states = queue_states()
@@ -150,8 +152,9 @@ def wait(names: list[str], poll_seconds: float = 15.0) -> dict[str, str]:
             return {n: states[n] for n in names}
         queued = any(states.get(n) == "Queued" for n in names)
         if not running and not queued:
-            missing = [n for n in names if n not in states]
-            raise RuntimeError(f"queue stopped with experiments neither finished nor queued: {missing}")
+            missing = [n for n in names if states.get(n) not in {"Success", "Failed"}]
+            print(f"[ablations] no longer queued, not finished (removed?): {missing}", flush=True)
+            return {n: "Removed" if n in missing else states[n] for n in names}
         # DVC's queue worker can exit between experiments with some still queued (seen with DVC 3):
         # nothing would ever run them, so after two idle polls in a row a worker is started again.
         idle_polls = idle_polls + 1 if queued and not running else 0

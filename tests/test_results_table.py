@@ -193,3 +193,12 @@ def test_wait_restarts_a_queue_worker_that_stopped_with_experiments_queued(monke
     monkeypatch.setattr(ablations.subprocess, "run", lambda command, **kwargs: started.append(command[1:]))
     assert ablations.wait(["e"], poll_seconds=0) == {"e": "Success"}
     assert started == [["queue", "start", "-j", "1"]]
+
+
+def test_wait_reports_an_experiment_removed_from_the_queue_and_returns(monkeypatch):
+    import pipeline.ablations as ablations
+
+    # "b" was removed by hand (`dvc queue remove`) while "a" ran: the sweep records "a" and goes on.
+    states = iter([{"a": "Running", "b": "Queued"}, {"a": "Success"}])
+    monkeypatch.setattr(ablations, "queue_states", lambda: next(states))
+    assert ablations.wait(["a", "b"], poll_seconds=0) == {"a": "Success", "b": "Removed"}

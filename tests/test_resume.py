@@ -10,7 +10,7 @@ from torch import nn
 
 from crychic.core.partial_shards import PartialShards, input_token
 from crychic.training.data import make_loader
-from crychic.training.loop import fit
+from crychic.training.loop import TIMING_KEYS, fit
 from crychic.training.resume import ResumePoint
 
 
@@ -87,9 +87,10 @@ def test_a_loop_stopped_after_any_epoch_resumes_to_the_uninterrupted_result(tmp_
     assert f"[toy] resumed after epoch {stop_after + 1} of 5" in capsys.readouterr().out
     assert replayed == list(range(5))  # the saved epochs replayed to on_epoch (MLflow), then the rest
     assert [row["epoch"] for row in resumed.history] == list(range(5))
-    strip = [{k: v for k, v in row.items() if k not in ("seconds", "loader_wait_seconds")} for row in resumed.history]
-    assert strip == [{k: v for k, v in row.items() if k not in ("seconds", "loader_wait_seconds")}
-                     for row in whole.history]
+    def strip(history: list[dict]) -> list[dict]:
+        return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in history]
+
+    assert strip(resumed.history) == strip(whole.history)
     assert resumed.best_epoch == whole.best_epoch
     for key, value in whole_model.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key

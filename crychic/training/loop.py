@@ -47,6 +47,8 @@ from crychic.training.data import PoseRgbDataset, make_loader
 from crychic.training.resume import ResumePoint, random_states, restore_random_states
 
 STAGES = ("teacher", "student", "joint", "rgb_only", "text")
+# The history columns that time an epoch: not reproducible, so MLflow has them and the DVC plots do not.
+TIMING_KEYS = ("seconds", "loader_wait_seconds")
 # train.<key> of each stage; "text" is stage 3 again with the text anchor (the crychic_text row)
 SETTINGS = {"teacher": "teacher", "student": "student", "joint": "joint", "rgb_only": "student", "text": "joint"}
 

@@ -34,7 +34,7 @@ from crychic.core.manifest import read_label_names
 from crychic.core.params import load_params, select
 from crychic.core.partial_shards import input_token
 from crychic.reporting.tracking import StageRun
-from crychic.training.loop import MODEL_KEYS
+from crychic.training.loop import MODEL_KEYS, TIMING_KEYS
 from crychic.training.resume import ResumePoint
 
 # The single-network baselines (crychic.training.baselines): stage (= params section) -> its input.
@@ -157,8 +157,7 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
         timing = {"seconds": round(sum(row["seconds"] for row in history), 1), "mlflow_run_id": run.run_id}
         write_json(args.metrics, metrics)
         write_json(args.timing, timing)
-        timings = ("seconds", "loader_wait_seconds")  # not reproducible: MLflow has them, the plots do not
-        write_json(args.plots, [{k: v for k, v in row.items() if k not in timings} for row in history], indent=1)
+        write_json(args.plots, [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in history], indent=1)
         if run.enabled and history:
             from crychic.reporting.figures import training_curves_figure
 
