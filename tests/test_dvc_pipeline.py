@@ -416,11 +416,7 @@ def test_killed_training_stage_resumes_and_ends_as_an_uninterrupted_run(repo, fi
                for out in (whole, killed)]
     assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert not point.parent.exists()  # outputs written: the resume point is gone
-    # A point saved under other params is never resumed from.
-    run_until_killed(command(killed), repo, lambda printed: f"[{stage}] epoch 2/4" in printed)
-    other = params_file(repo, tmp_path / "other", {epochs_key: 3})
-    output = run([*command(killed)[:5], str(other), *command(killed)[6:]], repo)
-    assert "other params or inputs" in output and "resumed" not in output and f"[{stage}] epoch 1/3" in output
+    # (A point saved under other params is never resumed from: tests/test_resume.py.)
 
 
 @pytest.mark.parametrize("stage,out_name,shard_key,suffix", [
@@ -429,7 +425,7 @@ def test_killed_training_stage_resumes_and_ends_as_an_uninterrupted_run(repo, fi
 ])
 def test_killed_sharded_stage_keeps_its_finished_shards(repo, first_repro, tmp_path, stage, out_name, shard_key,
                                                         suffix):
-    params = params_file(repo, tmp_path / "params", {shard_key: 12})
+    params = params_file(repo, tmp_path / "params", {shard_key: 40})  # 288 samples: 8 shards
 
     def command(out: Path) -> list[str]:
         return [sys.executable, "-m", f"stages.{stage}", "--params", str(params), "--out", str(out),
