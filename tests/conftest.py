@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -33,3 +34,23 @@ def shared_data() -> Path:
     if not data.is_dir():
         pytest.skip(f"real sample data not found at {data} (only developers' checkouts have ../shared)")
     return data
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def processes_in_group(pgid: int) -> list[int]:
+    """The live processes of a process group: what a stopped server would have left behind."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pgid:
+                    alive.append(int(entry.name))
+            except (ProcessLookupError, PermissionError):
+                pass
+    return alive

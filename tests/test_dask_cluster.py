@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, free_port
 
 pytestmark = pytest.mark.slow  # real Dask scheduler and worker processes, a real Prefect server, MediaPipe
 
@@ -33,12 +32,6 @@ CLIPS = {  # two short low-resolution real clips, each under two sample ids: 4 v
     "People__test_avi_b": ("misc-real-action-clips/mmaction2_tests_test.avi", 164),
 }
 READY_TIMEOUT = 300  # seconds: 11 s at load 1.5, but at load 7 the Prefect server took over 120 s
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Processes:

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, free_port, processes_in_group
 from crychic.heatmaps.shards import HeatmapShards
 from crychic.rgb.shards import RgbClips
 
@@ -225,7 +224,7 @@ def test_results_table_command_renders_the_metrics_into_the_readme(repo, first_r
 
 
 def test_mlflow_server_lists_both_experiments(repo, contrastive_experiment):
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "pipeline.mlflow_ui", "--port", str(port)], cwd=repo, env=ENV,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -233,7 +232,7 @@ def test_mlflow_server_lists_both_experiments(repo, contrastive_experiment):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
-    assert _processes_in_group(server.pid) == []  # nothing left behind
+    assert processes_in_group(server.pid) == []  # nothing left behind
     student_runs = [r for r in runs if _tags(r).get("stage") == "train_student"]
     weights = {_params(r)["loss.contrastive_weight"] for r in student_runs}
     assert {"0.1", "0.5"} <= weights
@@ -255,12 +254,6 @@ def test_mlflow_server_lists_both_experiments(repo, contrastive_experiment):
             assert "val_top1" in metrics
         assert len(_tags(r)["git_commit"]) == 40
     assert {"evaluate", "train_rgb_only", "train_gcn"} <= {_tags(r)["stage"] for r in runs}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _search_runs(port: int) -> list[dict]:
@@ -287,18 +280,6 @@ def _tags(run_json: dict) -> dict:
 
 def _params(run_json: dict) -> dict:
     return {p["key"]: p["value"] for p in run_json["data"].get("params", [])}
-
-
-def _processes_in_group(pgid: int) -> list[int]:
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.getpgid(int(entry.name)) == pgid:
-                    alive.append(int(entry.name))
-            except (ProcessLookupError, PermissionError):
-                pass
-    return alive
 
 
 def test_ablation_command_runs_a_variant_as_a_queued_experiment(repo, contrastive_experiment):

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, free_port, processes_in_group
 from crychic.core.params import load_params, select
 from crychic.reporting.tracking import EXPERIMENT, EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, content_digest
 from crychic.training.stage import PARAM_KEYS, build_parser, training_run
@@ -95,7 +94,7 @@ def store(tmp_path_factory) -> dict:
 def server(store):
     """`python -m pipeline.mlflow_ui` (what `make ui` runs) in the project folder; stopped afterwards,
     leaving no process behind."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DVC_STAGE", "DVC_EXP_NAME")}
     env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
     log = store["root"] / "mlflow_ui.log"
@@ -113,7 +112,7 @@ def server(store):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
-        assert _processes_in_group(process.pid) == []
+        assert processes_in_group(process.pid) == []
 
 
 def test_rest_api_shows_a_training_experiment_whose_runs_list_their_datasets(store, server):
@@ -296,12 +295,6 @@ def _wait_for_text(driver, wait, needles: list[str], timeout: float = 90) -> str
         raise AssertionError(f"{driver.current_url}: {missing} not on the page; it shows:\n{text[:3000]}") from error
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> dict:
     deadline = time.time() + timeout
     while True:
@@ -318,18 +311,6 @@ def _post(url: str, body: dict) -> dict:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
-
-
-def _processes_in_group(pgid: int) -> list[int]:
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.getpgid(int(entry.name)) == pgid:
-                    alive.append(int(entry.name))
-            except (ProcessLookupError, PermissionError):
-                pass
-    return alive
 
 
 def _processes_mentioning(text: str) -> list[int]:
