@@ -1,7 +1,8 @@
 """DVC stage `ingest`: dataset layout -> `data/ingest/manifest.parquet` (+ rejects, + counts).
 
 Reads params: `PARAM_KEYS`. For the synthetic source it also generates the videos and their keypoint
-annotations under `data/ingest/synthetic/`.
+annotations under `data/ingest/synthetic/`. The metrics hold the split counts and, for NTU, which
+training subjects (setups) became the val split (`ntu_val`), so a run's val split can be read back.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
 
     data = select(load_params(args.params), PARAM_KEYS)["data"]
     out = Path(args.out)
-    rows, rejects = ingest(data, out, progress=True)
+    rows, rejects, notes = ingest(data, out, progress=True)
     write_manifest(rows, out / "manifest.parquet")
     write_rejects(rejects, out / "rejects.parquet")
 
@@ -36,10 +37,19 @@ def main(argv: list[str] | None = None) -> None:
         "rejects": len(rejects),
         "classes": len({r["label"] for r in rows}),
         "split": dict(sorted(collections.Counter(r["split"] for r in rows).items())),
+        **notes,
     }
     write_json(args.metrics, counts)
     print(f"ingest ({data['source']}): {counts['samples']} samples, {counts['classes']} classes, "
           f"splits {counts['split']}, {counts['rejects']} rejected")
+    if "ntu_val" in notes:
+        print(f"ingest: val split = {notes['ntu_val']}")
+    if "val" not in counts["split"]:
+        # Preprocessing can go on (a sample-sized dataset has no room for val); training cannot.
+        fix = {"ntu": "data.ntu.val_subjects (xsub, xview) or data.ntu.val_setups (xset) above 0",
+               "folder": "data.folder.val_fraction above 0, or val lines in data.folder.split_file"}
+        print(f"ingest: WARNING: no val split, so the training stages will refuse to run (every choice is "
+              f"made on val, never on test): set {fix.get(data['source'], 'a val split')}")
     for reject in rejects[:20]:
         print(f"  rejected: {reject['reason']}")
 

@@ -103,7 +103,8 @@ def test_malformed_skeleton_is_rejected_and_the_rest_extracted(shared_data, tmp_
 
     out, rejects, _ = ingest_and_extract(
         tmp_path, {"source": "ntu", "root": None,
-                   "ntu": {"version": "ntu60", "protocol": "xsub", "skeleton_root": str(skeletons)}},
+                   "ntu": {"version": "ntu60", "protocol": "xsub", "skeleton_root": str(skeletons),
+                           "val_subjects": 0}},  # 7 samples: no room for a val split
         max_reject_fraction=0.5)
     assert list(rejects) == ["S009C002P007R002A044"]
     assert "S009C002P007R002A044.skeleton" in rejects["S009C002P007R002A044"]["reason"]
@@ -119,7 +120,8 @@ def test_too_many_rejects_fail_the_stage(shared_data, tmp_path):
     (skeletons / "S001C001P001R001A001.skeleton").write_text("garbage\n")
     params = tmp_path / "params.yaml"
     write_params(params, {"source": "ntu", "root": None,
-                          "ntu": {"version": "ntu60", "protocol": "xsub", "skeleton_root": str(skeletons)}})
+                          "ntu": {"version": "ntu60", "protocol": "xsub", "skeleton_root": str(skeletons),
+                                  "val_subjects": 0}})
     run_stage("stages.ingest", "--params", str(params), "--out", str(tmp_path / "ingest"),
               "--metrics", str(tmp_path / "ingest.json"))
     done = subprocess.run([sys.executable, "-m", "stages.extract_keypoints", "--params", str(params),

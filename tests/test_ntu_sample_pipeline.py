@@ -38,7 +38,8 @@ def test_ntu_sample_heatmaps_and_rgb_share_one_box(shared_data, tmp_path):
     (videos / f"{SAMPLE}_rgb.avi").symlink_to(ntu / f"{SAMPLE}_rgb.avi")
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     params["data"].update({"source": "ntu", "root": str(videos),
-                           "ntu": {"version": "ntu60", "protocol": "xsub", "skeleton_root": str(ntu)}})
+                           "ntu": {"version": "ntu60", "protocol": "xsub", "skeleton_root": str(ntu),
+                                   "val_subjects": 0}})  # one sample: no val split
     params["heatmap"]["size"], params["rgb"]["size"], params["rgb"]["clip_len"] = 56, 112, 8  # NTU-like shapes
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     p, out = ["--params", str(tmp_path / "params.yaml")], tmp_path / "data"

@@ -194,7 +194,8 @@ def test_shards_roundtrip_by_sample_id(tmp_path):
     # splits i % 3 of (3 + 2) records: s000 train, s001 val, s002 test, s003 train, s004 val
     assert clips.split_counts() == {"train": 2, "val": 2, "test": 1}
     assert validation_split(clips.split_counts()) == "val"
-    assert validation_split({"train": 2, "test": 1}) == "test"  # NTU: no val split
+    with pytest.raises(ValueError, match="no 'val' split"):  # never 'test' in its place
+        validation_split({"train": 2, "test": 1})
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 

@@ -42,10 +42,27 @@ REJECTS_SCHEMA = pa.schema(
 SPLITS = ("train", "val", "test")
 
 
+class NoValidationSplitError(ValueError):
+    """The data has no `val` split, and choices are never made on `test`."""
+
+
 def validation_split(splits: Iterable[str]) -> str:
-    """`val` when the dataset has one (synthetic, folder), else `test`: NTU's benchmarks define
-    only train and test, and every trainer must pick the same split to report on."""
-    return "val" if "val" in set(splits) else "test"
+    """The split every choice is made on (kept epoch, fusion rule, regularisation): always `val`.
+
+    `splits` are the split names of the samples at hand (a clip plan's, a shard store's). With no
+    `val` among them this raises rather than fall back to `test`: a test split that chose an epoch
+    or a fusion weight no longer gives an unbiased figure. Every source brings a val split (NTU's
+    is carved from its training subjects or setups at ingest); it can only be missing when a
+    setting turned it off or the dataset is too small for one.
+    """
+    present = sorted(set(splits))
+    if "val" not in present:
+        raise NoValidationSplitError(
+            f"the data has no 'val' split (splits present: {present}), and choices are never made on "
+            "'test'. Re-run ingest with a val split: data.ntu.val_subjects / data.ntu.val_setups or "
+            "data.folder.val_fraction above 0, or 'val' lines in data.folder.split_file"
+        )
+    return "val"
 
 
 def write_table(rows: Iterable[Mapping], schema: pa.Schema, path: str | Path) -> pa.Table:

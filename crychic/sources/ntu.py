@@ -1,10 +1,15 @@
-"""NTU RGB+D 60/120 layout: `SsssCcccPpppRrrrAaaa` file names and the official splits.
+"""NTU RGB+D 60/120 layout: `SsssCcccPpppRrrrAaaa` file names, the official splits and our val split.
 
 A name encodes setup (S), camera (C), performer (P, the subject), replication (R) and action (A,
 1-based). The benchmarks' protocols split on these fields alone:
 - NTU-60 X-Sub: 20 listed performers train, the other 20 test.   X-View: cameras 2, 3 train; 1 tests.
 - NTU-120 X-Sub: 53 listed performers train, the rest test.      X-Set: even setups train; odd test.
-NTU has no separate validation split; PoseConv3D reports on the test split, and so do we.
+The benchmarks define no validation split, and papers that choose epochs or fusion weights on the
+test split report an optimistic figure. So every choice here is made on a `val` split carved out of
+the official *training* part (`carve_validation`): a few training subjects (X-Sub, X-View) or
+training setups (X-Set), drawn with a seed, move from train to val. The test split stays exactly
+the official one and is touched once, at the end; val is disjoint from train in subjects (setups
+for X-Set), so it measures generalisation the way test does.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from crychic.sources.ntu_labels import NTU120_ACTIONS
 
@@ -29,6 +36,12 @@ NTU120_XSUB_TRAIN = NTU60_XSUB_TRAIN | frozenset(
 PROTOCOLS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset")}
 # NTU-60 is setups 1-17 and actions 1-60 of NTU-120.
 LIMITS = {"ntu60": (17, 60), "ntu120": (32, 120)}
+
+# What a val split is carved from, per protocol: the name field that the protocol keeps apart
+# between train and test, so val is kept apart from train the same way. X-View splits on cameras,
+# but the cameras all film the same subjects; carving training subjects makes val subject-disjoint
+# from train (its clips are from the training cameras, as train's are).
+VAL_UNIT = {"xsub": "subjects", "xview": "subjects", "xset": "setups"}
 
 VIDEO_SUFFIX = "_rgb.avi"
 SKELETON_SUFFIX = ".skeleton"
@@ -80,7 +93,7 @@ def check_version(name: NtuName, version: str, path: str | Path) -> None:
 
 
 def ntu_split(name: NtuName, version: str, protocol: str) -> str:
-    """'train' or 'test' under an official protocol."""
+    """'train' or 'test' under an official protocol (`carve_validation` then takes val out of train)."""
     if protocol not in PROTOCOLS.get(version, ()):
         raise ValueError(
             f"protocol {protocol!r} is not defined for {version!r}: "
@@ -152,3 +165,39 @@ def list_ntu_samples(
     if not rows:
         raise ValueError(f"{root or skeleton_root}: no NTU RGB+D samples found ({len(rejects)} files rejected)")
     return rows, rejects
+
+
+def _val_unit_of(row: dict, protocol: str) -> int:
+    """The subject (X-Sub, X-View) or setup (X-Set) of a manifest row."""
+    name = parse_ntu_name(row["sample_id"])
+    return name.setup if VAL_UNIT[protocol] == "setups" else name.performer
+
+
+def carve_validation(rows: list[dict], *, protocol: str, count: int, seed: int) -> list[int]:
+    """Move `count` training subjects (X-Sub, X-View) or setups (X-Set) from 'train' to 'val'.
+
+    They are drawn with `seed` from those the training rows hold (a partial download still gets a
+    val split), and every training row of a drawn subject (setup) goes to val, so val and train share
+    none. Test rows are never touched. Rows are changed in place; returns the drawn ids, sorted.
+    `count` 0 carves nothing (the official train/test only: training stages then refuse to run).
+    """
+    if protocol not in VAL_UNIT:
+        raise ValueError(f"protocol {protocol!r}: expected one of {sorted(VAL_UNIT)}")
+    unit = VAL_UNIT[protocol]
+    param = f"data.ntu.val_{unit}"
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"params.yaml: {param} = {count!r} must be a whole number >= 0")
+    if count == 0:
+        return []
+    train_rows = [row for row in rows if row["split"] == "train"]
+    pool = sorted({_val_unit_of(row, protocol) for row in train_rows})
+    if count >= len(pool):
+        raise ValueError(
+            f"params.yaml: {param} = {count}, but the {protocol} training split holds only {len(pool)} "
+            f"{unit} ({pool}): keep at least one for training (0 carves no val split)"
+        )
+    drawn = sorted(int(u) for u in np.random.default_rng(seed).permutation(pool)[:count])
+    for row in train_rows:
+        if _val_unit_of(row, protocol) in drawn:
+            row["split"] = "val"
+    return drawn
