@@ -7,15 +7,19 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+import yaml
 
+from conftest import PROJECT_ROOT
 from crychic.core.coco17 import NUM_JOINTS, SKELETON_EDGES
 from crychic.models import (I3D_MODELS, KEYPOINT_MODELS, MSG3D_MODELS, STA_LSTM_MODELS, create_model,
                             inflate_2d_weights, list_models)
 from crychic.models.msg3d import G3D, multiscale_adjacency, skeleton_graph, window_graph
 from crychic.models.stgcn import hop_distance
+from crychic.sources.synthetic.classes import CLASSES
+from crychic.training.loop import build_model
 
 BASELINES = MSG3D_MODELS + STA_LSTM_MODELS + I3D_MODELS
-DEFAULT_PRESETS = ("msg3d", "sta_lstm", "i3d")
+DEFAULT_PRESETS = ("msg3d", "sta_lstm")  # the keypoint baselines; the I3D one is sized to its student (below)
 
 
 def n_params(module: torch.nn.Module) -> int:
@@ -33,7 +37,7 @@ def test_baselines_are_registered_once_with_their_families():
     assert len(set(BASELINES)) == len(BASELINES)
     assert set(MSG3D_MODELS + STA_LSTM_MODELS) <= set(KEYPOINT_MODELS)
     assert not set(I3D_MODELS) & set(KEYPOINT_MODELS)
-    assert create_model("i3d", num_classes=12).fc.out_features == 12
+    assert create_model("i3d_r18_tiny", num_classes=12).fc.out_features == 12
 
 
 @pytest.mark.parametrize("name", BASELINES)
@@ -195,21 +199,60 @@ def test_sta_lstm_logits_are_the_temporally_weighted_frame_scores():
 
 # --- I3D -------------------------------------------------------------------------------------------------------
 
+def _profile(preset: str | None) -> tuple[dict, int]:
+    """params.yaml with a preset's keys over it (as `dvc exp run -S` sets them), and its class count."""
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    if preset is None:
+        return params, len(CLASSES)  # the synthetic benchmark
+    for section, values in yaml.safe_load((PROJECT_ROOT / "presets" / preset).read_text()).items():
+        if isinstance(values, dict):
+            params[section] = {**params.get(section, {}), **values}
+    return params, 60  # NTU RGB+D 60
+
+
+@pytest.mark.parametrize("preset", [None, "ntu60_xsub.yaml"], ids=["default", "ntu60_xsub"])
+def test_i3d_matches_its_student_in_size_and_depth_with_3d_kernels_throughout(preset):
+    """Issue 23 C: the I3D baseline against the student it is compared with (`rgb_only`, built the
+    way that stage builds it, multi-scale temporal blocks included): parameters within +-20 %, the
+    same depth, and every spatial kernel inflated to t x k x k with t > 1 (the 1x1 projection
+    shortcuts are 1x1x1, as I3D's 1x1 convolutions)."""
+    params, classes = _profile(preset)
+    student = build_model(classes, params["model"]).student
+    i3d = create_model(params["i3d"]["model"], num_classes=classes)
+    student_count, i3d_count = n_params(student), n_params(i3d)
+    print(f"{params['i3d']['model']}: {i3d_count:,} parameters, {params['model']['student']}: {student_count:,} "
+          f"({i3d_count / student_count - 1:+.1%})")
+    assert abs(i3d_count / student_count - 1) <= 0.2
+    assert i3d.config.stage_blocks == student.config.stage_blocks
+    assert [len(layer) for layer in i3d.layers] == [len(layer) for layer in student.layers]
+    convs = [m for m in i3d.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Conv1d)]
+    assert not convs, "an I3D conv that is not 3D"
+    kernels = [m.kernel_size for m in i3d.modules() if isinstance(m, torch.nn.Conv3d)]
+    assert all(t > 1 for t, h, w in kernels if (h, w) != (1, 1)), kernels
+    assert all((t, h, w) == (1, 1, 1) for t, h, w in kernels if t == 1), kernels  # shortcuts only
+    assert kernels[0] == (3, 7, 7)  # the stem
+    assert sum(h > 1 for _, h, _ in kernels) == 1 + 2 * sum(student.config.stage_blocks)  # stem + 2 per block
+    frames, size = (params["rgb"]["clip_len"], 32)
+    with torch.no_grad():
+        logits = i3d.eval()(torch.randn(2, 3, frames, size, size))["logits"]
+    assert logits.shape == (2, classes)
+
+
 @pytest.mark.parametrize("frames", [1, 4, 8])
 def test_i3d_runs_on_clips_of_one_to_eight_frames(frames):
     torch.manual_seed(0)
-    model = create_model("i3d", num_classes=12).eval()
+    model = create_model("i3d_r18_tiny", num_classes=12).eval()
     with torch.no_grad():
         out = model(torch.randn(2, 3, frames, 96, 96))
     assert out["logits"].shape == (2, 12) and torch.isfinite(out["logits"]).all()
-    assert [tuple(f.shape[1:]) for f in out["features"]] == [(24, frames, 12, 12), (48, frames, 6, 6),
-                                                             (96, frames, 3, 3)]
+    assert [tuple(f.shape[1:]) for f in out["features"]] == [(18, frames, 12, 12), (36, frames, 6, 6),
+                                                             (72, frames, 3, 3)]
 
 
 def test_inflated_i3d_on_a_constant_clip_reproduces_the_2d_network():
     torch.manual_seed(0)
-    small = dict(num_classes=3, width=4)
-    image_net = create_model("i3d", temporal_kernel=1, **small).eval()  # the 2D ResNet, frame by frame
+    small = dict(num_classes=3, width=4, stage_blocks=(1, 1, 1, 1))  # fewer temporal convs: a shorter clip
+    image_net = create_model("i3d_r18_tiny", temporal_kernel=1, **small).eval()  # the 2D ResNet, frame by frame
     with torch.no_grad():  # BatchNorm statistics that are not the identity, so they must be copied too
         for module in image_net.modules():
             if isinstance(module, torch.nn.BatchNorm3d):
@@ -218,25 +261,30 @@ def test_inflated_i3d_on_a_constant_clip_reproduces_the_2d_network():
                 module.weight.uniform_(0.5, 1.5)
     weights_2d = {k: v.squeeze(2) if v.dim() == 5 else v for k, v in image_net.state_dict().items()}
     assert not any(v.dim() == 5 for v in weights_2d.values())  # 2D kernels: C' x C x k x k
-    video_net = create_model("i3d", **small).eval()
+    video_net = create_model("i3d_r18_tiny", **small).eval()
     inflate_2d_weights(video_net, weights_2d)
     assert video_net.stem[0].weight.shape[2] == 3
-    frames = 12  # 5 temporal 3-convs: frames 5 and 6 are out of reach of the zero padding at either end
+    # 9 temporal 3-convs (the stem, 2 per block): frames 9 and 10 of 20 are out of reach of the zero
+    # padding at either end
+    reach = sum(m.kernel_size[0] == 3 for m in video_net.modules() if isinstance(m, torch.nn.Conv3d))
+    assert reach == 9
+    frames = 2 * reach + 2
     image = torch.randn(1, 3, 1, 32, 32)
     with torch.no_grad():
         expected = image_net(image)["features"]
         inflated = video_net(image.expand(-1, -1, frames, -1, -1))["features"]
         moving = video_net(torch.randn(1, 3, frames, 32, 32))["features"]
     for want, got, other in zip(expected, inflated, moving):
-        torch.testing.assert_close(got[:, :, 5:7], want.expand(-1, -1, 2, -1, -1), atol=1e-5, rtol=1e-4)
-        assert not torch.allclose(other[:, :, 5:7], want.expand(-1, -1, 2, -1, -1), atol=1e-3)
+        middle = slice(reach, reach + 2)
+        torch.testing.assert_close(got[:, :, middle], want.expand(-1, -1, 2, -1, -1), atol=1e-5, rtol=1e-4)
+        assert not torch.allclose(other[:, :, middle], want.expand(-1, -1, 2, -1, -1), atol=1e-3)
     assert not torch.allclose(inflated[-1][:, :, 0], expected[-1][:, :, 0], atol=1e-3)  # the padded first frame
 
 
 def test_inflation_refuses_mismatched_weights():
-    video_net = create_model("i3d", num_classes=3, width=4)
+    video_net = create_model("i3d_r18_tiny", num_classes=3, width=4)
     weights_2d = {k: v.squeeze(2) if v.dim() == 5 else v
-                  for k, v in create_model("i3d", num_classes=3, width=8, temporal_kernel=1).state_dict().items()}
+                  for k, v in create_model("i3d_r18_tiny", num_classes=3, width=8, temporal_kernel=1).state_dict().items()}
     with pytest.raises(ValueError, match="does not inflate"):
         inflate_2d_weights(video_net, weights_2d)
     with pytest.raises(KeyError, match="no counterpart"):

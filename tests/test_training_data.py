@@ -281,7 +281,7 @@ def test_i3d_baseline_trains_on_the_rgb_clips_and_predicts(tmp_path):
 
     splits = {k: ("train" if k < 6 else "val") for k in range(9)}
     _, rgb_dir = write_dataset(tmp_path, heatmap_ks=[0, 1], rgb_ks=list(range(9)), splits=splits)
-    params = {"seed": 0, "i3d": {"model": "i3d", "epochs": 2, "lr": 0.003, "weight_decay": 0.0001},
+    params = {"seed": 0, "i3d": {"model": "i3d_r18_tiny", "epochs": 2, "lr": 0.003, "weight_decay": 0.0001},
               "train": {"device": "cpu", "batch_size": 4}}
     result = train_baseline("i3d", params, keypoints_path=None, clip_plan_path=None, rgb_dir=rgb_dir,
                             out_checkpoint=tmp_path / "i3d.pt", label_names=["a", "b", "c"])

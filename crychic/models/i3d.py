@@ -1,19 +1,33 @@
-"""I3D (Carreira & Zisserman, CVPR 2017), ResNet flavour: the RGB baseline, a 2D ResNet inflated to 3D.
+"""I3D (Carreira & Zisserman, CVPR 2017), ResNet flavour: the RGB baseline, a 2D ResNet18 inflated to 3D.
 
 Layouts: input RGB clips ``N x 3 x T x H x W`` (e.g. T = 4 or 8, H = W = 96), output ``{"logits":
 N x classes, "embedding": N x D, "features": [layer2, layer3, layer4 maps, each N x C x T x h x w]}``
 with D = the last stage's width: the student's (`crychic.models.student`) interface. The stem
-(stride 2 then a 3x3 max-pool of stride 2) and the stride-2 stages make h x w = 12/6/3 for 96 x 96
-and 28/14/7 for 224; T is never strided (clips here have 4 to 8 frames).
+(stride 2 then a 3x3 max-pool of stride 2) and the stride-2 stages are the student's, so h x w =
+12/6/3 for 96 x 96 and 28/14/7 for 224; T is never strided (clips here have 4 to 8 frames), as in
+the student.
 
 The paper's idea: a strong image network becomes a video network by inflation. Every ``k x k``
-kernel becomes ``t x k x k``, so the network sees motion from its first layer while keeping the 2D
-design (and, with `inflate_2d_weights`, its ImageNet weights: the 2D kernel is repeated over the t
-frames and divided by t, so on a "boring" clip of one repeated frame every layer gives the 2D
-network's activations, apart from the first and last frames, where the temporal zero padding counts).
-As in I3D / ResNet3D-I3D, the stem conv and the first conv of every BasicBlock get temporal
-kernel ``temporal_kernel`` (3), the blocks' second conv and the shortcuts stay ``1 x k x k``;
-``temporal_kernel=1`` gives the 2D network applied frame by frame. Random init: no weights are downloaded.
+kernel becomes ``t x k x k``, so the network sees motion from its first layer to its last while
+keeping the 2D design. Here the 2D design is the student's ResNet18 (4 stages x 2 BasicBlocks, the
+same depth), and *every* spatial kernel is inflated: the stem's 7x7 and both 3x3 convolutions of
+every BasicBlock get temporal kernel ``temporal_kernel`` (3): ``3 x 7 x 7`` and ``3 x 3 x 3``. The
+1x1 projection shortcuts stay ``1 x 1 x 1`` (pointwise, as I3D keeps its 1x1 convolutions). The
+stem is ``3 x 7 x 7`` rather than I3D's ``7 x 7 x 7`` (with a temporal stride of 2): the clips have
+4 (NTU: 8) frames, so a 7-frame kernel would mostly read the temporal zero padding, and striding T
+would leave one or two steps. ``temporal_kernel=1`` gives the 2D network applied frame by frame.
+
+Size: the width is chosen so that the network matches its student's parameter count (the student
+as the `rgb_only` stage builds it, its multi-scale temporal blocks included), within 10 %:
+the 3D kernels hold three times the 2D ones' weights, so the widths are about the student's over
+sqrt(3) (`I3D_R18_TINY` against `resnet18_tiny`, `I3D_R18` against `resnet18_temporal`).
+
+Weights: random init, trained from scratch. I3D bootstraps from ImageNet (`inflate_2d_weights`: the
+2D kernel repeated over the t frames and divided by t, so on a "boring" clip of one repeated frame
+every layer gives the 2D network's activations, apart from the frames the temporal zero padding
+reaches) and then pre-trains on Kinetics; neither set of weights can be had offline here, so the
+baseline gets the same from-scratch training as the student (stage `train_i3d`: `rgb_only`'s
+epochs and learning rate).
 """
 
 from __future__ import annotations
@@ -30,9 +44,9 @@ from crychic.models.registry import register_model
 class I3DConfig:
     num_classes: int = 60
     in_channels: int = 3
-    width: int = 12               # layer1 channels; layers 2..4 double it each time
-    stage_blocks: tuple = (1, 1, 1, 1)
-    temporal_kernel: int = 3      # t of the stem conv and of each block's first conv (1: the 2D network)
+    width: int = 38               # layer1 channels; layers 2..4 double it each time
+    stage_blocks: tuple = (2, 2, 2, 2)  # ResNet18's depth, the student's
+    temporal_kernel: int = 3      # t of the stem and of every 3x3 conv (1: the 2D network, frame by frame)
     dropout: float = 0.5          # before the classifier
 
     def __post_init__(self):  # lists from a checkpoint's asdict / YAML become tuples again
@@ -47,14 +61,14 @@ def conv3d(c_in: int, c_out: int, t: int, k: int, stride: int = 1) -> nn.Conv3d:
 
 
 class BasicBlock3d(nn.Module):
-    """ResNet's BasicBlock inflated, ``t x 3 x 3`` then ``1 x 3 x 3``:
+    """ResNet's BasicBlock inflated, ``t x 3 x 3`` twice (1x1x1 projection shortcut):
     ``N x C x T x h x w`` -> ``N x C' x T x h/s x w/s`` (s: the spatial stride)."""
 
     def __init__(self, c_in: int, c_out: int, stride: int, temporal_kernel: int):
         super().__init__()
         self.body = nn.Sequential(
             conv3d(c_in, c_out, temporal_kernel, 3, stride), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True),
-            conv3d(c_out, c_out, 1, 3), nn.BatchNorm3d(c_out))
+            conv3d(c_out, c_out, temporal_kernel, 3), nn.BatchNorm3d(c_out))
         self.shortcut = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(conv3d(c_in, c_out, 1, 1, stride), nn.BatchNorm3d(c_out))
@@ -119,16 +133,18 @@ def inflate_2d_weights(model_3d: I3D, state_dict_2d: dict) -> None:
     model_3d.load_state_dict(inflated)  # strict: every 3D tensor must come from the 2D network
 
 
-# A 2-CPU-sized default (ResNet-10-like: one block per stage, width 12) and the ResNet-18 I3D
-# (width 64, blocks 2/2/2/2).
-I3D_SMALL = I3DConfig()
-I3D_R18 = I3DConfig(width=64, stage_blocks=(2, 2, 2, 2))
-I3D_MODELS = ("i3d", "i3d_r18")  # registry names (inputs N x 3 x T x H x W)
+# The student's depth (ResNet18: 4 stages x 2 BasicBlocks) with every kernel inflated, each width
+# set to match its student's parameter count as built for `rgb_only` (multi-scale temporal blocks
+# included): `i3d_r18_tiny` against `resnet18_tiny` (default profile, 12 classes: 719,100),
+# `i3d_r18` against `resnet18_temporal` (NTU preset, 60 classes: 11,446,524).
+I3D_R18_TINY = I3DConfig(width=9)   # 661,323 parameters with 12 classes: -8.0 %
+I3D_R18 = I3DConfig(width=38)        # 11,719,830 with 60 classes: +2.4 %
+I3D_MODELS = ("i3d_r18_tiny", "i3d_r18")  # registry names (inputs N x 3 x T x H x W)
 
 
-@register_model("i3d")
-def i3d(**overrides) -> I3D:
-    return I3D(replace(I3D_SMALL, **overrides))
+@register_model("i3d_r18_tiny")
+def i3d_r18_tiny(**overrides) -> I3D:
+    return I3D(replace(I3D_R18_TINY, **overrides))
 
 
 @register_model("i3d_r18")
