@@ -229,7 +229,7 @@ def _outputs(generator, num_samples=4, num_classes=3, dim=8):
         "z_student": leaf(num_samples, dim),
         "z_teacher": leaf(num_samples, dim),
         "student_attention": [leaf(num_samples, 1, 2, 4, 4).abs(), leaf(num_samples, 1, 2, 2, 2).abs()],
-        "teacher_attention_aligned": [leaf(num_samples, 1, 2, 4, 4).abs(), leaf(num_samples, 1, 2, 2, 2).abs()],
+        "guidance_maps": [leaf(num_samples, 1, 2, 4, 4).abs(), leaf(num_samples, 1, 2, 2, 2).abs()],
     }
 
 
@@ -246,7 +246,7 @@ def test_crychic_loss_is_the_exact_weighted_sum():
     with torch.no_grad():  # the manual sum, term by term
         ce_student = torch.nn.functional.cross_entropy(outputs["student_logits"], labels)
         ce_teacher = torch.nn.functional.cross_entropy(outputs["teacher_logits"], labels)
-        attention = attention_transfer_loss(outputs["student_attention"], outputs["teacher_attention_aligned"])
+        attention = attention_transfer_loss(outputs["student_attention"], outputs["guidance_maps"])
         contrastive = info_nce(outputs["z_teacher"], outputs["z_student"], 0.1)
         fr_head = reference_refinement(outputs["z_student"], labels, outputs["student_logits"])
         manual = ce_student + ce_teacher + 0.5 * attention + 0.3 * contrastive + 0.2 * fr_head
@@ -283,7 +283,7 @@ def test_crychic_loss_skips_zero_weight_terms():
 def test_crychic_loss_reports_bad_inputs():
     labels = torch.tensor([0, 1, 2, 1])
     outputs = _outputs(torch.Generator().manual_seed(2))
-    outputs["teacher_attention_aligned"] = [outputs["teacher_attention_aligned"][0], torch.rand(4, 1, 2, 3, 3, dtype=F64)]
+    outputs["guidance_maps"] = [outputs["guidance_maps"][0], torch.rand(4, 1, 2, 3, 3, dtype=F64)]
     with pytest.raises(ValueError, match="not aligned"):
         CrychicLoss(attention_weight=1.0)(outputs, labels)
     with pytest.raises(KeyError, match="z_teacher"):

@@ -77,13 +77,16 @@ class Evaluation:
                 for i, (sample_id, label) in enumerate(zip(self.sample_ids, self.labels))]
 
 
-def _load_crychic(path, num_classes: int, model_params: dict):
+def _load_crychic(path, num_classes: int, model_params: dict, head: str | None = None):
+    """A trained CRYCHIC model as its stage built it; `head`: the weights kept by that head's val score."""
     saved = torch.load(path, map_location="cpu", weights_only=False)["model_config"]
-    # train_text's model has text heads, a multi-level FR-Head run's student has descriptor heads
-    model = build_model(num_classes, model_params, text_dim=int(saved.get("text_dim", 0)),
+    # train_text's model has text heads, a multi-level FR-Head run's student has descriptor heads;
+    # the design switches are the guided stages' params, not evaluate's: read them from the model
+    designs = {key: saved[key] for key in ("guidance_source", "residual_fusion") if key in saved}
+    model = build_model(num_classes, {**model_params, **designs}, text_dim=int(saved.get("text_dim", 0)),
                         fr_head_levels=bool(saved.get("fr_head_levels", False)),
                         heatmap_channels=int(saved.get("teacher_overrides", {}).get("in_channels", 17)))
-    load_checkpoint(path, model)
+    load_checkpoint(path, model, head=head)
     return model.eval()
 
 
@@ -105,6 +108,8 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
         print(f"[evaluate {time.perf_counter() - started:6.1f} s] {message}", flush=True)
 
     joint = _load_crychic(models_dir / "joint.pt", num_classes, params["model"])
+    # the stage-3 student kept by its own pose-free val score (the pose-free rows)
+    joint_posefree = _load_crychic(models_dir / "joint.pt", num_classes, params["model"], head="student_posefree")
     teacher = _load_crychic(models_dir / "teacher.pt", num_classes, params["model"])
     guided = _load_crychic(models_dir / "student.pt", num_classes, params["model"])
     text = _load_crychic(models_dir / "text.pt", num_classes, params["model"])
@@ -123,6 +128,9 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
                                                  key="teacher_logits", split=on, batch_size=batch, device=device),
             "rgb_only": evaluation.predict_single(rgb_only, inputs.heatmaps, inputs.rgb, modality="rgb",
                                                   key="student_logits", split=on, batch_size=batch, device=device),
+            "crychic_posefree": evaluation.predict_single(joint_posefree, inputs.heatmaps, inputs.rgb, modality="rgb",
+                                                          key="student_logits", split=on, batch_size=batch,
+                                                          device=device),
             "student_guided": evaluation.predict_single(guided, inputs.heatmaps, inputs.rgb, modality="rgb",
                                                         key="student_logits", split=on, batch_size=batch, device=device),
             "crychic_text": evaluation.predict_single(text, inputs.heatmaps, inputs.rgb, modality="rgb",
@@ -142,7 +150,7 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
                                 "sample_ids": [r["sample_id"] for r in rows]}
         for framing in framings:
             framed = evaluation.predict_without_keypoints(
-                {"crychic_posefree_nokp": joint, "rgb_only_nokp": rgb_only}, inputs.rgb, inputs.clips, split=on,
+                {"crychic_posefree_nokp": joint_posefree, "rgb_only_nokp": rgb_only}, inputs.rgb, inputs.clips, split=on,
                 framing=framing, size=int(params["rgb"]["size"]), decode_max_side=params["rgb"]["decode_max_side"],
                 batch_size=batch)
             single.update({f"{name}/{framing}": result for name, result in framed.items()})
@@ -150,7 +158,6 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
         for name, result in single.items():  # the same clips must carry the same labels in every input
             if not torch.equal(evaluation.align_by_sample_id(reference, {**result, "logits": result["labels"]}), labels):
                 raise ValueError(f"{name}: labels disagree with the paired heatmap/RGB {on} set")
-        logits["crychic_posefree"] = crychic["student_posefree_logits"]
         for guidance, suffix in (("student", ""), ("teacher", "_teacher_guided")):
             for rule in evaluation.FUSION_RULES:
                 logits[f"crychic_fused/{rule}/{guidance}"] = evaluation.fuse(
@@ -173,12 +180,24 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
         protocol[model_name] = {"candidates_val_top1": scores, "chosen": chosen[model_name],
                                 "question": PROTOCOL_QUESTIONS[model_name]}
     chosen["rgb_only_nokp"] = chosen["crychic_posefree_nokp"]  # one framing for every pose-free student
+    # Every method's val figures with the choices above (what a design is chosen by: metrics/designs.json)
+    protocol["val_top1"] = {}
+    for name in METHODS:
+        values = val["logits"].get(f"{name}/{chosen[name]}" if name in chosen else name)
+        if values is not None:
+            report = evaluation.model_report(values, val["labels"], label_names, groups)
+            protocol["val_top1"][name] = {"top1": report["top1"], **({"groups": report["group_top1"]}
+                                                                    if "group_top1" in report else {})}
     protocol["checkpoints"] = {}
     for name, stage in TRAINED_CHECKPOINTS.items():
         path = Path(inputs.train_metrics) / f"{stage}.json"
         figures = json.loads(path.read_text()) if path.is_file() else {}
         protocol["checkpoints"][name] = {"kept_epoch": None if figures.get("best_epoch") is None else figures["best_epoch"] + 1,
                                          "of_epochs": figures.get("epochs"), "val_top1": figures.get("val_top1")}
+        if figures.get("best_epoch_student_posefree") is not None:  # stage 3's pose-free student, by its own score
+            protocol["checkpoints"][f"{name}_posefree"] = {
+                "kept_epoch": figures["best_epoch_student_posefree"] + 1, "of_epochs": figures.get("epochs"),
+                "val_top1": figures["val_top1_student_posefree"], "kept_by": "pose-free student val top-1"}
     colour_path = Path(inputs.train_metrics) / "train_colour_cue.json"
     if colour_path.is_file():
         protocol["colour_cue"] = json.loads(colour_path.read_text())

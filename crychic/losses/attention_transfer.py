@@ -16,6 +16,9 @@ reference code takes ``.pow(2).mean()`` over the positions as well, which divide
 term by its H*W and lets the finest stage dominate; we average over frames only.)
 An all-zero frame map normalises to zero rather than to NaN.
 
+`weights` (``N``, optional) scales each clip's term (a mean over the clips of weight x term):
+teacher-confidence gating passes guidance only where the teacher is right.
+
 The teacher is a guide, not a pupil: its maps are detached, so this loss never moves the teacher,
 even in the joint fine-tuning stage.
 """
@@ -28,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 
-def attention_transfer_loss(student_att: Sequence[torch.Tensor], teacher_att: Sequence[torch.Tensor]) -> torch.Tensor:
+def attention_transfer_loss(student_att: Sequence[torch.Tensor], teacher_att: Sequence[torch.Tensor],
+                            weights: torch.Tensor | None = None) -> torch.Tensor:
     """The AT loss above, a scalar; raises ValueError naming the stage when the maps are not aligned."""
     if len(student_att) != len(teacher_att) or len(student_att) == 0:
         raise ValueError(
@@ -48,5 +52,9 @@ def attention_transfer_loss(student_att: Sequence[torch.Tensor], teacher_att: Se
         teacher_rows = F.normalize(
             teacher_map.detach().transpose(1, 2).reshape(num_clips * num_frames, height * width), dim=1
         )
-        stage_losses.append((student_rows - teacher_rows).pow(2).sum(dim=1).mean())
+        per_frame = (student_rows - teacher_rows).pow(2).sum(dim=1)  # N*T
+        if weights is None:
+            stage_losses.append(per_frame.mean())
+        else:  # N*T -> N x T: each clip's mean over its frames, scaled by its weight
+            stage_losses.append((per_frame.reshape(num_clips, num_frames).mean(1) * weights).mean())
     return torch.stack(stage_losses).mean()

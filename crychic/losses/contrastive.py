@@ -25,16 +25,22 @@ def _cosine_matrix(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
     return F.normalize(z_a, dim=1) @ F.normalize(z_b, dim=1).T
 
 
-def info_nce(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float) -> torch.Tensor:
+def info_nce(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float,
+             weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean of the a->b and b->a cross-entropies over cosine / temperature, positives on the diagonal.
 
-    The value lies in [0, inf); a batch of identical embeddings gives log N (chance).
+    The value lies in [0, inf); a batch of identical embeddings gives log N (chance). `weights`
+    (``N``, optional) scales sample i's two terms (a mean over samples of weight x term).
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     logits = _cosine_matrix(z_a, z_b) / temperature  # N x N, row = a, column = b
     targets = torch.arange(logits.shape[0], device=logits.device)
-    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
+    if weights is None:
+        return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
+    per_sample = (F.cross_entropy(logits, targets, reduction="none")
+                  + F.cross_entropy(logits.T, targets, reduction="none")) / 2  # N
+    return (per_sample * weights).mean()
 
 
 def _recall_at_1(similarity_rows, num_rows: int, chunk: int) -> float:

@@ -2,19 +2,21 @@
 
 Layouts (keys of the model's ``outputs`` dict, read only when a term needs them):
 ``teacher_logits`` / ``student_logits`` / ``fused_logits`` ``N x K``;
-``student_attention`` / ``teacher_attention_aligned`` lists of ``N x 1 x T x H x W``, one per stage,
-already aligned by the model; ``z_teacher`` / ``z_student`` ``N x D`` projected clip embeddings;
+``student_attention`` / ``guidance_maps`` lists of ``N x 1 x T x H x W``, one per stage,
+already aligned by the model (the guidance: the teacher's attention, keypoint regions or uniform); ``z_teacher`` / ``z_student`` ``N x D`` projected clip embeddings;
 ``labels`` ``N`` int64.
 
     total = sum over `classify` branches of CE(branch_logits, labels)
-          + attention_weight   * AT(student_attention, teacher_attention)
-          + contrastive_weight * InfoNCE(z_teacher, z_student; temperature)
+          + attention_weight   * AT(student_attention, guidance_maps; w)
+          + contrastive_weight * InfoNCE(z_teacher, z_student; temperature; w)
           + fr_head_weight     * PrototypeRefinement(z_<fr_head_branch>, labels, <fr_head_branch>_logits)
                                  (multi-level: the mean of that and one refinement per descriptor in
                                   ``<branch>_levels``, FR-Head's spatial/temporal per-stage features)
           + text_weight        * (TextAnchor(t_teacher, class_text) + TextAnchor(t_student, class_text))
 
-(the text anchor: ``t_*`` ``N x E`` projections into the frozen class-sentence space, ``class_text``
+(w: per-clip weights of the two guidance terms: 1, or with `confidence_gating` the teacher's
+probability of the true class, detached, so that the teacher passes on only what it gets right
+and the student keeps its own cues where the teacher is blind; the text anchor: ``t_*`` ``N x E`` projections into the frozen class-sentence space, ``class_text``
 ``K x E``; cross-entropy over cosine / temperature against the labels, for every branch present)
 
 One class serves the three training stages by its arguments: stage 1 classifies the teacher
@@ -69,6 +71,7 @@ class CrychicLoss(nn.Module):
         fr_head_temperature: float = 0.125,
         text_weight: float = 0.0,
         fr_head_levels: int = 0,
+        confidence_gating: bool = False,
     ):
         super().__init__()
         unknown = set(classify) - set(BRANCHES)
@@ -90,6 +93,7 @@ class CrychicLoss(nn.Module):
         self.fr_head_weight = fr_head_weight
         self.text_weight = text_weight
         self.fr_head_branch = fr_head_branch
+        self.confidence_gating = confidence_gating
         self.prototype_refinement = None
         self.level_refinements = nn.ModuleList()
         if fr_head_weight > 0:
@@ -110,10 +114,16 @@ class CrychicLoss(nn.Module):
             cross_entropy = F.cross_entropy(_require(outputs, f"{branch}_logits", f"{branch} classification"), labels)
             weighted_terms.append(cross_entropy)
             terms[f"ce_{branch}"] = float(cross_entropy.detach())
+        gate = None
+        if self.confidence_gating and (self.attention_weight > 0 or self.contrastive_weight > 0):
+            teacher_logits = _require(outputs, "teacher_logits", "confidence gating").detach().float()
+            gate = teacher_logits.softmax(1).gather(1, labels[:, None])[:, 0]  # N: p_teacher(true class)
+            terms["gate"] = float(gate.mean())
         if self.attention_weight > 0:
             attention = attention_transfer_loss(
                 _require(outputs, "student_attention", "attention transfer"),
-                _require(outputs, "teacher_attention_aligned", "attention transfer"),
+                _require(outputs, "guidance_maps", "attention transfer"),
+                weights=gate,
             )
             weighted_terms.append(self.attention_weight * attention)
             terms["attention"] = float(attention.detach())
@@ -122,6 +132,7 @@ class CrychicLoss(nn.Module):
                 _require(outputs, "z_teacher", "contrastive"),
                 _require(outputs, "z_student", "contrastive"),
                 self.temperature,
+                weights=gate,
             )
             weighted_terms.append(self.contrastive_weight * contrastive)
             terms["contrastive"] = float(contrastive.detach())

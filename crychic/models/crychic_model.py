@@ -10,8 +10,12 @@ Outputs (keys present only when computable):
   student_logits, student_embedding, student_features, student_attention  (rgb given; the student's
       own attention, before any guidance weighting; with rgb only, the student weights its features
       by its own attention, which the attention-transfer loss trains to match the teacher's)
-  teacher_attention_aligned  (both given: the teacher's maps on the student's stage grids, for the
-      attention-transfer loss and for guidance)
+  teacher_attention_aligned  (both given: the teacher's maps on the student's stage grids)
+  guidance_maps  (both given: what guides the student, on its stage grids, per `guidance_source`:
+      the teacher's attention (default), keypoint regions (hands, head, feet: from the heatmap
+      volume's joint channels, whatever the teacher learned) or a uniform map (a control); the
+      attention-transfer loss pulls the student's own attention toward these and, with
+      `use_attention_guidance`, they weight its features)
   z_teacher, z_student  (N x embed_dim, L2-normalised projections for the contrastive loss)
   t_teacher, t_student  (only when `text_dim` > 0: N x text_dim, L2-normalised projections into the
       frozen class-text space, compared with the `class_text` buffer, K x text_dim: the text anchor;
@@ -25,7 +29,10 @@ Outputs (keys present only when computable):
       student's class probabilities. On small data the concat head alone leans on whichever branch
       fits the training subjects best (the teacher memorises which subject held the cup) and lost
       6 points of test top-1 against the average on the synthetic benchmark; the average keeps each
-      branch's own evidence. Either way the output is a log-probability usable as logits.)
+      branch's own evidence. Either way the output is a log-probability usable as logits.
+      With `residual_fusion`, the fusion head reads the student's embedding alone and adds to
+      the teacher's (detached) log-probabilities: the student is trained on what the teacher gets
+      wrong, boosting-style, and keeps its own head for pose-free use.)
 """
 
 from __future__ import annotations
@@ -43,6 +50,10 @@ from crychic.models.teacher import Teacher, TeacherConfig
 
 
 FUSIONS = ("concat", "concat_ensemble")
+GUIDANCE_SOURCES = ("teacher", "keypoints", "uniform")
+# COCO-17 joints whose surroundings `guidance_source="keypoints"` points the student at: the nose
+# (head), the wrists (hands and what they hold) and the ankles (feet).
+REGION_JOINTS = (0, 9, 10, 15, 16)
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,12 @@ class CrychicConfig:
     # FR-Head's multi-level form: spatial and temporal descriptors of each student stage, each
     # projected to embed_dim, refined by their own prototypes (`crychic.losses.fr_head`).
     fr_head_levels: bool = False
+    # What guides the student (GUIDANCE_SOURCES; see the module docstring). "keypoints" reads the
+    # heatmap volume's first 17 channels as COCO-17 joints (`heatmap.with_joint`).
+    guidance_source: str = "teacher"
+    # Boosting-style fusion: the fusion head sees the student's embedding only, on top of the
+    # teacher's log-probabilities (module docstring).
+    residual_fusion: bool = False
 
 
 def _build(spec, overrides: dict, num_classes: int) -> nn.Module:
@@ -108,13 +125,15 @@ class CrychicModel(nn.Module):
         super().__init__()
         if config.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {config.fusion!r}")
+        if config.guidance_source not in GUIDANCE_SOURCES:
+            raise ValueError(f"guidance_source must be one of {GUIDANCE_SOURCES}, got {config.guidance_source!r}")
         self.config = config
         self.teacher = _build(config.teacher, config.teacher_overrides, config.num_classes)
         self.student = _build(config.student, config.student_overrides, config.num_classes)
         self.teacher_proj = projection_head(self.teacher.embed_dim, config.embed_dim)
         self.student_proj = projection_head(self.student.embed_dim, config.embed_dim)
-        self.fusion_head = nn.Sequential(nn.Dropout(config.fusion_dropout),
-                                         nn.Linear(self.teacher.embed_dim + self.student.embed_dim, config.num_classes))
+        fused_width = self.student.embed_dim + (0 if config.residual_fusion else self.teacher.embed_dim)
+        self.fusion_head = nn.Sequential(nn.Dropout(config.fusion_dropout), nn.Linear(fused_width, config.num_classes))
         if config.fr_head_levels:
             widths = [self.student.config.width * 2**i for i in range(1, len(self.student.config.stage_blocks))]
             self.student_levels = SpatioTemporalDescriptors(widths, config.embed_dim)
@@ -144,6 +163,23 @@ class CrychicModel(nn.Module):
             self.teacher.eval()  # model.train() must not wake the frozen teacher's BatchNorm
         return self
 
+    def _guidance_maps(self, heatmap: torch.Tensor, teacher_aligned: list[torch.Tensor], frames: int,
+                       sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
+        """One ``N x 1 x T x h x w`` map per student stage, in [0, 1], from `guidance_source`."""
+        source = self.config.guidance_source
+        if source == "teacher":
+            return teacher_aligned
+        if source == "uniform":
+            return [torch.ones_like(a) for a in teacher_aligned]
+        if heatmap.shape[1] < 17:
+            raise ValueError(f"keypoint guidance reads 17 joint channels; the heatmaps have {heatmap.shape[1]}")
+        regions = heatmap[:, list(REGION_JOINTS)].amax(1, keepdim=True).float()  # N x 1 x T_h x H x W
+        # Grow each joint's peak to the region around it (about a sixth of the box a side: a hand
+        # and what it holds), then onto each stage's grid like the teacher's maps.
+        reach = max(1, heatmap.shape[-1] // 16) * 2 + 1
+        regions = F.max_pool3d(regions, (1, reach, reach), stride=1, padding=(0, reach // 2, reach // 2))
+        return [align_attention(regions, frames, size) for size in sizes]
+
     def forward(self, heatmap: torch.Tensor | None = None, rgb: torch.Tensor | None = None) -> dict:
         if heatmap is None and rgb is None:
             raise ValueError("CrychicModel needs a heatmap, an rgb clip, or both")
@@ -162,9 +198,9 @@ class CrychicModel(nn.Module):
                 frames, sizes = rgb.shape[2], self.student.feature_sizes(*rgb.shape[-2:])
                 out["teacher_attention_aligned"] = [align_attention(a, frames, size)  # N x 1 x T x h x w
                                                     for a, size in zip(out["teacher_attention"], sizes)]
+                out["guidance_maps"] = self._guidance_maps(heatmap, out["teacher_attention_aligned"], frames, sizes)
                 if self.config.use_attention_guidance:
-                    guidance = [a.detach() if self.config.detach_guidance else a
-                                for a in out["teacher_attention_aligned"]]
+                    guidance = [a.detach() if self.config.detach_guidance else a for a in out["guidance_maps"]]
                     if self.training and torch.rand(()) < self.config.guidance_dropout:
                         guidance = "self"
                     elif not self.training and not self.guide_at_inference:
@@ -184,9 +220,13 @@ class CrychicModel(nn.Module):
         if self.config.text_dim > 0:
             out["class_text"] = self.class_text
         if heatmap is not None and rgb is not None:
-            head = self.fusion_head(torch.cat([out["teacher_embedding"], out["student_embedding"]], 1))  # N x classes
+            if self.config.residual_fusion:  # the teacher's log-probabilities + the student's residual, N x classes
+                head = (F.log_softmax(out["teacher_logits"].detach().float(), dim=1)
+                        + self.fusion_head(out["student_embedding"]).float())
+            else:
+                head = self.fusion_head(torch.cat([out["teacher_embedding"], out["student_embedding"]], 1))  # N x classes
             out["fusion_head_logits"] = head
-            if self.config.fusion == "concat":
+            if self.config.residual_fusion or self.config.fusion == "concat":
                 out["fused_logits"] = head
             else:  # mean of three probability vectors, N x 3 x classes -> N x classes
                 probabilities = torch.stack([head, out["teacher_logits"], out["student_logits"]], 1).softmax(-1)

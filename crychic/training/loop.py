@@ -4,9 +4,12 @@
 2. `student`: the teacher frozen; the RGB student (`rgb N x 3 x T x S x S`) learns with the
    teacher's attention weighting its features, an attention-transfer loss and a cross-modal
    contrastive loss. Validated pose-free (RGB only), the way it is deployed.
-3. `joint`: both trainable (the teacher at a lower learning rate) with a fusion head over both
-   embeddings; validated fused, and pose-free for the student. With `train.joint.from_scratch`
-   it starts from random weights instead of stage 2 (the single-stage ablation).
+3. `joint`: both trainable (the teacher, and the pre-trained student, at lower learning rates,
+   after a linear warm-up: a fresh optimiser at full rate undid stage 2) with a fusion head over
+   both embeddings; validated fused, and pose-free for the student. With
+   `train.joint.from_scratch` it starts from random weights instead of stage 2 (the single-stage
+   ablation).
+(`text`, stage 3 again with the text anchor, is the crychic_text row.)
 
 And one baseline: `rgb_only`, the student network trained alone on RGB from scratch: no teacher
 anywhere and no attention weighting (that weighting exists to carry the teacher's maps; without a
@@ -15,7 +18,9 @@ earlier baseline), for as many epochs as the CRYCHIC student gets in stages 2 + 
 student stage's learning rate.
 
 Checkpoint: every stage keeps the weights of the epoch with the best validation top-1 of its
-primary head (the last such epoch on ties), a choice made on val for every model alike.
+primary head (the last such epoch on ties), a choice made on val for every model alike; stage 3
+also keeps, for the pose-free student row, the epoch with the best pose-free val top-1 of the
+student (`head_states` in its checkpoint), so that each row is kept by its own head's score.
 
 Devices: CUDA when present (with mixed precision if `train.amp`), CPU otherwise. Under `torchrun`
 (WORLD_SIZE > 1) the same code runs as DDP: gloo on CPU, NCCL on CUDA; only rank 0 logs and saves.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import random
 import time
@@ -117,6 +123,9 @@ def build_model(num_classes: int, model_params: dict, text_dim: int = 0, fr_head
     `fr_head_levels` the student's spatial/temporal descriptors of multi-level FR-Head;
     `heatmap_channels` the volumes' K (17 joints, 17 limbs, or both: `heatmap.with_joint/with_limb`)."""
     multiscale = bool(model_params["multiscale"])
+    # The design switches of the guided stages (absent from the teacher's and rgb_only's params).
+    guidance_source = str(model_params.get("guidance_source", "teacher"))
+    residual_fusion = bool(model_params.get("residual_fusion", False))
     config = CrychicConfig(
         num_classes=num_classes,
         teacher=model_params["teacher"], student=model_params["student"],
@@ -131,24 +140,34 @@ def build_model(num_classes: int, model_params: dict, text_dim: int = 0, fr_head
         fusion_dropout=float(model_params["fusion_dropout"]),
         text_dim=int(text_dim),
         fr_head_levels=bool(fr_head_levels),
+        guidance_source=guidance_source,
+        residual_fusion=residual_fusion,
     )
     return CrychicModel(config)
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, *, stage: str, label_names: list[str],
-                    only: str | None = None, model_name: str | None = None) -> None:
+                    only: str | None = None, model_name: str | None = None,
+                    head_states: dict[str, dict] | None = None) -> None:
     """The one checkpoint format: stage, (registered model name,) the model's config dataclass,
     weights, class names. `only="teacher"` keeps just the teacher's weights (stage 1 trains
-    nothing else)."""
+    nothing else). `head_states`: whole-model weights of other epochs, kept by another head's val
+    score (stage 3's pose-free student: `load_checkpoint(..., head=...)`)."""
     state = {k: v.cpu() for k, v in model.state_dict().items() if only is None or k.startswith(f"{only}.")}
     payload = {"stage": stage, **({"model_name": model_name} if model_name else {}),
                "model_config": dataclasses.asdict(model.config), "state_dict": state, "label_names": list(label_names)}
+    if head_states:
+        payload["head_states"] = {head: {k: v.cpu() for k, v in states.items()} for head, states in head_states.items()}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
-def load_checkpoint(path: str | Path, model: CrychicModel) -> dict:
+def load_checkpoint(path: str | Path, model: CrychicModel, head: str | None = None) -> dict:
+    """Load the kept weights, or with `head` those kept by that head's val score (`head_states`;
+    a checkpoint without them has one kept epoch for every head)."""
     payload = torch.load(path, map_location="cpu", weights_only=False)
+    state = payload.get("head_states", {}).get(head, payload["state_dict"]) if head else payload["state_dict"]
+    payload = {**payload, "state_dict": state}
     missing, unexpected = model.load_state_dict(payload["state_dict"], strict=False)
     if unexpected:
         raise ValueError(f"{path}: checkpoint has weights this model lacks: {unexpected[:5]}")
@@ -229,14 +248,16 @@ class Fitted:
     history: list[dict]  # one row per epoch: train_<loss term>, val_<head>_<figure>, val_top1, seconds, lr
     final: dict[str, dict]  # the kept epoch's validation figures per head
     best_epoch: int | None
+    # per head of `also_keep`: the epoch kept by that head's own val top-1, and its weights
+    also_kept: dict[str, dict] = dataclasses.field(default_factory=dict)
 
 
 def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
         loss_on_batch: Callable[[dict], tuple[torch.Tensor, dict]], validate: Callable[[], dict[str, dict]],
         name: str, scaler=None, sampler=None, reduce: Callable[[float], float] = float, is_main: bool = True,
         on_epoch: Callable[[int, dict], None] | None = None, train_module: nn.Module | None = None,
-        max_steps: int | None = None, resume: ResumePoint | None = None, loss_state: nn.Module | None = None
-        ) -> Fitted:
+        max_steps: int | None = None, resume: ResumePoint | None = None, loss_state: nn.Module | None = None,
+        also_keep: tuple[str, ...] = ()) -> Fitted:
     """The one training loop (CRYCHIC's stages and the graph baseline): epochs of `loss_on_batch`
     steps, validation after each, and the weights of the epoch with the best validation top-1 of
     the first head restored at the end (the later epoch on ties: a choice made on val, for every
@@ -247,10 +268,11 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
     `resume`: where to save a resume point after every epoch, and to start from one saved by an
     earlier, killed run (`crychic.training.resume`); `loss_state`, a loss with state of its own
     (FR-Head's prototypes) to save with it. A resumed run replays the saved history to `on_epoch`,
-    so that its MLflow run shows the whole curve."""
+    so that its MLflow run shows the whole curve. `also_keep`: other validation heads whose own best
+    epoch (same tie rule) is kept too, weights and all (`Fitted.also_kept`)."""
     scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
     train_module = train_module or model
-    history, final, best, start = [], {}, None, 0
+    history, final, best, start, kept = [], {}, None, 0, {}
     saved = resume.load() if resume is not None else None
     if saved is not None:
         model.load_state_dict(saved["model"])
@@ -261,6 +283,7 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
             loss_state.load_state_dict(saved["loss"])
         restore_random_states(saved["random"], train_loader)
         history, best, start = saved["history"], saved["best"], saved["epoch"] + 1
+        kept = saved.get("also_kept", {})
         if is_main:
             print(f"[{name}] resumed after epoch {start} of {epochs} from {resume.path}", flush=True)
             for row in history if on_epoch is not None else ():
@@ -303,10 +326,16 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
         if best is None or row["val_top1"] >= best["val_top1"]:  # ties: the later (longer-trained) epoch
             best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final,
                     "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        for head in also_keep:
+            score = final[head]["top1"]
+            if head not in kept or score >= kept[head]["val_top1"]:
+                kept[head] = {"epoch": epoch, "val_top1": score,
+                              "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
         if resume is not None:  # before the epoch's line: once it shows, the epoch is safe
             resume.save({"epoch": epoch, "history": history, "best": best, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                          "scaler": scaler.state_dict(), "loss": None if loss_state is None else loss_state.state_dict(),
+                         "also_kept": kept,
                          "random": random_states(train_loader)})
         if is_main:
             loss = row.get("train_total", row.get("train_loss", float("nan")))
@@ -317,7 +346,7 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
     if best is not None:
         model.load_state_dict(best["state"])
         final = best["final"]
-    return Fitted(history=history, final=final, best_epoch=None if best is None else best["epoch"])
+    return Fitted(history=history, final=final, best_epoch=None if best is None else best["epoch"], also_kept=kept)
 
 
 def _autocast(device: torch.device, amp: bool):
@@ -383,6 +412,9 @@ def train_stage(
         # Neither reads the switch: the teacher never uses guidance, the plain student has none.
         model_params["attention_guidance"] = stage == "teacher"
     text_embeddings = class_text if stage == "text" else None
+    if model_params.get("guidance_source") == "keypoints" and "heatmap" in modalities and not datasets["train"].with_joint:
+        raise ValueError(f"{heatmap_dir}: model.guidance_source 'keypoints' reads the joint channels, "
+                         "and these heatmaps have limbs only (heatmap.with_joint: false)")
     if stage == "text" and text_embeddings is None:
         raise ValueError("the text stage needs the class-text embeddings (class_text)")
     multilevel = (spec.guidance_terms and float(loss_params["fr_head_weight"]) > 0
@@ -411,12 +443,13 @@ def train_stage(
         fr_head_weight=float(loss_params["fr_head_weight"]) if spec.guidance_terms else 0.0,
         text_weight=float(loss_params["text_weight"]) if stage == "text" else 0.0,
         fr_head_levels=len(model.student_levels.spatial) * 2 if multilevel else 0,
-        num_classes=num_classes, embed_dim=model.config.embed_dim, classify=spec.classify,
+        num_classes=num_classes, embed_dim=model.config.embed_dim, classify=_classify(stage, spec, model),
+        confidence_gating=spec.guidance_terms and bool(loss_params.get("confidence_gating", False)),
     ).to(device)
 
     optimizer = _optimizer(model, stage, settings)
     epochs = stage_epochs(stage, params["train"])
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs * len(train_loader), 1))
+    scheduler = _scheduler(optimizer, epochs * len(train_loader), int(settings.get("warmup_epochs", 0)) * len(train_loader))
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     wrapped: nn.Module = model
     if ctx.enabled:
@@ -432,15 +465,19 @@ def train_stage(
                  validate=lambda: evaluate(model, val_loader, spec, num_classes, device, amp),
                  reduce=lambda value: all_reduce_mean(value, ctx, device), name=stage, is_main=ctx.is_main,
                  on_epoch=on_epoch, max_steps=max_steps, loss_state=loss_fn,
+                 also_keep=("student_posefree",) if stage in ("joint", "text") else (),
                  resume=None if resume_token is None else ResumePoint.beside(out_checkpoint, resume_token, ctx.rank))
     if ctx.is_main:
         save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names,
-                        only="teacher" if stage == "teacher" else None)
+                        only="teacher" if stage == "teacher" else None,
+                        head_states={head: kept["state"] for head, kept in fitted.also_kept.items()})
     if ctx.enabled:
         dist.barrier()
         dist.destroy_process_group()
     return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "is_main": ctx.is_main,
-            "val_split": val_split, "best_epoch": fitted.best_epoch}
+            "val_split": val_split, "best_epoch": fitted.best_epoch,
+            "also_kept": {head: {"epoch": kept["epoch"], "val_top1": kept["val_top1"]}
+                          for head, kept in fitted.also_kept.items()}}
 
 
 def stage_epochs(stage: str, train_params: dict) -> int:
@@ -461,14 +498,43 @@ def _validation_split(heatmap_dir: str | Path | None, rgb_dir: str | Path | None
     return validation_split(RgbClips(rgb_dir).split_counts())
 
 
+def _classify(stage: str, spec: StageSpec, model: CrychicModel) -> tuple[str, ...]:
+    """The branches the cross-entropy covers: the spec's, and with residual fusion the fused one
+    from stage 2 on (the student learns the teacher's residual while the teacher is frozen)."""
+    if stage == "student" and model.config.residual_fusion:
+        return spec.classify + ("fused",)
+    return spec.classify
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, steps: int, warmup_steps: int):
+    """Cosine decay per step over `steps`; with `warmup_steps`, a linear ramp first, the cosine over the rest."""
+    if warmup_steps <= 0:
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+    decay = max(steps - warmup_steps, 1)
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return 0.5 * (1 + math.cos(math.pi * min(step - warmup_steps, decay) / decay))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def _optimizer(model: CrychicModel, stage: str, settings: dict) -> torch.optim.Optimizer:
     lr, weight_decay = float(settings["lr"]), float(settings["weight_decay"])
-    if stage in ("joint", "text"):  # PoseConv3D-style fine-tuning: the pre-trained teacher moves slower
+    if stage in ("joint", "text"):  # PoseConv3D-style fine-tuning: the pre-trained networks move slower
         teacher = [p for p in model.teacher.parameters() if p.requires_grad]
-        rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("teacher.")]
+        student = [p for p in model.student.parameters() if p.requires_grad]
+        heads = [p for n, p in model.named_parameters()
+                 if p.requires_grad and not n.startswith(("teacher.", "student."))]
         # From scratch (single-stage ablation) there is nothing pre-trained to protect.
-        scale = 1.0 if settings["from_scratch"] else float(settings["teacher_lr_scale"])
-        groups = [{"params": rest, "lr": lr}, {"params": teacher, "lr": lr * scale}]
+        pretrained = not settings["from_scratch"]
+        teacher_scale = float(settings["teacher_lr_scale"]) if pretrained else 1.0
+        student_scale = float(settings.get("student_lr_scale", 1.0)) if pretrained else 1.0
+        groups = [{"params": heads + student, "lr": lr}, {"params": teacher, "lr": lr * teacher_scale}]
+        if student_scale != 1.0:  # its own group only when it differs (the same optimiser otherwise)
+            groups = [{"params": heads, "lr": lr}, {"params": teacher, "lr": lr * teacher_scale},
+                      {"params": student, "lr": lr * student_scale}]
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
     if settings["optimizer"] == "sgd":

@@ -42,7 +42,9 @@ BASELINE_INPUTS = {"gcn": "keypoint", "msg3d": "keypoint", "sta_lstm": "keypoint
 
 COMMON = ["seed", *MODEL_KEYS, "train.device", "train.amp", "train.batch_size"]
 GUIDED = ["model.attention_guidance", "loss.attention_weight", "loss.contrastive_weight", "loss.temperature",
-          "loss.fr_head_weight", "loss.fr_head_multilevel"]
+          "loss.fr_head_weight", "loss.fr_head_multilevel",
+          # The designs of issue 23 (params.yaml): what guides the student, residual fusion, gating.
+          "model.guidance_source", "model.residual_fusion", "loss.confidence_gating"]
 PARAM_KEYS = {
     "teacher": COMMON + ["train.teacher"],
     "student": COMMON + GUIDED + ["train.student"],
@@ -154,6 +156,9 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
             for key in ("top1", "top5", "mean_class_accuracy"):
                 metrics[f"val_{name}_{key}"] = round(figures[key], 4) if figures else None
         metrics["val_top1"] = history[result["best_epoch"]]["val_top1"] if history else None
+        for head, kept in result.get("also_kept", {}).items():  # stage 3's pose-free student, kept by its own score
+            metrics[f"best_epoch_{head}"] = kept["epoch"]
+            metrics[f"val_top1_{head}"] = round(kept["val_top1"], 4)
         timing = {"seconds": round(sum(row["seconds"] for row in history), 1), "mlflow_run_id": run.run_id}
         write_json(args.metrics, metrics)
         write_json(args.timing, timing)
