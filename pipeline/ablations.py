@@ -24,6 +24,17 @@ draw, read from each experiment's committed `plots/evaluate_predictions.json`); 
 the README (`crychic.evaluation.methods.COMPARISONS`, on the `full` variant) the per-draw paired differences,
 how many draws agree, and their hierarchical interval; and each variant against `full` the same way
 (same draw, same test clips), which is what says whether switching a component off changed anything.
+Next to the hierarchical interval, each paired figure has the draw-level statistics a sceptic reads
+first: the per-draw differences, how many draws agree, and a Student-t interval over draws
+(`t_ci95`), overall and per class group (`groups`: per-class top-1 averaged over the group's
+classes, the motion group apart from the object groups).
+
+The sweep runs in the research profile (`RESEARCH_PROFILE`): three times the test subjects and twice
+the val subjects of the default (scored only, so cheap: per-draw noise is mostly the test clips),
+the keypoint baselines cut to one epoch and the end-to-end timing skipped (no claim of the sweep
+reads them; the default pipeline measures them).
+The designs of issue 23 (`DESIGNS`) are variants too; `pipeline.designs` picks among them on val
+by the rule written there before any of them ran.
 """
 
 from __future__ import annotations
@@ -55,6 +66,22 @@ VARIANTS: dict[str, list[str]] = {
     # student-stage epoch plus the teacher's backward pass, so this is about the three stages' compute.
     "single_stage": ["train.joint.from_scratch=true", "train.joint.epochs={single_stage_epochs}"],
 }
+# Issue 23's candidate designs, each one switch against the current method (`full`): the student
+# pointed at the keypoint regions (hands, head, feet) instead of the teacher's attention; trained on
+# the teacher's residual (boosting); guided only where the teacher is right (confidence gating).
+DESIGNS: dict[str, list[str]] = {
+    "design_keypoint_guidance": ["model.guidance_source=keypoints"],
+    "design_residual": ["model.residual_fusion=true"],
+    "design_confidence_gating": ["loss.confidence_gating=true"],
+}
+VARIANTS.update(DESIGNS)
+# What every sweep experiment runs on top of its variant (see the module docstring): 16 train, 10
+# val and 30 test subjects (384 / 240 / 720 clips), keypoint baselines at one epoch, no timing.
+RESEARCH_PROFILE = ["data.synthetic.num_subjects=56", "data.synthetic.val_subjects=10",
+                    "data.synthetic.test_subjects=30", "gcn.epochs=1", "msg3d.epochs=1", "sta_lstm.epochs=1",
+                    "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]
+# The claims a sweep reads (the keypoint baselines' comparison is the default pipeline's alone).
+SWEEP_COMPARISONS_SKIPPED = {("msg3d", "gcn")}
 TOP1_COLUMNS = {  # table column -> model in metrics/evaluate.json (and in the predictions file)
     "fused": "crychic_fused",
     "posefree": "crychic_posefree",
@@ -72,7 +99,8 @@ ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones
 # one's ("abl": before the spatiotemporal blocks, the named baselines and the text anchor; its
 # table is metrics/ablations_v1.json; "abl2": joint-only heatmaps, one draw, superseded when
 # val chose joint + limb heatmaps for the teacher).
-QUEUE_PREFIX = "abl4"
+# "abl4": before issue 23 (no warm-up in stage 3, the 0.29 M I3D, default profile, two draws).
+QUEUE_PREFIX = "abl5"
 
 
 def experiment_name(variant: str, draw: int) -> str:
@@ -82,9 +110,7 @@ def experiment_name(variant: str, draw: int) -> str:
 def overrides(variant: str, draw: int, params: dict) -> list[str]:
     joint_epochs = sum(int(params["train"][s]["epochs"]) for s in ("student", "joint"))
     values = [item.format(single_stage_epochs=joint_epochs) for item in VARIANTS[variant]]
-    # The sweep compares accuracy and alignment; the end-to-end timing (MediaPipe on videos) and the
-    # latency figures are measured once, by the default pipeline.
-    return [f"data.seed={draw}", f"seed={draw}", *values, "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]
+    return [f"data.seed={draw}", f"seed={draw}", *values, *RESEARCH_PROFILE]
 
 
 def _dvc() -> str:
@@ -190,14 +216,17 @@ def finished_experiments(exp_show: list[dict]) -> dict[str, dict]:
     return found
 
 
-def per_clip_correct(rev: str, predictions_path: str = "plots/evaluate_predictions.json") -> dict[str, np.ndarray]:
-    """Model -> N bool (right or wrong per test clip, in sample-id order) from an experiment's
-    commit: DVC commits outputs with `cache: false` into the experiment, so the file is there."""
+def per_clip_correct(rev: str, predictions_path: str = "plots/evaluate_predictions.json"
+                     ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Model -> N bool (right or wrong per test clip, in sample-id order), and the N true class
+    names, from an experiment's commit: DVC commits outputs with `cache: false` into the
+    experiment, so the file is there."""
     text = subprocess.run(["git", "show", f"{rev}:{predictions_path}"], check=True, capture_output=True,
                           text=True).stdout
     rows = sorted(json.loads(text), key=lambda row: row["sample_id"])
     models = [key for key in rows[0] if key not in ("sample_id", "actual")]
-    return {model: np.array([row[model] == row["actual"] for row in rows]) for model in models}
+    return {model: np.array([row[model] == row["actual"] for row in rows]) for model in models}, \
+        [row["actual"] for row in rows]
 
 
 def _lookup(metrics: dict, path: tuple[str, ...]):
@@ -233,26 +262,55 @@ def summarise(results: dict[str, dict[int, dict]], resamples: int = 2000) -> dic
 
 def claims_over_draws(by_draw: dict[int, dict], comparisons: list[tuple[str, str]], resamples: int = 2000) -> dict:
     """Each claim "a - b" of the README on every draw: the per-draw paired top-1 difference, how
-    many draws have a above b, and the hierarchical interval of the mean difference."""
+    many draws have a above b, the hierarchical and the draw-level t interval of the mean
+    difference, and the same per class group."""
     out = {}
     for a, b in comparisons:
-        pairs = [(by_draw[d]["correct"][a], by_draw[d]["correct"][b])
-                 for d in sorted(by_draw) if a in by_draw[d]["correct"] and b in by_draw[d]["correct"]]
-        if pairs:
-            out[f"{a} - {b}"] = paired_over_draws(pairs, better_key="draws_a_better", resamples=resamples)
+        draws = [d for d in sorted(by_draw) if a in by_draw[d]["correct"] and b in by_draw[d]["correct"]]
+        if draws:
+            out[f"{a} - {b}"] = paired_over_draws([(by_draw[d]["correct"][a], by_draw[d]["correct"][b]) for d in draws],
+                                                  better_key="draws_a_better", resamples=resamples,
+                                                  actual=[by_draw[d].get("actual") for d in draws])
     return out
 
 
-def paired_over_draws(pairs: list[tuple[np.ndarray, np.ndarray]], *, better_key: str, resamples: int) -> dict:
+def group_accuracy(correct: np.ndarray, actual: list[str], group: str) -> float:
+    """Per-class top-1 averaged over the group's classes present (the synthetic benchmark's groups)."""
+    from crychic.sources.synthetic.classes import CLASSES
+
+    names = sorted({c.name for c in CLASSES if c.group == group} & set(actual))
+    actual = np.asarray(actual)
+    return float(np.mean([correct[actual == name].mean() for name in names]))
+
+
+def class_groups_of(actual: list[str]) -> list[str]:
+    from crychic.sources.synthetic.classes import CLASSES
+
+    present = set(actual)
+    return sorted({c.group for c in CLASSES if c.name in present})
+
+
+def paired_over_draws(pairs: list[tuple[np.ndarray, np.ndarray]], *, better_key: str, resamples: int,
+                      actual: list[list[str] | None] | None = None) -> dict:
     """(first, second) per-clip correctness of each draw -> the per-draw differences of top-1, how
-    many draws have the first ahead (under `better_key`), their mean and hierarchical interval."""
-    from crychic.evaluation.statistics import hierarchical_paired_ci
+    many draws have the first ahead (under `better_key`), their mean, hierarchical interval and
+    draw-level t interval; with each draw's true class names (`actual`), the same per class group."""
+    from crychic.evaluation.statistics import hierarchical_paired_ci, t_interval
 
     pairs = [(x.astype(float), y.astype(float)) for x, y in pairs]
     differences = [float(x.mean() - y.mean()) for x, y in pairs]
-    return {"per_draw": [round(v, 4) for v in differences], better_key: sum(v > 0 for v in differences),
-            "draws": len(differences), "mean": round(float(np.mean(differences)), 4),
-            "ci95": list(hierarchical_paired_ci(pairs, resamples=resamples))}
+    out = {"per_draw": [round(v, 4) for v in differences], better_key: sum(v > 0 for v in differences),
+           "draws": len(differences), "mean": round(float(np.mean(differences)), 4),
+           "ci95": list(hierarchical_paired_ci(pairs, resamples=resamples)), "t_ci95": t_interval(differences)}
+    if actual and all(names is not None for names in actual):
+        out["groups"] = {}
+        for group in class_groups_of(actual[0]):
+            per_draw = [group_accuracy(x, names, group) - group_accuracy(y, names, group)
+                        for (x, y), names in zip(pairs, actual)]
+            out["groups"][group] = {"per_draw": [round(v, 4) for v in per_draw],
+                                    better_key: sum(v > 0 for v in per_draw),
+                                    "mean": round(float(np.mean(per_draw)), 4), "t_ci95": t_interval(per_draw)}
+    return out
 
 
 AGAINST_FULL_COLUMNS = ("fused", "posefree", "text", "teacher", "rgb_only")  # what a switch could move
@@ -276,8 +334,10 @@ def variants_against_full(results: dict[str, dict[int, dict]], columns=AGAINST_F
                      for d in sorted(by_draw) if d in full and model in by_draw[d]["correct"]
                      and model in full[d]["correct"]]
             if pairs:
+                actual = [by_draw[d].get("actual") for d in sorted(by_draw) if d in full
+                          and model in by_draw[d]["correct"] and model in full[d]["correct"]]
                 out.setdefault(variant, {})[column] = paired_over_draws(
-                    pairs, better_key="draws_variant_better", resamples=resamples)
+                    pairs, better_key="draws_variant_better", resamples=resamples, actual=actual)
     return out
 
 
@@ -294,12 +354,17 @@ def per_clip(entry: dict) -> dict[str, np.ndarray]:
     return {model: np.array([c == "1" for c in bits]) for model, bits in entry["correct"].items()}
 
 
-def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray]) -> dict:
-    """What `recorded_experiments` reads back: enough to recompute every column and claim."""
+def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray], actual: list[str] | None = None) -> dict:
+    """What `recorded_experiments` reads back: enough to recompute every column and claim, and
+    the val figures that `pipeline.designs` chooses by."""
     alignment = {key: _lookup(metrics, path) for key, path in ALIGNMENT_COLUMNS.items()}
-    return {"variant": variant, "draw": draw, "metrics": {"alignment": {path[-1]: alignment[key]
-                                                                       for key, path in ALIGNMENT_COLUMNS.items()}},
-            "correct": {m: "".join("1" if c else "0" for c in values) for m, values in correct.items()}}
+    entry = {"variant": variant, "draw": draw,
+             "metrics": {"alignment": {path[-1]: alignment[key] for key, path in ALIGNMENT_COLUMNS.items()},
+                         "protocol": {"val_top1": _lookup(metrics, ("protocol", "val_top1")) or {}}},
+             "correct": {m: "".join("1" if c else "0" for c in values) for m, values in correct.items()}}
+    if actual is not None:
+        entry["actual"] = list(actual)
+    return entry
 
 
 def previous_runs(path: str) -> list[dict]:
@@ -352,15 +417,16 @@ def main(argv: list[str] | None = None) -> None:
         for draw in args.draws:
             name = experiment_name(variant, draw)
             if name in finished:  # this repository's experiment wins over an earlier table's record
-                entry = record(variant, draw, finished[name]["metrics"], per_clip_correct(finished[name]["rev"]))
+                entry = record(variant, draw, finished[name]["metrics"], *per_clip_correct(finished[name]["rev"]))
             elif name in recorded:
                 entry = recorded[name]
             else:
                 continue
             experiments[name] = entry
-            results.setdefault(variant, {})[draw] = {"metrics": entry["metrics"], "correct": per_clip(entry)}
+            results.setdefault(variant, {})[draw] = {"metrics": entry["metrics"], "correct": per_clip(entry),
+                                                     "actual": entry.get("actual")}
     table = summarise(results)
-    claims = claims_over_draws(results.get("full", {}), COMPARISONS)
+    claims = claims_over_draws(results.get("full", {}), [c for c in COMPARISONS if c not in SWEEP_COMPARISONS_SKIPPED])
     against_full = variants_against_full(results)
     # A sweep grows draw by draw, so its cost is the sum of its invocations: keep each one's time.
     runs = previous_runs(args.out)
@@ -378,7 +444,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{c} {f['mean']:+.3f} {f['ci95']}" for c, f in by_column.items()))
     for claim, figures in claims.items():
         print(f"{claim:40s} per draw {figures['per_draw']}  {figures['draws_a_better']}/{figures['draws']} draws agree  "
-              f"mean {figures['mean']:+.3f} {figures['ci95']}")
+              f"mean {figures['mean']:+.3f} {figures['ci95']} t {figures['t_ci95']}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ summary carries intervals over data draws and the claims per draw."""
 import numpy as np
 import pytest
 
-from pipeline.ablations import (QUEUE_PREFIX, claims_over_draws, experiment_name, overrides, summarise,
+from pipeline.ablations import (RESEARCH_PROFILE, QUEUE_PREFIX, claims_over_draws, experiment_name, overrides, summarise,
                                 variants_against_full)
 from pipeline.results_table import ablations_markdown, protocol_markdown, replace_between, results_markdown
 from crychic.evaluation.methods import METHODS as MODEL_DESCRIPTIONS
@@ -90,6 +90,44 @@ def test_ablation_summary_reports_mean_spread_and_interval_over_draws():
     assert "| `crychic_fused - teacher` | +20.0, +10.0 | 2 of 2 | +15.0 |" in markdown
 
 
+def test_claims_carry_a_t_interval_over_draws_and_per_group_differences():
+    from crychic.sources.synthetic.classes import CLASSES
+
+    motion = next(c.name for c in CLASSES if c.group == "motion")
+    objects = next(c.name for c in CLASSES if c.group != "motion")
+    actual = [motion] * 5 + [objects] * 5
+    by_draw = {}
+    for draw, (a_motion, a_object) in enumerate([(5, 2), (5, 3), (4, 2)]):
+        a = np.array([i < a_motion for i in range(5)] + [i < a_object for i in range(5)])
+        b = np.array([i < 3 for i in range(5)] + [i < 4 for i in range(5)])
+        by_draw[draw] = {"correct": {"crychic_fused": a, "teacher": b}, "actual": actual}
+    claim = claims_over_draws(by_draw, [("crychic_fused", "teacher")], resamples=200)["crychic_fused - teacher"]
+    assert claim["per_draw"] == [0.0, 0.1, -0.1]
+    low, high = claim["t_ci95"]
+    assert low < 0 < high and high - low == pytest.approx(2 * 4.3027 * 0.1 / np.sqrt(3), abs=1e-3)
+    group = next(g for g in claim["groups"] if g != "motion")
+    assert claim["groups"]["motion"]["per_draw"] == [0.4, 0.4, 0.2]
+    assert claim["groups"][group]["per_draw"] == [-0.4, -0.2, -0.4]
+    assert claim["groups"]["motion"]["t_ci95"][0] > 0 > claim["groups"][group]["t_ci95"][1]
+
+
+def test_the_design_rule_needs_three_draws_and_a_margin_over_the_current_method():
+    from pipeline.designs import choose
+
+    def val(fused, late, posefree, rgb):
+        return {"crychic_fused": {"top1": fused}, "late_fusion": {"top1": late},
+                "crychic_posefree": {"top1": posefree}, "rgb_only": {"top1": rgb}}
+
+    two = {"full": {0: val(0.8, 0.9, 0.6, 0.7), 1: val(0.8, 0.9, 0.6, 0.7)},
+           "design_residual": {0: val(0.95, 0.9, 0.8, 0.7), 1: val(0.95, 0.9, 0.8, 0.7)}}
+    assert choose(two)["chosen"] is None and "undecided" in choose(two)["status"]
+    three = {name: {**by_draw, 2: by_draw[0]} for name, by_draw in two.items()}
+    decided = choose(three)
+    assert decided["chosen"] == "design_residual" and decided["mean_score"]["full"] == pytest.approx(-0.1)
+    close = {**three, "design_residual": {d: val(0.805, 0.9, 0.61, 0.7) for d in range(3)}}
+    assert choose(close)["chosen"] == "full"  # within the one-point margin: the current method stays
+
+
 def test_claims_count_the_draws_that_agree():
     by_draw = {0: _draw(70, 60), 1: _draw(55, 60), 2: _draw(80, 60)}
     claim = claims_over_draws(by_draw, [("crychic_fused", "teacher")], resamples=500)["crychic_fused - teacher"]
@@ -115,8 +153,9 @@ def test_a_variant_is_paired_with_full_on_the_draws_both_have():
 
 def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     params = {"train": {"teacher": {"epochs": 20}, "student": {"epochs": 20}, "joint": {"epochs": 8}}}
-    assert overrides("full", 1, params) == ["data.seed=1", "seed=1", "evaluate.end_to_end_clips=0",
-                                             "evaluate.latency_repeats=1"]
+    assert overrides("full", 1, params) == ["data.seed=1", "seed=1", *RESEARCH_PROFILE]
+    assert "evaluate.end_to_end_clips=0" in RESEARCH_PROFILE and "data.synthetic.test_subjects=30" in RESEARCH_PROFILE
+    assert "model.guidance_source=keypoints" in overrides("design_keypoint_guidance", 0, params)
     assert "loss.contrastive_weight=0.0" in overrides("no_contrastive", 0, params)
     assert "model.multiscale=false" in overrides("no_multiscale", 0, params)
     assert "train.joint.epochs=28" in overrides("single_stage", 0, params)

@@ -108,6 +108,18 @@ def hierarchical_paired_ci(
     return hierarchical_bootstrap_ci(diffs, resamples=resamples, level=level, seed=seed)
 
 
+def t_interval(values, level: float = 0.95) -> list[float | None]:
+    """Student-t interval of the mean of per-draw values (draws as the unit: what a new draw of the
+    data would give, with none of the clip-level resampling's optimism); None below two draws."""
+    from scipy import stats
+
+    array = _values(values)
+    if array.size < 2:
+        return [None, None]
+    half = stats.t.ppf((1 + level) / 2, array.size - 1) * array.std(ddof=1) / np.sqrt(array.size)
+    return [_r(array.mean() - half), _r(array.mean() + half)]
+
+
 def summarise_draws(values) -> dict:
     """Spread across draws (sample std) is the honest error bar when only per-draw scores exist."""
     array = _values(values)
