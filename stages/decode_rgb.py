@@ -7,6 +7,7 @@ becomes a reject with its reason; the stage fails only past `rgb.max_reject_frac
 
 Killed and run again, it keeps the shards that had finished (`crychic.core.partial_shards`:
 `data/.rgb-partial/`, under a token of the params and the clip plan) and decodes only the rest.
+`run_decode_stage` is that machinery; `decode_rgb_framed` runs it with a deployment framing.
 """
 
 from __future__ import annotations
@@ -38,13 +39,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", default="metrics/decode_rgb.json")
     parser.add_argument("--timing", help="seconds (default: timing/ beside --metrics)")
     args = parser.parse_args(argv)
-    timing = args.timing or Path(args.metrics).parent / "timing" / Path(args.metrics).name
-
     params = select(load_params(args.params), PARAM_KEYS)
+    run_decode_stage("decode_rgb", params, args)
+
+
+def run_decode_stage(stage: str, params: dict, args: argparse.Namespace, framing: str | None = None) -> None:
+    """Decode every clip of the plan `args.clips` into RGB shards in `args.out`, one chunk of
+    `rgb.shard_size` samples at a time (fanned out, resumable, atomic; rejects and metrics), cut
+    by each clip's person box, or with `framing` by that deployment framing box (stage
+    `decode_rgb_framed`). `params` are the stage's own (`select`ed), which also key its resume."""
+    timing = args.timing or Path(args.metrics).parent / "timing" / Path(args.metrics).name
     rgb, execution = params["rgb"], execution_settings()
     clip_len, size, shard_size = int(rgb["clip_len"]), int(rgb["size"]), int(rgb["shard_size"])
     work = functools.partial(decode_planned_clip, clip_len=clip_len, size=size, seed=int(params["seed"]),
-                             decode_max_side=rgb["decode_max_side"])
+                             decode_max_side=rgb["decode_max_side"], framing=framing)
     plan = read_clip_plan(args.clips)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -54,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     partial = PartialShards(out, input_token(params, [args.clips]), suffix=".arrow")
     chunks = range(0, len(plan), shard_size)
     if partial.resumed:
-        print(f"decode_rgb: resuming: {partial.resumed} of {len(chunks)} shards already done ({partial.dir})",
+        print(f"{stage}: resuming: {partial.resumed} of {len(chunks)} shards already done ({partial.dir})",
               flush=True)
     started = time.perf_counter()
     rejects, decoded_now = [], 0  # decoded_now: by this run (the rate), not resumed
@@ -62,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         chunk_plan = plan[first : first + shard_size]
         info = partial.done(chunk)
         if info is None:
-            result = run_per_sample(chunk_plan, work, stage="decode_rgb", workers=execution.rgb_workers,
+            result = run_per_sample(chunk_plan, work, stage=stage, workers=execution.rgb_workers,
                                     batch_size=execution.rgb_batch_size, dask_address=execution.dask_address,
                                     progress=False)
             records = [result.results[clip["sample_id"]] for clip in chunk_plan if clip["sample_id"] in result.results]
@@ -72,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
             partial.commit(chunk, info)
             decoded_now += len(records)
         rejects += info["rejects"]
-        print(f"decode_rgb: {first + len(chunk_plan)} of {len(plan)} samples, {len(rejects)} rejected", flush=True)
+        print(f"{stage}: {first + len(chunk_plan)} of {len(plan)} samples, {len(rejects)} rejected", flush=True)
     # Shards are numbered by what was written, so a wholly rejected chunk leaves no gap.
     infos = partial.finish(out, len(chunks), shard_name)
     decoded, shards = sum(info["records"] for info in infos), sum(1 for info in infos if info["records"])
@@ -86,16 +94,18 @@ def main(argv: list[str] | None = None) -> None:
         "bytes_per_sample": round(shard_bytes / decoded) if decoded else None,
         "raw_bytes_per_sample": clip_len * size * size * 3,
     }
+    if framing:
+        metrics["framing"] = framing
     write_json(args.metrics, metrics)  # no timings: re-running identical work rewrites it byte for byte
     write_json(timing, {"seconds": round(seconds, 2),
                              "clips_per_second": round(decoded_now / seconds, 2) if seconds else None})
-    print(f"decode_rgb: {decoded} clips ({clip_len} x {size} x {size} x 3) of {len(plan)} samples, "
+    print(f"{stage}: {decoded} clips ({clip_len} x {size} x {size} x 3) of {len(plan)} samples, "
           f"{len(rejects)} rejected, {seconds:.1f} s, {metrics['bytes_per_sample']} bytes per clip")
     for reject in rejects[:20]:
         print(f"  rejected: {reject['reason']}")
     limit = float(rgb["max_reject_fraction"])
     if reject_fraction > limit:
-        sys.exit(f"decode_rgb: {reject_fraction:.1%} of samples rejected, more than "
+        sys.exit(f"{stage}: {reject_fraction:.1%} of samples rejected, more than "
                  f"rgb.max_reject_fraction = {limit:.1%}; see {out / 'rejects.parquet'}")
 
 

@@ -5,6 +5,17 @@ Layouts: decoded frames `T x H x W x 3` uint8 RGB in source (or decoded) pixels;
 `crychic.clips.person_box`) resampled to `S x S`, zeros where the box reaches past the image.
 Pixel (row i, column j) of a clip is the point `box_to_frame_matrix` maps there, the same
 mapping the heatmaps are rendered with, so a heatmap pixel and an RGB pixel are the same place.
+
+The deployment framing. The pose-free path has no keypoint box at test time, so it cuts its clip
+by a box that depends on the video's size alone (`framing_box`): `centre`, the largest centred
+square (it may cut off a person near the edge); `full`, the whole frame in a centred square (zeros
+above and below a landscape frame; the person smaller). A framed clip (stage `decode_rgb_framed`)
+is cut by that box instead of the person box, and records where the person box (which the
+heatmaps cover) lies in it: `box_in_frame`, (u0, v0, u1, v1) in the clip's [0, 1] coordinates,
+u = (x - x0) / (x1 - x0) for source x, so pixel j of an S-pixel side at u = j / S; it may reach
+past [0, 1] (a person cut off by the centre square). `framing_box` is the function of
+`crychic.evaluation.end_to_end` (tests check they agree), here so that a data stage need not
+import the evaluation code and its pose estimator.
 """
 
 from __future__ import annotations
@@ -18,6 +29,9 @@ import numpy as np
 from crychic.clips.plan import sample_frames
 from crychic.clips.person_box import box_to_frame_matrix
 from crychic.core.video import VideoError, open_video, read_frames
+
+# `centre`: the largest centred square; `full`: the whole frame padded to a centred square.
+FRAMINGS = ("centre", "full")
 
 # Bilinear sampling reads a 2 x 2 neighbourhood, so below this scale it skips source pixels and
 # aliases (cv2.warpAffine treats INTER_AREA as INTER_LINEAR): we box-filter down first.
@@ -68,6 +82,31 @@ def _shrink_around_box(frames: np.ndarray, box: np.ndarray, matrix: np.ndarray, 
     return shrunk, adjusted
 
 
+def centre_box(height: int, width: int, side: float | None = None) -> np.ndarray:
+    """A centred square (by default the largest inside the frame)."""
+    side = min(height, width) if side is None else side
+    x0, y0 = (width - side) / 2, (height - side) / 2
+    return np.array([x0, y0, x0 + side, y0 + side])
+
+
+def framing_box(framing: str, height: int, width: int) -> np.ndarray:
+    """The box, in source pixels, that frames a `height x width` video without keypoints."""
+    if framing == "centre":
+        return centre_box(height, width)
+    if framing == "full":
+        return centre_box(height, width, side=max(height, width))
+    raise ValueError(f"unknown framing {framing!r}: expected one of {FRAMINGS}")
+
+
+def box_in_frame(box, frame) -> np.ndarray:
+    """`box` (source pixels) in the [0, 1] coordinates of a clip cut by `frame` (source pixels):
+    (u0, v0, u1, v1), with u = (x - frame.x0) / frame width."""
+    box, frame = np.asarray(box, dtype=np.float64), np.asarray(frame, dtype=np.float64)
+    origin = np.tile(frame[:2], 2)
+    extent = np.tile(frame[2:] - frame[:2], 2)
+    return (box - origin) / extent
+
+
 def decode_clip(path: str | Path, frame_indices, box, img_shape, size: int, *,
                 decode_max_side: int | None = None, num_frames: int | None = None) -> np.ndarray:
     """Decode only `frame_indices` and cut them by `box`: `T x size x size x 3` uint8.
@@ -103,11 +142,24 @@ def decode_clip(path: str | Path, frame_indices, box, img_shape, size: int, *,
 
 
 def decode_planned_clip(clip: dict, *, clip_len: int, size: int, seed: int,
-                        decode_max_side: int | None = None) -> dict:
-    """One clip-plan row -> one shard record: its own RGB frames (purpose "rgb"), cut by its box."""
+                        decode_max_side: int | None = None, framing: str | None = None) -> dict:
+    """One clip-plan row -> one shard record: its own RGB frames (purpose "rgb"), cut by its box.
+
+    With `framing` (`FRAMINGS`), the same frames are cut by the deployment
+    framing box instead (no keypoints: the frame's size alone), and the record also carries that
+    `framing_box` (source pixels) and `person_in_clip`, the person box in the framed clip's [0, 1]
+    coordinates (`box_in_frame`); `box` stays the person box, which the heatmaps cover.
+    """
     frame_indices = sample_frames(clip["num_frames"], clip_len, split=clip["split"], seed=seed,
                                   sample_id=clip["sample_id"], purpose="rgb")
-    frames = decode_clip(clip["path"], frame_indices, clip["box"], clip["img_shape"], size,
+    cut_by = clip["box"]
+    if framing is not None:
+        cut_by = framing_box(framing, *(int(v) for v in clip["img_shape"]))
+    frames = decode_clip(clip["path"], frame_indices, cut_by, clip["img_shape"], size,
                          decode_max_side=decode_max_side, num_frames=clip["num_frames"])
-    return {"sample_id": clip["sample_id"], "label": int(clip["label"]), "split": clip["split"],
-            "frame_indices": frame_indices, "box": [float(v) for v in clip["box"]], "frames": frames}
+    record = {"sample_id": clip["sample_id"], "label": int(clip["label"]), "split": clip["split"],
+              "frame_indices": frame_indices, "box": [float(v) for v in clip["box"]], "frames": frames}
+    if framing is not None:
+        record["framing_box"] = [float(v) for v in cut_by]
+        record["person_in_clip"] = [float(v) for v in box_in_frame(clip["box"], cut_by)]
+    return record

@@ -5,6 +5,11 @@ batch's buffers are compressed on their own, so reading one sample decompresses 
 nothing else, and the file footer lets a memory-mapped reader jump straight to it. `frames` is a
 `fixed_shape_tensor(uint8, (T, S, S, 3))` column, so a clip comes back as a numpy view of the
 (decompressed, or with `compression=None` memory-mapped) buffer, without a further copy.
+
+Framed shards (stage `decode_rgb_framed`, clips cut by the deployment framing box) carry two more
+columns, `FRAMED_FIELDS`: `framing_box` (x0, y0, x1, y1 source pixels, what the clip was cut by)
+and `person_in_clip` (u0, v0, u1, v1: the person box, which the heatmaps cover, in the clip's
+[0, 1] coordinates, see `crychic.rgb.decode`). `box` is the person box in both kinds.
 """
 
 from __future__ import annotations
@@ -26,8 +31,12 @@ def shard_name(index: int) -> str:
     return f"shard-{index:05d}.arrow"
 
 
-def rgb_schema(clip_len: int, size: int) -> pa.Schema:
+FRAMED_FIELDS = ("framing_box", "person_in_clip")
+
+
+def rgb_schema(clip_len: int, size: int, framed: bool = False) -> pa.Schema:
     """The shard schema; the clip shape is part of the `frames` type, so it depends on T and S."""
+    framed_fields = [pa.field(name, pa.list_(pa.float64(), 4), nullable=False) for name in FRAMED_FIELDS]
     return pa.schema(
         [
             pa.field("sample_id", pa.string(), nullable=False),
@@ -36,6 +45,7 @@ def rgb_schema(clip_len: int, size: int) -> pa.Schema:
             pa.field("frame_indices", pa.list_(pa.int64()), nullable=False),
             pa.field("box", pa.list_(pa.float64(), 4), nullable=False),
             pa.field("frames", pa.fixed_shape_tensor(pa.uint8(), (clip_len, size, size, 3)), nullable=False),
+            *(framed_fields if framed else []),
         ]
     )
 
@@ -45,13 +55,15 @@ def rgb_schema(clip_len: int, size: int) -> pa.Schema:
 
 
 def write_rgb_shard(path: str | Path, records: Sequence[dict], *, compression: str | None = COMPRESSION) -> None:
-    """`records`: dicts with sample_id, label, split, frame_indices, box and frames (T x S x S x 3 uint8)."""
+    """`records`: dicts with sample_id, label, split, frame_indices, box and frames (T x S x S x 3 uint8),
+    and all or none of them `FRAMED_FIELDS` too."""
     if not records:
         raise ValueError(f"{path}: no records to write")
     shape = np.shape(records[0]["frames"])
     if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
         raise ValueError(f"{path}: frames must be T x S x S x 3, got {shape}")
-    schema = rgb_schema(shape[0], shape[1])
+    framed = FRAMED_FIELDS[0] in records[0]
+    schema = rgb_schema(shape[0], shape[1], framed)
     options = pa.ipc.IpcWriteOptions(compression=compression)
     with atomic_path(path) as tmp:
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema, options=options) as writer:
@@ -60,6 +72,11 @@ def write_rgb_shard(path: str | Path, records: Sequence[dict], *, compression: s
                 if frames.shape != shape or frames.dtype != np.uint8:
                     raise ValueError(f"{path}: {record['sample_id']}: frames {frames.shape} {frames.dtype}, "
                                      f"expected {shape} uint8 like the rest of the shard")
+                if any((name in record) != framed for name in FRAMED_FIELDS):
+                    raise ValueError(f"{path}: {record['sample_id']}: a shard's records carry all of "
+                                     f"{FRAMED_FIELDS} or none, like its first record")
+                boxes = [pa.array([[float(v) for v in record[name]]], pa.list_(pa.float64(), 4))
+                         for name in FRAMED_FIELDS] if framed else []
                 batch = pa.record_batch(
                     [
                         pa.array([record["sample_id"]], pa.string()),
@@ -68,6 +85,7 @@ def write_rgb_shard(path: str | Path, records: Sequence[dict], *, compression: s
                         pa.array([[int(i) for i in record["frame_indices"]]], pa.list_(pa.int64())),
                         pa.array([[float(v) for v in record["box"]]], pa.list_(pa.float64(), 4)),
                         pa.FixedShapeTensorArray.from_numpy_ndarray(frames.reshape(1, *shape)),  # 1 x T x S x S x 3
+                        *boxes,
                     ],
                     schema=schema,
                 )
@@ -82,6 +100,17 @@ class RgbClips(ShardedSamples):
     """
 
     glob, what, stage = SHARD_GLOB, "RGB clip", "decode_rgb"
+
+    @property
+    def framed(self) -> bool:
+        """Whether the shards hold framed clips (`FRAMED_FIELDS`); an error if some do and some not."""
+        kinds = set()
+        for path in self.paths:
+            with pa.memory_map(str(path), "r") as source:
+                kinds.add(FRAMED_FIELDS[0] in pa.ipc.open_file(source).schema.names)
+        if len(kinds) > 1:
+            raise ValueError(f"{self.directory}: framed and box-cut RGB shards mixed in one folder")
+        return kinds.pop()
 
     def _read_ids(self, path: Path) -> list[str]:
         ids_only = pa.ipc.IpcReadOptions(included_fields=[0], use_threads=False)  # never decompress frames here
@@ -106,7 +135,7 @@ class RgbClips(ShardedSamples):
 
     def _read(self, reader: pa.ipc.RecordBatchFileReader, row: int, sample_id: str) -> dict:
         batch = reader.get_batch(row)
-        return {
+        record = {
             "sample_id": sample_id,
             "frames": batch.column("frames").to_numpy_ndarray()[0],  # T x S x S x 3 uint8, no copy
             "label": batch.column("label")[0].as_py(),
@@ -114,3 +143,7 @@ class RgbClips(ShardedSamples):
             "box": np.array(batch.column("box")[0].as_py(), dtype=np.float64),
             "frame_indices": np.array(batch.column("frame_indices")[0].as_py(), dtype=np.int64),
         }
+        for name in FRAMED_FIELDS:
+            if name in batch.schema.names:
+                record[name] = np.array(batch.column(name)[0].as_py(), dtype=np.float64)
+        return record

@@ -3,8 +3,9 @@
 Layouts of one item: `heatmap` float32 tensor ``K x T x H x W`` in [0, 1] (17 joint channels, then
 17 limb channels when the shards store both, as their attrs say); `rgb` float32 tensor
 ``3 x T' x S x S``, normalised by `RGB_MEAN` / `RGB_STD`; `label` int64; `sample_id` str;
-`index` int. T and T' need not agree (each modality records its own frames) and neither need H
-and S: both cover the same square person box.
+`index` int; with framed clips also `heatmap_in_rgb` float32 ``4`` (below). T and T' need not
+agree (each modality records its own frames) and neither need H and S: both cover the same square
+person box (with framed clips, see below).
 
 Coordinates. Both modalities put pixel j of an N-pixel side at position u = j / N of the box
 (the convention of the heatmap renderer and `cv2.warpAffine`, see `person_box`). An augmentation
@@ -17,6 +18,23 @@ resampling at its own resolution, so a keypoint's heatmap peak and its RGB pixel
 Resampling is bilinear with borders replicated. (PYSKL crops keypoints but resizes images with
 half-pixel centres, a sub-pixel disagreement between its modalities that we do not copy.)
 
+Framed clips (`framed=True`, RGB from stage `decode_rgb_framed`: cut by the deployment framing,
+no keypoint box, as the pose-free path sees clips at test time). The two modalities then cover
+different squares: the heatmap the person box, the RGB the framing box, in which the shard
+records the person box as `person_in_clip` (u0, v0, u1, v1 of the clip's [0, 1] coordinates;
+past [0, 1] where the framing cuts the person off). One augmentation is drawn per item, in the
+framed clip's coordinates, as above, and applied to the RGB. The heatmap stays in its box frame:
+it gets the same flip (u -> 1 - u of the box, left/right channels swapped) and, only with
+`heatmap_crop=True`, a crop of its own drawn independently (by default none, so the teacher sees
+the whole person and its maps cover every part of the person the RGB crop shows). The item then
+carries `heatmap_in_rgb`, float32 (u0, v0, u1, v1): where the augmented heatmap's [0, 1] square
+lies in the augmented RGB clip's [0, 1] coordinates (`heatmap_in_rgb`): heatmap pixel (i, j) of
+an H x H map, at s = (j / H, i / H), is RGB position (u0 + s_u (u1 - u0), v0 + s_v (v1 - v0)), RGB
+pixel (row v S, column u S). The flip is shared, so the box always runs forward (u0 < u1): mirroring the
+framed clip about its centre moves the box to (1 - u1, ..., 1 - u0, ...) and mirrors the heatmap
+inside it. `crychic.models.attention.carry_to_frame` takes the teacher's maps onto the student's
+grid with it.
+
 Randomness: each item draws from a generator seeded by (seed, epoch, index), never from a
 worker's global state, and its tensor ops run on one thread wherever it is made, so a run gives
 the same batches, bit for bit, with 0 or 8 DataLoader workers.
@@ -25,6 +43,7 @@ the same batches, bit for bit, with 0 or 8 DataLoader workers.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,6 +111,23 @@ def apply_augmentation(volume: torch.Tensor, augmentation: Augmentation) -> torc
     return rows @ volume @ columns.T  # broadcast over the leading axes
 
 
+def heatmap_in_rgb(person_in_clip, rgb: Augmentation, heatmap: Augmentation) -> np.ndarray:
+    """(u0, v0, u1, v1): where the augmented heatmap's [0, 1] square lies in the augmented framed
+    RGB clip's [0, 1] coordinates, the person box being at `person_in_clip` of the un-augmented clip.
+    Both augmentations must share their flip (the dataset draws one)."""
+    if rgb.flip != heatmap.flip:
+        raise ValueError("heatmap_in_rgb: the heatmap and the RGB clip must be flipped together")
+    person = np.asarray(person_in_clip, dtype=np.float64)
+    extent = person[2:] - person[:2]
+    low = person[:2] + heatmap.crop[:2] * extent  # the heatmap crop's corners in the clip (unflipped)
+    high = person[:2] + heatmap.crop[2:] * extent
+    crop_low, crop_extent = rgb.crop[:2], rgb.crop[2:] - rgb.crop[:2]
+    low, high = (low - crop_low) / crop_extent, (high - crop_low) / crop_extent
+    if rgb.flip:  # u -> 1 - u on both sides: the mirrored heatmap runs forward in the mirrored clip
+        low[0], high[0] = 1 - high[0], 1 - low[0]
+    return np.concatenate([low, high])
+
+
 def heatmap_flip_permutation(with_joint: bool, with_limb: bool) -> list[int]:
     """Channel permutation of a flip for a volume of joint channels, then limb channels."""
     permutation = flip_permutation(with_limb=False) if with_joint else []
@@ -136,6 +172,10 @@ class PoseRgbDataset(Dataset):
     (`ShardedSamples.cache_in_memory`), for loading in the main process.
     `set_epoch` must be called before each epoch's `iter(loader)`; the epoch lives in shared
     memory so that persistent DataLoader workers (forked copies of this object) see it too.
+    `framed=True` reads RGB clips cut by the deployment framing (`rgb_dir` from stage
+    `decode_rgb_framed`) and adds `heatmap_in_rgb` to each item; `heatmap_crop` then also crops
+    the heatmap (module docstring). A framed folder given without `framed=True`, or the reverse,
+    is an error: the modalities would silently not share the frame the model assumes.
     """
 
     def __init__(
@@ -151,6 +191,8 @@ class PoseRgbDataset(Dataset):
         seed: int = 0,
         modalities: Sequence[str] = MODALITIES,
         cache_bytes: int = 0,
+        framed: bool = False,
+        heatmap_crop: bool = False,
     ):
         self.modalities = tuple(modalities)
         unknown = set(self.modalities) - set(MODALITIES)
@@ -158,6 +200,9 @@ class PoseRgbDataset(Dataset):
             raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
         self.split, self.augment, self.seed = split, augment, seed
         self.crop_scale, self.crop_ratio, self.flip_prob = tuple(crop_scale), tuple(crop_ratio), flip_prob
+        self.framed, self.heatmap_crop = framed, heatmap_crop
+        if framed and "rgb" not in self.modalities:
+            raise ValueError("framed=True reads framed RGB clips: 'rgb' must be among the modalities")
 
         metadata = {}
         self.heatmaps = self.rgb_clips = None
@@ -174,7 +219,12 @@ class PoseRgbDataset(Dataset):
         if "rgb" in self.modalities:
             if rgb_dir is None:
                 raise ValueError("rgb_dir is required when 'rgb' is among the modalities")
+            if framed:
+                check_framed_folder(rgb_dir)
             self.rgb_clips = RgbClips(rgb_dir)
+            if self.rgb_clips.framed != framed:
+                raise ValueError(f"{rgb_dir}: {'box-cut' if framed else 'framed'} RGB clips, but framed={framed}: "
+                                 "framed clips (stage decode_rgb_framed) need framed=True, box-cut ones framed=False")
             metadata["rgb"] = self.rgb_clips.metadata()
         for store in (self.heatmaps, self.rgb_clips):
             if store is not None and cache_bytes:
@@ -200,6 +250,16 @@ class PoseRgbDataset(Dataset):
         crop = random_resized_crop(rng, self.crop_scale, self.crop_ratio)
         return Augmentation(crop=crop, flip=bool(rng.random() < self.flip_prob))
 
+    def heatmap_augmentation(self, index: int) -> Augmentation:
+        """The heatmap's own augmentation with framed clips: the RGB's flip, and only with
+        `heatmap_crop` a crop of its own (from a generator of its own, seeded by (seed, epoch,
+        index, 1), so the RGB's draws do not depend on it)."""
+        flip = self.augmentation(index).flip
+        if not (self.augment and self.heatmap_crop):
+            return Augmentation(crop=IDENTITY.crop.copy(), flip=flip)
+        rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+        return Augmentation(crop=random_resized_crop(rng, self.crop_scale, self.crop_ratio), flip=flip)
+
     def __getitem__(self, index: int) -> dict:
         # One intra-op thread wherever the item is made: a DataLoader worker has one, and the
         # resampling matmuls round differently on two, so loading in the main process (0 workers)
@@ -209,10 +269,14 @@ class PoseRgbDataset(Dataset):
 
     def _item(self, index: int) -> dict:
         sample_id = self.sample_ids[index]
-        augmentation = self.augmentation(index)
+        augmentation = self.augmentation(index)  # of the RGB clip, in its own frame
         identity = not augmentation.flip and np.array_equal(augmentation.crop, IDENTITY.crop)
         item = {"sample_id": sample_id, "index": index}
         boxes = {}
+        rgb_augmentation, rgb_identity = augmentation, identity
+        if self.framed:  # the heatmap keeps its box frame: the flip only, or a crop of its own
+            augmentation = self.heatmap_augmentation(index)
+            identity = not augmentation.flip and np.array_equal(augmentation.crop, IDENTITY.crop)
         if self.heatmaps is not None:
             record = self.heatmaps.get(sample_id)
             heatmap = torch.from_numpy(from_uint8(record["heatmap"]))  # K x T x H x W float32 in [0, 1]
@@ -229,15 +293,26 @@ class PoseRgbDataset(Dataset):
         if self.rgb_clips is not None:
             record = self.rgb_clips.get(sample_id)
             rgb = normalise_rgb(record["frames"])  # 3 x T' x S x S
-            if not identity:
-                rgb = apply_augmentation(rgb, augmentation)
+            if not rgb_identity:
+                rgb = apply_augmentation(rgb, rgb_augmentation)
             item["rgb"] = rgb.contiguous()
             item["label"], boxes["rgb"] = record["label"], record["box"]
+            if self.framed:
+                where = heatmap_in_rgb(record["person_in_clip"], rgb_augmentation, augmentation)
+                item["heatmap_in_rgb"] = torch.tensor(where, dtype=torch.float32)
         if len(boxes) == 2 and not np.allclose(boxes["heatmap"], boxes["rgb"], atol=1e-3):
             raise ValueError(f"sample {sample_id!r}: heatmap box {boxes['heatmap']} and RGB box {boxes['rgb']} "
                              "differ, so the two modalities do not share one spatial frame")
         item["label"] = torch.tensor(item["label"], dtype=torch.int64)
         return item
+
+
+def check_framed_folder(rgb_dir: str | Path) -> None:
+    """A clear error for a `decode_rgb_framed` out folder that holds no clips by design."""
+    marker = Path(rgb_dir) / "framing.json"
+    if marker.is_file() and not json.loads(marker.read_text()).get("enabled", True):
+        raise FileNotFoundError(f"{rgb_dir}: no framed clips: stage decode_rgb_framed ran with "
+                                "research.deployment_framing: false (set it true in params.yaml, the research profile)")
 
 
 @contextlib.contextmanager
