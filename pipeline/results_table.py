@@ -1,12 +1,15 @@
 """Render the pipeline's results into README.md: `python -m pipeline.results_table`.
 
-Reads `metrics/evaluate.json` and `metrics/timing/evaluate.json` (written by the evaluate stage)
-and, when present, `metrics/ablations.json` (written by `python -m pipeline.ablations`) and
-`metrics/teacher_variants.json` (`python -m pipeline.teacher_variants`), and
-replaces what lies between the `<!-- results:start -->` / `<!-- results:end -->` (and
-`protocol:`, `ablations:`, `teacher_variants:`) markers, so the numbers in the README are the numbers the pipeline
-produced. `--check` fails instead of writing
-when the README is out of date (for CI or a pre-commit hook).
+Reads `metrics/evaluate.json` and `metrics/timing/evaluate.json` (written by the evaluate stage),
+the other stages' `metrics/timing/*.json` and, when present, `metrics/ablations.json` (written by
+`python -m pipeline.ablations`) and `metrics/teacher_variants.json` (`python -m pipeline.teacher_variants`),
+and replaces what lies between the `<!-- results:start -->` / `<!-- results:end -->` (and `protocol:`,
+`ablations:`, `teacher_variants:`, `stage_times:`, `findings:`, `sweep_scope:`, `sweep_findings:`,
+`teacher_focus:`) markers, so the numbers in the README are the numbers the pipeline produced.
+The prose blocks (`findings:`, `sweep_findings:`, `teacher_focus:`) are sentences with the figures
+filled in and the verdicts computed from the intervals, so a new run cannot leave a stale reading
+beside new tables. `--check` fails instead of writing when the README is out of date (for CI or a
+pre-commit hook).
 """
 
 from __future__ import annotations
@@ -181,6 +184,311 @@ def teacher_variants_markdown(variants: dict) -> str:
     return "\n".join(lines)
 
 
+# ---- Prose rendered from the metrics files: sentences with the figures filled in and the verdicts
+# computed from the intervals, so that a new run cannot leave a stale reading beside new tables.
+
+
+def _signed(value) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def _finite(ci) -> bool:
+    return ci is not None and len(ci) == 2 and all(x is not None for x in ci)
+
+
+def _per_draw(values) -> str:
+    return ", ".join(_signed(v) for v in values)
+
+
+def draw_interval(entry: dict) -> tuple[list | None, str]:
+    """The interval over draws that a verdict reads: the draw-level Student-t interval where the file
+    has a finite one (`t_ci95`, two draws or more), else the hierarchical bootstrap (`ci95`: draws,
+    then clips within a draw)."""
+    if _finite(entry.get("t_ci95")):
+        return entry["t_ci95"], "t interval over draws"
+    if _finite(entry.get("ci95")):
+        return entry["ci95"], "hierarchical bootstrap over draws, then clips"
+    return None, "no interval"
+
+
+def verdict(ci, direction: int = 1) -> str:
+    """A claim that the first is better (direction 1; -1: worse) is supported only when the whole
+    interval lies on that side of zero; one that touches or straddles zero supports nothing."""
+    if not _finite(ci):
+        return "not supported"
+    low, high = ci
+    return "supported" if (low > 0 if direction > 0 else high < 0) else "not supported"
+
+
+def reading(ci, first: str = "the first", second: str = "the second") -> str:
+    """A comparison that asserts no direction: the side of zero its interval lies on, if either."""
+    if not _finite(ci):
+        return "no difference shown"
+    low, high = ci
+    return f"{first} ahead" if low > 0 else f"{second} ahead" if high < 0 else "no difference shown"
+
+
+# How each paired comparison (`crychic.evaluation.methods.COMPARISONS`) is read: what it asserts and
+# in which direction (1: the first is better; 0: a comparison of baselines, no claim either way).
+CLAIM_STATEMENTS = {
+    "student_guided - rgb_only": ("A skeleton teacher makes a pose-free RGB student better, after stage 2 (the "
+                                  "student trained with the teacher against the same network trained alone)", 1),
+    "crychic_posefree - rgb_only": ("A skeleton teacher makes a pose-free RGB student better, after joint "
+                                    "fine-tuning (stage 3)", 1),
+    "crychic_posefree_nokp - rgb_only_nokp": ("A skeleton teacher makes a pose-free RGB student better with no "
+                                              "keypoints anywhere (clips framed without a person box)", 1),
+    "crychic_fused - teacher": ("Skeletons and RGB complement each other (the fused model beats the skeleton "
+                                "teacher)", 1),
+    "crychic_fused - crychic_posefree": ("Skeletons and RGB complement each other (the fused model beats its own "
+                                         "pose-free student)", 1),
+    "late_fusion - teacher": ("Averaging the separately trained teacher and `rgb_only` (late fusion) beats the "
+                              "teacher", 1),
+    "crychic_fused - late_fusion": ("CRYCHIC's fused model beats that late fusion", 1),
+    "crychic_text - crychic_posefree": ("The text anchor makes the pose-free student better (stage 3 with and "
+                                        "without the class sentences, same start, same epochs)", 1),
+    "msg3d - gcn": ("The keypoint baselines, MS-G3D against the ST-GCN stand-in", 0),
+    "i3d - rgb_only": ("The RGB baselines, the I3D-style network against the plain student (same epochs and "
+                       "learning rate, both from scratch)", 0),
+}
+
+
+def _sweep_clips(ablations: dict) -> int | None:
+    """Test clips in a draw of the sweep's `full` variant (each experiment records one flag per clip)."""
+    for entry in (ablations.get("experiments") or {}).values():
+        if entry.get("variant") == "full" and entry.get("correct"):
+            return len(next(iter(entry["correct"].values())))
+    return None
+
+
+def claim_markdown(claim: str, test: dict | None, over_draws: dict | None) -> str:
+    """One claim as a sentence: its figures on the test split and over the sweep's draws, and the
+    verdict read from the interval over draws (from the test split's interval when the sweep lacks it)."""
+    a, _, b = claim.partition(" - ")
+    statement, direction = CLAIM_STATEMENTS.get(claim, (f"`{a}` against `{b}`", 0))
+    parts = []
+    if test:
+        parts.append(f"on this page's test split {_signed(test['difference'])} {_interval(test['ci95'], signed=True)} "
+                     f"({test['a_only']} clips only the first gets right, {test['b_only']} only the second)")
+    if over_draws:
+        n = over_draws["draws"]
+        ci, basis = draw_interval(over_draws)
+        text = (f"over {n} draw{'' if n == 1 else 's'} {_per_draw(over_draws['per_draw'])} "
+                f"({over_draws['draws_a_better']} of {n} with the first ahead), mean {_signed(over_draws['mean'])}")
+        if "t_ci95" in over_draws:
+            t = over_draws["t_ci95"]
+            text += f", t interval {_interval(t, signed=True) if _finite(t) else '– (under two draws)'}"
+        text += f", hierarchical {_interval(over_draws['ci95'], signed=True)}"
+        groups = over_draws.get("groups") or {}
+        if groups:
+            text += "; per class group, mean over draws and t interval: " + ", ".join(
+                f"{group} {_signed(g['mean'])} "
+                + (_interval(g['t_ci95'], signed=True) if _finite(g.get('t_ci95')) else "–")
+                for group, g in groups.items())
+        parts.append(text)
+    else:
+        ci = (test or {}).get("ci95")
+        basis = "not in the sweep: one run, the test split's bootstrap over clips"
+    word = verdict(ci, direction) if direction else reading(ci, f"`{a}`", f"`{b}`")
+    return f"- **{statement}: {word}** ({basis}). `{claim}`, points: " + "; ".join(parts) + "."
+
+
+def findings_markdown(evaluate: dict, ablations: dict | None = None) -> str:
+    """"What the figures say": every claim with its figures and verdict, then the facts the tables
+    hold that the claims lean on, each as a sentence with the numbers filled in."""
+    from pipeline.ablations import TOP1_COLUMNS
+
+    ablations = ablations or {}
+    models, comparisons = evaluate["models"], evaluate.get("comparisons") or {}
+    claims = ablations.get("claims") or {}
+    full = (ablations.get("variants") or {}).get("full") or {}
+    clips = _sweep_clips(ablations)
+    scope = (f"Each claim below is a paired difference on the same clips: on this page's test split "
+             f"(`metrics/evaluate.json`, {evaluate['samples']} clips, one training run; interval: bootstrap over "
+             "the clips)")
+    if claims:
+        draws = full.get("draws") or []
+        scope += (f", and over the {len(draws)} data draws of the ablation sweep's `full` variant "
+                  f"(`metrics/ablations.json`{f', {clips} test clips a draw' if clips else ''}; a draw brings new "
+                  "synthetic subjects, so new train, val and test clips, and a new training seed)")
+    scope += (". Verdict rule: a claim is **supported** only when the interval over draws (the draw-level t "
+              "interval where the file has one, else the hierarchical bootstrap over draws, then clips) lies "
+              "wholly on the claimed side of zero, and **not supported** otherwise, whatever the sign of the mean; "
+              "each verdict names the interval it read.")
+    lines = [scope]
+    spread = {c: full[c]["values"] for c in ("rgb_only", "late_fusion", "teacher", "student_guided", "posefree", "fused")
+              if len((full.get(c) or {}).get("values") or []) > 1}
+    if spread:
+        widest = max(spread, key=lambda c: max(spread[c]) - min(spread[c]))
+        lines += ["", "How far a single training run moves from one draw to the next (`full`, top-1 % per draw): "
+                  + "; ".join(f"`{TOP1_COLUMNS[c]}` " + ", ".join(_pct(v) for v in values) for c, values in spread.items())
+                  + f". The widest range, `{TOP1_COLUMNS[widest]}`'s, is "
+                  f"{100 * (max(spread[widest]) - min(spread[widest])):.1f} points: a difference between two single "
+                  "runs says little here, and only the intervals over draws carry evidence."]
+    lines.append("")
+    for claim in dict.fromkeys([*comparisons, *claims]):
+        lines.append(claim_markdown(claim, comparisons.get(claim), claims.get(claim)))
+
+    cost = evaluate.get("cost") or {}
+    if "i3d" in cost and "rgb_only" in cost:
+        lines.append(f"- **Sizes in that RGB comparison** (`metrics/evaluate.json`): `i3d` "
+                     f"{cost['i3d']['parameters'] / 1e6:.2f} M parameters, `rgb_only` "
+                     f"{cost['rgb_only']['parameters'] / 1e6:.2f} M; neither starts from image-pretrained weights "
+                     "(none can be had offline), so it compares designs under one training recipe, not I3D's recipe.")
+    groups = list(next(iter(models.values())).get("group_top1", {}))
+    if groups:
+        def best(kind: str, group: str) -> str:
+            names = [n for n in models if n in METHODS and METHODS[n].modality.startswith(kind)
+                     and "+" not in METHODS[n].modality and group in models[n].get("group_top1", {})]
+            if not names:
+                return "–"
+            name = max(names, key=lambda n: models[n]["group_top1"][group])
+            return f"`{name}` {_pct(models[name]['group_top1'][group])}"
+
+        chance = evaluate.get("chance_group_top1") or {}
+        lines.append("- **Which modality separates which class group** (test split, within-group top-1 %, the best "
+                     "single-modality model of each kind): " + "; ".join(
+                         f"{g}: skeleton {best('skeleton', g)}, RGB {best('RGB', g)}"
+                         + (f", chance {_pct(chance[g])}" if g in chance else "") for g in groups) + ".")
+        if "colour_cue" in models:
+            cue = models["colour_cue"]["group_top1"]
+            lines.append("- **The object cue**: `colour_cue` (a hue histogram at the keypoint wrists and a logistic "
+                         "regression, no deep learning) within groups: "
+                         + ", ".join(f"{g} {_pct(cue.get(g))} %" for g in groups) + ".")
+    if "crychic_text_zeroshot" in models and "crychic_text" in models:
+        text = (f"- **Classes by their sentence alone**: `crychic_text_zeroshot` (the nearest class sentence through "
+                f"the learnt projection, no classifier head) {_pct(models['crychic_text_zeroshot']['top1'])} % against "
+                f"the classifier's {_pct(models['crychic_text']['top1'])} % on the test split")
+        if "text_zeroshot" in full and "text" in full:
+            text += (f", {_pct(full['text_zeroshot']['mean'])} % against {_pct(full['text']['mean'])} % over the "
+                     f"{len(full['draws'])} draws")
+        lines.append(text + ".")
+    pairs = [(a, b) for a, b in (("crychic_posefree", "crychic_posefree_nokp"), ("rgb_only", "rgb_only_nokp"))
+             if a in models and b in models]
+    if pairs:
+        text = "- **Without keypoints** (test clips framed as val chose, no person box), top-1 %: " + ", ".join(
+            f"`{a}` {_pct(models[a]['top1'])} -> `{b}` {_pct(models[b]['top1'])} (keeps "
+            f"{100 * models[b]['top1'] / models[a]['top1']:.0f} % of it)" for a, b in pairs) + " on the test split"
+        columns = [(a, b) for a, b in (("posefree", "posefree_nokp"), ("rgb_only", "rgb_only_nokp"))
+                   if a in full and b in full]
+        if columns:
+            text += "; over the draws " + ", ".join(
+                f"`{TOP1_COLUMNS[a]}` {_pct(full[a]['mean'])} -> {_pct(full[b]['mean'])}" for a, b in columns)
+        e2e = evaluate.get("end_to_end")
+        if e2e:
+            text += (f"; end to end from {e2e['clips']} video files, the pose-free path "
+                     f"{_pct(e2e['posefree']['top1'])} % {_interval(e2e['posefree']['top1_ci95'])} against the full "
+                     f"path's {_pct(e2e['full']['top1'])} % {_interval(e2e['full']['top1_ci95'])}")
+        lines.append(text + ".")
+    alignment = evaluate.get("alignment") or {}
+    if alignment:
+        text = f"- **Alignment**: linear CKA of the backbones' clip embeddings {alignment['cka']:.3f} on the test split"
+        if "cka" in full:
+            text += " (" + ", ".join(f"{v:.3f}" for v in full["cka"]["values"]) + " over the draws)"
+        if alignment.get("projections_trained"):
+            text += (f", of the projection heads {alignment['cka_projection']:.3f}; R@1 teacher->student "
+                     f"{alignment['r1_teacher_to_student']:.3f} and student->teacher "
+                     f"{alignment['r1_student_to_teacher']:.3f} against a chance of {alignment['r1_chance']:.3f}")
+        lines.append(text + ".")
+    return "\n".join(lines)
+
+
+def sweep_scope_markdown(ablations: dict) -> str:
+    """What the committed sweep holds: its experiment prefix, the variants and their draws."""
+    experiments = ablations.get("experiments") or {}
+    prefixes = sorted({name.split("-")[0] for name in experiments})
+    variants = ablations.get("variants") or {}
+    clips = _sweep_clips(ablations)
+    return (f"The committed table (`metrics/ablations.json`"
+            + (f", experiments {', '.join(f'`{p}-*`' for p in prefixes)}" if prefixes else "") + ") has "
+            + ", ".join(f"`{v}` over draws {', '.join(str(d) for d in row['draws'])}" for v, row in variants.items())
+            + (f", {clips} test clips a draw" if clips else "") + ".")
+
+
+def sweep_findings_markdown(ablations: dict) -> str:
+    """Each variant against `full`: which figures the switch moved, read from the interval over draws."""
+    lines = []
+    for variant, by_column in (ablations.get("against_full") or {}).items():
+        moved: dict[str, list[str]] = {"higher": [], "lower": [], "none": [], "identical": []}
+        basis, draws = "", 0
+        for column, f in by_column.items():
+            draws = max(draws, f["draws"])
+            if all(v == 0 for v in f["per_draw"]):
+                moved["identical"].append(f"`{column}`")
+                continue
+            ci, basis = draw_interval(f)
+            side = {"the first ahead": "higher", "the second ahead": "lower"}.get(reading(ci), "none")
+            moved[side].append(f"`{column}` {_signed(f['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'}")
+        parts = [f"shown higher than `full`: {', '.join(moved['higher'])}" if moved["higher"] else "",
+                 f"shown lower: {', '.join(moved['lower'])}" if moved["lower"] else "",
+                 f"no difference shown: {', '.join(moved['none'])}" if moved["none"] else "",
+                 f"identical on every draw (those stages read none of the variant's params, so DVC reused them): "
+                 f"{', '.join(moved['identical'])}" if moved["identical"] else ""]
+        lines.append(f"- **`{variant}` - `full`** ({draws} draw{'' if draws == 1 else 's'}"
+                     + (f"; {basis}" if basis else "") + "): " + "; ".join(p for p in parts if p) + ".")
+    anchor = {v: [t - p for t, p in zip(row["text"]["values"], row["posefree"]["values"])]
+              for v, row in (ablations.get("variants") or {}).items() if "text" in row and "posefree" in row}
+    if anchor:
+        lines.append("- **The text anchor in every variant** (`text` - `posefree` top-1 per draw, points, the same "
+                     "test clips): " + "; ".join(f"`{v}` {_per_draw(d)}" for v, d in anchor.items())
+                     + " (its claim over the `full` draws, with the verdict: What the figures say, above).")
+    return "\n".join(lines)
+
+
+def teacher_focus_markdown(variants: dict, evaluate: dict | None = None) -> str:
+    """What the teacher-variant table and the pipeline teacher's wrist focus say, figures filled in."""
+    rows = variants["variants"]
+
+    def objects(stage: dict) -> float:
+        return statistics.fmean(stage[g]["ratio"] for g in stage if g not in ("all", "motion"))
+
+    ratios = [stage[g]["ratio"] for v in rows.values() for stage in v["wrist_focus"]["stages"].values()
+              for g in stage if g != "all"]
+    above = []
+    for name, v in rows.items():
+        stages = [s.removeprefix("stage") for s, stage in v["wrist_focus"]["stages"].items()
+                  if "motion" in stage and objects(stage) > stage["motion"]["ratio"]]
+        above.append(f"`{name}` {', '.join(stages) if stages else 'none'}")
+    chosen_name = variants["chosen"]
+    chosen = rows[chosen_name]
+    lines = [f"Every variant's attention near the wrists is {min(ratios):.2f} to {max(ratios):.2f} times a uniform "
+             f"map's (over stages and groups; 1 = no preference). Stages where the mean object-group ratio exceeds "
+             f"the motion group's (the object classes differ only at the hands; in the motion group the hands "
+             f"move): " + "; ".join(above) + ".",
+             f"By the pre-registered rule val chose `{chosen_name}` ({chosen['heatmap']} heatmaps, "
+             f"`{chosen['teacher']}`): val top-1 {_pct(chosen['val_top1'])} %, object-group ratio "
+             f"{chosen['object_wrist_ratio']:.2f}, against "
+             + ", ".join(f"{v['object_wrist_ratio']:.2f} (`{n}`)" for n, v in rows.items() if n != chosen_name) + "."]
+    focus = (evaluate or {}).get("teacher_wrist_focus")
+    if focus:
+        stages = focus["stages"]
+        groups = [g for g in next(iter(stages.values())) if g != "all"]
+        kept = ((evaluate or {}).get("protocol") or {}).get("checkpoints", {}).get("teacher")
+        per_group = "; ".join(f"{g} " + "/".join(f"{stages[s][g]['ratio']:.2f}" for s in stages) for g in groups)
+        ahead = []
+        for g in groups:
+            if g == "motion":
+                continue
+            hit = [s.removeprefix("stage") for s in stages if "motion" in stages[s]
+                   and stages[s][g]["ratio"] > stages[s]["motion"]["ratio"]]
+            ahead.append(f"{g} {', '.join(hit) if hit else 'none'}")
+        text = (f"The pipeline's own teacher (`metrics/evaluate.json`, {focus['split']} split"
+                + (f"; kept epoch {kept['kept_epoch']} of {kept['of_epochs']}, val top-1 {_pct(kept['val_top1'])} %, "
+                   f"where the variants trained {variants['epochs']} epochs" if kept else "")
+                + f"), ratio per group over stages {'/'.join(s.removeprefix('stage') for s in stages)}: {per_group}; "
+                f"stages where an object group's ratio exceeds the motion group's: {'; '.join(ahead)}.")
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def stage_times_markdown(timings: dict[str, dict]) -> str:
+    """Each stage's seconds from `metrics/timing/<stage>.json`, longest first, and their sum."""
+    seconds = {stage: t["seconds"] for stage, t in timings.items() if isinstance(t.get("seconds"), (int, float))}
+    total = sum(seconds.values())
+    ordered = sorted(seconds.items(), key=lambda item: -item[1])
+    return (", ".join(f"`{stage}` {s:.1f}" + (" s" if i == 0 else "") for i, (stage, s) in enumerate(ordered))
+            + f": {int(total // 60)} min {total % 60:.0f} s together.")
+
+
 def replace_between(text: str, marker: str, body: str) -> str:
     pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(\n<!-- {marker}:end -->)", re.S)
     if not pattern.search(text):
@@ -195,6 +503,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timing", default="metrics/timing/evaluate.json")
     parser.add_argument("--ablations", default="metrics/ablations.json")
     parser.add_argument("--teacher-variants", default="metrics/teacher_variants.json")
+    parser.add_argument("--timing-dir", default="metrics/timing", help="every stage's seconds (`stage_times:`)")
     parser.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
     args = parser.parse_args(argv)
 
@@ -207,11 +516,19 @@ def main(argv: list[str] | None = None) -> None:
     timing = json.loads(Path(args.timing).read_text()) if Path(args.timing).is_file() else None
     updated = replace_between(text, "results", results_markdown(evaluate, timing))
     updated = replace_between(updated, "protocol", protocol_markdown(evaluate))
-    if Path(args.ablations).is_file():
-        updated = replace_between(updated, "ablations", ablations_markdown(json.loads(Path(args.ablations).read_text())))
+    ablations = json.loads(Path(args.ablations).read_text()) if Path(args.ablations).is_file() else None
+    updated = replace_between(updated, "findings", findings_markdown(evaluate, ablations))
+    if ablations:
+        updated = replace_between(updated, "ablations", ablations_markdown(ablations))
+        updated = replace_between(updated, "sweep_scope", sweep_scope_markdown(ablations))
+        updated = replace_between(updated, "sweep_findings", sweep_findings_markdown(ablations))
     if Path(args.teacher_variants).is_file():
-        updated = replace_between(updated, "teacher_variants",
-                                  teacher_variants_markdown(json.loads(Path(args.teacher_variants).read_text())))
+        variants = json.loads(Path(args.teacher_variants).read_text())
+        updated = replace_between(updated, "teacher_variants", teacher_variants_markdown(variants))
+        updated = replace_between(updated, "teacher_focus", teacher_focus_markdown(variants, evaluate))
+    timings = {path.stem: json.loads(path.read_text()) for path in sorted(Path(args.timing_dir).glob("*.json"))}
+    if timings:
+        updated = replace_between(updated, "stage_times", stage_times_markdown(timings))
     if args.check:
         if updated != text:
             sys.exit(f"{readme}: results tables are out of date; run python -m pipeline.results_table")

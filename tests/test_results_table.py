@@ -241,3 +241,125 @@ def test_wait_reports_an_experiment_removed_from_the_queue_and_returns(monkeypat
     states = iter([{"a": "Running", "b": "Queued"}, {"a": "Success"}])
     monkeypatch.setattr(ablations, "queue_states", lambda: next(states))
     assert ablations.wait(["a", "b"], poll_seconds=0) == {"a": "Success", "b": "Removed"}
+
+
+def _sweep(t_ci95=None, groups=None) -> dict:
+    claim = {"per_draw": [0.1, 0.14, 0.12], "draws_a_better": 3, "draws": 3, "mean": 0.12, "ci95": [0.05, 0.19]}
+    if t_ci95 is not None:
+        claim["t_ci95"] = t_ci95
+    if groups is not None:
+        claim["groups"] = groups
+    full = {"draws": [0, 1, 2], "rgb_only": {"mean": 0.6, "values": [0.55, 0.6, 0.65]},
+            "cka": {"mean": 0.3, "values": [0.25, 0.3, 0.35]}}
+    return {"variants": {"full": full}, "claims": {"crychic_fused - teacher": claim},
+            "experiments": {"abl9-full-d0": {"variant": "full", "draw": 0, "correct": {"teacher": "0110"}}}}
+
+
+def test_findings_quote_the_metrics_files_with_the_verdict_read_from_the_interval():
+    from pipeline.results_table import findings_markdown
+
+    text = findings_markdown(_evaluate_metrics(), _sweep(t_ci95=[0.07, 0.17]))
+    line = next(line for line in text.splitlines() if "`crychic_fused - teacher`" in line)
+    assert "supported** (t interval over draws)" in line and "not supported" not in line
+    assert "on this page's test split +12.5 [+5.0, +20.0] (40 clips only the first gets right, 10 only the second)" in line
+    assert "over 3 draws +10.0, +14.0, +12.0 (3 of 3 with the first ahead), mean +12.0, t interval [+7.0, +17.0], " \
+           "hierarchical [+5.0, +19.0]" in line
+    assert "240 clips" in text and "4 test clips a draw" in text and "`rgb_only` 55.0, 60.0, 65.0" in text
+    assert "10.0 points" in text  # the widest draw-to-draw range
+    # the same claim whose draw-level interval reaches below zero is not supported, whatever its mean
+    flipped = findings_markdown(_evaluate_metrics(), _sweep(t_ci95=[-0.02, 0.26]))
+    assert "not supported** (t interval over draws)" in flipped and "t interval [-2.0, +26.0]" in flipped
+
+
+def test_findings_fall_back_to_the_hierarchical_interval_and_show_groups():
+    from pipeline.results_table import findings_markdown
+
+    # the committed file of an earlier sweep has no t interval: the verdict reads the hierarchical one
+    text = findings_markdown(_evaluate_metrics(), _sweep())
+    assert "supported** (hierarchical bootstrap over draws, then clips)" in text and ", t interval" not in text
+    # under two draws the t interval is [null, null]: said so, and the verdict again reads the hierarchical one
+    text = findings_markdown(_evaluate_metrics(), _sweep(t_ci95=[None, None]))
+    assert "t interval – (under two draws)" in text and "(hierarchical bootstrap over draws, then clips)" in text
+    groups = {"motion": {"per_draw": [0.3, 0.2, 0.25], "mean": 0.25, "t_ci95": [0.13, 0.37]},
+              "at_desk": {"per_draw": [-0.1, 0.0, 0.1], "mean": 0.0, "t_ci95": [None, None]}}
+    text = findings_markdown(_evaluate_metrics(), _sweep(t_ci95=[0.07, 0.17], groups=groups))
+    assert "per class group, mean over draws and t interval: motion +25.0 [+13.0, +37.0], at_desk +0.0 –" in text
+    # no sweep at all: the test split's interval only, said so
+    alone = findings_markdown(_evaluate_metrics())
+    assert "(not in the sweep: one run, the test split's bootstrap over clips)" in alone and "over 3 draws" not in alone
+
+
+def test_verdicts_need_the_whole_interval_on_the_claimed_side():
+    from pipeline.results_table import reading, verdict
+
+    assert verdict([0.01, 0.2]) == "supported" and verdict([0.0, 0.2]) == "not supported"
+    assert verdict([-0.3, -0.1]) == "not supported" and verdict([-0.3, -0.1], direction=-1) == "supported"
+    assert verdict([None, None]) == "not supported" and verdict(None) == "not supported"
+    assert reading([-0.3, -0.1], "`a`", "`b`") == "`b` ahead" and reading([-0.1, 0.1]) == "no difference shown"
+
+
+def test_sweep_findings_say_which_figures_a_switch_moved():
+    from pipeline.results_table import sweep_findings_markdown, sweep_scope_markdown
+
+    def paired(per_draw, ci, t=None):
+        entry = {"per_draw": per_draw, "draws_variant_better": sum(v > 0 for v in per_draw), "draws": len(per_draw),
+                 "mean": sum(per_draw) / len(per_draw), "ci95": ci}
+        return {**entry, "t_ci95": t} if t is not None else entry
+
+    against = {"no_multiscale": {"fused": paired([0.05, 0.04], [0.01, 0.09], t=[0.02, 0.07]),
+                                 "teacher": paired([-0.05, -0.04], [-0.09, -0.01], t=[-0.07, -0.02]),
+                                 "posefree": paired([0.05, -0.01], [-0.02, 0.1], t=[-0.3, 0.34]),
+                                 "rgb_only": paired([0.0, 0.0], [0.0, 0.0], t=[0.0, 0.0])}}
+    variants = {"full": {"draws": [0, 1], "text": {"values": [0.6, 0.7]}, "posefree": {"values": [0.65, 0.68]}}}
+    text = sweep_findings_markdown({"against_full": against, "variants": variants})
+    assert "shown higher than `full`: `fused` +4.5 [+2.0, +7.0]" in text
+    assert "shown lower: `teacher` -4.5 [-7.0, -2.0]" in text and "no difference shown: `posefree` +2.0 [-30.0, +34.0]" in text
+    assert "DVC reused them): `rgb_only`" in text and "`full` -5.0, +2.0" in text
+    scope = sweep_scope_markdown({"variants": variants, "experiments": {"abl9-full-d0": {"variant": "full", "correct": {"a": "01"}},
+                                                                         "abl9-full-d1": {"variant": "full", "correct": {"a": "11"}}}})
+    assert "`abl9-*`" in scope and "`full` over draws 0, 1" in scope and "2 test clips a draw" in scope
+
+
+def test_teacher_focus_and_stage_times_quote_their_files():
+    from pipeline.results_table import stage_times_markdown, teacher_focus_markdown
+
+    def stages(objects, motion):
+        return {f"stage{i + 1}": {"hand_to_mouth": {"ratio": o}, "at_desk": {"ratio": o}, "motion": {"ratio": m}}
+                for i, (o, m) in enumerate(zip(objects, motion))}
+
+    variants = {"epochs": 20, "chosen": "limb", "variants": {
+        "joint": {"heatmap": "joint", "teacher": "posec3d_tiny", "val_top1": 0.6, "object_wrist_ratio": 1.5,
+                  "wrist_focus": {"stages": stages([1.5, 1.2], [2.0, 1.9])}},
+        "limb": {"heatmap": "limb", "teacher": "posec3d_tiny", "val_top1": 0.65, "object_wrist_ratio": 3.25,
+                 "wrist_focus": {"stages": stages([4.5, 2.0], [3.0, 2.5])}}}}
+    evaluate = {**_evaluate_metrics(), "teacher_wrist_focus": {"split": "test", "stages": stages([5.0, 1.0], [3.0, 2.0])}}
+    text = teacher_focus_markdown(variants, evaluate)
+    assert "1.20 to 4.50 times" in text and "`joint` none; `limb` 1" in text
+    assert "val chose `limb` (limb heatmaps, `posec3d_tiny`): val top-1 65.0 %, object-group ratio 3.25, against 1.50 (`joint`)" in text
+    assert "kept epoch 18 of 20, val top-1 60.0 %" in text and "motion 3.00/2.00" in text and "hand_to_mouth 1;" in text
+    times = stage_times_markdown({"train_teacher": {"seconds": 100.0, "mlflow_run_id": "x"}, "ingest": {"samples": 3},
+                                  "decode_rgb": {"seconds": 21.07}})
+    assert times == "`train_teacher` 100.0 s, `decode_rgb` 21.1: 2 min 1 s together."
+
+
+def test_main_fills_every_marker_and_check_then_passes(tmp_path):
+    import json
+
+    from pipeline.results_table import main
+
+    (tmp_path / "timing").mkdir()
+    (tmp_path / "timing" / "evaluate.json").write_text(json.dumps({**_timing(), "seconds": 59.1}))
+    (tmp_path / "evaluate.json").write_text(json.dumps(_evaluate_metrics()))
+    variants = summarise({"full": {0: _draw(80, 60), 1: _draw(60, 50)}}, resamples=100)
+    (tmp_path / "ablations.json").write_text(json.dumps({**_sweep(t_ci95=[0.07, 0.17]), "variants": variants}))
+    markers = ["stage_times", "protocol", "results", "findings", "sweep_scope", "ablations", "sweep_findings"]
+    readme = tmp_path / "README.md"
+    readme.write_text("".join(f"<!-- {m}:start -->\nold\n<!-- {m}:end -->\n" for m in markers))
+    args = ["--readme", str(readme), "--evaluate", str(tmp_path / "evaluate.json"), "--timing-dir",
+            str(tmp_path / "timing"), "--timing", str(tmp_path / "timing" / "evaluate.json"),
+            "--ablations", str(tmp_path / "ablations.json"), "--teacher-variants", str(tmp_path / "absent.json")]
+    main(args)
+    text = readme.read_text()
+    assert "\nold\n" not in text
+    assert "`evaluate` 59.1 s" in text and "supported** (t interval over draws)" in text
+    main([*args, "--check"])  # up to date now
