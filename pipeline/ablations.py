@@ -75,6 +75,18 @@ DESIGNS: dict[str, list[str]] = {
     "design_confidence_gating": ["loss.confidence_gating=true"],
 }
 VARIANTS.update(DESIGNS)
+# Issue 23 D: every RGB network trained and tested in the framing the pose-free path gets (no
+# keypoint box; stage decode_rgb_framed), the teacher's maps carried into that frame; controls: an
+# oracle hand mask (the wrists' keypoints) and a uniform map in place of the teacher's attention.
+# Each variant's own rgb_only is the "neither" arm (no guidance, same framing, same epochs).
+FRAMED = {
+    "framed_teacher": ["research.deployment_framing=true"],
+    "framed_hands": ["research.deployment_framing=true", "model.guidance_source=hands"],
+    "framed_uniform": ["research.deployment_framing=true", "model.guidance_source=uniform"],
+}
+VARIANTS.update(FRAMED)
+# The method's two headline claims, read inside every variant (its own rgb_only and late fusion).
+HEADLINE_CLAIMS = [("crychic_fused", "late_fusion"), ("crychic_posefree", "rgb_only"), ("student_guided", "rgb_only")]
 # What every sweep experiment runs on top of its variant (see the module docstring): 16 train, 10
 # val and 30 test subjects (384 / 240 / 720 clips), keypoint baselines at one epoch, no timing.
 RESEARCH_PROFILE = ["data.synthetic.num_subjects=56", "data.synthetic.val_subjects=10",
@@ -428,13 +440,14 @@ def main(argv: list[str] | None = None) -> None:
     table = summarise(results)
     claims = claims_over_draws(results.get("full", {}), [c for c in COMPARISONS if c not in SWEEP_COMPARISONS_SKIPPED])
     against_full = variants_against_full(results)
+    variant_claims = {variant: claims_over_draws(by_draw, HEADLINE_CLAIMS) for variant, by_draw in results.items()}
     # A sweep grows draw by draw, so its cost is the sum of its invocations: keep each one's time.
     runs = previous_runs(args.out)
     if not args.table_only and names:
         runs.append({"prefix": QUEUE_PREFIX, "experiments": len(names),
                      "minutes": round((time.perf_counter() - started) / 60, 1)})
-    write_json(args.out, {"variants": table, "claims": claims, "against_full": against_full, "runs": runs,
-                          "experiments": experiments})
+    write_json(args.out, {"variants": table, "claims": claims, "against_full": against_full,
+                          "variant_claims": variant_claims, "runs": runs, "experiments": experiments})
     for variant, row in table.items():
         cells = "  ".join(f"{c} {row[c]['mean']:.3f}±{row[c]['std']:.3f}" for c in (*TOP1_COLUMNS, *ALIGNMENT_COLUMNS)
                           if c in row)

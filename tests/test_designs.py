@@ -64,7 +64,36 @@ def test_uniform_guidance_is_all_ones_and_teacher_guidance_is_the_teachers_atten
     for a, b in zip(teacher["guidance_maps"], teacher["teacher_attention_aligned"]):
         assert a is b
     with pytest.raises(ValueError, match="guidance_source"):
-        small_crychic(guidance_source="hands")
+        small_crychic(guidance_source="elbows")
+
+
+def test_hand_guidance_is_the_wrists_alone():
+    heatmap = torch.zeros(1, 17, 4, 32, 32)
+    heatmap[:, JOINT_INDEX["nose"], :, 3, 16] = 1.0
+    heatmap[:, JOINT_INDEX["left_wrist"], :, 28, 4] = 1.0
+    rgb = torch.randn(1, 3, 4, 64, 64)
+    with torch.no_grad():
+        hands = small_crychic(guidance_source="hands").eval()(heatmap=heatmap, rgb=rgb)["guidance_maps"][0]
+        regions = small_crychic(guidance_source="keypoints").eval()(heatmap=heatmap, rgb=rgb)["guidance_maps"][0]
+    h = hands.shape[-2]
+    assert float(hands[..., : h // 4, h // 2].max()) < 0.05 < float(regions[..., : h // 4, h // 2].max())  # the head
+    assert float(hands[..., -h // 4:, : h // 4].max()) == pytest.approx(1.0)  # the wrist
+
+
+def test_framed_clips_carry_every_guidance_map_to_where_the_box_lies():
+    """With `heatmap_in_rgb` (the box in the left half of the clip) the maps are zero in the right half."""
+    heatmap, rgb = torch.rand(2, 17, 4, 32, 32), torch.randn(2, 3, 4, 96, 96)
+    box = torch.tensor([[0.0, 0.25, 0.5, 0.75]] * 2)
+    for source in ("teacher", "keypoints", "hands"):
+        with torch.no_grad():
+            out = small_crychic(guidance_source=source).eval()(heatmap=heatmap, rgb=rgb, heatmap_in_rgb=box)
+        for maps in (out["guidance_maps"], out["teacher_attention_aligned"]):
+            for stage_map in maps:
+                w = stage_map.shape[-1]  # pixel j sits at u = j / w
+                right = [j for j in range(w) if j / w >= 0.5 + 0.5 / w]
+                left = [j for j in range(w) if j / w < 0.5]
+                assert right and float(stage_map[..., right].abs().max()) == 0.0
+                assert float(stage_map[..., left].max()) > 0.5
 
 
 def test_residual_fusion_adds_the_student_to_the_teachers_log_probabilities_and_leaves_the_teacher_alone():

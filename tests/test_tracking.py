@@ -98,7 +98,7 @@ def test_each_training_stage_logs_exactly_the_data_deps_dvc_yaml_declares():
         assert covered == set(data_deps), (stage, paths, data_deps)
         assert all(any(path == dep or path.startswith(dep + "/") for dep in data_deps) for path in paths), stage
     assert input_paths("student", build_parser("student").parse_args([])) == [
-        "data/heatmaps", "data/rgb", "models/teacher.pt", "data/ingest/manifest.parquet"]
+        "data/heatmaps", "data/rgb", "data/rgb_framed", "models/teacher.pt", "data/ingest/manifest.parquet"]
 
 
 def test_stage2_and_joint_models_have_their_own_names():

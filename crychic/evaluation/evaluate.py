@@ -42,7 +42,7 @@ PARAM_KEYS = [
     "heatmap.with_joint", "heatmap.with_limb", "heatmap.box_padding", "rgb.clip_len", "rgb.size",
     "rgb.decode_max_side", "keypoints.mediapipe_frame_size", "evaluate.split", "evaluate.batch_size",
     "evaluate.attention_clips", "evaluate.end_to_end_clips", "evaluate.latency_repeats", "evaluate.throughput_batch",
-    "evaluate.bootstrap_resamples", "loss.contrastive_weight",
+    "evaluate.bootstrap_resamples", "loss.contrastive_weight", "research.deployment_framing",
 ]
 
 
@@ -51,6 +51,7 @@ class EvaluationInputs:
     """Where the pipeline's earlier stages wrote what evaluate reads (dvc.yaml's deps)."""
     heatmaps: str = "data/heatmaps"
     rgb: str = "data/rgb"
+    rgb_framed: str = "data/rgb_framed"  # the students' clips with research.deployment_framing
     keypoints: str = "data/keypoints/keypoints.h5"
     clips: str = "data/clips/clips.parquet"
     manifest: str = "data/ingest/manifest.parquet"
@@ -101,6 +102,9 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
     models_dir = Path(inputs.models)
     batch = int(settings["batch_size"])
     plan = read_clip_plan(inputs.clips)
+    # The CRYCHIC networks and rgb_only see the clips they were trained on: cut by the person box, or
+    # by the deployment framing (research.deployment_framing); the I3D baseline keeps the box cut.
+    students_rgb = inputs.rgb_framed if params["research"]["deployment_framing"] else inputs.rgb
     val_split = validation_split(row["split"] for row in plan)
     started = time.perf_counter()
 
@@ -121,22 +125,22 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
     def predict(on: str, framings=FRAMINGS) -> dict:
         """Every candidate's logits on split `on`, in the paired heatmap/RGB set's sample order
         (of the no-keypoint framings, only `framings`: each one decodes every clip again)."""
-        crychic = evaluation.predict_crychic(joint, inputs.heatmaps, inputs.rgb, split=on, batch_size=batch, device=device)
+        crychic = evaluation.predict_crychic(joint, inputs.heatmaps, students_rgb, split=on, batch_size=batch, device=device)
         reference, labels = crychic["sample_ids"], crychic["labels"]
         single = {
-            "teacher": evaluation.predict_single(teacher, inputs.heatmaps, inputs.rgb, modality="heatmap",
+            "teacher": evaluation.predict_single(teacher, inputs.heatmaps, students_rgb, modality="heatmap",
                                                  key="teacher_logits", split=on, batch_size=batch, device=device),
-            "rgb_only": evaluation.predict_single(rgb_only, inputs.heatmaps, inputs.rgb, modality="rgb",
+            "rgb_only": evaluation.predict_single(rgb_only, inputs.heatmaps, students_rgb, modality="rgb",
                                                   key="student_logits", split=on, batch_size=batch, device=device),
-            "crychic_posefree": evaluation.predict_single(joint_posefree, inputs.heatmaps, inputs.rgb, modality="rgb",
+            "crychic_posefree": evaluation.predict_single(joint_posefree, inputs.heatmaps, students_rgb, modality="rgb",
                                                           key="student_logits", split=on, batch_size=batch,
                                                           device=device),
-            "student_guided": evaluation.predict_single(guided, inputs.heatmaps, inputs.rgb, modality="rgb",
+            "student_guided": evaluation.predict_single(guided, inputs.heatmaps, students_rgb, modality="rgb",
                                                         key="student_logits", split=on, batch_size=batch, device=device),
-            "crychic_text": evaluation.predict_single(text, inputs.heatmaps, inputs.rgb, modality="rgb",
+            "crychic_text": evaluation.predict_single(text, inputs.heatmaps, students_rgb, modality="rgb",
                                                       key="student_logits", split=on, batch_size=batch, device=device),
             "crychic_text_zeroshot": evaluation.predict_single(
-                text, inputs.heatmaps, inputs.rgb, modality="rgb", key="student_text_logits", split=on,
+                text, inputs.heatmaps, students_rgb, modality="rgb", key="student_text_logits", split=on,
                 batch_size=batch, device=device),
         }
         for name, network in baselines.items():
@@ -212,7 +216,8 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
     logits = {name: (test["logits"][f"{name}/{chosen[name]}"] if name in chosen else test["logits"][name])
               for name in METHODS}
 
-    metrics: dict = {"split": split, "samples": len(reference), "models": {}}
+    metrics: dict = {"split": split, "samples": len(reference), "models": {},
+                     "framed": bool(params["research"]["deployment_framing"])}
     correct = {name: evaluation.correct_per_clip(values, labels) for name, values in logits.items()}
     for name, values in logits.items():
         report = evaluation.model_report(values, labels, label_names, groups)
@@ -350,14 +355,19 @@ def write_figures(result: Evaluation, out_dir: str | Path, inputs: EvaluationInp
     for classes in (groups.values() if groups else []):
         chosen += [i for i, label in enumerate(labels.tolist()) if label in classes][:1]
     chosen = (chosen or list(range(len(result.sample_ids))))[:attention_clips]
-    dataset = PoseRgbDataset(inputs.heatmaps, inputs.rgb, split=split, modalities=("heatmap", "rgb"))
+    from crychic.training.data import clips_are_framed
+
+    rgb_dir = inputs.rgb_framed if result.metrics.get("framed") else inputs.rgb
+    framed = clips_are_framed(rgb_dir)
+    dataset = PoseRgbDataset(inputs.heatmaps, rgb_dir, split=split, modalities=("heatmap", "rgb"), framed=framed)
     position = {sample_id: i for i, sample_id in enumerate(dataset.sample_ids)}
-    clips = RgbClips(inputs.rgb)
+    clips = RgbClips(rgb_dir)
     with torch.no_grad():
         for index in chosen:
             sample_id = result.sample_ids[index]
             item = dataset[position[sample_id]]
-            out = result.joint(heatmap=item["heatmap"][None], rgb=item["rgb"][None])
+            out = result.joint(heatmap=item["heatmap"][None], rgb=item["rgb"][None],
+                               heatmap_in_rgb=item["heatmap_in_rgb"][None] if framed else None)
             teacher_map = out["teacher_attention_aligned"][0][0, 0]  # T x h x w on the student's layer2 grid
             student_map = out["student_attention"][0][0, 0]  # T x h x w
             fig = figures.attention_overlay_figure(

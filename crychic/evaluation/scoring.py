@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from crychic.evaluation.metrics import classification_report, per_class_accuracy
-from crychic.training.data import PoseRgbDataset, make_loader
+from crychic.training.data import PoseRgbDataset, clips_are_framed, make_loader
 from crychic.training.loop import collect_logits
 
 
@@ -37,7 +37,8 @@ def predict_crychic(model: torch.nn.Module, heatmap_dir, rgb_dir, *, split: str,
     teacher's), the pose-free student (`student_posefree`, RGB only), the backbone embeddings and
     the projections `z_teacher`, `z_student`."""
     device = torch.device(device)
-    dataset = PoseRgbDataset(heatmap_dir, rgb_dir, split=split, modalities=("heatmap", "rgb"))
+    framed = clips_are_framed(rgb_dir)  # cut by the deployment framing: the teacher's maps carried there
+    dataset = PoseRgbDataset(heatmap_dir, rgb_dir, split=split, modalities=("heatmap", "rgb"), framed=framed)
     if len(dataset) == 0:
         raise ValueError(f"no {split!r} samples with both a heatmap ({heatmap_dir}) and an RGB clip ({rgb_dir})")
     loader = make_loader(dataset, batch_size=batch_size, shuffle=False, workers=0, seed=0)
@@ -48,10 +49,11 @@ def predict_crychic(model: torch.nn.Module, heatmap_dir, rgb_dir, *, split: str,
 
     def heads(batch: dict) -> dict[str, torch.Tensor]:
         heatmap, rgb = batch["heatmap"].to(device), batch["rgb"].to(device)
+        box = batch["heatmap_in_rgb"].to(device) if framed else None
         model.guide_at_inference = False
-        both = model(heatmap=heatmap, rgb=rgb)
+        both = model(heatmap=heatmap, rgb=rgb, heatmap_in_rgb=box)
         model.guide_at_inference = True
-        teacher_guided = model(heatmap=heatmap, rgb=rgb)
+        teacher_guided = model(heatmap=heatmap, rgb=rgb, heatmap_in_rgb=box)
         model.guide_at_inference = False
         return {**{key: both[key] for key in keys}, **{f"{key}_teacher_guided": teacher_guided[key] for key in guided},
                 "student_posefree_logits": model(rgb=rgb)["student_logits"]}
@@ -65,7 +67,7 @@ def predict_single(model: torch.nn.Module, heatmap_dir, rgb_dir, *, modality: st
     """Logits of one head fed one modality (the teacher alone, or a student trained without one)."""
     device = torch.device(device)
     dataset = PoseRgbDataset(heatmap_dir if modality == "heatmap" else None, rgb_dir if modality == "rgb" else None,
-                             split=split, modalities=(modality,))
+                             split=split, modalities=(modality,), framed=modality == "rgb" and clips_are_framed(rgb_dir))
     loader = make_loader(dataset, batch_size=batch_size, shuffle=False, workers=0, seed=0)
     model.eval().to(device)
     out = collect_logits(lambda batch: {"logits": model(**{modality: batch[modality].to(device)})[key]}, loader)

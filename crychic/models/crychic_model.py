@@ -13,9 +13,12 @@ Outputs (keys present only when computable):
   teacher_attention_aligned  (both given: the teacher's maps on the student's stage grids)
   guidance_maps  (both given: what guides the student, on its stage grids, per `guidance_source`:
       the teacher's attention (default), keypoint regions (hands, head, feet: from the heatmap
-      volume's joint channels, whatever the teacher learned) or a uniform map (a control); the
+      volume's joint channels, whatever the teacher learned), the wrists alone (`hands`: an oracle
+      hand mask, a control) or a uniform map (a control); the
       attention-transfer loss pulls the student's own attention toward these and, with
-      `use_attention_guidance`, they weight its features)
+      `use_attention_guidance`, they weight its features). With `heatmap_in_rgb` (``N x 4``, clips
+      cut by the deployment framing: where the heatmap's square lies in the RGB clip) every map is
+      carried into the clip's frame, zero outside the person box, instead of aligned one-to-one.
   z_teacher, z_student  (N x embed_dim, L2-normalised projections for the contrastive loss)
   t_teacher, t_student  (only when `text_dim` > 0: N x text_dim, L2-normalised projections into the
       frozen class-text space, compared with the `class_text` buffer, K x text_dim: the text anchor;
@@ -43,14 +46,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crychic.models.attention import align_attention, spatial_attention
+from crychic.models.attention import WRISTS, align_attention, carry_to_frame, hand_mask, spatial_attention
 from crychic.models.registry import create_model
 from crychic.models.student import StudentConfig, Student
 from crychic.models.teacher import Teacher, TeacherConfig
 
 
 FUSIONS = ("concat", "concat_ensemble")
-GUIDANCE_SOURCES = ("teacher", "keypoints", "uniform")
+GUIDANCE_SOURCES = ("teacher", "keypoints", "hands", "uniform")
 # COCO-17 joints whose surroundings `guidance_source="keypoints"` points the student at: the nose
 # (head), the wrists (hands and what they hold) and the ankles (feet).
 REGION_JOINTS = (0, 9, 10, 15, 16)
@@ -164,7 +167,7 @@ class CrychicModel(nn.Module):
         return self
 
     def _guidance_maps(self, heatmap: torch.Tensor, teacher_aligned: list[torch.Tensor], frames: int,
-                       sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
+                       sizes: list[tuple[int, int]], heatmap_in_rgb: torch.Tensor | None) -> list[torch.Tensor]:
         """One ``N x 1 x T x h x w`` map per student stage, in [0, 1], from `guidance_source`."""
         source = self.config.guidance_source
         if source == "teacher":
@@ -173,14 +176,23 @@ class CrychicModel(nn.Module):
             return [torch.ones_like(a) for a in teacher_aligned]
         if heatmap.shape[1] < 17:
             raise ValueError(f"keypoint guidance reads 17 joint channels; the heatmaps have {heatmap.shape[1]}")
-        regions = heatmap[:, list(REGION_JOINTS)].amax(1, keepdim=True).float()  # N x 1 x T_h x H x W
-        # Grow each joint's peak to the region around it (about a sixth of the box a side: a hand
-        # and what it holds), then onto each stage's grid like the teacher's maps.
+        # Each joint's peak grown to the region around it (about a sixth of the box a side: a hand
+        # and what it holds), N x 1 x T_h x H x W, then onto each stage's grid like the teacher's maps.
         reach = max(1, heatmap.shape[-1] // 16) * 2 + 1
-        regions = F.max_pool3d(regions, (1, reach, reach), stride=1, padding=(0, reach // 2, reach // 2))
-        return [align_attention(regions, frames, size) for size in sizes]
+        regions = hand_mask(heatmap.float(), joints=REGION_JOINTS if source == "keypoints" else WRISTS, reach=reach)
+        return [self._onto_student(regions, frames, size, heatmap_in_rgb) for size in sizes]
 
-    def forward(self, heatmap: torch.Tensor | None = None, rgb: torch.Tensor | None = None) -> dict:
+    @staticmethod
+    def _onto_student(att: torch.Tensor, frames: int, size: tuple[int, int],
+                      heatmap_in_rgb: torch.Tensor | None) -> torch.Tensor:
+        """A heatmap-frame map onto a student stage grid: one-to-one (both cut by the person box),
+        or carried to where the box lies in a clip cut otherwise (`heatmap_in_rgb`)."""
+        if heatmap_in_rgb is None:
+            return align_attention(att, frames, size)
+        return carry_to_frame(att, heatmap_in_rgb.to(att.dtype), frames, size)
+
+    def forward(self, heatmap: torch.Tensor | None = None, rgb: torch.Tensor | None = None,
+                heatmap_in_rgb: torch.Tensor | None = None) -> dict:
         if heatmap is None and rgb is None:
             raise ValueError("CrychicModel needs a heatmap, an rgb clip, or both")
         if heatmap is not None and rgb is not None and heatmap.shape[0] != rgb.shape[0]:
@@ -196,9 +208,10 @@ class CrychicModel(nn.Module):
         if rgb is not None:
             if heatmap is not None:
                 frames, sizes = rgb.shape[2], self.student.feature_sizes(*rgb.shape[-2:])
-                out["teacher_attention_aligned"] = [align_attention(a, frames, size)  # N x 1 x T x h x w
+                out["teacher_attention_aligned"] = [self._onto_student(a, frames, size, heatmap_in_rgb)  # N x 1 x T x h x w
                                                     for a, size in zip(out["teacher_attention"], sizes)]
-                out["guidance_maps"] = self._guidance_maps(heatmap, out["teacher_attention_aligned"], frames, sizes)
+                out["guidance_maps"] = self._guidance_maps(heatmap, out["teacher_attention_aligned"], frames, sizes,
+                                                           heatmap_in_rgb)
                 if self.config.use_attention_guidance:
                     guidance = [a.detach() if self.config.detach_guidance else a for a in out["guidance_maps"]]
                     if self.training and torch.rand(()) < self.config.guidance_dropout:

@@ -307,6 +307,11 @@ class PoseRgbDataset(Dataset):
         return item
 
 
+def clips_are_framed(rgb_dir: str | Path) -> bool:
+    """Whether `rgb_dir` holds clips cut by the deployment framing (stage decode_rgb_framed)."""
+    return RgbClips(rgb_dir).framed
+
+
 def check_framed_folder(rgb_dir: str | Path) -> None:
     """A clear error for a `decode_rgb_framed` out folder that holds no clips by design."""
     marker = Path(rgb_dir) / "framing.json"

@@ -49,7 +49,7 @@ from crychic.losses import CrychicLoss
 from crychic.core.manifest import validation_split
 from crychic.evaluation.metrics import classification_report
 from crychic.models import CrychicConfig, CrychicModel
-from crychic.training.data import PoseRgbDataset, make_loader
+from crychic.training.data import PoseRgbDataset, clips_are_framed, make_loader
 from crychic.training.resume import ResumePoint, random_states, restore_random_states
 
 STAGES = ("teacher", "student", "joint", "rgb_only", "text")
@@ -206,7 +206,10 @@ SPECS["text"] = SPECS["joint"]  # stage 3 again, with the text anchor added to i
 
 
 def _forward(model: nn.Module, batch: dict, inputs: tuple[str, ...], device: torch.device) -> dict:
-    return model(**{name: batch[name].to(device, non_blocking=True) for name in inputs})
+    """The model on the batch's `inputs`; with both modalities of framed clips also where the
+    heatmap's square lies in the clip (`heatmap_in_rgb`), so the teacher's maps are carried there."""
+    names = [*inputs, *(["heatmap_in_rgb"] if {"heatmap", "rgb"} <= set(inputs) and "heatmap_in_rgb" in batch else [])]
+    return model(**{name: batch[name].to(device, non_blocking=True) for name in names})
 
 
 @torch.no_grad()
@@ -391,10 +394,12 @@ def train_stage(
     workers = loader_workers(execution.train_workers, device.type)
     cache = execution.train_cache_mb * 2**20 if workers == 0 else 0  # workers would each keep a copy
     val_split = _validation_split(heatmap_dir if "heatmap" in modalities else None, rgb_dir)
+    # Clips cut by the deployment framing (stage decode_rgb_framed: research.deployment_framing)
+    framed = "rgb" in modalities and clips_are_framed(rgb_dir)
     datasets = {split: PoseRgbDataset(heatmap_dir if "heatmap" in modalities else None,
                                       rgb_dir if "rgb" in modalities else None, split=split,
                                       augment=split == "train", seed=int(params["seed"]), modalities=modalities,
-                                      cache_bytes=cache)
+                                      cache_bytes=cache, framed=framed)
                 for split in ("train", val_split)}
     sampler = None
     if ctx.enabled:

@@ -44,7 +44,7 @@ COMMON = ["seed", *MODEL_KEYS, "train.device", "train.amp", "train.batch_size"]
 GUIDED = ["model.attention_guidance", "loss.attention_weight", "loss.contrastive_weight", "loss.temperature",
           "loss.fr_head_weight", "loss.fr_head_multilevel",
           # The designs of issue 23 (params.yaml): what guides the student, residual fusion, gating.
-          "model.guidance_source", "model.residual_fusion", "loss.confidence_gating"]
+          "model.guidance_source", "model.residual_fusion", "loss.confidence_gating", "research.deployment_framing"]
 PARAM_KEYS = {
     "teacher": COMMON + ["train.teacher"],
     "student": COMMON + GUIDED + ["train.student"],
@@ -53,7 +53,7 @@ PARAM_KEYS = {
     "text": COMMON + GUIDED + ["train.joint", "loss.text_weight"],
     # Baseline: the plain student network (no attention weighting), the student stage's settings,
     # and the epochs of stages 2 + 3 together (crychic.training.loop.stage_epochs), never a teacher.
-    "rgb_only": COMMON + ["train.student", "train.joint.epochs"],
+    "rgb_only": COMMON + ["train.student", "train.joint.epochs", "research.deployment_framing"],
     **{name: ["seed", f"{name}.model", f"{name}.epochs", f"{name}.lr", f"{name}.weight_decay", "train.device",
               "train.batch_size"] for name in BASELINE_INPUTS},
 }
@@ -80,6 +80,8 @@ def build_parser(stage: str) -> argparse.ArgumentParser:
     else:
         parser.add_argument("--heatmaps", default="data/heatmaps")
         parser.add_argument("--rgb", default="data/rgb")
+        # research.deployment_framing: the student and rgb_only read these instead (decode_rgb_framed)
+        parser.add_argument("--rgb-framed", default="data/rgb_framed")
         parser.add_argument("--init", default=checkpoint(PREVIOUS[stage]) if PREVIOUS[stage] else None)
         if stage == "text":
             parser.add_argument("--class-text", default="data/text/class_text.h5")
@@ -98,9 +100,16 @@ def input_paths(stage: str, args: argparse.Namespace) -> list[str]:
     if stage in BASELINE_INPUTS:
         names = ["keypoints", "clips"] + (["rgb"] if BASELINE_INPUTS[stage] == "rgb" else [])
     else:
-        names = {"teacher": ["heatmaps"], "rgb_only": ["rgb"]}.get(stage, ["heatmaps", "rgb"])
+        names = {"teacher": ["heatmaps"], "rgb_only": ["rgb", "rgb_framed"]}.get(stage, ["heatmaps", "rgb", "rgb_framed"])
         names += ["init"] + (["class_text"] if stage == "text" else [])
     return [str(path) for path in (getattr(args, name) for name in [*names, "manifest"]) if path is not None]
+
+
+def rgb_dir(stage: str, params: dict, args: argparse.Namespace) -> str:
+    """The RGB clips a CRYCHIC stage trains on: cut by the person box, or with
+    `research.deployment_framing` by the framing the pose-free path gets (no keypoints)."""
+    framed = stage != "teacher" and bool(params.get("research", {}).get("deployment_framing", False))
+    return args.rgb_framed if framed else args.rgb
 
 
 def training_run(stage: str, params: dict, args: argparse.Namespace) -> StageRun:
@@ -143,7 +152,7 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
         if train is None:
             from crychic.training.loop import train_stage
 
-            result = train_stage(stage, params=params, heatmap_dir=args.heatmaps, rgb_dir=args.rgb,
+            result = train_stage(stage, params=params, heatmap_dir=args.heatmaps, rgb_dir=rgb_dir(stage, params, args),
                                  init_checkpoint=args.init, out_checkpoint=args.out, label_names=label_names,
                                  on_epoch=on_epoch, resume_token=token)
         else:
@@ -168,7 +177,7 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
 
             run.log_figure(training_curves_figure(history, stage), f"training_curves_{stage}.png")
             if stage not in BASELINE_INPUTS:
-                _log_model(result["model"], stage, args, result["val_split"])
+                _log_model(result["model"], stage, args, result["val_split"], params)
         ResumePoint.beside(args.out, token).clear(every_rank=True)  # the outputs are written: nothing to resume
         top1 = "n/a" if metrics["val_top1"] is None else f"{metrics['val_top1']:.3f}"
         kept = "" if result["best_epoch"] is None else f", epoch {result['best_epoch'] + 1} of {len(history)}"
@@ -177,12 +186,13 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
         return metrics
 
 
-def _log_model(model: nn.Module, stage: str, args: argparse.Namespace, val_split: str) -> None:
+def _log_model(model: nn.Module, stage: str, args: argparse.Namespace, val_split: str, params: dict) -> None:
     from crychic.reporting.tracking import log_torch_model
-    from crychic.training.data import PoseRgbDataset
+    from crychic.training.data import PoseRgbDataset, clips_are_framed
 
     model = model.cpu().eval()
     modality, key = ("heatmap", "teacher_logits") if stage == "teacher" else ("rgb", "student_logits")
-    example = PoseRgbDataset(args.heatmaps if modality == "heatmap" else None, args.rgb if modality == "rgb" else None,
-                             split=val_split, modalities=(modality,))[0]
+    rgb = rgb_dir(stage, params, args) if modality == "rgb" else None
+    example = PoseRgbDataset(args.heatmaps if modality == "heatmap" else None, rgb, split=val_split,
+                             modalities=(modality,), framed=rgb is not None and clips_are_framed(rgb))[0]
     log_torch_model(LogitsOnly(model, modality, key), example[modality][None].numpy(), name=MODEL_NAMES[stage])
