@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import subprocess
 
 from crychic.core.atomic_write import write_json
@@ -66,7 +67,10 @@ def main(argv: list[str] | None = None) -> None:
                          "score": round(score(metrics), 4)}
         print(f"[stage3] {name}: {figures[name]}", flush=True)
     chosen = max(figures, key=lambda name: (figures[name]["score"], -list(figures).index(name)))
-    write_json(args.out, {"rule": RULE, "candidates": figures, "chosen": chosen, "draw": "default (data.seed 0)"})
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())  # trained figures are one machine's
+    write_json(args.out, {"rule": RULE, "candidates": figures, "chosen": chosen, "draw": "default (data.seed 0)",
+                          "machine": cpu})
     print(f"[stage3] chosen: {chosen}")
 
 
