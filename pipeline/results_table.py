@@ -156,11 +156,15 @@ def ablations_markdown(ablations: dict) -> str:
     claims = ablations.get("claims") or {}
     if claims:
         lines += ["", "| claim (`full` variant, paired per draw) | per-draw difference, points | draws where the first "
-                  "is better | mean, points | 95 % CI |", "|---|---|---|---|---|"]
+                  "is better | mean, points | 95 % CI (bootstrap) | 95 % t-interval over draws | by group: mean, points |",
+                  "|---|---|---|---|---|---|---|"]
         for claim, c in claims.items():
             per_draw = ", ".join(f"{100 * v:+.1f}" for v in c["per_draw"])
+            t_ci = c.get("t_ci95") or [None, None]
+            t_cell = _interval(t_ci, signed=True) if None not in t_ci else "–"
+            groups = "; ".join(f"{g} {100 * f['mean']:+.1f}" for g, f in (c.get("groups") or {}).items()) or "–"
             lines.append(f"| `{claim}` | {per_draw} | {c['draws_a_better']} of {c['draws']} | {100 * c['mean']:+.1f} | "
-                         f"{_interval(c['ci95'], signed=True)} |")
+                         f"{_interval(c['ci95'], signed=True)} | {t_cell} | {groups} |")
     return "\n".join(lines)
 
 
@@ -496,6 +500,32 @@ def replace_between(text: str, marker: str, body: str) -> str:
     return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
 
 
+def designs_markdown(designs: dict) -> str:
+    """`metrics/designs.json` (`python -m pipeline.designs`): each candidate's val score per draw and mean, the verdict."""
+    lines = ["| candidate | switch | val score per draw, points | mean, points |", "|---|---|---|---|"]
+    for name in designs["candidates"]:
+        switch = ", ".join(f"`{o}`" for o in designs.get("overrides", {}).get(name, [])) or "(the current method)"
+        per_draw = ", ".join(f"d{d} {100 * v:+.1f}" for d, v in designs["scores"].get(name, {}).items() if v is not None)
+        mean = designs["mean_score"].get(name)
+        lines.append(f"| `{name}` | {switch} | {per_draw or '–'} | {'–' if mean is None else f'{100 * mean:+.1f}'} |")
+    lines += ["", f"Rule (fixed before any candidate ran): {designs['rule']}", "",
+              f"Status: {designs['status']}; chosen: {designs['chosen'] or 'none yet (the default stays `full`)'}. "
+              f"Score = mean of (fused - late fusion) and (pose-free - `rgb_only`) val top-1, in points."]
+    return "\n".join(lines)
+
+
+def stage3_markdown(schedule: dict) -> str:
+    """`metrics/stage3_schedule.json` (`python -m pipeline.stage3_schedule`): the candidates' val figures."""
+    lines = ["| stage-3 start | fused val top-1 % (kept epoch) | pose-free val top-1 % (kept epoch) | score |",
+             "|---|---|---|---|"]
+    for name, c in schedule["candidates"].items():
+        chosen = " (chosen)" if name == schedule["chosen"] else ""
+        lines.append(f"| `{name}`{chosen} | {100 * c['val_fused_top1']:.1f} ({c['kept_epochs']['fused']}) | "
+                     f"{100 * c['val_posefree_top1']:.1f} ({c['kept_epochs']['posefree']}) | {100 * c['score']:.1f} |")
+    lines += ["", f"Val split of the {schedule['draw']} draw, one run each, on {schedule.get('machine', 'one machine')}."]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", default="README.md")
@@ -526,6 +556,11 @@ def main(argv: list[str] | None = None) -> None:
         variants = json.loads(Path(args.teacher_variants).read_text())
         updated = replace_between(updated, "teacher_variants", teacher_variants_markdown(variants))
         updated = replace_between(updated, "teacher_focus", teacher_focus_markdown(variants, evaluate))
+    for block, name, render in (("designs", "designs.json", designs_markdown),
+                                ("stage3", "stage3_schedule.json", stage3_markdown)):
+        path = Path(args.ablations).with_name(name)
+        if path.is_file() and f"<!-- {block}:start -->" in updated:
+            updated = replace_between(updated, block, render(json.loads(path.read_text())))
     timings = {path.stem: json.loads(path.read_text()) for path in sorted(Path(args.timing_dir).glob("*.json"))}
     if timings:
         updated = replace_between(updated, "stage_times", stage_times_markdown(timings))

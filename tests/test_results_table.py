@@ -363,3 +363,21 @@ def test_main_fills_every_marker_and_check_then_passes(tmp_path):
     assert "\nold\n" not in text
     assert "`evaluate` 59.1 s" in text and "supported** (t interval over draws)" in text
     main([*args, "--check"])  # up to date now
+
+
+def test_designs_and_stage3_blocks_render_the_files_figures():
+    from pipeline.designs import choose
+    from pipeline.results_table import designs_markdown, stage3_markdown
+
+    val = {"crychic_fused": {"top1": 0.8}, "late_fusion": {"top1": 0.9}, "crychic_posefree": {"top1": 0.7},
+           "rgb_only": {"top1": 0.6}}
+    designs = {**choose({"full": {0: val}, "design_residual": {0: val}}),
+               "overrides": {"full": [], "design_residual": ["model.residual_fusion=true"]}}
+    text = designs_markdown(designs)
+    assert "| `design_residual` | `model.residual_fusion=true` | d0 +0.0 | +0.0 |" in text
+    assert "undecided" in text and "none yet" in text
+    schedule = {"chosen": "b", "draw": "default", "machine": "AMD EPYC", "candidates": {
+        "a": {"val_fused_top1": 0.7, "val_posefree_top1": 0.5, "kept_epochs": {"fused": 1, "posefree": 2}, "score": 0.6},
+        "b": {"val_fused_top1": 0.8, "val_posefree_top1": 0.6, "kept_epochs": {"fused": 6, "posefree": 5}, "score": 0.7}}}
+    text = stage3_markdown(schedule)
+    assert "| `b` (chosen) | 80.0 (6) | 60.0 (5) | 70.0 |" in text and "AMD EPYC" in text
