@@ -213,3 +213,15 @@ def test_fit_keeps_a_second_head_by_its_own_score_and_the_checkpoint_holds_it(tm
     torch.testing.assert_close(fresh.student.fc.weight, other["student.fc.weight"])
     load_checkpoint(tmp_path / "joint.pt", fresh)
     torch.testing.assert_close(fresh.student.fc.weight, joint.student.fc.weight)
+
+
+def test_the_deployment_framing_switches_every_rgb_network_to_the_framed_clips_but_never_the_teacher():
+    from crychic.training.stage import build_parser, input_paths, rgb_dir
+
+    for stage in ("student", "joint", "text", "rgb_only"):
+        args = build_parser(stage).parse_args([])
+        assert rgb_dir(stage, {"research": {"deployment_framing": False}}, args) == "data/rgb"
+        assert rgb_dir(stage, {"research": {"deployment_framing": True}}, args) == "data/rgb_framed"
+        assert {"data/rgb", "data/rgb_framed"} <= set(input_paths(stage, args))  # both are dvc.yaml deps
+    teacher = build_parser("teacher").parse_args([])
+    assert rgb_dir("teacher", {"research": {"deployment_framing": True}}, teacher) == "data/rgb"
