@@ -381,3 +381,13 @@ def test_designs_and_stage3_blocks_render_the_files_figures():
         "b": {"val_fused_top1": 0.8, "val_posefree_top1": 0.6, "kept_epochs": {"fused": 6, "posefree": 5}, "score": 0.7}}}
     text = stage3_markdown(schedule)
     assert "| `b` (chosen) | 80.0 (6) | 60.0 (5) | 70.0 |" in text and "AMD EPYC" in text
+
+
+def test_the_epoch_rule_finds_where_a_curve_plateaus():
+    from pipeline.epoch_rule import plateau_epoch
+
+    rising = [0.1, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.8, 0.81, 0.8, 0.81, 0.8]
+    assert plateau_epoch(rising) == 9  # the running mean of epochs 7-9 is within a point of the best
+    assert plateau_epoch([0.5] * 6) == 3  # flat from the start: the first full window
+    assert plateau_epoch([0.2, 0.9]) == 2  # shorter than the window
+    assert plateau_epoch(rising, tolerance=0.2) < plateau_epoch(rising)

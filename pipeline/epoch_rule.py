@@ -1,0 +1,94 @@
+"""One epoch rule for every trained network, read off the val curves of a longer calibration run.
+
+    python -m pipeline.epoch_rule --run      # the calibration experiment (every network at twice its epochs), then the rule
+    python -m pipeline.epoch_rule            # the rule on an experiment that already ran
+
+The rule (`RULE`): in a calibration run where every network trains for `FACTOR` times its current
+epochs (each with its cosine schedule over that longer run), a network's epochs are the first epoch
+at which the running mean of its val top-1 over `WINDOW` epochs comes within `TOLERANCE` of that
+running mean's maximum: where its curve has reached its plateau. The default profile then trains
+each network for those epochs, a cosine schedule over its own length. `rgb_only` and the I3D
+baseline keep the CRYCHIC student's stage-2 + stage-3 epochs (the comparison is at matched length),
+and the file says where their own curves plateau, so a reader sees whether that length starves them.
+Val only; the result, with the curves it read, goes to `metrics/epoch_rule.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+
+import numpy as np
+
+from crychic.core.atomic_write import write_json
+from crychic.core.params import load_params
+from pipeline.ablations import _dvc, experiment_metrics
+
+FACTOR, WINDOW, TOLERANCE = 2, 3, 0.01
+RULE = (f"epochs = the first epoch at which the {WINDOW}-epoch running mean of val top-1, in a calibration run "
+        f"at {FACTOR}x every network's epochs, is within {TOLERANCE * 100:.0f} point of its maximum")
+EXPERIMENT = "calibration-epochs"
+# network -> (the params key of its epochs, its curve in the calibration experiment)
+NETWORKS = {"teacher": ("train.teacher.epochs", "plots/train_teacher.json"),
+            "student": ("train.student.epochs", "plots/train_student.json"),
+            "joint": ("train.joint.epochs", "plots/train_joint.json"),
+            "gcn": ("gcn.epochs", "plots/train_gcn.json"), "msg3d": ("msg3d.epochs", "plots/train_msg3d.json"),
+            "sta_lstm": ("sta_lstm.epochs", "plots/train_sta_lstm.json"),
+            "i3d": ("i3d.epochs", "plots/train_i3d.json")}
+MATCHED = {"rgb_only": "plots/train_rgb_only.json", "i3d": "plots/train_i3d.json"}  # tied to student + joint
+
+
+def plateau_epoch(val_top1: list[float], window: int = WINDOW, tolerance: float = TOLERANCE) -> int:
+    """1-based epoch where the running mean first comes within `tolerance` of its maximum."""
+    values = np.asarray(val_top1, dtype=float)
+    if values.size == 0:
+        raise ValueError("an empty val curve has no plateau")
+    window = min(window, values.size)
+    running = np.convolve(values, np.ones(window) / window, mode="valid")  # running[i]: epochs i+1 .. i+window
+    first = int(np.argmax(running >= running.max() - tolerance - 1e-12))
+    return first + window
+
+
+def _get(params: dict, dotted: str):
+    for key in dotted.split("."):
+        params = params[key]
+    return params
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", action="store_true", help="run the calibration experiment first")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default="metrics/epoch_rule.json")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    if args.run:
+        command = [_dvc(), "exp", "run", "--temp", "-n", EXPERIMENT]
+        for key, _ in NETWORKS.values():
+            command += ["-S", f"{key}={FACTOR * int(_get(params, key))}"]
+        subprocess.run(command, check=True)
+    finished = experiment_metrics()  # name -> its evaluate metrics and commit, for every finished experiment
+    if EXPERIMENT not in finished:
+        raise SystemExit(f"no finished experiment named {EXPERIMENT}: run with --run first")
+    rev = finished[EXPERIMENT]["rev"]
+    result = {"rule": RULE, "experiment": EXPERIMENT, "networks": {}}
+    for name, (key, curve) in {**NETWORKS, **{n: (None, c) for n, c in MATCHED.items() if n not in NETWORKS}}.items():
+        rows = json.loads(subprocess.run(["git", "show", f"{rev}:{curve}"], check=True, capture_output=True,
+                                         text=True).stdout)
+        values = [row["val_top1"] for row in rows]
+        entry = {"calibration_epochs": len(values), "plateau_epoch": plateau_epoch(values),
+                 "val_top1": [round(v, 4) for v in values]}
+        if key:
+            entry.update(params_key=key, current=int(_get(params, key)))
+        result["networks"][name] = entry
+    matched = result["networks"]["student"]["plateau_epoch"] + result["networks"]["joint"]["plateau_epoch"]
+    result["matched_length"] = {"rgb_only": matched, "i3d": matched}
+    write_json(args.out, result)
+    for name, entry in result["networks"].items():
+        print(f"{name:10s} plateau at epoch {entry['plateau_epoch']} of {entry['calibration_epochs']}"
+              + (f" (now {entry['current']})" if "current" in entry else ""))
+
+
+if __name__ == "__main__":
+    main()
