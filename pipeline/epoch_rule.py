@@ -34,8 +34,7 @@ NETWORKS = {"teacher": ("train.teacher.epochs", "plots/train_teacher.json"),
             "student": ("train.student.epochs", "plots/train_student.json"),
             "joint": ("train.joint.epochs", "plots/train_joint.json"),
             "gcn": ("gcn.epochs", "plots/train_gcn.json"), "msg3d": ("msg3d.epochs", "plots/train_msg3d.json"),
-            "sta_lstm": ("sta_lstm.epochs", "plots/train_sta_lstm.json"),
-            "i3d": ("i3d.epochs", "plots/train_i3d.json")}
+            "sta_lstm": ("sta_lstm.epochs", "plots/train_sta_lstm.json")}
 MATCHED = {"rgb_only": "plots/train_rgb_only.json", "i3d": "plots/train_i3d.json"}  # tied to student + joint
 
 
@@ -67,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         command = [_dvc(), "exp", "run", "--temp", "-n", EXPERIMENT]
         for key, _ in NETWORKS.values():
             command += ["-S", f"{key}={FACTOR * int(_get(params, key))}"]
+        command += ["-S", f"i3d.epochs={FACTOR * int(_get(params, 'i3d.epochs'))}"]  # rgb_only follows student + joint
         subprocess.run(command, check=True)
     finished = experiment_metrics()  # name -> its evaluate metrics and commit, for every finished experiment
     if EXPERIMENT not in finished:

@@ -156,7 +156,8 @@ def ablations_markdown(ablations: dict) -> str:
     claims = ablations.get("claims") or {}
     if claims:
         lines += ["", "| claim (`full` variant, paired per draw) | per-draw difference, points | draws where the first "
-                  "is better | mean, points | 95 % CI (bootstrap) | 95 % t-interval over draws | by group: mean, points |",
+                  "is better | mean, points | 95 % CI (bootstrap) | 95 % t-interval over draws | by group (per-class top-1 "
+                  "averaged over the group's classes): mean, points |",
                   "|---|---|---|---|---|---|---|"]
         for claim, c in claims.items():
             per_draw = ", ".join(f"{100 * v:+.1f}" for v in c["per_draw"])

@@ -35,13 +35,17 @@ def score(metrics: dict) -> float:
 
 
 def joint_metrics(name: str) -> dict | None:
+    """The finished experiment `name`'s train_joint metrics (a failed or queued one is listed by
+    `dvc exp show` with its baseline's metrics: skipped, as `ablations.finished_experiments` does)."""
     out = subprocess.run([_dvc(), "exp", "show", "--json", "--no-pager"], check=True, capture_output=True, text=True)
     for baseline in json.loads(out.stdout):
         for experiment in baseline.get("experiments") or []:
+            state = ((experiment.get("executor") or {}).get("state") or "success").lower()
             for rev in experiment.get("revs") or []:
-                if (rev.get("name") or experiment.get("name")) == name:
+                if (rev.get("name") or experiment.get("name")) == name and state == "success" and not rev.get("error"):
                     data = ((rev.get("data") or {}).get("metrics") or {}).get("metrics/train_joint.json") or {}
-                    return data.get("data")
+                    if data.get("data"):
+                        return data["data"]
     return None
 
 

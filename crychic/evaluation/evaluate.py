@@ -116,7 +116,8 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
     joint_posefree = _load_crychic(models_dir / "joint.pt", num_classes, params["model"], head="student_posefree")
     teacher = _load_crychic(models_dir / "teacher.pt", num_classes, params["model"])
     guided = _load_crychic(models_dir / "student.pt", num_classes, params["model"])
-    text = _load_crychic(models_dir / "text.pt", num_classes, params["model"])
+    # the text-anchored student, like crychic_posefree, kept by its own pose-free val score
+    text = _load_crychic(models_dir / "text.pt", num_classes, params["model"], head="student_posefree")
     rgb_only = _load_crychic(models_dir / "rgb_only.pt", num_classes,
                              {**params["model"], "attention_guidance": False})  # as train_rgb_only built it
     baselines = {name: load_baseline(models_dir / f"{name}.pt") for name in BASELINE_INPUTS}
