@@ -92,6 +92,8 @@ HEADLINE_CLAIMS = [("crychic_fused", "late_fusion"), ("crychic_posefree", "rgb_o
 RESEARCH_PROFILE = ["data.synthetic.num_subjects=56", "data.synthetic.val_subjects=10",
                     "data.synthetic.test_subjects=30", "gcn.epochs=1", "msg3d.epochs=1", "sta_lstm.epochs=1",
                     "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]
+# `--profile default`: the default data sizes (a quick sweep, or a test of the command), no timing either.
+PROFILES = {"research": RESEARCH_PROFILE, "default": ["evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]}
 # The claims a sweep reads (the keypoint baselines' comparison is the default pipeline's alone).
 SWEEP_COMPARISONS_SKIPPED = {("msg3d", "gcn")}
 TOP1_COLUMNS = {  # table column -> model in metrics/evaluate.json (and in the predictions file)
@@ -115,14 +117,16 @@ ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones
 QUEUE_PREFIX = "abl5"
 
 
-def experiment_name(variant: str, draw: int) -> str:
-    return f"{QUEUE_PREFIX}-{variant.replace('_', '-')}-d{draw}"
+def experiment_name(variant: str, draw: int, profile: str = "research") -> str:
+    """`abl5-<variant>-d<draw>`; another profile than the research one is named in it."""
+    prefix = QUEUE_PREFIX if profile == "research" else f"{QUEUE_PREFIX}-{profile}"
+    return f"{prefix}-{variant.replace('_', '-')}-d{draw}"
 
 
-def overrides(variant: str, draw: int, params: dict) -> list[str]:
+def overrides(variant: str, draw: int, params: dict, profile: str = "research") -> list[str]:
     joint_epochs = sum(int(params["train"][s]["epochs"]) for s in ("student", "joint"))
     values = [item.format(single_stage_epochs=joint_epochs) for item in VARIANTS[variant]]
-    return [f"data.seed={draw}", f"seed={draw}", *values, *RESEARCH_PROFILE]
+    return [f"data.seed={draw}", f"seed={draw}", *values, *PROFILES[profile]]
 
 
 def _dvc() -> str:
@@ -136,14 +140,15 @@ def sweep_order(variants: list[str], draws: list[int]) -> list[tuple[str, int]]:
     return first + [(v, d) for d in draws for v in variants if v != "full"]
 
 
-def queue(variants: list[str], draws: list[int], params: dict, skip: set[str] = frozenset()) -> list[str]:
+def queue(variants: list[str], draws: list[int], params: dict, skip: set[str] = frozenset(),
+          profile: str = "research") -> list[str]:
     names = []
     for variant, draw in sweep_order(variants, draws):
-        name = experiment_name(variant, draw)
+        name = experiment_name(variant, draw, profile)
         if name in skip:
             continue
         command = [_dvc(), "exp", "run", "--queue", "-n", name]
-        for item in overrides(variant, draw, params):
+        for item in overrides(variant, draw, params, profile):
             command += ["-S", item]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         names.append(name)
@@ -393,6 +398,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--draws", nargs="+", type=int, default=[0, 1, 2],
                         help="data draws: data.seed and seed together")
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--profile", default="research", choices=list(PROFILES),
+                        help="research: the sweep's data sizes (module docstring); default: params.yaml's")
     parser.add_argument("--out", default="metrics/ablations.json")
     parser.add_argument("--table-only", action="store_true", help="do not run anything; collect finished experiments")
     parser.add_argument("--rerun", action="store_true", help="queue experiments that already finished too")
@@ -408,9 +415,10 @@ def main(argv: list[str] | None = None) -> None:
     if not args.table_only:
         # Experiments already queued or running (an earlier invocation's) are waited for, not queued again.
         active = {n for n, state in queue_states().items() if state in {"Queued", "Running"}}
-        wanted = {experiment_name(v, d) for v, d in sweep_order(args.variants, args.draws)}
+        wanted = {experiment_name(v, d, args.profile) for v, d in sweep_order(args.variants, args.draws)}
         done = set(finished) | set(recorded)
-        names = queue(args.variants, args.draws, params, skip=active | (set() if args.rerun else done))
+        names = queue(args.variants, args.draws, params, skip=active | (set() if args.rerun else done),
+                      profile=args.profile)
         print(f"[ablations] queued {len(names)} experiments ({len(done & wanted)} already finished, "
               f"{len(active & wanted)} already queued or running); dvc queue start", flush=True)
         names = sorted(active & wanted) + names
@@ -427,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
     experiments = {}
     for variant in args.variants:
         for draw in args.draws:
-            name = experiment_name(variant, draw)
+            name = experiment_name(variant, draw, args.profile)
             if name in finished:  # this repository's experiment wins over an earlier table's record
                 entry = record(variant, draw, finished[name]["metrics"], *per_clip_correct(finished[name]["rev"]))
             elif name in recorded:

@@ -285,7 +285,9 @@ def _params(run_json: dict) -> dict:
 def test_ablation_command_runs_a_variant_as_a_queued_experiment(repo, contrastive_experiment):
     # The committed table records the project's own sweep (which a sweep resumes from): start afresh.
     (repo / "metrics/ablations.json").unlink(missing_ok=True)
-    output = run([sys.executable, "-m", "pipeline.ablations", "--variants", "no_contrastive", "--draws", "0"], repo)
+    # the default profile (the research one would generate 2.3x the data): the command, not the sizes, is tested
+    output = run([sys.executable, "-m", "pipeline.ablations", "--variants", "no_contrastive", "--draws", "0",
+                  "--profile", "default"], repo)
     assert "1/1 done" in output
     ablations = json.loads((repo / "metrics/ablations.json").read_text())
     table = ablations["variants"]
@@ -295,7 +297,7 @@ def test_ablation_command_runs_a_variant_as_a_queued_experiment(repo, contrastiv
     assert 0.0 <= fused["ci95"][0] <= fused["mean"] <= fused["ci95"][1] <= 1.0
     from pipeline.ablations import experiment_name
 
-    assert experiment_name("no_contrastive", 0) in run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
+    assert experiment_name("no_contrastive", 0, "default") in run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
 
 
 def test_seeded_training_repeats_its_metrics_byte_for_byte(repo, first_repro, tmp_path):
