@@ -223,5 +223,9 @@ def test_the_deployment_framing_switches_every_rgb_network_to_the_framed_clips_b
         assert rgb_dir(stage, {"research": {"deployment_framing": False}}, args) == "data/rgb"
         assert rgb_dir(stage, {"research": {"deployment_framing": True}}, args) == "data/rgb_framed"
         assert {"data/rgb", "data/rgb_framed"} <= set(input_paths(stage, args))  # both are dvc.yaml deps
+        box = input_paths(stage, args, {"research": {"deployment_framing": False}})
+        framed = input_paths(stage, args, {"research": {"deployment_framing": True}})
+        assert "data/rgb" in box and "data/rgb_framed" not in box  # what the run reads, logged to MLflow
+        assert "data/rgb_framed" in framed and "data/rgb" not in framed
     teacher = build_parser("teacher").parse_args([])
     assert rgb_dir("teacher", {"research": {"deployment_framing": True}}, teacher) == "data/rgb"

@@ -95,13 +95,17 @@ def build_parser(stage: str) -> argparse.ArgumentParser:
     return parser
 
 
-def input_paths(stage: str, args: argparse.Namespace) -> list[str]:
-    """The files and directories `stage` reads (those of `build_parser`'s arguments it uses)."""
+def input_paths(stage: str, args: argparse.Namespace, params: dict | None = None) -> list[str]:
+    """The files and directories `stage` may read (those of `build_parser`'s arguments it uses:
+    every data dep dvc.yaml declares); with `params`, those it reads under them (one RGB folder:
+    box-cut or, with `research.deployment_framing`, framed)."""
     if stage in BASELINE_INPUTS:
         names = ["keypoints", "clips"] + (["rgb"] if BASELINE_INPUTS[stage] == "rgb" else [])
     else:
         names = {"teacher": ["heatmaps"], "rgb_only": ["rgb", "rgb_framed"]}.get(stage, ["heatmaps", "rgb", "rgb_framed"])
         names += ["init"] + (["class_text"] if stage == "text" else [])
+        if params is not None and stage != "teacher":  # only the RGB folder this run reads
+            names.remove("rgb_framed" if rgb_dir(stage, params, args) == args.rgb else "rgb")
     return [str(path) for path in (getattr(args, name) for name in [*names, "manifest"]) if path is not None]
 
 
@@ -114,13 +118,13 @@ def rgb_dir(stage: str, params: dict, args: argparse.Namespace) -> str:
 
 def training_run(stage: str, params: dict, args: argparse.Namespace) -> StageRun:
     """The stage's MLflow run, logging its inputs (`input_paths`) as training datasets."""
-    return StageRun(DVC_STAGE[stage], params, enabled=not args.no_mlflow, inputs=input_paths(stage, args))
+    return StageRun(DVC_STAGE[stage], params, enabled=not args.no_mlflow, inputs=input_paths(stage, args, params))
 
 
 def resume_token(stage: str, params: dict, args: argparse.Namespace) -> str:
     """What a resume point must have been saved under to be resumed from: the params the stage
     reads and the identity of its input files (`input_paths`)."""
-    return input_token(params, input_paths(stage, args))
+    return input_token(params, input_paths(stage, args, params))
 
 
 class LogitsOnly(nn.Module):
