@@ -26,7 +26,7 @@ from crychic.clips.sampling import uniform_sample_indices
 from crychic.heatmaps.volume import render_volume
 from crychic.keypoints.mediapipe_pose import estimate_keypoints
 from crychic.clips.person_box import compact_box
-from crychic.rgb.decode import cut_clip, decode_clip
+from crychic.rgb.decode import FRAMINGS, cut_clip, decode_clip, framing_box
 from crychic.training.data import normalise_rgb
 from crychic.core.video import open_video, read_frames
 
@@ -58,25 +58,8 @@ class PartTimes:
         self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - started
 
 
-def centre_box(height: int, width: int, side: float | None = None) -> np.ndarray:
-    """A centred square (by default the largest inside the frame)."""
-    side = min(height, width) if side is None else side
-    x0, y0 = (width - side) / 2, (height - side) / 2
-    return np.array([x0, y0, x0 + side, y0 + side])
-
-
-# How a clip is framed with no keypoints: `centre`, the largest centred square (may cut off a
-# person near the edge); `full`, the whole frame in a centred square (zeros above and below a
-# landscape frame; the person smaller).
-FRAMINGS = ("centre", "full")
-
-
-def framing_box(framing: str, height: int, width: int) -> np.ndarray:
-    if framing == "centre":
-        return centre_box(height, width)
-    if framing == "full":
-        return centre_box(height, width, side=max(height, width))
-    raise ValueError(f"unknown framing {framing!r}: expected one of {FRAMINGS}")
+# How a clip is framed with no keypoints (`centre`: the largest centred square; `full`: the whole
+# frame in a centred square): defined once in crychic.rgb.decode, which the framed data stage shares.
 
 
 @torch.no_grad()
