@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from crychic.evaluation.end_to_end import PartTimes, centre_box
+from crychic.evaluation.end_to_end import PartTimes
+from crychic.rgb.decode import centre_box
 
 
 def test_centre_box_is_the_largest_centred_square():
@@ -23,7 +24,7 @@ def test_part_times_accumulate_per_part():
 def test_framings_without_keypoints():
     import pytest
 
-    from crychic.evaluation.end_to_end import framing_box
+    from crychic.rgb.decode import framing_box
 
     assert np.allclose(framing_box("centre", 120, 160), [20, 0, 140, 120])
     assert np.allclose(framing_box("full", 120, 160), [0, -20, 160, 140])  # the whole frame, padded to a square
