@@ -14,6 +14,7 @@ import argparse
 import time
 
 from crychic.core.atomic_write import write_json
+from crychic.core.manifest import EmptySplitError
 from crychic.core.params import load_params, select
 from crychic.evaluation.evaluate import PARAM_KEYS, EvaluationInputs, evaluate, summary, write_figures
 from crychic.reporting.tracking import StageRun
@@ -36,7 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     params = select(load_params(args.params), PARAM_KEYS)
     inputs = EvaluationInputs(**{field: getattr(args, field) for field in defaults.__dataclass_fields__})
     with StageRun("evaluate", params, enabled=not args.no_mlflow) as run:
-        result = evaluate(params, inputs)
+        try:
+            result = evaluate(params, inputs)
+        except EmptySplitError as err:  # raised at its start, before any model is loaded
+            raise SystemExit(f"evaluate: {err}") from None
         settings = params["evaluate"]
         print("[evaluate] confusion matrices and attention overlays", flush=True)
         figures = write_figures(result, args.figures, inputs, settings["split"], int(settings["attention_clips"]))

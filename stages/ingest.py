@@ -1,22 +1,26 @@
 """DVC stage `ingest`: dataset layout -> `data/ingest/manifest.parquet` (+ rejects, + counts).
 
 Reads params: `PARAM_KEYS`. For the synthetic source it also generates the videos and their keypoint
-annotations under `data/ingest/synthetic/`. The metrics hold the split counts and, for NTU, which
-training subjects (setups) became the val split (`ntu_val`), so a run's val split can be read back.
+annotations under `data/ingest/synthetic/`. A dataset that cannot be trained and evaluated (an empty
+split, one class, a class without training clips: `crychic.sources.dataset_checks`) stops here,
+before any expensive stage, with the reason and what to do; `data.preprocess_only` lets it through.
+The metrics hold the clips per class and split (`clips`), the rejects per reason, the warnings and,
+for NTU, which training subjects (setups) became the val split (`ntu_val`).
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 from pathlib import Path
 
 from crychic.core.atomic_write import write_json
 from crychic.core.manifest import write_manifest, write_rejects
 from crychic.core.params import load_params, select
+from crychic.sources.dataset_checks import DatasetError, check_dataset, format_table
 from crychic.sources.ingest import ingest
 
-PARAM_KEYS = ["data.source", "data.root", "data.seed", "data.probe_videos", "data.synthetic", "data.ntu", "data.folder"]
+PARAM_KEYS = ["data.source", "data.root", "data.seed", "data.probe_videos", "data.synthetic", "data.ntu", "data.folder",
+              "data.preprocess_only"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,31 +32,34 @@ def main(argv: list[str] | None = None) -> None:
 
     data = select(load_params(args.params), PARAM_KEYS)["data"]
     out = Path(args.out)
-    rows, rejects, notes = ingest(data, out, progress=True)
+    try:
+        rows, rejects, notes = ingest(data, out, progress=True)
+    except DatasetError as err:
+        raise SystemExit(f"ingest: {err}") from None
+    report = check_dataset(rows, rejects, data)
+    print(f"ingest ({data['source']}): {len(rows)} samples, {len(report.clips)} classes, {len(rejects)} rejected")
+    print(format_table(report))
+    if report.problems and not data["preprocess_only"]:
+        raise SystemExit(report.error_message())  # nothing written: the next stages cannot start on it
+    warnings = report.warnings + [f"(data.preprocess_only) {problem}" for problem in report.problems]
+    for warning in warnings:
+        print(f"ingest: WARNING: {warning}")
     write_manifest(rows, out / "manifest.parquet")
     write_rejects(rejects, out / "rejects.parquet")
-
-    counts = {
+    write_json(args.metrics, {
         "samples": len(rows),
         "rejects": len(rejects),
-        "classes": len({r["label"] for r in rows}),
-        "split": dict(sorted(collections.Counter(r["split"] for r in rows).items())),
+        "classes": len(report.clips),
+        "split": {split: n for split, n in sorted(report.split_totals().items()) if n},
+        "clips": report.clips,
+        "rejects_by_reason": report.rejects_by_reason,
+        "warnings": warnings,
         **notes,
-    }
-    write_json(args.metrics, counts)
-    print(f"ingest ({data['source']}): {counts['samples']} samples, {counts['classes']} classes, "
-          f"splits {counts['split']}, {counts['rejects']} rejected")
+    })
     if "ntu_val" in notes:
         print(f"ingest: val split = {notes['ntu_val']}")
-    if "val" not in counts["split"]:
-        # Preprocessing can go on (a sample-sized dataset has no room for val); training cannot.
-        fix = {"ntu": "data.ntu.val_subjects (xsub, xview) or data.ntu.val_setups (xset) above 0",
-               "folder": "data.folder.val_fraction above 0, or val lines in data.folder.split_file"}
-        print(f"ingest: WARNING: no val split, so the training stages will refuse to run (every choice is "
-              f"made on val, never on test): set {fix.get(data['source'], 'a val split')}")
     for reject in rejects[:20]:
         print(f"  rejected: {reject['reason']}")
-
 
 if __name__ == "__main__":
     main()

@@ -8,11 +8,12 @@ in one spatial frame (see `crychic.clips.plan`).
 from __future__ import annotations
 
 import argparse
+import collections
 
 from tqdm import tqdm
 
 from crychic.clips.plan import CLIP_PLAN_SCHEMA, plan_clip
-from crychic.core.manifest import read_manifest, write_table
+from crychic.core.manifest import EmptySplitError, read_manifest, require_splits, write_table
 from crychic.core.params import load_params, select
 from crychic.keypoints.store import KeypointStore
 
@@ -32,7 +33,15 @@ def main(argv: list[str] | None = None) -> None:
     heatmap = params["heatmap"]
     rows = []
     with KeypointStore(args.keypoints) as store:
-        samples = [r for r in read_manifest(args.manifest).to_pylist() if r["sample_id"] in store]
+        manifest = read_manifest(args.manifest).to_pylist()
+        samples = [r for r in manifest if r["sample_id"] in store]
+        # A split that ingest let through but extract_keypoints emptied (every clip rejected) stops here.
+        given = collections.Counter(r["split"] for r in manifest)
+        try:
+            require_splits(collections.Counter(r["split"] for r in samples), [s for s in given if given[s]],
+                           where=f"{args.keypoints} (keypoints of {args.manifest})")
+        except EmptySplitError as err:
+            raise SystemExit(f"sample_clips: {err}") from None
         for row in tqdm(samples, desc="sample_clips", unit="sample"):
             sample = store[row["sample_id"]]
             rows.append(plan_clip(row, sample.keypoint, sample.img_shape, clip_len=int(heatmap["clip_len"]),

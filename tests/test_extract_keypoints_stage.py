@@ -78,7 +78,7 @@ def test_bad_videos_and_a_clip_without_a_person_are_rejected(shared_data, tmp_pa
 
     out, rejects, stdout = ingest_and_extract(
         tmp_path, {"source": "folder", "root": str(root), "probe_videos": False,
-                   "folder": {"split_file": None, "val_fraction": 0.0, "test_fraction": 0.0}},
+                   "folder": {"split_file": None, "val_fraction": 0.0, "test_fraction": 0.0}, "preprocess_only": True},
         max_reject_fraction=0.9)
     assert set(rejects) == {"Odd__corrupt", "Odd__empty", "Odd__no_person"}
     assert "corrupt.mp4" in rejects["Odd__corrupt"]["reason"]
@@ -104,7 +104,7 @@ def test_malformed_skeleton_is_rejected_and_the_rest_extracted(shared_data, tmp_
     out, rejects, _ = ingest_and_extract(
         tmp_path, {"source": "ntu", "root": None,
                    "ntu": {"version": "ntu60", "protocol": "xsub", "skeleton_root": str(skeletons),
-                           "val_subjects": 0}},  # 7 samples: no room for a val split
+                           "val_subjects": 0}, "preprocess_only": True},  # 7 samples: no room for a val split
         max_reject_fraction=0.5)
     assert list(rejects) == ["S009C002P007R002A044"]
     assert "S009C002P007R002A044.skeleton" in rejects["S009C002P007R002A044"]["reason"]
@@ -121,7 +121,7 @@ def test_too_many_rejects_fail_the_stage(shared_data, tmp_path):
     params = tmp_path / "params.yaml"
     write_params(params, {"source": "ntu", "root": None,
                           "ntu": {"version": "ntu60", "protocol": "xsub", "skeleton_root": str(skeletons),
-                                  "val_subjects": 0}})
+                                  "val_subjects": 0}, "preprocess_only": True})
     run_stage("stages.ingest", "--params", str(params), "--out", str(tmp_path / "ingest"),
               "--metrics", str(tmp_path / "ingest.json"))
     done = subprocess.run([sys.executable, "-m", "stages.extract_keypoints", "--params", str(params),

@@ -39,7 +39,7 @@ def test_ntu_sample_heatmaps_and_rgb_share_one_box(shared_data, tmp_path):
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     params["data"].update({"source": "ntu", "root": str(videos),
                            "ntu": {"version": "ntu60", "protocol": "xsub", "skeleton_root": str(ntu),
-                                   "val_subjects": 0}})  # one sample: no val split
+                                   "val_subjects": 0}, "preprocess_only": True})  # one sample: no val split
     params["heatmap"]["size"], params["rgb"]["size"], params["rgb"]["clip_len"] = 56, 112, 8  # NTU-like shapes
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     p, out = ["--params", str(tmp_path / "params.yaml")], tmp_path / "data"

@@ -131,7 +131,7 @@ def test_stage_records_kept_and_rejected_partial_videos_with_mediapipe(shared_da
     (root / "carphone.mp4").symlink_to(shared_data / CARPHONE)  # complete: no row
     params = write_params(tmp_path / "params.yaml", {
         "source": "folder", "root": str(root.parent), "probe_videos": True,
-        "folder": {"split_file": None, "val_fraction": 0.0, "test_fraction": 0.0}},
+        "folder": {"split_file": None, "val_fraction": 0.0, "test_fraction": 0.0}, "preprocess_only": True},
         source="mediapipe", max_reject_fraction=0.5, min_decoded_fraction=0.9)
     out = tmp_path / "out"
     run_stage("stages.ingest", "--params", str(params), "--out", str(out / "ingest"), "--metrics", str(out / "i.json"))
@@ -166,7 +166,7 @@ def test_stage_keeps_a_cut_ntu_video_and_its_rgb_decodes(shared_data, tmp_path):
     params = write_params(tmp_path / "params.yaml", {
         "source": "ntu", "root": str(video.parent),
         "ntu": {"version": "ntu60", "protocol": "xsub", "skeleton_root": str(ntu),
-                "val_subjects": 0}}, min_decoded_fraction=0.8)
+                "val_subjects": 0}, "preprocess_only": True}, min_decoded_fraction=0.8)
     p, out = ["--params", str(params)], tmp_path / "data"
     run_stage("stages.ingest", *p, "--out", str(out / "ingest"), "--metrics", str(tmp_path / "m1.json"))
     run_stage("stages.extract_keypoints", *p, "--manifest", str(out / "ingest" / "manifest.parquet"),

@@ -46,6 +46,30 @@ class NoValidationSplitError(ValueError):
     """The data has no `val` split, and choices are never made on `test`."""
 
 
+class EmptySplitError(ValueError):
+    """A split a stage needs holds no clips; the message names it and the clips per split."""
+
+
+# Where clips leave the pipeline, each with its reason: where to look when a split came out empty.
+REJECTS_FILES = ("data/ingest/rejects.parquet", "data/keypoints/rejects.parquet", "data/rgb/rejects.parquet")
+
+
+def require_splits(counts: Mapping[str, int], needed: Iterable[str], *, where: str) -> None:
+    """Raise `EmptySplitError` unless every `needed` split has clips in `counts` ({split: clips}).
+
+    A stage calls this at its start on the data it reads, so that a split emptied after ingest (its
+    clips rejected by a later stage) stops it with the split's name instead of an error from deep
+    inside a library call (an empty `torch.cat`, a metric over no samples).
+    """
+    empty = [split for split in needed if not counts.get(split)]
+    if empty:
+        per_split = ", ".join(f"{split} {counts.get(split, 0)}" for split in SPLITS)
+        raise EmptySplitError(
+            f"{where}: no clips in split {' or '.join(map(repr, empty))} (clips per split: {per_split}). "
+            f"Clips leave with a reason in {', '.join(REJECTS_FILES)}; metrics/ingest.json has what the "
+            "dataset held per class and split")
+
+
 def validation_split(splits: Iterable[str]) -> str:
     """The split every choice is made on (kept epoch, fusion rule, regularisation): always `val`.
 

@@ -15,6 +15,7 @@ throughput, end-to-end clips/s and seconds.
 
 from __future__ import annotations
 
+import collections
 import json
 import time
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import pyarrow.parquet as pq
 import torch
 
 from crychic.clips.plan import read_clip_plan
-from crychic.core.manifest import read_label_names, validation_split
+from crychic.core.manifest import read_label_names, require_splits, validation_split
 from crychic.evaluation import scoring as evaluation
 from crychic.evaluation.efficiency import model_costs
 from crychic.evaluation.end_to_end import FRAMINGS, ClipSettings, end_to_end_throughput
@@ -105,6 +106,8 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
     # The CRYCHIC networks and rgb_only see the clips they were trained on: cut by the person box, or
     # by the deployment framing (research.deployment_framing); the I3D baseline keeps the box cut.
     students_rgb = inputs.rgb_framed if params["research"]["deployment_framing"] else inputs.rgb
+    # chosen on val, scored on test: stop before loading any model if the clips lack either
+    require_splits(collections.Counter(row["split"] for row in plan), ("val", split), where=inputs.clips)
     val_split = validation_split(row["split"] for row in plan)
     started = time.perf_counter()
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from crychic.core.manifest import SPLITS
 from crychic.core.video import VIDEO_EXTENSIONS, VideoError, probe_video
+from crychic.sources.dataset_checks import DatasetError
 
 UCF_GROUP = re.compile(r"_g(\d+)_c(\d+)", re.IGNORECASE)
 SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -83,11 +84,12 @@ def list_folder_samples(
         raise ValueError(f"{root}: no class folders (expected one folder per class)")
     given_splits = read_split_file(split_file) if split_file else None
 
-    rows, rejects = [], []
+    rows, rejects, seen = [], [], set()
     for label, class_dir in enumerate(class_dirs):
         files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
         if not files:
             raise ValueError(f"{class_dir}: empty class folder (class {class_dir.name!r} has no clips)")
+        seen.update(clip.relative_to(root).as_posix() for clip in files)
         for clip in files:
             reason = None
             if clip.suffix.lower() not in VIDEO_EXTENSIONS:
@@ -115,6 +117,8 @@ def list_folder_samples(
                 "split": given_splits[rel] if given_splits is not None else None,
                 "annotation": None,
             })
+    if given_splits is not None:
+        _check_listed_clips_exist(given_splits, seen, split_file, root)
     if not rows:
         raise ValueError(f"{root}: no decodable videos found ({len(rejects)} files rejected)")
     if given_splits is None:
@@ -126,3 +130,18 @@ def list_folder_samples(
     if len(set(ids)) != len(ids):
         raise ValueError(f"{root}: two clips map to one sample id; rename clips that differ only in extension")
     return rows, rejects
+
+
+def _check_listed_clips_exist(given_splits: dict[str, str], seen: set[str], split_file, root: Path) -> None:
+    """A split file naming a clip that is not there is a typo or a partial copy: the split the user
+    meant is not the one they would get, so ingest stops (a clip on disk that the file leaves out is
+    only a reject)."""
+    missing = sorted(rel for rel in given_splits if rel not in seen)
+    if missing:
+        per_split = {split: sum(given_splits[rel] == split for rel in missing) for split in SPLITS}
+        shown = ", ".join(f"{rel} ({given_splits[rel]})" for rel in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise DatasetError(
+            f"{split_file}: names {len(missing)} of its {len(given_splits)} clips that are not under {root} "
+            f"(missing per split: {per_split}): {shown}{more}. Fix the paths (relative to data.root, "
+            "'<class folder>/<clip>') or copy the clips")

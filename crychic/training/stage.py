@@ -23,6 +23,7 @@ and it removes the point once its outputs are written.
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 from collections.abc import Callable
 
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 
 from crychic.core.atomic_write import write_json
-from crychic.core.manifest import read_label_names
+from crychic.core.manifest import EmptySplitError, read_label_names, require_splits
 from crychic.core.params import load_params, select
 from crychic.core.partial_shards import input_token
 from crychic.reporting.tracking import StageRun
@@ -116,6 +117,23 @@ def rgb_dir(stage: str, params: dict, args: argparse.Namespace) -> str:
     return args.rgb_framed if framed else args.rgb
 
 
+def split_counts(stage: str, params: dict, args: argparse.Namespace) -> dict[str, dict[str, int]]:
+    """{store: {split: clips}} for each store of clips the stage trains from."""
+    from crychic.clips.plan import read_clip_plan
+    from crychic.heatmaps.shards import HeatmapShards
+    from crychic.rgb.shards import RgbClips
+
+    if stage in BASELINE_INPUTS:
+        stores = {args.clips: collections.Counter(row["split"] for row in read_clip_plan(args.clips))}
+        if BASELINE_INPUTS[stage] == "rgb":
+            stores[args.rgb] = RgbClips(args.rgb).split_counts()
+        return stores
+    stores = {} if stage == "rgb_only" else {args.heatmaps: HeatmapShards(args.heatmaps).split_counts()}
+    if stage != "teacher":
+        stores[rgb_dir(stage, params, args)] = RgbClips(rgb_dir(stage, params, args)).split_counts()
+    return stores
+
+
 def training_run(stage: str, params: dict, args: argparse.Namespace) -> StageRun:
     """The stage's MLflow run, logging its inputs (`input_paths`) as training datasets."""
     return StageRun(DVC_STAGE[stage], params, enabled=not args.no_mlflow, inputs=input_paths(stage, args, params))
@@ -145,6 +163,11 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
     (the baselines pass `crychic.training.baselines.train_baseline_from_args`, so that the CRYCHIC
     stages never import, and never re-run for, the baselines' code)."""
     params = select(load_params(args.params), PARAM_KEYS[stage])
+    try:  # fitted on train, kept by val: stop here, naming the split, if a rejecting stage emptied one
+        for store, counts in split_counts(stage, params, args).items():
+            require_splits(counts, ("train", "val"), where=store)
+    except EmptySplitError as err:
+        raise SystemExit(f"{DVC_STAGE[stage]}: {err}") from None
     label_names = read_label_names(args.manifest)
     token = resume_token(stage, params, args)
     if args.fresh:
