@@ -304,3 +304,23 @@ def test_multilevel_fr_head_refines_every_stage_descriptor():
     total.backward()
     assert terms["fr_head"] > 0 and len(loss.level_refinements) == 6
     assert model.student_levels.temporal[2].weight.grad.abs().sum() > 0  # the last stage's temporal descriptor learns
+
+
+@pytest.mark.parametrize("framed", [False, True])
+def test_uniform_guidance_is_the_person_box_in_the_clips_frame(framed):
+    torch.manual_seed(0)
+    config = CrychicConfig(num_classes=3, teacher=TeacherConfig(in_channels=17, base_channels=4, stage_blocks=(1, 1, 1)),
+                           student="resnet18_tiny", student_overrides={"width": 8}, guidance_source="uniform")
+    model = CrychicModel(config).eval()
+    box = torch.tensor([[0.0, 0.5, 0.5, 1.0]] * 2) if framed else None  # the box: the clip's lower-left quarter
+    out = model(heatmap=torch.rand(2, 17, 4, 16, 16), rgb=torch.randn(2, 3, 2, 64, 64), heatmap_in_rgb=box)
+    for guide in out["guidance_maps"]:
+        h, w = guide.shape[-2:]
+        if not framed:  # a box-cut clip is all box
+            assert (guide == 1).all()
+            continue
+        # Pixel j sits at u = j / w: the box is u in [0, 0.5), v in [0.5, 1); its edge pixels are
+        # half in (bilinear against the zeros outside), and nothing lies beyond them.
+        assert (guide[..., : h // 2, :] == 0).all() and (guide[..., :, w // 2 + 1 :] == 0).all()
+        if h > 2:
+            assert guide[..., h // 2 + 1 :, 1 : w // 2].min() == 1  # the box's inside, edges aside

@@ -172,11 +172,14 @@ class CrychicModel(nn.Module):
         source = self.config.guidance_source
         if source == "teacher":
             return teacher_aligned
-        if source == "uniform":
-            return [torch.ones_like(a) for a in teacher_aligned]
+        if source == "uniform":  # the whole person box: all of a box-cut clip, the box's place in a framed one
+            if heatmap_in_rgb is None:
+                return [torch.ones_like(a) for a in teacher_aligned]
+            box = heatmap.new_ones(heatmap.shape[0], 1, *heatmap.shape[2:])  # N x 1 x T_h x H x W
+            return [self._onto_student(box, frames, size, heatmap_in_rgb) for size in sizes]
         if heatmap.shape[1] < 17:
             raise ValueError(f"keypoint guidance reads 17 joint channels; the heatmaps have {heatmap.shape[1]}")
-        # Each joint's peak grown to the region around it (about a sixth of the box a side: a hand
+        # Each joint's peak grown to the region around it (about an eighth of the box a side: a hand
         # and what it holds), N x 1 x T_h x H x W, then onto each stage's grid like the teacher's maps.
         reach = max(1, heatmap.shape[-1] // 16) * 2 + 1
         regions = hand_mask(heatmap.float(), joints=REGION_JOINTS if source == "keypoints" else WRISTS, reach=reach)

@@ -417,8 +417,9 @@ def train_stage(
         # Neither reads the switch: the teacher never uses guidance, the plain student has none.
         model_params["attention_guidance"] = stage == "teacher"
     text_embeddings = class_text if stage == "text" else None
-    if model_params.get("guidance_source") == "keypoints" and "heatmap" in modalities and not datasets["train"].with_joint:
-        raise ValueError(f"{heatmap_dir}: model.guidance_source 'keypoints' reads the joint channels, "
+    source = model_params.get("guidance_source")
+    if source in ("keypoints", "hands") and "heatmap" in modalities and not datasets["train"].with_joint:
+        raise ValueError(f"{heatmap_dir}: model.guidance_source {source!r} reads the joint channels, "
                          "and these heatmaps have limbs only (heatmap.with_joint: false)")
     if stage == "text" and text_embeddings is None:
         raise ValueError("the text stage needs the class-text embeddings (class_text)")
