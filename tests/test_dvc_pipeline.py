@@ -188,6 +188,9 @@ def test_evaluate_reports_every_model_and_draws_its_pictures(repo, first_repro):
     assert {end_to_end["posefree"]["top1"], end_to_end["full"]["top1"]} <= {0.0, 0.5, 1.0}
     speed = timing["end_to_end"]
     assert speed["posefree"]["clips_per_second"] > speed["full"]["clips_per_second"]  # MediaPipe costs
+    # pose on the 16 sampled frames of 48, against every frame: the same two clips, one run
+    assert speed["full"]["clips_per_second"] > speed["full_every_frame"]["clips_per_second"]
+    assert speed["sampled_pose_speedup"] > 1 and "full_every_frame" in end_to_end
     assert "pose" in speed["full"]["seconds_per_clip"]
     assert len(timing["mlflow_run_id"]) == 32 and "mlflow_run_id" not in metrics
     focus = metrics["teacher_wrist_focus"]  # where the teacher's attention points, per stage and class group
@@ -204,6 +207,31 @@ def test_evaluate_reports_every_model_and_draws_its_pictures(repo, first_repro):
     assert len(predictions) == 72 and set(MODEL_DESCRIPTIONS) <= set(predictions[0])
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo))
     assert "metrics/evaluate.json" in json.dumps(shown) and "crychic_fused" in json.dumps(shown)
+
+
+def test_crychic_predict_reproduces_evaluates_end_to_end_predictions(repo, first_repro, tmp_path):
+    """`crychic predict` (the installed console script) on evaluate's end-to-end videos and a text
+    file named .mp4: one JSON line each, the videos' top-5 for both modes, the same top classes as
+    evaluate's end-to-end paths (one code path), an error line for the text file, an overlay per video."""
+    end_to_end = json.loads((repo / "metrics/evaluate.json").read_text())["end_to_end"]
+    bogus = tmp_path / "notes.mp4"
+    bogus.write_text("not a video\n")
+    out, overlays = tmp_path / "out.jsonl", tmp_path / "overlays"
+    output = run([str(BIN / "crychic"), "predict", "--mode", "both", "--json", str(out), "--overlay", str(overlays),
+                  *end_to_end["videos"], str(bogus)], repo)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["path"] for line in lines] == [*end_to_end["videos"], str(bogus)]
+    for line, posefree, full in zip(lines, end_to_end["predictions"]["posefree"], end_to_end["predictions"]["full"]):
+        assert line["error"] is None and set(line["predictions"]) == {"pose_free", "full"}
+        assert [len(line["predictions"][m]) for m in ("pose_free", "full")] == [5, 5]
+        assert (line["predictions"]["pose_free"][0]["label"], line["predictions"]["full"][0]["label"]) == (posefree, full)
+        assert "pose" in line["seconds"]["full"] and "pose" not in line["seconds"]["pose_free"]
+    assert "cannot be decoded" in lines[-1]["error"] and "notes.mp4" in lines[-1]["error"]
+    assert f"{len(end_to_end['videos'])} of {len(lines)} videos classified" in output
+    assert sorted(p.name for p in overlays.glob("*.png")) == sorted(Path(v).stem + ".png" for v in end_to_end["videos"])
+    done = subprocess.run([str(BIN / "crychic"), "predict", str(bogus)], cwd=repo, env=ENV, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 1 and "0 of 1 videos classified" in done.stdout  # nothing classified: non-zero
 
 
 def test_results_table_command_renders_the_metrics_into_the_readme(repo, first_repro):

@@ -29,7 +29,7 @@ from crychic.clips.plan import read_clip_plan
 from crychic.core.manifest import read_label_names, require_splits, validation_split
 from crychic.evaluation import scoring as evaluation
 from crychic.evaluation.efficiency import model_costs
-from crychic.evaluation.end_to_end import FRAMINGS, ClipSettings, end_to_end_throughput
+from crychic.evaluation.end_to_end import FRAMINGS, Deployment, clip_settings, end_to_end_throughput
 from crychic.evaluation.methods import (COMPARISONS, LATE_FUSION_WEIGHTS, METHODS, PROTOCOL_QUESTIONS,
                                         TRAINED_CHECKPOINTS)
 from crychic.evaluation.statistics import bootstrap_ci, paired_difference
@@ -90,6 +90,12 @@ def _load_crychic(path, num_classes: int, model_params: dict, head: str | None =
                         heatmap_channels=int(saved.get("teacher_overrides", {}).get("in_channels", 17)))
     load_checkpoint(path, model, head=head)
     return model.eval()
+
+
+def load_crychic(path, model_params: dict, head: str | None = None) -> tuple[torch.nn.Module, list[str]]:
+    """A trained CRYCHIC checkpoint and the class names it was trained with (`crychic predict`)."""
+    label_names = list(torch.load(path, map_location="cpu", weights_only=True)["label_names"])
+    return _load_crychic(path, len(label_names), model_params, head=head), label_names
 
 
 def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Evaluation:
@@ -261,29 +267,30 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
         chosen_rows = [test_plan[i] for i in np.linspace(0, len(test_plan) - 1, count).round().astype(int)]
         step(f"end to end from {count} video files: pose-free path (framing '{chosen['crychic_posefree_nokp']}') "
              "vs full path (MediaPipe)")
-        clip_settings = ClipSettings(
-            rgb_clip_len=int(params["rgb"]["clip_len"]), rgb_size=int(params["rgb"]["size"]),
-            heatmap_clip_len=int(params["heatmap"]["clip_len"]), heatmap_size=int(params["heatmap"]["size"]),
-            sigma=float(params["heatmap"]["sigma"]), with_joint=bool(params["heatmap"]["with_joint"]),
-            with_limb=bool(params["heatmap"]["with_limb"]), box_padding=float(params["heatmap"]["box_padding"]),
-            rgb_decode_max_side=params["rgb"]["decode_max_side"],
-            pose_frame_size=params["keypoints"]["mediapipe_frame_size"], framing=chosen["crychic_posefree_nokp"])
-        joint_cpu.guide_at_inference = chosen["crychic_fused"].endswith("/teacher")
-        end_to_end = end_to_end_throughput(joint_cpu, [row["path"] for row in chosen_rows], clip_settings)
-        joint_cpu.guide_at_inference = False
+        rule, guidance = chosen["crychic_fused"].split("/")
+        deployment = Deployment(joint=joint_cpu, posefree=joint_posefree.cpu(), label_names=label_names,
+                                fusion_rule=rule, guidance=guidance, framing=chosen["crychic_posefree_nokp"])
+        videos = [row["path"] for row in chosen_rows]
+        end_to_end = end_to_end_throughput(deployment, videos, clip_settings(params))
         truth = np.array([row["label"] for row in chosen_rows])
-        metrics["end_to_end"] = {"clips": count, "framing": chosen["crychic_posefree_nokp"]}
-        timing["end_to_end"] = {"speedup": end_to_end["speedup"]}
-        for path_name, key in (("pose_free", "posefree"), ("full", "full")):
+        # what `crychic predict` must reproduce on the same videos (a test checks it)
+        metrics["end_to_end"] = {"clips": count, "framing": deployment.framing, "videos": videos,
+                                 "fusion": chosen["crychic_fused"], "predictions": {}}
+        timing["end_to_end"] = {"speedup": end_to_end["speedup"],
+                                "sampled_pose_speedup": end_to_end["sampled_pose_speedup"]}
+        for path_name, key in (("pose_free", "posefree"), ("full", "full"), ("full_every_frame", "full_every_frame")):
             result = end_to_end[path_name]
-            hits = np.array(result.pop("predictions")) == truth
+            predicted = result.pop("predictions")
+            hits = np.array(predicted) == truth
             metrics["end_to_end"][key] = {"top1": round(float(hits.mean()), 4),
                                           "top1_ci95": list(bootstrap_ci(hits, resamples=resamples))}
+            metrics["end_to_end"]["predictions"][key] = [label_names[p] if p >= 0 else None for p in predicted]
             timing["end_to_end"][key] = result
         print(f"end to end, {count} clips on CPU, batch 1: pose-free {end_to_end['pose_free']['clips_per_second']:.2f} "
               f"clips/s (top-1 {metrics['end_to_end']['posefree']['top1']:.3f}) | full "
-              f"{end_to_end['full']['clips_per_second']:.2f} clips/s (top-1 {metrics['end_to_end']['full']['top1']:.3f})",
-              flush=True)
+              f"{end_to_end['full']['clips_per_second']:.2f} clips/s (top-1 {metrics['end_to_end']['full']['top1']:.3f}) | "
+              f"full, pose on every frame {end_to_end['full_every_frame']['clips_per_second']:.2f} clips/s (top-1 "
+              f"{metrics['end_to_end']['full_every_frame']['top1']:.3f})", flush=True)
 
     return Evaluation(metrics=metrics, timing=timing, logits=logits, labels=labels, sample_ids=list(reference),
                       label_names=label_names, groups=groups, joint=joint_cpu)

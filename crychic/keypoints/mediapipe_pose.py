@@ -23,6 +23,7 @@ builds one graph; `pose_graph_stats` counts them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import decord
@@ -104,8 +105,13 @@ def estimate_keypoints(
     model_complexity: int = 1,
     min_visibility: float = 0.5,
     frame_size: int | None = None,
+    frames: Sequence[int] | None = None,
 ) -> np.ndarray:
     """COCO-17 keypoints ``1 x T x 17 x 3`` of the most prominent person in every frame.
+
+    ``frames``: run the estimator on these frame indices only (decoded with seeks, in order; the
+    other frames' keypoints stay zero). A clip's heatmaps and person box read only its sampled
+    frames, so deployment estimates those (a third of a 48-frame synthetic video) instead of all.
 
     ``frame_size``: decode frames so that their longer side is at most this many pixels (never
     upscaled), then scale the keypoints back to source pixels. MediaPipe looks at the person
@@ -129,12 +135,22 @@ def estimate_keypoints(
     num_frames = len(reader)
 
     landmarks = np.zeros((num_frames, NUM_MEDIAPIPE_LANDMARKS, 3), dtype=np.float32)  # x, y normalised; visibility
+    wanted = range(num_frames) if frames is None else sorted({int(t) for t in frames})
+    if frames is not None and wanted and (wanted[0] < 0 or wanted[-1] >= num_frames):
+        raise ValueError(f"{video_path.name}: frames {wanted[0]}..{wanted[-1]} outside the video's {num_frames}")
+    sampled = None
+    if frames is not None:
+        try:  # one call: decord decodes the sorted indices in a single pass, seeking past long gaps
+            sampled = reader.get_batch(list(wanted)).asnumpy()  # len(wanted) x H x W x 3 RGB uint8
+        except (decord.DECORDError, RuntimeError) as error:
+            raise KeypointSourceError(f"{video_path.name}: cannot decode frames {wanted[0]}..{wanted[-1]} "
+                                      f"(container reports {num_frames} frames): {error}") from None
     pose = _thread_pose()
     _count("videos")
     try:
-        for t in range(num_frames):
+        for i, t in enumerate(wanted):
             try:
-                frame = reader.next().asnumpy()  # H x W x 3 RGB uint8
+                frame = sampled[i] if sampled is not None else reader.next().asnumpy()  # H x W x 3 RGB uint8
             except (decord.DECORDError, StopIteration) as error:
                 raise KeypointSourceError(
                     f"{video_path.name}: frame {t}: cannot decode (container reports {num_frames} frames): {error}"

@@ -134,20 +134,20 @@ def attention_overlay_figure(rgb_frames, teacher_attention, student_attention, *
     network looks, not how strongly.
     """
     rgb = np.asarray(rgb_frames)
-    teacher, student = _numpy(teacher_attention), _numpy(student_attention)
     if rgb.ndim != 4 or rgb.shape[-1] != 3:
         raise ValueError(f"rgb_frames must be T x S x S x 3, got {rgb.shape}")
-    if teacher.ndim != 3 or student.ndim != 3:
-        raise ValueError(f"attention maps must be T x h x w, got teacher {teacher.shape}, student {student.shape}")
     total, side = rgb.shape[0], rgb.shape[1]
     shown = np.unique(np.linspace(0, total - 1, min(num_frames, total)).round().astype(int))
-    teacher = np.stack([resize_box_frame(m, side) for m in teacher[_matching_frames(shown, total, len(teacher))]])
-    student = np.stack([resize_box_frame(m, side) for m in student[_matching_frames(shown, total, len(student))]])
-    teacher, student = teacher.clip(min=0), student.clip(min=0)  # F x S x S each
-
-    rows = [("RGB", [rgb[i] for i in shown]),
-            ("RGB + teacher", [_blend(rgb[i], a) for i, a in zip(shown, teacher)]),
-            ("RGB + student", [_blend(rgb[i], a) for i, a in zip(shown, student)])]
+    rows = [("RGB", [rgb[i] for i in shown])]
+    # No teacher map (a pose-free prediction): the RGB and student rows only.
+    for label, attention in (("RGB + teacher", teacher_attention), ("RGB + student", student_attention)):
+        if attention is None:
+            continue
+        maps = _numpy(attention)
+        if maps.ndim != 3:
+            raise ValueError(f"attention maps must be T x h x w, got {label[6:]} {maps.shape}")
+        maps = np.stack([resize_box_frame(m, side) for m in maps[_matching_frames(shown, total, len(maps))]])
+        rows.append((label, [_blend(rgb[i], a) for i, a in zip(shown, maps.clip(min=0))]))  # F x S x S maps
     fig = _new_figure(2.2 * len(shown), 2.2 * len(rows) + (0.4 if title else 0))
     axes = fig.subplots(len(rows), len(shown), squeeze=False)
     for row, (label, images) in enumerate(rows):
@@ -234,6 +234,13 @@ def overlay_sample(rgb_frames: np.ndarray, rgb_frame_indices, heatmap: np.ndarra
     gap = np.full((size, GAP, 3), 255, dtype=np.uint8)
     row = [piece for panel in panels for piece in (panel, gap)][:-1]
     return np.concatenate(row, axis=1)
+
+
+def figure_pixels(fig: Figure, dpi: int = 100) -> np.ndarray:
+    """The figure rendered to an ``H x W x 3`` uint8 RGB image (to stack several into one PNG)."""
+    fig.set_dpi(dpi)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
 def save_png(image: np.ndarray, path: str | Path) -> Path:

@@ -1,0 +1,215 @@
+"""`crychic predict`: video files in, the predicted actions out (and pictures of where the networks looked).
+
+    crychic predict clip.mp4 videos/ 'more/*.avi' [--mode pose-free|full|both] [--model models]
+                    [--top-k 5] [--json out.jsonl] [--overlay DIR]
+
+Modes (the two deployments of `crychic.evaluation.end_to_end`, the code the evaluate stage measures):
+`pose-free` runs the RGB student alone on the clip framed without keypoints; `full` runs MediaPipe
+Pose on the sampled frames, renders the heatmaps, and fuses teacher and student; `both` runs each.
+The choices evaluate made on val (framing, fusion rule, whose attention guides) are read from
+`metrics/evaluate.json` when it is there, so a prediction here is the one evaluate scored.
+
+`--model` is the pipeline's `models/` folder (default: `joint.pt`, its stage-3 student kept by its
+own pose-free val score for the pose-free path) or an MLflow model URI (`runs:/<run_id>/<name>`,
+`models:/<name>/<version>`) of a CRYCHIC stage. Tensors: ``rgb 1 x 3 x T x S x S``, ``heatmap 1 x K x
+T_h x H x W``, logits ``C``.
+
+A video that cannot be decoded, is truncated, or (full mode) shows no person is reported on its
+own line with the reason and the run goes on; the exit code is 1 only when no video was classified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crychic.core.reproducibility import pin_cpu_kernels
+
+pin_cpu_kernels()  # as the stages do, before torch runs a kernel: evaluate's kernels, evaluate's logits
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from crychic.core.video import VIDEO_EXTENSIONS  # noqa: E402
+
+MODES = {"pose-free": ("pose_free",), "full": ("full",), "both": ("pose_free", "full")}
+
+
+def find_videos(inputs: Iterable[str]) -> list[Path]:
+    """Files as given (whatever their extension: a bad one is reported, not skipped), folders
+    searched recursively for video files, and glob patterns; in the order given, without repeats."""
+    found: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+        elif glob.has_magic(item):
+            found += sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+        else:
+            found.append(path)  # a missing file is reported on its own line
+    return list(dict.fromkeys(found))
+
+
+@dataclass
+class VideoResult:
+    path: str
+    mode: str
+    predictions: dict[str, list[dict]] = field(default_factory=dict)  # path name -> top-k [{label, probability}]
+    seconds: dict[str, dict[str, float]] = field(default_factory=dict)  # path name -> part -> seconds
+    error: str | None = None
+
+    def as_json(self) -> dict:
+        return {"path": self.path, "mode": self.mode, "predictions": self.predictions, "seconds": self.seconds,
+                "error": self.error}
+
+
+def top_k(logits: torch.Tensor, label_names: list[str], k: int) -> list[dict]:
+    probabilities = logits.float().softmax(0)
+    values, indices = probabilities.topk(min(k, len(label_names)))
+    return [{"label": label_names[int(i)], "probability": round(float(v), 4)} for v, i in zip(values, indices)]
+
+
+def load_deployment(model: str, *, params_path: str = "params.yaml", choices_path: str = "metrics/evaluate.json"):
+    """The `Deployment` of `--model`, with val's choices from evaluate's metrics where they exist."""
+    from crychic.core.params import load_params
+    from crychic.evaluation.end_to_end import Deployment
+
+    choices = {}
+    if Path(choices_path).is_file():
+        protocol = json.loads(Path(choices_path).read_text()).get("protocol", {})
+        if "crychic_fused" in protocol:
+            rule, guidance = protocol["crychic_fused"]["chosen"].split("/")
+            choices = {"fusion_rule": rule, "guidance": guidance,
+                       "framing": protocol["crychic_posefree_nokp"]["chosen"]}
+    if "://" in model or model.startswith(("runs:", "models:")):
+        from crychic.models.logged import load_logged_model
+
+        logged = load_logged_model(model)
+        return Deployment(joint=logged.model, posefree=logged.model, label_names=logged.label_names, **choices)
+    from crychic.evaluation.evaluate import load_crychic
+
+    folder = Path(model)
+    checkpoint = folder / "joint.pt" if folder.is_dir() else folder
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint}: no trained model (run `make demo`, or pass --model)")
+    model_params = load_params(params_path)["model"]
+    joint, label_names = load_crychic(checkpoint, model_params)
+    posefree, _ = load_crychic(checkpoint, model_params, head="student_posefree")
+    return Deployment(joint=joint, posefree=posefree, label_names=label_names, **choices)
+
+
+def predict_video(deployment, path: Path, modes: tuple[str, ...], settings, *, k: int, overlay_dir: Path | None,
+                  pose_every_frame: bool = False) -> VideoResult:
+    from crychic.evaluation.end_to_end import PartTimes, full_forward, pose_free_forward
+
+    result = VideoResult(path=str(path), mode="+".join(modes))
+    outputs = {}
+    try:
+        for name in modes:
+            times = PartTimes()
+            started = time.perf_counter()
+            if name == "pose_free":
+                outputs[name] = pose_free_forward(deployment, path, settings, times)
+            else:
+                outputs[name] = full_forward(deployment, path, settings, times, pose_every_frame=pose_every_frame)
+            result.predictions[name] = top_k(outputs[name].logits, deployment.label_names, k)
+            result.seconds[name] = {**{part: round(s, 4) for part, s in times.seconds.items()},
+                                    "total": round(time.perf_counter() - started, 4)}
+    except Exception as err:  # noqa: BLE001 - any failure on one video is that video's line, not the run's end
+        result.error = _reason(path, err)
+        return result
+    if overlay_dir is not None:
+        write_overlay(outputs, result, overlay_dir / f"{path.stem}.png")
+    return result
+
+
+def _reason(path: Path, err: Exception) -> str:
+    text = str(err)
+    return text if str(path) in text or path.name in text else f"{path}: {text}"
+
+
+def write_overlay(outputs: dict, result: VideoResult, out: Path) -> Path:
+    """One PNG per video: per path, the frames the student saw with its attention (and in the full
+    path the teacher's) over them, titled with the top class."""
+    from crychic.reporting.figures import attention_overlay_figure, figure_pixels, save_png
+
+    images = []
+    for name, output in outputs.items():
+        best = result.predictions[name][0]
+        fig = attention_overlay_figure(output.frames, output.teacher_attention, output.student_attention,
+                                       title=f"{Path(result.path).name} ({name.replace('_', '-')}): "
+                                             f"{best['label']} {best['probability']:.0%}")
+        images.append(figure_pixels(fig))
+    width = max(image.shape[1] for image in images)
+    padded = [np.pad(image, ((0, 0), (0, width - image.shape[1]), (0, 0)), constant_values=255) for image in images]
+    return save_png(np.concatenate(padded, axis=0), out)
+
+
+def format_row(result: VideoResult) -> str:
+    if result.error:  # the reason names the file
+        return f"ERROR {result.error}"
+    parts = []
+    for name, ranked in result.predictions.items():
+        cells = ", ".join(f"{p['label']} {p['probability']:.2f}" for p in ranked)
+        parts.append(f"  {name.replace('_', '-'):9s} {cells}  ({result.seconds[name]['total']:.2f} s)")
+    return f"{result.path}\n" + "\n".join(parts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crychic predict", description=__doc__.splitlines()[0])
+    parser.add_argument("inputs", nargs="+", help="video files, folders (searched recursively) or glob patterns")
+    parser.add_argument("--mode", choices=list(MODES), default="both")
+    parser.add_argument("--model", default="models",
+                        help="the pipeline's models folder or joint.pt, or an MLflow model URI (runs:/..., models:/...)")
+    parser.add_argument("--params", default="params.yaml", help="the clip settings the models were trained with")
+    parser.add_argument("--choices", default="metrics/evaluate.json",
+                        help="evaluate's metrics: the framing, fusion rule and guidance chosen on val")
+    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="write one JSON line per video here")
+    parser.add_argument("--overlay", type=Path, help="write one PNG per classified video here")
+    parser.add_argument("--pose-every-frame", action="store_true",
+                        help="full mode: run pose estimation on every frame (as extraction does), not the sampled ones")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    from crychic.core.atomic_write import atomic_path
+    from crychic.core.params import load_params
+    from crychic.evaluation.end_to_end import clip_settings
+
+    args = build_parser().parse_args(argv)
+    videos = find_videos(args.inputs)
+    if not videos:
+        print("crychic predict: no video found in " + " ".join(args.inputs), file=sys.stderr)
+        return 1
+    deployment = load_deployment(args.model, params_path=args.params, choices_path=args.choices)
+    settings = clip_settings(load_params(args.params))
+    print(f"model {args.model}: {len(deployment.label_names)} classes ({', '.join(deployment.label_names)}); "
+          f"pose-free framing {deployment.framing}, fusion {deployment.fusion_rule}/{deployment.guidance}")
+    if args.overlay:
+        args.overlay.mkdir(parents=True, exist_ok=True)
+    results = []
+    for video in tqdm(videos, desc="crychic predict", unit="video", file=sys.stderr, disable=len(videos) < 2):
+        result = predict_video(deployment, video, MODES[args.mode], settings, k=args.top_k, overlay_dir=args.overlay,
+                               pose_every_frame=args.pose_every_frame)
+        results.append(result)
+        tqdm.write(format_row(result), file=sys.stdout)
+    if args.json:
+        with atomic_path(args.json) as tmp:
+            tmp.write_text("".join(json.dumps(r.as_json()) + "\n" for r in results))
+    classified = sum(r.error is None for r in results)
+    print(f"{classified} of {len(results)} videos classified" + (f", {len(results) - classified} failed" if
+                                                                  classified < len(results) else ""))
+    return 0 if classified else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
