@@ -484,6 +484,24 @@ def test_killed_extract_keypoints_resumes_from_its_finished_shards(repo, first_r
     assert not partial.exists()
 
 
+def test_push_then_pull_in_a_fresh_clone_needs_no_training(repo, first_repro):
+    """The team loop: commit and `dvc push` to the project's default remote (a folder beside the
+    clone), then a fresh clone of that commit beside it pulls, is up to date, and reruns nothing."""
+    assert "up to date" in run(["dvc", "status"], repo)  # the workspace is one consistent state
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "pipeline outputs"], repo)
+    run(["dvc", "push"], repo)
+    assert (repo.parent / "crychic-dvc-store" / "files" / "md5").is_dir()  # ../../crychic-dvc-store from .dvc/
+    other = repo.parent / "crychic-pulled"
+    run(["git", "clone", "-q", str(repo), str(other)], repo.parent)
+    assert not (other / "models" / "joint.pt").exists()
+    run(["dvc", "pull"], other)
+    assert "up to date" in run(["dvc", "status"], other)
+    assert stages_run(run(["dvc", "repro"], other)) == set()
+    for model in sorted((repo / "models").glob("*.pt")):
+        assert (other / "models" / model.name).read_bytes() == model.read_bytes(), model.name
+
+
 # ------------------------------------------------------------------ preprocessing params (last: they edit the workspace)
 
 def test_rgb_size_reruns_only_decode_rgb(repo, first_repro):
