@@ -18,10 +18,10 @@ runs them one at a time (2 cores hold one training at a time), and DVC's run cac
 stage whose params did not change (the no-contrastive variant retrains the student and the joint
 stage, never the teacher). So each variant is cached, shows in `dvc exp show`, and has its MLflow
 runs tagged with the experiment name. The table goes to `metrics/ablations.json` and, with
-`python -m pipeline.results_table`, into the README: per variant and figure the mean and sample
+`python -m pipeline.results_table`, into docs/REPORT.md: per variant and figure the mean and sample
 std over draws and a 95 % interval from a hierarchical bootstrap (draws, then test clips within a
 draw, read from each experiment's committed `plots/evaluate_predictions.json`); and per claim of
-the README (`crychic.evaluation.methods.COMPARISONS`, on the `full` variant) the per-draw paired differences,
+the report (`crychic.evaluation.methods.COMPARISONS`, on the `full` variant) the per-draw paired differences,
 how many draws agree, and their hierarchical interval; and each variant against `full` the same way
 (same draw, same test clips), which is what says whether switching a component off changed anything.
 Next to the hierarchical interval, each paired figure has the draw-level statistics a sceptic reads
@@ -134,7 +134,7 @@ def _dvc() -> str:
 
 
 def sweep_order(variants: list[str], draws: list[int]) -> list[tuple[str, int]]:
-    """`full` on every draw first (it carries the README's claims over draws), then the other
+    """`full` on every draw first (it carries the report's claims over draws), then the other
     variants draw by draw, so that an interrupted sweep leaves the most useful experiments done."""
     first = [("full", d) for d in draws if "full" in variants]
     return first + [(v, d) for d in draws for v in variants if v != "full"]
@@ -278,7 +278,7 @@ def summarise(results: dict[str, dict[int, dict]], resamples: int = 2000) -> dic
 
 
 def claims_over_draws(by_draw: dict[int, dict], comparisons: list[tuple[str, str]], resamples: int = 2000) -> dict:
-    """Each claim "a - b" of the README on every draw: the per-draw paired top-1 difference, how
+    """Each claim "a - b" of the report on every draw: the per-draw paired top-1 difference, how
     many draws have a above b, the hierarchical and the draw-level t interval of the mean
     difference, and the same per class group."""
     out = {}
@@ -339,7 +339,7 @@ def variants_against_full(results: dict[str, dict[int, dict]], columns=AGAINST_F
 
     A draw fixes the test clips, so a variant and `full` of the same draw are scored on the same
     clips: the difference is paired per clip within a draw (far tighter than two unpaired means),
-    and its interval resamples draws, then clips, like the README's claims."""
+    and its interval resamples draws, then clips, like the report's claims."""
     full = results.get("full", {})
     out: dict = {}
     for variant, by_draw in results.items():

@@ -1,15 +1,21 @@
-"""Render the pipeline's results into README.md: `python -m pipeline.results_table`.
+"""Render the pipeline's results into the docs: `python -m pipeline.results_table`.
+
+The README is a user guide and holds one generated block, `headline:` (a short test-split table:
+CRYCHIC beside late fusion, the plain RGB student and the teacher, with the paired differences
+that decide it); the research report, `docs/REPORT.md`, holds the rest (`results:`, `protocol:`,
+`findings:`, `ablations:`, `sweep_scope:`, `sweep_findings:`, `teacher_variants:`, `teacher_focus:`,
+`designs:`, `stage3:`, `stage_times:`). `BLOCK_FILES` says which file holds which block.
 
 Reads `metrics/evaluate.json` and `metrics/timing/evaluate.json` (written by the evaluate stage),
 the other stages' `metrics/timing/*.json` and, when present, `metrics/ablations.json` (written by
-`python -m pipeline.ablations`) and `metrics/teacher_variants.json` (`python -m pipeline.teacher_variants`),
-and replaces what lies between the `<!-- results:start -->` / `<!-- results:end -->` (and `protocol:`,
-`ablations:`, `teacher_variants:`, `stage_times:`, `findings:`, `sweep_scope:`, `sweep_findings:`,
-`teacher_focus:`) markers, so the numbers in the README are the numbers the pipeline produced.
-The prose blocks (`findings:`, `sweep_findings:`, `teacher_focus:`) are sentences with the figures
-filled in and the verdicts computed from the intervals, so a new run cannot leave a stale reading
-beside new tables. `--check` fails instead of writing when the README is out of date (for CI or a
-pre-commit hook).
+`python -m pipeline.ablations`), `metrics/teacher_variants.json` (`python -m pipeline.teacher_variants`),
+`metrics/designs.json` and `metrics/stage3_schedule.json`, and replaces what lies between each
+block's `<!-- name:start -->` / `<!-- name:end -->` markers, so the numbers in the docs are the
+numbers the pipeline produced. The prose blocks (`findings:`, `sweep_findings:`, `teacher_focus:`,
+the headline's verdicts) are sentences with the figures filled in and the verdicts computed from the
+intervals, so a new run cannot leave a stale reading beside new tables. `--check` fails instead of
+writing when any block in either file is out of date, or when a file holds another file's block
+(for CI or a pre-commit hook).
 """
 
 from __future__ import annotations
@@ -248,7 +254,7 @@ CLAIM_STATEMENTS = {
                                          "pose-free student)", 1),
     "late_fusion - teacher": ("Averaging the separately trained teacher and `rgb_only` (late fusion) beats the "
                               "teacher", 1),
-    "crychic_fused - late_fusion": ("CRYCHIC's fused model beats that late fusion", 1),
+    "crychic_fused - late_fusion": ("CRYCHIC's fused model beats late fusion", 1),
     "crychic_text - crychic_posefree": ("The text anchor makes the pose-free student better (stage 3 with and "
                                         "without the class sentences, same start, same epochs)", 1),
     "msg3d - gcn": ("The keypoint baselines, MS-G3D against the ST-GCN stand-in", 0),
@@ -494,10 +500,59 @@ def stage_times_markdown(timings: dict[str, dict]) -> str:
             + f": {int(total // 60)} min {total % 60:.0f} s together.")
 
 
+# The README's headline: CRYCHIC's two rows beside the baselines they have to beat, so that the short
+# table can never show CRYCHIC alone, and the two paired claims that decide whether it does.
+HEADLINE_METHODS = ("crychic_fused", "late_fusion", "crychic_posefree", "rgb_only", "teacher")
+HEADLINE_CLAIMS = ("crychic_fused - late_fusion", "crychic_posefree - rgb_only")
+
+
+def headline_markdown(evaluate: dict, timing: dict | None = None, ablations: dict | None = None,
+                      source: str | None = None) -> str:
+    """The README's short results table: test top-1 with its interval for `HEADLINE_METHODS`, what
+    made the figures, and each of `HEADLINE_CLAIMS` with its verdict, read as in the report (the
+    interval over the sweep's draws where there is one, else the test split's)."""
+    models = evaluate["models"]
+    lines = ["| method | needs at test time | test top-1 % | 95 % CI |", "|---|---|---|---|"]
+    for name in HEADLINE_METHODS:
+        if name in models:
+            method = METHODS.get(name)
+            lines.append(f"| `{name}`: {method.description if method else name} | {method.modality if method else ''} "
+                         f"| {_pct(models[name]['top1'])} | {_interval(models[name].get('top1_ci95'))} |")
+    device = (timing or {}).get("device")
+    lines += ["", f"{evaluate['samples']} {evaluate['split']} clips"
+              + (f" of `data.source: {source}`" if source else "")
+              + ", one training run of `make demo` (`dvc repro` with the committed `params.yaml`)"
+              + (f" on {device.upper() if device == 'cpu' else device}" if device else "")
+              + ", each model scored once by `evaluate` (`metrics/evaluate.json`; the machine and the stage times "
+              f"are in the report); 95 % CI: bootstrap over the test clips; chance {_pct(evaluate['chance_top1'])} %."]
+    comparisons, claims = evaluate.get("comparisons") or {}, (ablations or {}).get("claims") or {}
+    clips = _sweep_clips(ablations or {})
+    if any(claim in comparisons or claim in claims for claim in HEADLINE_CLAIMS):
+        lines.append("")
+    for claim in HEADLINE_CLAIMS:
+        test, over_draws = comparisons.get(claim), claims.get(claim)
+        if not test and not over_draws:
+            continue
+        statement, direction = CLAIM_STATEMENTS[claim]
+        figures = []
+        if test:
+            figures.append(f"{_signed(test['difference'])} {_interval(test['ci95'], signed=True)} on this test split")
+        if over_draws:
+            ci, basis = draw_interval(over_draws)
+            n = over_draws["draws"]
+            figures.append(f"{_signed(over_draws['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'} over "
+                           f"{n} data draw{'' if n == 1 else 's'} of the ablation sweep"
+                           + (f" ({clips} test clips a draw; {basis})" if clips else f" ({basis})"))
+        else:
+            ci = test["ci95"]
+        lines.append(f"- {statement}: **{verdict(ci, direction)}**. `{claim}`, points: " + "; ".join(figures) + ".")
+    return "\n".join(lines)
+
+
 def replace_between(text: str, marker: str, body: str) -> str:
     pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(\n<!-- {marker}:end -->)", re.S)
     if not pattern.search(text):
-        raise ValueError(f"README has no <!-- {marker}:start --> ... <!-- {marker}:end --> markers")
+        raise ValueError(f"no <!-- {marker}:start --> ... <!-- {marker}:end --> markers")
     return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
 
 
@@ -527,50 +582,100 @@ def stage3_markdown(schedule: dict) -> str:
     return "\n".join(lines)
 
 
+# Which file holds which generated block: the README is a user guide (one short table), the report the rest.
+BLOCK_FILES = {
+    "headline": "readme",
+    **{block: "report" for block in ("stage_times", "stage3", "designs", "protocol", "results", "findings",
+                                     "teacher_variants", "teacher_focus", "sweep_scope", "ablations",
+                                     "sweep_findings")},
+}
+START_MARKER = re.compile(r"^<!-- (\w+):start -->$", re.M)
+
+
+def render_blocks(args: argparse.Namespace) -> dict[str, str]:
+    """Every block whose metrics files are present, rendered: block name -> the text between its markers."""
+    evaluate = json.loads(Path(args.evaluate).read_text())
+    timing = json.loads(Path(args.timing).read_text()) if Path(args.timing).is_file() else None
+    ablations = json.loads(Path(args.ablations).read_text()) if Path(args.ablations).is_file() else None
+    source = None
+    if Path(args.params).is_file():
+        import yaml
+
+        source = ((yaml.safe_load(Path(args.params).read_text()) or {}).get("data") or {}).get("source")
+    blocks = {"headline": headline_markdown(evaluate, timing, ablations, source),
+              "results": results_markdown(evaluate, timing), "protocol": protocol_markdown(evaluate),
+              "findings": findings_markdown(evaluate, ablations)}
+    if ablations:
+        blocks |= {"ablations": ablations_markdown(ablations), "sweep_scope": sweep_scope_markdown(ablations),
+                   "sweep_findings": sweep_findings_markdown(ablations)}
+    if Path(args.teacher_variants).is_file():
+        variants = json.loads(Path(args.teacher_variants).read_text())
+        blocks |= {"teacher_variants": teacher_variants_markdown(variants),
+                   "teacher_focus": teacher_focus_markdown(variants, evaluate)}
+    for block, name, render in (("designs", "designs.json", designs_markdown),
+                                ("stage3", "stage3_schedule.json", stage3_markdown)):
+        path = Path(args.ablations).with_name(name)
+        if path.is_file():
+            blocks[block] = render(json.loads(path.read_text()))
+    timings = {path.stem: json.loads(path.read_text()) for path in sorted(Path(args.timing_dir).glob("*.json"))}
+    if timings:
+        blocks["stage_times"] = stage_times_markdown(timings)
+    return blocks
+
+
+def update(text: str, where: str, blocks: dict[str, str], homes: dict[str, str]) -> str:
+    """`text` (the file `where`) with every rendered block it holds replaced. `homes` maps each block to
+    the file that holds it; a block of this file without its markers, or the markers of a block that
+    belongs in another file, is an error that names both."""
+    holds = {block for block, home in homes.items() if home == where}
+    misplaced = sorted(set(START_MARKER.findall(text)) - holds)
+    if misplaced:
+        raise ValueError(f"{where}: holds the markers of {', '.join(misplaced)}, which belong in "
+                         + ", ".join(sorted({homes.get(b, 'no file (an unknown block)') for b in misplaced})))
+    for block in sorted(holds & set(blocks)):
+        try:
+            text = replace_between(text, block, blocks[block])
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readme", default="README.md")
+    parser.add_argument("--readme", default="README.md", help="the user guide: the `headline:` block")
+    parser.add_argument("--report", default="docs/REPORT.md", help="the research report: every other block")
     parser.add_argument("--evaluate", default="metrics/evaluate.json")
     parser.add_argument("--timing", default="metrics/timing/evaluate.json")
     parser.add_argument("--ablations", default="metrics/ablations.json")
     parser.add_argument("--teacher-variants", default="metrics/teacher_variants.json")
     parser.add_argument("--timing-dir", default="metrics/timing", help="every stage's seconds (`stage_times:`)")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
+    parser.add_argument("--params", default="params.yaml", help="data.source, named under the headline table")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a block in either file is out of date")
     args = parser.parse_args(argv)
 
-    readme = Path(args.readme)
-    text = readme.read_text()
-    evaluate_path = Path(args.evaluate)
-    if not evaluate_path.is_file():
-        sys.exit(f"{evaluate_path}: not found; run `dvc repro` first")
-    evaluate = json.loads(evaluate_path.read_text())
-    timing = json.loads(Path(args.timing).read_text()) if Path(args.timing).is_file() else None
-    updated = replace_between(text, "results", results_markdown(evaluate, timing))
-    updated = replace_between(updated, "protocol", protocol_markdown(evaluate))
-    ablations = json.loads(Path(args.ablations).read_text()) if Path(args.ablations).is_file() else None
-    updated = replace_between(updated, "findings", findings_markdown(evaluate, ablations))
-    if ablations:
-        updated = replace_between(updated, "ablations", ablations_markdown(ablations))
-        updated = replace_between(updated, "sweep_scope", sweep_scope_markdown(ablations))
-        updated = replace_between(updated, "sweep_findings", sweep_findings_markdown(ablations))
-    if Path(args.teacher_variants).is_file():
-        variants = json.loads(Path(args.teacher_variants).read_text())
-        updated = replace_between(updated, "teacher_variants", teacher_variants_markdown(variants))
-        updated = replace_between(updated, "teacher_focus", teacher_focus_markdown(variants, evaluate))
-    for block, name, render in (("designs", "designs.json", designs_markdown),
-                                ("stage3", "stage3_schedule.json", stage3_markdown)):
-        path = Path(args.ablations).with_name(name)
-        if path.is_file() and f"<!-- {block}:start -->" in updated:
-            updated = replace_between(updated, block, render(json.loads(path.read_text())))
-    timings = {path.stem: json.loads(path.read_text()) for path in sorted(Path(args.timing_dir).glob("*.json"))}
-    if timings:
-        updated = replace_between(updated, "stage_times", stage_times_markdown(timings))
+    if not Path(args.evaluate).is_file():
+        sys.exit(f"{args.evaluate}: not found; run `dvc repro` first")
+    blocks = render_blocks(args)
+    files = {"readme": Path(args.readme), "report": Path(args.report)}
+    homes = {block: str(files[key]) for block, key in BLOCK_FILES.items()}
+    updated, stale = {}, []
+    for path in files.values():
+        text = path.read_text()
+        try:
+            updated[path] = update(text, str(path), blocks, homes)
+        except ValueError as error:
+            sys.exit(str(error))
+        if updated[path] != text:
+            stale.append(path)
     if args.check:
-        if updated != text:
-            sys.exit(f"{readme}: results tables are out of date; run python -m pipeline.results_table")
+        if stale:
+            sys.exit(f"{', '.join(map(str, stale))}: generated blocks out of date; "
+                     "run python -m pipeline.results_table")
         return
-    readme.write_text(updated)
-    print(f"{readme}: results tables updated from {evaluate_path}")
+    for path in stale:
+        path.write_text(updated[path])
+    print(f"{', '.join(map(str, files.values()))}: generated blocks rendered from {args.evaluate}"
+          + (f" ({', '.join(map(str, stale))} changed)" if stale else " (already up to date)"))
 
 
 if __name__ == "__main__":

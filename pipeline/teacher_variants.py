@@ -1,7 +1,7 @@
 """Which teacher points where the actions differ: heatmap kind x teacher size, chosen on val.
 
     python -m pipeline.teacher_variants            # after `dvc repro` (reads its keypoints and clip plan)
-    python -m pipeline.teacher_variants --epochs 2 # a quick look (not the README's figures)
+    python -m pipeline.teacher_variants --epochs 2 # a quick look (not the report's figures)
 
 For each heatmap kind (`joint`, `limb`, `joint_limb`: PoseConv3D's `with_joint` / `with_limb`) the
 val and train clips' volumes are rendered by the `render_heatmaps` stage's command into

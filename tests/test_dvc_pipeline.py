@@ -70,7 +70,7 @@ def repo(tmp_path_factory) -> Path:
     for generated in ("data", "models"):  # what a clone has: no generated data, no trained models
         shutil.rmtree(repo / generated, ignore_errors=True)
     # The default profile, with the training stages cut to one epoch each so the suite stays quick;
-    # `make demo` runs the full default (timed in the README).
+    # `make demo` runs the full default (timed in docs/REPORT.md).
     for stage in ("teacher", "student", "joint"):
         set_param(repo, f"train.{stage}.epochs", 1)
     for baseline in ("gcn", "msg3d", "sta_lstm", "i3d"):
@@ -234,21 +234,28 @@ def test_crychic_predict_reproduces_evaluates_end_to_end_predictions(repo, first
     assert done.returncode == 1 and "0 of 1 videos classified" in done.stdout  # nothing classified: non-zero
 
 
-def test_results_table_command_renders_the_metrics_into_the_readme(repo, first_repro):
-    readme = repo / "README.md"
-    original = readme.read_text()
+def test_results_table_command_renders_the_metrics_into_the_report_and_the_readme(repo, first_repro):
+    readme, report = repo / "README.md", repo / "docs" / "REPORT.md"
+    originals = {path: path.read_text() for path in (readme, report)}
     try:
         run([sys.executable, "-m", "pipeline.results_table"], repo)
-        text = readme.read_text()
         fused = json.loads((repo / "metrics/evaluate.json").read_text())["models"]["crychic_fused"]["top1"]
+        text = report.read_text()
         results = text.split("<!-- results:start -->")[1].split("<!-- results:end -->")[0]
         row = next(line for line in results.splitlines() if line.startswith("| `crychic_fused`"))
         assert f"| {100 * fused:.1f} |" in row
         protocol = text.split("<!-- protocol:start -->")[1].split("<!-- protocol:end -->")[0]
         assert "| `crychic_fused`: fusion rule" in protocol
+        guide = readme.read_text()
+        assert "<!-- results:start -->" not in guide  # the user guide holds the headline only
+        headline = guide.split("<!-- headline:start -->")[1].split("<!-- headline:end -->")[0]
+        row = next(line for line in headline.splitlines() if line.startswith("| `crychic_fused`"))
+        assert f"| {100 * fused:.1f} |" in row
+        assert any(line.startswith("| `late_fusion`") for line in headline.splitlines())
         run([sys.executable, "-m", "pipeline.results_table", "--check"], repo)
     finally:
-        readme.write_text(original)
+        for path, original in originals.items():
+            path.write_text(original)
 
 
 def test_mlflow_server_lists_both_experiments(repo, contrastive_experiment):

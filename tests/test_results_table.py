@@ -1,5 +1,6 @@
-"""The README's results tables are rendered from metrics files, between markers; the ablation
-summary carries intervals over data draws and the claims per draw."""
+"""The results blocks are rendered from metrics files, between markers, each into the file that holds it
+(the README's headline table, everything else into docs/REPORT.md); the ablation summary carries
+intervals over data draws and the claims per draw."""
 
 import numpy as np
 import pytest
@@ -344,27 +345,94 @@ def test_teacher_focus_and_stage_times_quote_their_files():
     assert times == "`train_teacher` 100.0 s, `decode_rgb` 21.1: 2 min 1 s together."
 
 
-def test_main_fills_every_marker_and_check_then_passes(tmp_path):
+def _main_inputs(tmp_path):
+    """Metrics files in tmp_path, a README with the headline markers and a report with the others."""
     import json
 
-    from pipeline.results_table import main
-
     (tmp_path / "timing").mkdir()
-    (tmp_path / "timing" / "evaluate.json").write_text(json.dumps({**_timing(), "seconds": 59.1}))
+    (tmp_path / "timing" / "evaluate.json").write_text(json.dumps({**_timing(), "seconds": 59.1, "device": "cpu"}))
     (tmp_path / "evaluate.json").write_text(json.dumps(_evaluate_metrics()))
     variants = summarise({"full": {0: _draw(80, 60), 1: _draw(60, 50)}}, resamples=100)
     (tmp_path / "ablations.json").write_text(json.dumps({**_sweep(t_ci95=[0.07, 0.17]), "variants": variants}))
+    (tmp_path / "params.yaml").write_text("data:\n  source: synthetic\n")
     markers = ["stage_times", "protocol", "results", "findings", "sweep_scope", "ablations", "sweep_findings"]
-    readme = tmp_path / "README.md"
-    readme.write_text("".join(f"<!-- {m}:start -->\nold\n<!-- {m}:end -->\n" for m in markers))
-    args = ["--readme", str(readme), "--evaluate", str(tmp_path / "evaluate.json"), "--timing-dir",
-            str(tmp_path / "timing"), "--timing", str(tmp_path / "timing" / "evaluate.json"),
-            "--ablations", str(tmp_path / "ablations.json"), "--teacher-variants", str(tmp_path / "absent.json")]
+    readme, report = tmp_path / "README.md", tmp_path / "REPORT.md"
+    readme.write_text("# guide\n<!-- headline:start -->\nold\n<!-- headline:end -->\nthe rest\n")
+    report.write_text("".join(f"<!-- {m}:start -->\nold\n<!-- {m}:end -->\n" for m in markers))
+    args = ["--readme", str(readme), "--report", str(report), "--evaluate", str(tmp_path / "evaluate.json"),
+            "--timing-dir", str(tmp_path / "timing"), "--timing", str(tmp_path / "timing" / "evaluate.json"),
+            "--ablations", str(tmp_path / "ablations.json"), "--teacher-variants", str(tmp_path / "absent.json"),
+            "--params", str(tmp_path / "params.yaml")]
+    return readme, report, args
+
+
+def test_main_fills_every_marker_in_its_file_and_check_then_passes(tmp_path):
+    from pipeline.results_table import main
+
+    readme, report, args = _main_inputs(tmp_path)
+    with pytest.raises(SystemExit, match="out of date"):
+        main([*args, "--check"])  # both files still hold the placeholders
     main(args)
-    text = readme.read_text()
-    assert "\nold\n" not in text
+    text, guide = report.read_text(), readme.read_text()
+    assert "\nold\n" not in text and "\nold\n" not in guide
     assert "`evaluate` 59.1 s" in text and "supported** (t interval over draws)" in text
+    assert "| `crychic_fused`: CRYCHIC fused" in guide and "`data.source: synthetic`" in guide and "on CPU" in guide
+    assert guide.startswith("# guide\n") and guide.endswith("\nthe rest\n")
     main([*args, "--check"])  # up to date now
+
+
+def test_check_fails_when_the_readme_headline_is_stale(tmp_path):
+    from pipeline.results_table import main
+
+    readme, report, args = _main_inputs(tmp_path)
+    main(args)
+    main([*args, "--check"])
+    readme.write_text(readme.read_text().replace("| `late_fusion`", "| `late_fusion_edited_by_hand`"))
+    with pytest.raises(SystemExit, match="README.md"):
+        main([*args, "--check"])
+    main(args)  # rendering again mends it
+    main([*args, "--check"])
+
+
+def test_a_block_in_the_wrong_file_is_an_error_that_names_both(tmp_path):
+    from pipeline.results_table import main
+
+    readme, report, args = _main_inputs(tmp_path)
+    readme.write_text(readme.read_text() + "<!-- results:start -->\nold\n<!-- results:end -->\n")
+    with pytest.raises(SystemExit, match="README.md: holds the markers of results, which belong in .*REPORT.md"):
+        main([*args, "--check"])
+    readme.write_text("# guide without the headline markers\n")
+    with pytest.raises(SystemExit, match="README.md: no <!-- headline:start -->"):
+        main(args)
+
+
+def test_headline_shows_crychic_beside_the_baselines_it_must_beat_with_the_verdicts():
+    from pipeline.results_table import HEADLINE_METHODS, headline_markdown
+
+    evaluate = _evaluate_metrics()
+    evaluate["comparisons"]["crychic_fused - late_fusion"] = {"difference": -0.033, "ci95": [-0.075, 0.008],
+                                                              "a_only": 9, "b_only": 17}
+    claim = {"per_draw": [-0.05, -0.06, -0.07], "draws_a_better": 0, "draws": 3, "mean": -0.06,
+             "ci95": [-0.09, -0.03], "t_ci95": [-0.085, -0.035]}
+    sweep = {"claims": {"crychic_fused - late_fusion": claim}}
+    text = headline_markdown(evaluate, _timing() | {"device": "cpu"}, sweep, source="synthetic")
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == list(HEADLINE_METHODS)
+    assert {"late_fusion", "rgb_only"} <= set(HEADLINE_METHODS)  # never CRYCHIC alone
+    models = evaluate["models"]
+    late = next(row for row in rows if row.startswith("| `late_fusion`"))
+    assert late.endswith(f"| {100 * models['late_fusion']['top1']:.1f} | "
+                         f"[40.0, {100 * models['late_fusion']['top1_ci95'][1]:.1f}] |")
+    assert "240 test clips of `data.source: synthetic`" in text and "`make demo`" in text and "on CPU" in text
+    fused = next(line for line in text.splitlines() if "`crychic_fused - late_fusion`" in line)
+    assert "**not supported**" in fused and "-3.3 [-7.5, +0.8] on this test split" in fused
+    assert "-6.0 [-8.5, -3.5] over 3 data draws of the ablation sweep" in fused and "t interval over draws" in fused
+    # no sweep: the verdict reads the test split's interval; a claim without figures is left out
+    alone = headline_markdown(_evaluate_metrics())
+    assert "**supported**" not in alone and "crychic_posefree - rgb_only" not in alone
+    evaluate["comparisons"]["crychic_fused - late_fusion"]["ci95"] = [0.01, 0.08]
+    assert "beats late fusion: **supported**. `crychic_fused - late_fusion`, points: -3.3 [+1.0, +8.0]" \
+        in headline_markdown(evaluate)
 
 
 def test_designs_and_stage3_blocks_render_the_files_figures():
