@@ -91,7 +91,10 @@ def load_deployment(model: str, *, params_path: str = "params.yaml", choices_pat
         from crychic.models.logged import load_logged_model
 
         logged = load_logged_model(model)
-        return Deployment(joint=logged.model, posefree=logged.model, label_names=logged.label_names, **choices)
+        if logged.modality != "rgb":
+            raise ValueError(f"{model}: a {logged.stage} model reads heatmaps only; predict needs a stage with the "
+                             "RGB student (train_student, train_joint, train_text)")
+        return Deployment(joint=logged.module, posefree=logged.module, label_names=logged.label_names, **choices)
     from crychic.evaluation.evaluate import load_crychic
 
     folder = Path(model)

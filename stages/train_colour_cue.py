@@ -1,7 +1,7 @@
 """DVC stage `train_colour_cue`: the hand-colour reference baseline (`crychic.training.colour_cue`).
 
 Saturated-hue histograms around person 0's wrists in every planned clip, a logistic regression fit
-on train with C chosen on val. Outputs: `models/colour_cue/{model.pkl,scores.parquet}`,
+on train with C chosen on val. Outputs: `models/colour_cue/{model.json,scores.parquet}`,
 `metrics/train_colour_cue.json` (figures only), `metrics/timing/train_colour_cue.json`.
 """
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         run.log_metrics({**{f"val_top1_c{c}": v for c, v in metrics["c_grid"].items()},
                          "train_top1": metrics["train_top1"],
                          **({"val_top1": metrics["val_top1"]} if metrics["val_top1"] is not None else {})})
-        run.log_artifact(f"{args.out}/model.pkl")
+        run.log_artifact(f"{args.out}/model.json")
     top1 = "n/a" if metrics["val_top1"] is None else f"{metrics['val_top1']:.3f}"
     print(f"{STAGE}: val top-1 {top1} with C={metrics['chosen_c']}, {metrics['num_features']} features, {seconds} s, "
           f"MLflow run {run.run_id}")

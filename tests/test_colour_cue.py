@@ -4,7 +4,6 @@ class, and the stage end to end on a small generated synthetic set (a few second
 from __future__ import annotations
 
 import json
-import pickle
 
 import numpy as np
 import pyarrow as pa
@@ -13,7 +12,8 @@ import pytest
 
 from crychic.clips.plan import CLIP_PLAN_SCHEMA, plan_clip
 from crychic.core.coco17 import JOINT_INDEX
-from crychic.training.colour_cue import UNSEEN_LOG_PROBA, clip_features, fit_colour_cue, hand_colour_features, predict_log_proba
+from crychic.training.colour_cue import (UNSEEN_LOG_PROBA, FittedColourCue, clip_features, fit_colour_cue,
+                                         hand_colour_features, predict_log_proba)
 from crychic.keypoints.store import SampleKeypoints
 from crychic.keypoints.store import KeypointStore, write_keypoints
 from crychic.core.manifest import write_manifest
@@ -126,6 +126,9 @@ def test_predict_log_proba_covers_every_class(train_classes):
     assert np.mean(log_proba.argmax(1) == labels) > 0.9
     with pytest.raises(ValueError, match="num_classes"):
         predict_log_proba(model, x, num_classes=max(train_classes))
+    # the plain-number model the stage writes (model.json) predicts what the sklearn pipeline does
+    plain = FittedColourCue.from_json(FittedColourCue.of(model).to_json())
+    np.testing.assert_allclose(predict_log_proba(plain, x, num_classes=5), log_proba, rtol=1e-9, atol=1e-9)
 
 
 # A generated set big enough that each class has train, val and test clips and the held objects
@@ -198,6 +201,7 @@ def test_stage_writes_scores_model_and_metrics(small_pipeline, tmp_path):
     val = np.array([r["split"] == "val" for r in rows])
     assert np.mean(log_proba[val].argmax(1) == labels[val]) == pytest.approx(report["val_top1"], abs=1e-4)
 
-    model = pickle.loads((out / "model.pkl").read_bytes())
-    assert model[-1].C == report["chosen_c"]
+    model = FittedColourCue.from_json((out / "model.json").read_text())  # plain numbers: no pickle
+    assert model.C == report["chosen_c"] and model.coef.shape == (12, 12)
+    assert sorted(p.name for p in out.iterdir()) == ["model.json", "scores.parquet"]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left

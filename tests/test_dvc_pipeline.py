@@ -132,6 +132,29 @@ def test_training_stages_ran_and_recorded_mlflow_runs(repo, first_repro):
     assert (repo / "mlflow.db").is_file()
 
 
+def test_each_training_stage_logged_its_network_loadable_without_unpickling(repo, first_repro):
+    """The logged model (weights and plain data: crychic.models.logged) is the checkpoint's network."""
+    import mlflow
+
+    from crychic.models.logged import load_logged_model
+    from crychic.reporting.tracking import tracking_uri
+    from crychic.training.stage import MODEL_NAMES
+
+    previous_uri = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(tracking_uri(repo))
+    try:
+        for stage in ("teacher", "student", "joint"):
+            run_id = json.loads((repo / f"metrics/timing/train_{stage}.json").read_text())["mlflow_run_id"]
+            logged = load_logged_model(f"runs:/{run_id}/{MODEL_NAMES[stage]}")
+            saved = torch.load(repo / f"models/{stage}.pt", map_location="cpu", weights_only=True)
+            assert (logged.stage, logged.model_name) == (stage, MODEL_NAMES[stage])
+            assert logged.label_names == saved["label_names"]
+            weights = logged.module.state_dict()  # the teacher's checkpoint keeps the teacher's weights only
+            assert all(torch.equal(weights[key], value) for key, value in saved["state_dict"].items()), stage
+    finally:
+        mlflow.set_tracking_uri(previous_uri)
+
+
 @pytest.fixture(scope="module")
 def contrastive_experiment(repo, first_repro) -> str:
     run(["git", "add", "-A"], repo)  # the baseline, committed as a user would before experimenting
@@ -343,7 +366,7 @@ def test_seeded_training_repeats_its_metrics_byte_for_byte(repo, first_repro, tm
         run([sys.executable, "-m", "stages.train_student", "--no-mlflow", "--out", str(out / "student.pt"),
              "--metrics", str(out / "metrics.json"), "--plots", str(out / "plots.json"),
              "--timing", str(out / "timing.json")], repo)
-        weights = torch.load(out / "student.pt", map_location="cpu", weights_only=False)["state_dict"]
+        weights = torch.load(out / "student.pt", map_location="cpu", weights_only=True)["state_dict"]
         files.append(((out / "metrics.json").read_bytes(), (out / "plots.json").read_bytes(), weights))
     assert files[0][0] == files[1][0] and files[0][1] == files[1][1]
     assert all(torch.equal(files[0][2][k], files[1][2][k]) for k in files[0][2])
@@ -354,7 +377,7 @@ def test_torchrun_two_cpu_processes_train_a_stage(repo, first_repro, tmp_path):
     output = run([str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2", "-m", "stages.train_student",
                   "--no-mlflow", "--out", str(out / "student.pt"), "--metrics", str(out / "metrics.json"),
                   "--plots", str(out / "plots.json"), "--timing", str(out / "timing.json")], repo)
-    checkpoint = torch.load(out / "student.pt", map_location="cpu", weights_only=False)
+    checkpoint = torch.load(out / "student.pt", map_location="cpu", weights_only=True)
     assert checkpoint["stage"] == "student" and any(k.startswith("student.") for k in checkpoint["state_dict"])
     assert json.loads((out / "metrics.json").read_text())["epochs"] >= 1
     assert output.count("[student] epoch 1/") == 1  # only rank 0 reports
@@ -430,7 +453,7 @@ def test_killed_training_stage_resumes_and_ends_as_an_uninterrupted_run(repo, fi
     assert 2 <= resumed_after < 4 and f"[{stage}] epoch 1/4" not in output and f"[{stage}] epoch 4/4" in output
     for name in ("metrics.json", "plots.json"):  # accuracy and the per-epoch curve, byte for byte
         assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
-    weights = [torch.load(out / f"{stage}.pt", map_location="cpu", weights_only=False)["state_dict"]
+    weights = [torch.load(out / f"{stage}.pt", map_location="cpu", weights_only=True)["state_dict"]
                for out in (whole, killed)]
     assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert not point.parent.exists()  # outputs written: the resume point is gone

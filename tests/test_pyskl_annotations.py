@@ -1,7 +1,10 @@
-"""PYSKL annotation pickles: a small file in the published layout read back, and malformed ones."""
+"""PYSKL annotation pickles: a small file in the published layout read back, malformed ones, and
+hostile ones (a pickle that would run code on load) refused before anything of them runs."""
 
 from __future__ import annotations
 
+import builtins
+import os
 import pickle
 
 import numpy as np
@@ -27,9 +30,9 @@ def make_annotation(frame_dir: str, persons: int, frames: int, seed: int) -> dic
     }
 
 
-def write_pickle(path, content) -> None:
+def write_pickle(path, content, protocol: int = pickle.DEFAULT_PROTOCOL) -> None:
     with path.open("wb") as file:
-        pickle.dump(content, file)
+        pickle.dump(content, file, protocol=protocol)
 
 
 @pytest.fixture
@@ -45,8 +48,10 @@ def published(tmp_path):
     return path, split, annotations
 
 
-def test_published_layout_round_trips(published):
+@pytest.mark.parametrize("protocol", [2, pickle.DEFAULT_PROTOCOL, pickle.HIGHEST_PROTOCOL])
+def test_published_layout_round_trips(published, protocol):
     path, split, written = published
+    write_pickle(path, {"split": split, "annotations": written}, protocol)  # 2: mmcv's default, which PYSKL used
     read_split, annotations = read_pyskl_annotations(path)
     assert read_split == split
     assert [a["frame_dir"] for a in annotations] == [a["frame_dir"] for a in written]
@@ -116,3 +121,35 @@ def test_malformed_files(published, tmp_path):
         assert str(caught.value).startswith(name) and problem in str(caught.value)
     with pytest.raises(KeypointSourceError, match="missing.pkl"):
         read_pyskl_annotations(tmp_path / "missing.pkl")
+
+
+class RunsCode:
+    """What a hostile pickle holds: unpickled plainly, it calls `function(*args)` (here: write `marker`)."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+@pytest.mark.parametrize("where", ["top", "inside an annotation"])
+@pytest.mark.parametrize("function, refused", [(os.system, f"{os.system.__module__}.system"),
+                                               (builtins.exec, "builtins.exec")])
+def test_a_pickle_that_asks_for_code_is_refused_and_runs_nothing(published, tmp_path, function, refused, where):
+    _, split, annotations = published
+    marker = tmp_path / "ran.txt"
+    payload = RunsCode(function, f"touch {marker}" if function is os.system else f"open({str(marker)!r}, 'w')")
+    if where == "top":
+        content = payload
+    else:  # a valid file with the call hidden in one field of one sample
+        content = {"split": split, "annotations": corrupt(annotations, 1, label=payload)}
+    path = tmp_path / "hostile.pkl"
+    write_pickle(path, content)
+    assert refused.encode().split(b".")[-1] in path.read_bytes()  # the file does name the function
+    with pytest.raises(KeypointSourceError) as caught:
+        read_pyskl_annotations(path)
+    message = str(caught.value)
+    assert message.startswith("hostile.pkl: refused: the pickle asks for ") and refused in message
+    assert "arrays, numbers, strings, lists and dicts" in message
+    assert not marker.exists()

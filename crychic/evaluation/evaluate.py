@@ -36,7 +36,7 @@ from crychic.evaluation.statistics import bootstrap_ci, paired_difference
 from crychic.sources.synthetic.classes import class_groups
 from crychic.training.baselines import load_baseline, predict_baseline
 from crychic.training.stage import BASELINE_INPUTS
-from crychic.training.loop import MODEL_KEYS, build_model, load_checkpoint, resolve_device
+from crychic.training.loop import MODEL_KEYS, build_model, load_checkpoint, read_checkpoint, resolve_device
 
 PARAM_KEYS = [
     "data.source", *MODEL_KEYS, "model.attention_guidance", "train.device", "heatmap.clip_len", "heatmap.size", "heatmap.sigma",
@@ -81,7 +81,7 @@ class Evaluation:
 
 def _load_crychic(path, num_classes: int, model_params: dict, head: str | None = None):
     """A trained CRYCHIC model as its stage built it; `head`: the weights kept by that head's val score."""
-    saved = torch.load(path, map_location="cpu", weights_only=False)["model_config"]
+    saved = read_checkpoint(path)["model_config"]
     # train_text's model has text heads, a multi-level FR-Head run's student has descriptor heads;
     # the design switches are the guided stages' params, not evaluate's: read them from the model
     designs = {key: saved[key] for key in ("guidance_source", "residual_fusion") if key in saved}

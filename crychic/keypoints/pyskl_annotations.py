@@ -6,8 +6,11 @@ Layouts: the pickle holds ``{'split': {name: [frame_dir, ...]}, 'annotations': [
 with V = 17 in COCO-17 order. ``annotation_to_keypoints`` returns ``M x T x 17 x 3`` float32
 (x, y, score) in the pixel frame of ``img_shape``, which is the frame of the video PYSKL decoded.
 
-Pickles can run code when loaded: read only annotation files from a source you trust (the PYSKL
-release), as PYSKL itself does.
+A plain pickle runs whatever code the file names when it is loaded, so these files are read by
+`AnnotationUnpickler`, which builds only what an annotation file holds (NumPy arrays and scalars,
+numbers, strings, bytes, lists, tuples, sets, dicts) and refuses, before anything runs, a file that
+asks for any other global (a function to call, a class to build): `KeypointSourceError` naming the
+file and the refused global.
 """
 
 from __future__ import annotations
@@ -21,6 +24,16 @@ import numpy as np
 from crychic.core.coco17 import NUM_JOINTS
 from crychic.keypoints import KeypointSourceError
 
+# The globals an annotation pickle may name (module, name): NumPy's array and scalar rebuilders
+# (numpy.core in NumPy 1, numpy._core in 2; _frombuffer from protocol 5 on) and, in protocol 2
+# pickles (mmcv's default, which PYSKL used), sets and bytes (`_codecs.encode`).
+ALLOWED_GLOBALS = frozenset({
+    *((f"numpy.{core}.multiarray", name) for core in ("core", "_core") for name in ("_reconstruct", "scalar")),
+    *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("builtins", "set"), ("builtins", "frozenset"), ("__builtin__", "set"), ("__builtin__", "frozenset"),
+    ("_codecs", "encode"),
+})
 REQUIRED_FIELDS = ("frame_dir", "label", "img_shape", "total_frames", "keypoint", "keypoint_score")
 
 
@@ -33,7 +46,9 @@ def read_pyskl_annotations(path: str | Path) -> tuple[dict[str, list[str]], list
     path = Path(path)
     try:
         with path.open("rb") as file:
-            content = pickle.load(file)
+            content = AnnotationUnpickler(file, path.name).load()
+    except KeypointSourceError:
+        raise
     except Exception as error:  # unpickling garbage can raise almost anything
         raise KeypointSourceError(f"{path.name}: not a readable pickle: {error!r}") from None
     if not isinstance(content, dict) or not {"split", "annotations"} <= content.keys():
@@ -53,6 +68,22 @@ def read_pyskl_annotations(path: str | Path) -> tuple[dict[str, list[str]], list
             raise KeypointSourceError(f"{path.name}: sample {ann['frame_dir']!r}: frame_dir appears twice")
         seen_ids.add(ann["frame_dir"])
     return {name: list(ids) for name, ids in split.items()}, list(annotations)
+
+
+class AnnotationUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only `ALLOWED_GLOBALS`: any other global a file names (where a
+    hostile pickle keeps its code) is refused before it is looked up, so nothing of it runs."""
+
+    def __init__(self, file, file_name: str):
+        super().__init__(file)
+        self.file_name = file_name
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise KeypointSourceError(
+                f"{self.file_name}: refused: the pickle asks for {module}.{name}; a PYSKL annotation file holds "
+                "only arrays, numbers, strings, lists and dicts, so this file is not one (or was tampered with)")
+        return super().find_class(module, name)
 
 
 def _validate_annotation(file_name: str, position: int, ann: object) -> None:

@@ -40,7 +40,7 @@ Outputs (keys present only when computable):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -91,6 +91,31 @@ class CrychicConfig:
     # Boosting-style fusion: the fusion head sees the student's embedding only, on top of the
     # teacher's log-probabilities (module docstring).
     residual_fusion: bool = False
+
+
+def config_from_dict(saved: dict) -> CrychicConfig:
+    """The config a checkpoint (`dataclasses.asdict`) or a logged model (JSON) stores as plain data,
+    rebuilt: a teacher or student stored as a dict is its full config again, JSON's lists are
+    tuples again. Unknown keys are an error, not silently dropped."""
+
+    def build(cls, values: dict):
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown settings {unknown}")
+        return cls(**{key: _tuples(value) for key, value in values.items()})
+
+    networks = {"teacher": TeacherConfig, "student": StudentConfig}
+    return build(CrychicConfig, {key: build(networks[key], value) if key in networks and isinstance(value, dict)
+                                 else value for key, value in saved.items()})
+
+
+def _tuples(value):
+    """JSON's lists back as the tuples the configs hold (also inside the overrides' dicts)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_tuples(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _tuples(item) for key, item in value.items()}
+    return value
 
 
 def _build(spec, overrides: dict, num_classes: int) -> nn.Module:

@@ -36,8 +36,9 @@ EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_de
 _INFERRED_KINDS = {"", "no_inferred_type", "genai_development_inferred", "custom_model_development_inferred"}
 CONTENT_DIGEST = ("crychic content digest: the first 32 hex digits of sha256 over each file's path relative "
                   "to the input (sorted; empty for a single file), a NUL byte and the file's sha256")
-# What `mlflow.pytorch.log_model` would otherwise infer by importing half the environment (slow).
-MODEL_PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==1.26.4", "mlflow==3.17.2"]
+# A logged model's requirements (`crychic.models.logged`; the crychic package itself besides), given
+# because MLflow would otherwise infer them by importing half the environment (slow).
+MODEL_PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==1.26.4", "mlflow==3.17.2", "safetensors==0.8.0"]
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -104,14 +105,6 @@ def start_run(stage: str, params: Mapping[str, Any], *, experiment: str = EXPERI
     for i in range(0, len(items), 100):  # MLflow caps params per request
         mlflow.log_params(dict(items[i : i + 100]))
     return run
-
-
-def log_torch_model(model, input_example, *, name: str = "model") -> None:
-    """Log a module whose forward takes one tensor and returns logits (what pyfunc can serve)."""
-    import mlflow.pytorch
-
-    mlflow.pytorch.log_model(model, name=name, input_example=input_example, serialization_format="pickle",
-                             pip_requirements=MODEL_PIP_REQUIREMENTS)
 
 
 def dvc_lock_outs(lock: str | Path = "dvc.lock") -> dict[str, dict[str, Any]]:

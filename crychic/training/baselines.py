@@ -25,7 +25,7 @@ from crychic.keypoints.clips import KeypointClips
 from crychic.models import create_model
 from crychic.rgb.shards import RgbClips
 from crychic.training.data import PoseRgbDataset, make_loader
-from crychic.training.loop import collect_logits, fit, resolve_device, save_checkpoint, seed_everything
+from crychic.training.loop import collect_logits, fit, read_checkpoint, resolve_device, save_checkpoint, seed_everything
 from crychic.training.resume import ResumePoint
 from crychic.training.stage import BASELINE_INPUTS
 
@@ -111,7 +111,7 @@ def train_baseline_from_args(stage: str, params: dict, args, label_names: list[s
 
 def load_baseline(path: str | Path) -> nn.Module:
     """The network of a baseline stage's checkpoint, on CPU in eval mode (`.stage`, `.label_names` attached)."""
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    payload = read_checkpoint(path)
     if payload.get("stage") not in BASELINE_INPUTS:
         raise ValueError(f"{path}: not a baseline checkpoint (stage {payload.get('stage')!r}; "
                          f"expected one of {sorted(BASELINE_INPUTS)})")

@@ -17,7 +17,9 @@ Layouts:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -138,8 +140,45 @@ def fit_colour_cue(features_by_split: Mapping[str, np.ndarray], labels_by_split:
     return models[chosen], report
 
 
+@dataclass(frozen=True)
+class FittedColourCue:
+    """The fitted pipeline (standardise, then a linear model) as plain numbers: what `model.json`
+    holds, so that the model loads without unpickling. `decision_function` equals sklearn's."""
+
+    C: float
+    classes_: np.ndarray  # the class labels the model saw in training (K), ascending
+    mean: np.ndarray  # F: the standardiser's
+    scale: np.ndarray  # F
+    coef: np.ndarray  # K x F (1 x F for two classes: the logit of classes_[1])
+    intercept: np.ndarray  # K (1)
+
+    @classmethod
+    def of(cls, pipeline) -> "FittedColourCue":
+        scaler, logistic = pipeline[0], pipeline[-1]
+        return cls(C=float(logistic.C), classes_=np.asarray(logistic.classes_, dtype=np.int64),
+                   mean=np.asarray(scaler.mean_, dtype=np.float64), scale=np.asarray(scaler.scale_, dtype=np.float64),
+                   coef=np.asarray(logistic.coef_, dtype=np.float64),
+                   intercept=np.asarray(logistic.intercept_, dtype=np.float64))
+
+    def decision_function(self, features: np.ndarray) -> np.ndarray:
+        scores = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale @ self.coef.T + self.intercept
+        return scores.ravel() if self.coef.shape[0] == 1 else scores
+
+    def to_json(self) -> str:
+        return json.dumps({"C": self.C, "classes": self.classes_.tolist(), "mean": self.mean.tolist(),
+                           "scale": self.scale.tolist(), "coef": self.coef.tolist(),
+                           "intercept": self.intercept.tolist()}, indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "FittedColourCue":
+        saved = json.loads(text)
+        return cls(C=float(saved["C"]), classes_=np.asarray(saved["classes"], dtype=np.int64),
+                   **{key: np.asarray(saved[key], dtype=np.float64) for key in ("mean", "scale", "coef", "intercept")})
+
+
 def predict_log_proba(model, features: np.ndarray, num_classes: int) -> np.ndarray:
-    """N x num_classes log-probabilities, so the evaluate stage can treat them like logits.
+    """N x num_classes log-probabilities, so the evaluate stage can treat them like logits; `model`
+    the fitted sklearn pipeline or its `FittedColourCue`.
 
     Computed as log-softmax of the decision function (no log(0) = -inf for confident rows);
     classes the model never saw in training get log(1e-12), far below any seen class.
@@ -179,11 +218,11 @@ def scores_schema(num_classes: int):
 def train_colour_cue(params: dict, *, keypoints_path, clip_plan_path, label_names: Sequence[str], out_dir) -> dict:
     """Features for every planned clip, C chosen on val, the model and every clip's scores written.
 
-    Writes `out_dir/model.pkl` (the sklearn pipeline) and `out_dir/scores.parquet`
+    Writes `out_dir/model.json` (the fitted pipeline as plain numbers: `FittedColourCue`, which loads
+    without unpickling) and `out_dir/scores.parquet`
     (`sample_id, split, label, log_proba [num_classes]` for train, val and test, which evaluate
     treats like logits); returns the metrics: val top-1 per C, the chosen C, the feature count
     (deterministic: no timings)."""
-    import pickle
     from pathlib import Path
 
     import pyarrow as pa
@@ -223,7 +262,7 @@ def train_colour_cue(params: dict, *, keypoints_path, clip_plan_path, label_name
     }, schema=scores_schema(num_classes))
     with atomic_path(out / "scores.parquet") as tmp:
         pq.write_table(table, tmp)
-    with atomic_path(out / "model.pkl") as tmp:
-        tmp.write_bytes(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    with atomic_path(out / "model.json") as tmp:
+        tmp.write_text(FittedColourCue.of(model).to_json())
     return {**report, "train_top1": round(train_top1, 4), "num_features": int(features.shape[1]),
             "num_classes": num_classes, "clips": {s: int((split == s).sum()) for s in present}}

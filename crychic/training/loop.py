@@ -32,7 +32,9 @@ import contextlib
 import dataclasses
 import math
 import os
+import pickle
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,9 +151,9 @@ def build_model(num_classes: int, model_params: dict, text_dim: int = 0, fr_head
 def save_checkpoint(path: str | Path, model: nn.Module, *, stage: str, label_names: list[str],
                     only: str | None = None, model_name: str | None = None,
                     head_states: dict[str, dict] | None = None) -> None:
-    """The one checkpoint format: stage, (registered model name,) the model's config dataclass,
-    weights, class names. `only="teacher"` keeps just the teacher's weights (stage 1 trains
-    nothing else). `head_states`: whole-model weights of other epochs, kept by another head's val
+    """The one checkpoint format: stage, (registered model name,) the model's config as plain data
+    (`dataclasses.asdict`), weights, class names: what `read_checkpoint` reads without running code.
+    `only="teacher"` keeps just the teacher's weights (stage 1 trains nothing else). `head_states`: whole-model weights of other epochs, kept by another head's val
     score (stage 3's pose-free student: `load_checkpoint(..., head=...)`)."""
     state = {k: v.cpu() for k, v in model.state_dict().items() if only is None or k.startswith(f"{only}.")}
     payload = {"stage": stage, **({"model_name": model_name} if model_name else {}),
@@ -162,10 +164,23 @@ def save_checkpoint(path: str | Path, model: nn.Module, *, stage: str, label_nam
         torch.save(payload, tmp)
 
 
+def read_checkpoint(path: str | Path) -> dict:
+    """A checkpoint's contents (`save_checkpoint`, the baselines' too), read as tensors and plain data
+    only (`weights_only`): a file that asks the unpickler for anything else (code, arbitrary
+    objects) is refused with a ValueError, before any of it runs."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        # torch's message advises switching the safe mode off; keep only what the file asked for
+        asked = re.search(r"GLOBAL ([\w.]+)", str(error))
+        raise ValueError(f"{path}: refused: a checkpoint holds tensors and plain data only (dicts, lists, strings, "
+                         f"numbers), this one asks for {asked.group(1) if asked else 'more'!r}") from None
+
+
 def load_checkpoint(path: str | Path, model: CrychicModel, head: str | None = None) -> dict:
     """Load the kept weights, or with `head` those kept by that head's val score (`head_states`;
-    a checkpoint without them has one kept epoch for every head)."""
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    a checkpoint without them has one kept epoch for every head). `read_checkpoint` reads it."""
+    payload = read_checkpoint(path)
     state = payload.get("head_states", {}).get(head, payload["state_dict"]) if head else payload["state_dict"]
     payload = {**payload, "state_dict": state}
     missing, unexpected = model.load_state_dict(payload["state_dict"], strict=False)

@@ -9,6 +9,9 @@ torch's (CPU and CUDA) and the train loader's own generators (its shuffle and wo
 augmentation is a pure function of seed, epoch and sample: `crychic.training.data`). So on CPU a
 resumed run ends bit for bit where an uninterrupted one does (tests/test_resume.py).
 
+A point holds tensors and plain data only (NumPy's random state as a list), so it is read with
+`torch.load(weights_only=True)`: one that holds anything else is not loaded (the run starts over).
+
 The point carries a *token* of the stage's params and inputs (`crychic.core.partial_shards.input_token`):
 a point saved by a run with other params or other data is ignored and replaced, never resumed from.
 The stage removes it once its outputs are written.
@@ -16,6 +19,7 @@ The stage removes it once its outputs are written.
 
 from __future__ import annotations
 
+import pickle
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +43,16 @@ class ResumePoint:
         return cls(checkpoint.parent / f".{checkpoint.stem}-partial" / name, token)
 
     def load(self) -> dict | None:
-        """The saved state, or None: no point, or one saved for other params or inputs."""
+        """The saved state, or None: no point, one saved for other params or inputs, or one that holds
+        more than tensors and plain data."""
         if not self.path.is_file():
             return None
-        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        try:  # tensors and plain data only: a point is never a way to run code
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            print(f"{self.path}: holds more than tensors and plain data (an older format, or not ours); "
+                  "not loaded, starting from epoch 1", flush=True)
+            return None
         if state.get("token") != self.token:
             print(f"{self.path}: saved by a run with other params or inputs; starting from epoch 1", flush=True)
             return None
@@ -73,9 +83,12 @@ def _generators(loader) -> dict[str, torch.Generator]:
 
 
 def random_states(loader) -> dict:
+    """Every random state the next epoch draws from, as tensors and plain data (NumPy's key as a list)."""
+    bit_generator, key, position, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
     return {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": {"bit_generator": bit_generator, "key": key.tolist(), "pos": int(position),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "loader": {name: gen.get_state() for name, gen in _generators(loader).items()},
@@ -84,7 +97,9 @@ def random_states(loader) -> dict:
 
 def restore_random_states(states: dict, loader) -> None:
     random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
+    saved = states["numpy"]
+    np.random.set_state((saved["bit_generator"], np.array(saved["key"], dtype=np.uint32), saved["pos"],
+                         saved["has_gauss"], saved["cached_gaussian"]))
     torch.set_rng_state(states["torch"])
     if states["cuda"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])

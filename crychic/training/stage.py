@@ -27,7 +27,6 @@ import collections
 import os
 from collections.abc import Callable
 
-import torch
 from torch import nn
 
 from crychic.core.atomic_write import write_json
@@ -145,17 +144,6 @@ def resume_token(stage: str, params: dict, args: argparse.Namespace) -> str:
     return input_token(params, input_paths(stage, args, params))
 
 
-class LogitsOnly(nn.Module):
-    """What MLflow serves: one input tensor in, logits out (pose-free: RGB only; teacher: heatmaps)."""
-
-    def __init__(self, model: nn.Module, modality: str, key: str):
-        super().__init__()
-        self.model, self.modality, self.key = model, modality, key
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(**{self.modality: x})[self.key]
-
-
 def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | None = None) -> dict | None:
     """Train `stage` with the params it may read, write its outputs, log its MLflow run; returns
     the metrics written (None on the non-main ranks of a torchrun job). `train(stage, params, args,
@@ -204,7 +192,7 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
 
             run.log_figure(training_curves_figure(history, stage), f"training_curves_{stage}.png")
             if stage not in BASELINE_INPUTS:
-                _log_model(result["model"], stage, args, result["val_split"], params)
+                _log_model(result["model"], stage, args, result["val_split"], params, label_names)
         ResumePoint.beside(args.out, token).clear(every_rank=True)  # the outputs are written: nothing to resume
         top1 = "n/a" if metrics["val_top1"] is None else f"{metrics['val_top1']:.3f}"
         kept = "" if result["best_epoch"] is None else f", epoch {result['best_epoch'] + 1} of {len(history)}"
@@ -213,13 +201,16 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
         return metrics
 
 
-def _log_model(model: nn.Module, stage: str, args: argparse.Namespace, val_split: str, params: dict) -> None:
-    from crychic.reporting.tracking import log_torch_model
+def _log_model(model: nn.Module, stage: str, args: argparse.Namespace, val_split: str, params: dict,
+               label_names: list[str]) -> None:
+    """Log the stage's network under `MODEL_NAMES[stage]`: weights and plain data, loadable without
+    unpickling (`crychic.models.logged`), with one validation clip as its input example."""
+    from crychic.models.logged import log_crychic_model, served_input
     from crychic.training.data import PoseRgbDataset, clips_are_framed
 
-    model = model.cpu().eval()
-    modality, key = ("heatmap", "teacher_logits") if stage == "teacher" else ("rgb", "student_logits")
+    modality, output_key = served_input(stage)
     rgb = rgb_dir(stage, params, args) if modality == "rgb" else None
     example = PoseRgbDataset(args.heatmaps if modality == "heatmap" else None, rgb, split=val_split,
                              modalities=(modality,), framed=rgb is not None and clips_are_framed(rgb))[0]
-    log_torch_model(LogitsOnly(model, modality, key), example[modality][None].numpy(), name=MODEL_NAMES[stage])
+    log_crychic_model(model.cpu().eval(), example[modality][None].numpy(), stage=stage, model_name=MODEL_NAMES[stage],
+                      modality=modality, output_key=output_key, label_names=label_names)
