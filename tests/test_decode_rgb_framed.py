@@ -20,6 +20,7 @@ from crychic.clips.person_box import compact_box
 from crychic.clips.plan import CLIP_PLAN_SCHEMA, sample_frames
 from crychic.core.coco17 import JOINT_INDEX
 from crychic.core.manifest import write_table
+from crychic.core.params_schema import ParamsError
 from crychic.heatmaps.shards import write_heatmap_shard
 from crychic.heatmaps.volume import channel_names, render_volume
 from crychic.rgb.decode import box_in_frame, decode_clip, decode_planned_clip, framing_box
@@ -64,7 +65,7 @@ def test_off_by_default_writes_a_marker_and_nothing_else(tmp_path):
     assert json.loads(metrics.read_text())["samples"] == 0
     with pytest.raises(FileNotFoundError, match="research.deployment_framing"):
         PoseRgbDataset(None, out, split="train", framed=True, modalities=("rgb",))
-    with pytest.raises(SystemExit, match="research.framing"):
+    with pytest.raises(ParamsError, match='research.framing = "person": must be one of: centre, full'):
         decode_rgb_framed.main(["--params", str(write_params(tmp_path / "bad.yaml", framing="person")),
                                 "--out", str(out), "--metrics", str(metrics)])
 

@@ -1,4 +1,8 @@
-"""Reading `params.yaml`, the one place where a run's settings live (DVC tracks its keys)."""
+"""Reading `params.yaml`, the one place where a run's settings live (DVC tracks its keys).
+
+A stage reads its settings through `select`, first thing, which also checks every value it hands
+out against the schema (`crychic.core.params_schema`): a bad setting stops the stage before any
+work, naming the key, the value and what is allowed."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from crychic.core.params_schema import check
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
@@ -24,7 +30,9 @@ def select(params: dict, keys: list[str]) -> dict:
     """The nested subset of `params` named by dotted keys: what a stage may read. dvc.yaml lists
     the same keys for the stage (a test keeps them in step), so DVC re-runs a stage exactly when
     one of them changes. A key missing from params.yaml is an error that names it: pipeline
-    settings have no silent defaults in code."""
+    settings have no silent defaults in code. Every value returned is checked against the schema
+    (`crychic.core.params_schema.RULES`); a bad one raises `ParamsError` naming the key, the value
+    and what is allowed. The dict returned is the params' own values, unchanged."""
     out: dict = {}
     for key in keys:
         node, target = params, out
@@ -36,6 +44,7 @@ def select(params: dict, keys: list[str]) -> dict:
             if depth < len(parents):
                 node, target = node[part], target.setdefault(part, {})
         target[leaf] = node[leaf]
+    check(flatten(out))
     return out
 
 

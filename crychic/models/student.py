@@ -131,6 +131,7 @@ class Student(nn.Module):
 
 RESNET18_TEMPORAL = StudentConfig()
 RESNET18_TINY = StudentConfig(width=16)
+STUDENT_MODELS = ("resnet18_temporal", "resnet18_tiny")  # registry names (inputs N x 3 x T x H x W)
 
 
 @register_model("resnet18_temporal")

@@ -119,6 +119,7 @@ class Teacher(nn.Module):
 POSEC3D_SLOWONLY_R50 = TeacherConfig()
 POSEC3D_TINY = TeacherConfig(base_channels=8, stage_blocks=(1, 1, 1), multiscale=True)
 POSEC3D_SMALL = TeacherConfig(base_channels=30, stage_blocks=(1, 1, 1), multiscale=True)
+TEACHER_MODELS = ("posec3d_slowonly_r50", "posec3d_tiny", "posec3d_small")  # registry names (inputs N x K x T x H x W)
 
 
 @register_model("posec3d_slowonly_r50")
