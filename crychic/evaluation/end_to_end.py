@@ -4,9 +4,9 @@ evaluate stage's end-to-end figures and for `crychic predict`.
 - pose-free: decode the sampled frames, frame them without any keypoints (`framing_box`: the
   centred square, or the whole frame padded to a square; evaluate chooses on val), resize to the
   student's size, run the student kept by its own pose-free val score. Input ``rgb 1 x 3 x T x S x S``.
-- full: MediaPipe Pose on the frames the clip samples (the heatmap frames; on every frame when it
-  finds no person in any of them; `pose_every_frame` always runs it on every frame, as extraction
-  does, to measure what that costs), the person box of those
+- full: MediaPipe Pose on the frames the clip samples (the heatmap frames, and every frame until it
+  first finds the person; `pose_every_frame` runs it on every frame, as extraction does, to measure
+  what that costs), the person box of those
   frames, the heatmap volume ``1 x K x T_h x H x W``, the RGB clip cut by that box
   ``1 x 3 x T x S x S``, then both networks fused by the rule and the guidance evaluate chose on val.
 
@@ -120,10 +120,6 @@ def full_forward(deployment: Deployment, path: str | Path, settings: ClipSetting
     heatmap_frames = uniform_sample_indices(num_frames, settings.heatmap_clip_len)
     keypoint = estimate_keypoints(path, frame_size=settings.pose_frame_size,
                                   frames=None if pose_every_frame else heatmap_frames)  # 1 x T_all x 17 x 3
-    if not pose_every_frame and not (keypoint[:, heatmap_frames, :, 2] > 0).any():
-        # MediaPipe's person detector can miss on every sampled frame where, run on every frame, one
-        # detection is enough for its tracker to follow the person: only then pay for every frame.
-        keypoint = estimate_keypoints(path, frame_size=settings.pose_frame_size)
     times.add("pose", started)
     started = time.perf_counter()
     sampled = keypoint[:, heatmap_frames]  # 1 x T_h x 17 x 3

@@ -109,9 +109,11 @@ def estimate_keypoints(
 ) -> np.ndarray:
     """COCO-17 keypoints ``1 x T x 17 x 3`` of the most prominent person in every frame.
 
-    ``frames``: run the estimator on these frame indices only (decoded with seeks, in order; the
-    other frames' keypoints stay zero). A clip's heatmaps and person box read only its sampled
-    frames, so deployment estimates those (a third of a 48-frame synthetic video) instead of all.
+    ``frames``: run the estimator on these frame indices only, and on every frame before the
+    person is first found (the other frames' keypoints stay zero). A clip's heatmaps and person box
+    read only its sampled frames, so deployment estimates those (a third of a 48-frame synthetic
+    video) instead of all. Until then every frame: MediaPipe's person detector can miss on all the
+    sampled frames of a clip where one detection lets its tracker follow the person from there on.
 
     ``frame_size``: decode frames so that their longer side is at most this many pixels (never
     upscaled), then scale the keypoints back to source pixels. MediaPipe looks at the person
@@ -135,30 +137,27 @@ def estimate_keypoints(
     num_frames = len(reader)
 
     landmarks = np.zeros((num_frames, NUM_MEDIAPIPE_LANDMARKS, 3), dtype=np.float32)  # x, y normalised; visibility
-    wanted = range(num_frames) if frames is None else sorted({int(t) for t in frames})
-    if frames is not None and wanted and (wanted[0] < 0 or wanted[-1] >= num_frames):
-        raise ValueError(f"{video_path.name}: frames {wanted[0]}..{wanted[-1]} outside the video's {num_frames}")
-    sampled = None
-    if frames is not None:
-        try:  # one call: decord decodes the sorted indices in a single pass, seeking past long gaps
-            sampled = reader.get_batch(list(wanted)).asnumpy()  # len(wanted) x H x W x 3 RGB uint8
-        except (decord.DECORDError, RuntimeError) as error:
-            raise KeypointSourceError(f"{video_path.name}: cannot decode frames {wanted[0]}..{wanted[-1]} "
-                                      f"(container reports {num_frames} frames): {error}") from None
+    wanted = None if frames is None else {int(t) for t in frames}
+    if wanted and (min(wanted) < 0 or max(wanted) >= num_frames):
+        raise ValueError(f"{video_path.name}: frames {min(wanted)}..{max(wanted)} outside the video's {num_frames}")
     pose = _thread_pose()
     _count("videos")
+    found = False
     try:
-        for i, t in enumerate(wanted):
+        for t in range(num_frames):
             try:
-                frame = sampled[i] if sampled is not None else reader.next().asnumpy()  # H x W x 3 RGB uint8
+                frame = reader.next().asnumpy()  # H x W x 3 RGB uint8
             except (decord.DECORDError, StopIteration) as error:
                 raise KeypointSourceError(
                     f"{video_path.name}: frame {t}: cannot decode (container reports {num_frames} frames): {error}"
                 ) from None
+            if found and wanted is not None and t not in wanted:
+                continue  # decoded (sequential decoding is cheap next to the estimator), not estimated
             frame.flags.writeable = False  # lets MediaPipe use the buffer without copying
             result = pose.process(frame)
             if result.pose_landmarks is not None:
                 landmarks[t] = [(lm.x, lm.y, lm.visibility) for lm in result.pose_landmarks.landmark]
+                found = True
     except BaseException:
         _drop_thread_pose()
         raise
