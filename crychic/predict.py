@@ -15,7 +15,8 @@ own pose-free val score for the pose-free path) or an MLflow model URI (`runs:/<
 T_h x H x W``, logits ``C``.
 
 A video that cannot be decoded, is truncated, or (full mode) shows no person is reported on its
-own line with the reason and the run goes on; the exit code is 1 only when no video was classified.
+own line with the reason and the run goes on (with `both`, the pose-free answer stays when only the
+full path fails); the exit code is 1 only when no video was classified.
 """
 
 from __future__ import annotations
@@ -112,22 +113,26 @@ def predict_video(deployment, path: Path, modes: tuple[str, ...], settings, *, k
     from crychic.evaluation.end_to_end import PartTimes, full_forward, pose_free_forward
 
     result = VideoResult(path=str(path), mode="+".join(modes))
-    outputs = {}
-    try:
-        for name in modes:
-            times = PartTimes()
-            started = time.perf_counter()
+    outputs, errors = {}, {}
+    for name in modes:  # one path failing (no person for the full path) leaves the other's answer
+        times = PartTimes()
+        started = time.perf_counter()
+        try:
             if name == "pose_free":
                 outputs[name] = pose_free_forward(deployment, path, settings, times)
             else:
                 outputs[name] = full_forward(deployment, path, settings, times, pose_every_frame=pose_every_frame)
-            result.predictions[name] = top_k(outputs[name].logits, deployment.label_names, k)
-            result.seconds[name] = {**{part: round(s, 4) for part, s in times.seconds.items()},
-                                    "total": round(time.perf_counter() - started, 4)}
-    except Exception as err:  # noqa: BLE001 - any failure on one video is that video's line, not the run's end
-        result.error = _reason(path, err)
-        return result
-    if overlay_dir is not None:
+        except Exception as err:  # noqa: BLE001 - a failure on one video is that video's line, not the run's end
+            errors[name] = _reason(path, err)
+            continue
+        result.predictions[name] = top_k(outputs[name].logits, deployment.label_names, k)
+        result.seconds[name] = {**{part: round(s, 4) for part, s in times.seconds.items()},
+                                "total": round(time.perf_counter() - started, 4)}
+    if errors:  # the same reason from every path (an unreadable file) is said once
+        reasons = set(errors.values())
+        result.error = reasons.pop() if len(reasons) == 1 and len(errors) == len(modes) else "; ".join(
+            f"{name.replace('_', '-')}: {reason}" for name, reason in errors.items())
+    if overlay_dir is not None and outputs:
         write_overlay(outputs, result, overlay_dir / f"{path.stem}.png")
     return result
 
@@ -155,12 +160,14 @@ def write_overlay(outputs: dict, result: VideoResult, out: Path) -> Path:
 
 
 def format_row(result: VideoResult) -> str:
-    if result.error:  # the reason names the file
+    if not result.predictions:  # nothing classified: one line, whose reason names the file
         return f"ERROR {result.error}"
     parts = []
     for name, ranked in result.predictions.items():
         cells = ", ".join(f"{p['label']} {p['probability']:.2f}" for p in ranked)
         parts.append(f"  {name.replace('_', '-'):9s} {cells}  ({result.seconds[name]['total']:.2f} s)")
+    if result.error:
+        parts.append(f"  ERROR {result.error}")
     return f"{result.path}\n" + "\n".join(parts)
 
 
@@ -208,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with atomic_path(args.json) as tmp:
             tmp.write_text("".join(json.dumps(r.as_json()) + "\n" for r in results))
-    classified = sum(r.error is None for r in results)
+    classified = sum(bool(r.predictions) for r in results)
     print(f"{classified} of {len(results)} videos classified" + (f", {len(results) - classified} failed" if
                                                                   classified < len(results) else ""))
     return 0 if classified else 1

@@ -80,7 +80,11 @@ def test_full_mode_without_a_person_is_reported(tmp_path):
         writer.write(np.full((120, 160, 3), 90, np.uint8))
     writer.release()
     result = predict_video(tiny_deployment(), path, ("pose_free", "full"), SETTINGS, k=3, overlay_dir=None)
-    assert result.error == f"{path}: no person found in the 4 sampled frames (MediaPipe Pose)"
+    assert result.error == f"full: {path}: no person found in the 4 sampled frames (MediaPipe Pose)"
+    assert list(result.predictions) == ["pose_free"]  # the pose-free answer needs no person: it stays
+    assert format_row(result).endswith(f"  ERROR {result.error}")
+    alone = predict_video(tiny_deployment(), path, ("full",), SETTINGS, k=3, overlay_dir=None)
+    assert alone.error == f"{path}: no person found in the 4 sampled frames (MediaPipe Pose)" and not alone.predictions
 
 
 def test_command_exits_non_zero_only_when_nothing_was_classified(videos, tmp_path, capsys):
