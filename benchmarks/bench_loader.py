@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # crychic, when run as a script
 
-from crychic.heatmaps.render import generate_pose_target  # noqa: E402
+from crychic.heatmaps.render import DEFAULT_SIGMA, generate_pose_target  # noqa: E402
 from crychic.heatmaps.shards import to_uint8, write_heatmap_shard  # noqa: E402
 from crychic.rgb.shards import write_rgb_shard  # noqa: E402
 from crychic.training.data import PoseRgbDataset, make_loader  # noqa: E402
@@ -43,7 +43,7 @@ def write_inputs(root: Path, rng: np.random.Generator) -> tuple[Path, Path]:
     heatmaps, clips = [], []
     for k in range(SAMPLES):
         keypoint, score = realistic_keypoints(rng)
-        volume = generate_pose_target(keypoint, score, HEATMAP[2:], sigma=0.6)  # T x K x H x W
+        volume = generate_pose_target(keypoint, score, HEATMAP[2:], sigma=DEFAULT_SIGMA)  # T x K x H x W
         common = {"sample_id": f"s{k:03d}", "label": k % 60, "split": "train", "box": np.array([0.0, 0.0, 1.0, 1.0]),
                   "frame_indices": np.arange(HEATMAP[1])}
         heatmaps.append({**common, "heatmap": to_uint8(volume.transpose(1, 0, 2, 3))})  # K x T x H x W

@@ -36,7 +36,8 @@ from crychic.core.params import load_params
 HEATMAP_KINDS = {"joint": (True, False), "limb": (False, True), "joint_limb": (True, True)}
 TEACHERS = ("posec3d_tiny", "posec3d_small")
 # Every heatmap kind with the default teacher, and the default heatmaps with the student-sized one
-# (the full cross product is `--all`: twice the CPU time, for the small teacher costs 3x the tiny).
+# (the full cross product is `--all`: twice the CPU time, for the small teacher costs several times
+# the tiny's).
 VARIANTS = [("joint", "posec3d_tiny"), ("limb", "posec3d_tiny"), ("joint_limb", "posec3d_tiny"),
             ("joint", "posec3d_small")]
 TOP1_MARGIN = 0.05

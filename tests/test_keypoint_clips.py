@@ -129,3 +129,14 @@ def test_keypoint_baseline_stage_writes_metrics(tiny_data, tmp_path, stage, mode
     assert model.label_names == ["class0", "class1", "class2"]
     logits, labels, ids = predict_baseline(model, keypoints_path=h5, clip_plan_path=plan, rgb_dir=None, split="val")
     assert logits.shape == (2, 3) and labels.tolist() == [0, 1] and ids == ["val_0", "val_1"]
+
+
+def test_flips_draw_from_seed_epoch_and_index(tiny_data):
+    """The seeds the flips had before the epoch counter was shared (`crychic.core.epoch_seeds`): a
+    change here changes every trained keypoint baseline."""
+    h5, plan, _ = tiny_data
+    coin = KeypointClips(h5, plan, "train", augment=True, seed=5)
+    for epoch in (0, 3):
+        coin.set_epoch(epoch)
+        assert [coin.flips(i) for i in range(4)] == [
+            bool(np.random.default_rng([5, epoch, i]).random() < 0.5) for i in range(4)]

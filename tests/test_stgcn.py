@@ -56,3 +56,14 @@ def test_wrong_number_of_persons_is_an_error():
     model = create_model("stgcn_tiny", num_classes=4, num_persons=1)
     with pytest.raises(ValueError, match="C x T x V x M"):
         model(torch.randn(1, 3, 4, NUM_JOINTS, 2))
+
+
+def test_the_graph_conv_networks_share_one_forward():
+    from crychic.models import MSG3D
+    from crychic.models.keypoint_input import KeypointGCN
+
+    for network in (STGCN, MSG3D):
+        assert issubclass(network, KeypointGCN)
+        assert "forward" not in vars(network) and "embed_dim" not in vars(network)
+    with pytest.raises(ValueError, match="^STGCN expects"):  # the error still names the network
+        create_model("stgcn_tiny", num_classes=3)(torch.zeros(1, 3, 4, NUM_JOINTS, 1))

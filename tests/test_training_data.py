@@ -18,7 +18,8 @@ from crychic.heatmaps.volume import channel_names
 from crychic.heatmaps.render import generate_pose_target
 from crychic.heatmaps.shards import to_uint8
 from crychic.rgb.shards import write_rgb_shard
-from crychic.training.data import RGB_MEAN, RGB_STD, PoseRgbDataset, heatmap_flip_permutation, make_loader
+from crychic.training.data import (RGB_MEAN, RGB_STD, PoseRgbDataset, heatmap_flip_permutation, make_loader,
+                                   random_resized_crop)
 
 HEATMAP_SIZE, RGB_SIZE = 40, 80
 HEATMAP_FRAMES, RGB_FRAMES = 4, 3
@@ -225,6 +226,19 @@ def test_augmentation_is_reproducible_per_epoch_and_varies_across_epochs(dirs):
     width, height = every[:, 2] - every[:, 0], every[:, 3] - every[:, 1]
     assert ((width * height > 0.56 - 1e-9) & (width * height <= 1 + 1e-9)).all()
     assert ((every >= 0) & (every <= 1)).all()
+
+
+def test_augmentation_draws_from_seed_epoch_and_index(dirs):
+    """The seeds the crops and flips had before the epoch counter was shared (`crychic.core.epoch_seeds`):
+    a change here changes every trained network."""
+    dataset = PoseRgbDataset(*dirs, split="train", augment=True, seed=3)
+    dataset.set_epoch(2)
+    for index in range(len(dataset)):
+        rng = np.random.default_rng([3, 2, index])
+        crop = random_resized_crop(rng, (0.56, 1.0), (3 / 4, 4 / 3))
+        augmentation = dataset.augmentation(index)
+        np.testing.assert_array_equal(augmentation.crop, crop)
+        assert augmentation.flip == bool(rng.random() < 0.5)
 
 
 def test_loader_with_workers_gives_the_same_batches(dirs):

@@ -33,8 +33,9 @@ def loader_workers(setting: int | None, device_type: str, compute_threads: int |
                    cores: int | None = None) -> int:
     """DataLoader workers for a training process: `setting` when given, else on CPU the cores that
     the model's intra-op threads leave free (0 for the CRYCHIC networks on 2 cores: a worker
-    there only takes turns with the model's own threads, measured 20 % slower per `rgb_only`
-    epoch than loading in the main process), and on CUDA 8 or the cores there are, if fewer.
+    there only takes turns with the model's own threads, and an `rgb_only` epoch ran slower with
+    one than loading in the main process: docs/REPORT.md, Design measurements), and on CUDA 8 or
+    the cores there are, if fewer.
     Results do not depend on it: items draw from (seed, epoch, index), and the dataset runs its
     own tensor ops on one thread wherever it runs (`crychic.training.data`)."""
     if setting is not None:

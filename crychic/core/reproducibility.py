@@ -6,8 +6,7 @@ round differently, and over a few thousand optimiser steps those last-bit differ
 different models: a fresh clone on another 2-core machine reproduced the data stages exactly but
 not the trained accuracies. Capping both libraries at AVX2 (which every x86-64 server of the last
 decade has) makes the same seed give the same weights on any of them, at some speed cost on
-AVX-512 machines (measured on a 3D-conv training step here: within the run-to-run noise of a
-shared 2-core machine, at most ~25 %).
+AVX-512 machines (docs/REPORT.md, Reproducibility).
 
 The caps must be in the environment before torch first runs a kernel, so `stages/__init__.py`
 (every DVC stage) and `tests/conftest.py` call `pin_cpu_kernels()` before importing torch.

@@ -23,8 +23,8 @@ import numpy as np
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg"})
 # Containers whose header stores the frame count (AVI's stream header, the MP4 family's sample
-# table). The others (MKV, WebM, MPEG) store none; FFmpeg estimates it from the duration: one
-# frame off on a complete MKV clip (311 estimated, 310 decoded).
+# table). The others (MKV, WebM, MPEG) store none; FFmpeg estimates it from the duration, which
+# can be a frame off on a complete clip (docs/REPORT.md, Truncated videos).
 HEADER_COUNTS_FRAMES = frozenset({".avi", ".mp4", ".m4v", ".mov"})
 
 
@@ -72,10 +72,10 @@ def frame_counts(path: str | Path, decoded: int | None = None) -> FrameCounts:
     """The header's and decord's frame counts; `decoded` when the caller has already read the video
     with decord (its frame count), else decord opens it (`VideoError` when it cannot).
 
-    Cost, on a 1080p NTU AVI (about 1 MB, 103 frames) on this 2-core machine: about 10 ms for the
-    header (`declared_frames`) and 10 ms for decord to open it and index its packets
-    (decoding none). Checking that the last frame decodes would cost up to a whole group of pictures
-    (1.5 s on that file) and is not done.
+    Cost: two container opens, the header's (`declared_frames`) and decord's, which indexes the
+    packets and decodes none (the time on a 1080p NTU video: docs/REPORT.md, Truncated videos).
+    Checking that the last frame decodes would cost up to a whole group of pictures, far more, and
+    is not done.
     """
     path = Path(path)
     if decoded is None:

@@ -28,6 +28,7 @@ from crychic.clips.person_box import compact_box
 from crychic.clips.sampling import uniform_sample_indices
 from crychic.core.video import open_video, read_frames
 from crychic.evaluation.scoring import fuse
+from crychic.heatmaps.render import DEFAULT_SIGMA
 from crychic.heatmaps.volume import render_volume
 from crychic.keypoints.mediapipe_pose import estimate_keypoints
 from crychic.rgb.decode import FRAMINGS, cut_clip, decode_clip, framing_box
@@ -49,7 +50,7 @@ class ClipSettings:
     rgb_size: int = 112
     heatmap_clip_len: int = 16
     heatmap_size: int = 56
-    sigma: float = 0.6
+    sigma: float = DEFAULT_SIGMA
     with_joint: bool = True
     with_limb: bool = False
     box_padding: float = 0.25

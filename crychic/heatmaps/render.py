@@ -48,6 +48,9 @@ import numpy as np
 
 from crychic.core.coco17 import SKELETON_EDGES
 
+# PoseConv3D's Gaussian width in map pixels: the default of every function that renders
+# heatmaps (the pipeline's own value is params.yaml's `heatmap.sigma`).
+DEFAULT_SIGMA = 0.6
 # PYSKL's threshold: keypoints (or limbs, by their weaker endpoint) scoring less draw nothing.
 EPS = 1e-3
 # A limb pixel's value is float32(exp(a) * peak) for its exponent a = -d2 / (2 sigma^2), and a
@@ -69,7 +72,7 @@ def generate_pose_target(
     keypoint_score: np.ndarray,
     img_shape: tuple[int, int],
     *,
-    sigma: float = 0.6,
+    sigma: float = DEFAULT_SIGMA,
     with_limb: bool = False,
     scaling: float = 1.0,
 ) -> np.ndarray:

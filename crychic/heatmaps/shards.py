@@ -1,8 +1,9 @@
 """Heatmap volumes on disk: HDF5 shards of uint8 `N x K x T x H x W`, one chunk per sample.
 
 Why uint8 and one chunk per sample: a volume is mostly zeros and PoseConv3D's values only need
-1/255 resolution, so gzip'd uint8 takes ~1/200 of float32; and a DataLoader reading one sample
-decompresses exactly one chunk. Beside the volumes each shard stores, row for row, `sample_id`,
+1/255 resolution, so gzip'd uint8 takes a small fraction of float32's bytes (the ratios:
+docs/REPORT.md, "Heatmaps, keypoint extraction, the loader"); and a DataLoader reading one
+sample decompresses exactly one chunk. Beside the volumes each shard stores, row for row, `sample_id`,
 `label`, `split`, `box` (x0, y0, x1, y1 source pixels) and `frame_indices` (N x T source frames),
 so a shard can be checked against the RGB table without the rest of the pipeline. Values are
 `round(heatmap * 255)`; `from_uint8` undoes it.

@@ -12,7 +12,8 @@ seen: its x and y are set to 0 (the box centre) rather than to wherever the sour
 Augmentation (`augment=True`): a horizontal flip with probability `flip_prob`, u -> 1 - u (x -> -x
 after centring) with left and right joints swapped (`coco17.flip_permutation`), as the heatmap
 flip of `crychic.training.data`. Each item draws from a generator seeded by (seed, epoch, index),
-so the batches do not depend on the number of DataLoader workers; call `set_epoch` each epoch.
+so the batches do not depend on the number of DataLoader workers; call `set_epoch` each epoch
+(`crychic.core.epoch_seeds`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from torch.utils.data import Dataset
 
 from crychic.clips.plan import read_clip_plan
 from crychic.core.coco17 import NUM_JOINTS, flip_permutation
+from crychic.core.epoch_seeds import EpochSeeded
 from crychic.keypoints.store import KeypointStore
 
 
@@ -41,13 +43,14 @@ def box_coordinates(keypoint: np.ndarray, box) -> np.ndarray:
     return out
 
 
-class KeypointClips(Dataset):
+class KeypointClips(EpochSeeded, Dataset):
     """The clip plan's samples of one split (sorted by sample id) with their keypoints."""
 
     def __init__(self, keypoints_h5: str | Path, clip_plan_parquet: str | Path, split: str, *, augment: bool = False,
                  seed: int = 0, max_persons: int = 2, flip_prob: float = 0.5):
+        super().__init__(seed)
         self.keypoints_path, self.plan_path = Path(keypoints_h5), Path(clip_plan_parquet)
-        self.split, self.augment, self.seed = split, augment, seed
+        self.split, self.augment = split, augment
         self.max_persons, self.flip_prob = int(max_persons), float(flip_prob)
         self.rows = sorted((r for r in read_clip_plan(self.plan_path) if r["split"] == split),
                            key=lambda r: r["sample_id"])
@@ -61,24 +64,16 @@ class KeypointClips(Dataset):
                            "and sample_clips")
         self.sample_ids = [r["sample_id"] for r in self.rows]
         self.permutation = flip_permutation()
-        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._store, self._store_pid = None, None
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def set_epoch(self, epoch: int) -> None:
-        self._epoch.fill_(epoch)
-
-    @property
-    def epoch(self) -> int:
-        return int(self._epoch)
-
     def flips(self, index: int) -> bool:
         """Whether item `index` is flipped this epoch: a pure function of (seed, epoch, index)."""
         if not self.augment:
             return False
-        return bool(np.random.default_rng([self.seed, self.epoch, index]).random() < self.flip_prob)
+        return bool(self.item_rng(index).random() < self.flip_prob)
 
     def _keypoints(self, sample_id: str) -> np.ndarray:
         if self._store is None or self._store_pid != os.getpid():  # one open file per (worker) process

@@ -19,8 +19,9 @@ source: annotation keypoints longer than that are cut too, so keypoints, heatmap
 all come from frames the video really has. Either way the sample's `PartialVideo` record goes
 into the stage's `partial_videos.parquet` (layout `PARTIAL_VIDEOS_SCHEMA`). The decoded count is
 decord's (for MediaPipe, the frames it is given), judged before any keypoints are read or
-estimated; the probe (`crychic.core.video.frame_counts`) costs about 20 ms on a 1080p NTU video,
-nothing decoded by decord. A sample whose `path` is not a video (NTU skeleton-only) is not probed.
+estimated; the probe (`crychic.core.video.frame_counts`) opens the container twice and decodes
+nothing (its time on a 1080p NTU video: docs/REPORT.md, Truncated videos). A sample whose `path`
+is not a video (NTU skeleton-only) is not probed.
 """
 
 from __future__ import annotations

@@ -117,9 +117,9 @@ def estimate_keypoints(
 
     ``frame_size``: decode frames so that their longer side is at most this many pixels (never
     upscaled), then scale the keypoints back to source pixels. MediaPipe looks at the person
-    through a 256 x 256 crop anyway, so on 1080p NTU video a 640 px decode loses no accuracy
-    (median error to the Kinect joints 12.1 px at 640, 13.0 px at 1920) and runs about 1.5x
-    faster (70 vs 47 frames/s end to end on 2 cores), decoding 1080p being the bottleneck.
+    through a 256 x 256 crop anyway, so on 1080p NTU video a 640 px decode loses no accuracy against
+    the Kinect joints and runs faster, decoding 1080p being the bottleneck (the figures:
+    docs/REPORT.md, Design measurements; the rate at 640 px: `python benchmarks/bench_extraction.py`).
     ``min_visibility``: 0.5 is the threshold MediaPipe's own drawing utilities use.
 
     Raises ``ValueError`` for a model complexity other than 1 and ``KeypointSourceError`` (naming

@@ -10,7 +10,8 @@ of downloading (tests/test_language.py encodes with sockets disabled).
 
 sentence-transformers (and with it transformers and torch) is imported lazily in `encode_texts`:
 `import crychic.language` must stay cheap for modules that only need the sentences or the loss.
-The loaded model is kept per process, so repeated calls pay the load (~0.2 s; the import ~5 s) once.
+The loaded model is kept per process, so repeated calls pay the load and the import once (the
+times: docs/REPORT.md, Design measurements).
 Torch's thread settings are left alone: the caller's process decides them.
 """
 

@@ -1,4 +1,5 @@
-"""What every network on raw keypoints does first (ST-GCN, MS-G3D, STA-LSTM).
+"""What every network on raw keypoints does first (ST-GCN, MS-G3D, STA-LSTM), and the forward the
+two graph-conv networks share (`KeypointGCN`).
 
 Layouts: keypoints ``N x C x T x V x M`` (C = 3: x, y, score; V = 17 COCO joints; M persons). A
 data BatchNorm normalises each of the ``M * V * C`` input channels over the batch and time (the
@@ -26,3 +27,24 @@ def normalise_and_fold(keypoint: torch.Tensor, data_bn: nn.BatchNorm1d, *, model
 def average_persons(per_person: torch.Tensor, num_persons: int) -> torch.Tensor:
     """``N*M x ...`` -> ``N x ...``: the mean over the persons folded into the batch."""
     return per_person.view(-1, num_persons, *per_person.shape[1:]).mean(dim=1)
+
+
+class KeypointGCN(nn.Module):
+    """ST-GCN and MS-G3D differ in their blocks only: both normalise and fold the persons, run the
+    blocks on ``N*M x C x T x V``, pool over T and V, average the persons and classify. A subclass
+    builds `config` (with `in_channels`, `num_persons`, `channels`), `num_joints`, `data_bn`,
+    `blocks`, `dropout` (before the classifier; `nn.Identity()` for none) and `fc`.
+
+    Output ``{"logits": N x classes, "embedding": N x D}``, D = the last block's width."""
+
+    @property
+    def embed_dim(self) -> int:
+        return self.config.channels[-1]
+
+    def forward(self, keypoint: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = normalise_and_fold(keypoint, self.data_bn, model=type(self).__name__, in_channels=self.config.in_channels,
+                               num_joints=self.num_joints, num_persons=self.config.num_persons)  # N*M x C x T x V
+        for block in self.blocks:
+            x = block(x)
+        embedding = average_persons(x.mean(dim=(2, 3)), self.config.num_persons)  # pool T and V: N x D
+        return {"logits": self.fc(self.dropout(embedding)), "embedding": embedding}

@@ -2,9 +2,10 @@
 
 Layouts: input ``N x C x T x V x M`` (C = 3: x, y, score; V = 17 COCO joints; M persons), output
 ``{"logits": N x classes, "embedding": N x D}`` with D = the last block's width: the contract of
-`crychic.models.stgcn`, so the GCN training code takes either. As there, a data BatchNorm runs over the
-C * V * M input channels, persons are folded into the batch (``N*M x C x T x V``) through the
-blocks, and their pooled features are averaged.
+`crychic.models.stgcn`, so the GCN training code takes either (both are `KeypointGCN`s, with one
+forward, in `crychic.models.keypoint_input`). As there, a data BatchNorm runs over the C * V * M
+input channels, persons are folded into the batch (``N*M x C x T x V``) through the blocks, and
+their pooled features are averaged.
 
 The paper's two ideas. (1) Disentangled multi-scale aggregation: powers of the adjacency let a joint
 hear far joints, but ``A^k`` is dominated by the near ones (every walk of length k counts), so
@@ -34,7 +35,7 @@ import torch
 from torch import nn
 
 from crychic.core.coco17 import NUM_JOINTS, SKELETON_EDGES
-from crychic.models.keypoint_input import average_persons, normalise_and_fold
+from crychic.models.keypoint_input import KeypointGCN
 from crychic.models.registry import register_model
 
 
@@ -206,7 +207,7 @@ class MSG3DBlock(nn.Module):
         return self.tcn(self.relu(y))
 
 
-class MSG3D(nn.Module):
+class MSG3D(KeypointGCN):
     def __init__(self, config: MSG3DConfig):
         super().__init__()
         self.config = cfg = config
@@ -219,18 +220,6 @@ class MSG3D(nn.Module):
             for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])))
         self.dropout = nn.Dropout(cfg.dropout)
         self.fc = nn.Linear(cfg.channels[-1], cfg.num_classes)
-
-    @property
-    def embed_dim(self) -> int:
-        return self.config.channels[-1]
-
-    def forward(self, keypoint: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = normalise_and_fold(keypoint, self.data_bn, model="MSG3D", in_channels=self.config.in_channels,
-                               num_joints=self.num_joints, num_persons=self.config.num_persons)  # N*M x C x T x V
-        for block in self.blocks:
-            x = block(x)
-        embedding = average_persons(x.mean(dim=(2, 3)), self.config.num_persons)  # pool T and V: N x D
-        return {"logits": self.fc(self.dropout(embedding)), "embedding": embedding}
 
 
 # A 2-CPU-sized default, and the paper's layout (widths 96/192/384, windows 3 and 5, 6 G3D scales,

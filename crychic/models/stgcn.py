@@ -3,7 +3,8 @@
 Layouts: input ``N x C x T x V x M`` (C = 3: x, y, score; V = 17 COCO joints; M persons), output
 ``{"logits": N x classes, "embedding": N x D}`` with D = the last block's width. As in ST-GCN, a
 data BatchNorm runs over the C * V * M input channels, persons are folded into the batch
-(``N*M x C x T x V``) through the blocks and their pooled features are averaged.
+(``N*M x C x T x V``) through the blocks and their pooled features are averaged (the forward
+MS-G3D shares: `crychic.models.keypoint_input.KeypointGCN`).
 
 Each block is a spatial graph conv (one 1x1 conv per partition, aggregated over the joints by the
 partition's adjacency, optionally times a learnt edge importance) then a temporal conv
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from crychic.core.coco17 import NUM_JOINTS, SKELETON_EDGES
-from crychic.models.keypoint_input import average_persons, normalise_and_fold
+from crychic.models.keypoint_input import KeypointGCN
 from crychic.models.registry import register_model
 
 ROOT_JOINT = 0  # nose: PYSKL's centre of the COCO graph
@@ -102,7 +103,7 @@ class STGCNBlock(nn.Module):
         return self.relu(y if self.residual is None else y + self.residual(x))
 
 
-class STGCN(nn.Module):
+class STGCN(KeypointGCN):
     def __init__(self, config: STGCNConfig):
         super().__init__()
         self.config = cfg = config
@@ -113,19 +114,8 @@ class STGCN(nn.Module):
         self.blocks = nn.ModuleList(
             STGCNBlock(c_in, c_out, A, 2 if i > 0 and c_out > c_in else 1, cfg, residual=i > 0)
             for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])))
+        self.dropout = nn.Identity()  # none before the classifier: ST-GCN's is inside the blocks
         self.fc = nn.Linear(cfg.channels[-1], cfg.num_classes)
-
-    @property
-    def embed_dim(self) -> int:
-        return self.config.channels[-1]
-
-    def forward(self, keypoint: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = normalise_and_fold(keypoint, self.data_bn, model="STGCN", in_channels=self.config.in_channels,
-                               num_joints=self.num_joints, num_persons=self.config.num_persons)  # N*M x C x T x V
-        for block in self.blocks:
-            x = block(x)
-        embedding = average_persons(x.mean(dim=(2, 3)), self.config.num_persons)  # pool T and V: N x D
-        return {"logits": self.fc(embedding), "embedding": embedding}
 
 
 # ST-GCN's published layout (10 blocks, stride 2 where the width doubles) and a 2-CPU-sized one.

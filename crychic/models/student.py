@@ -40,7 +40,8 @@ class StudentConfig:
     # chosen on val: with 4-frame clips the dilation-2 and -3 kernels read padding at the clip's
     # ends, but they are what links its first and last frames in order; scales matched to the clip
     # (3 frames + the whole clip read in order) and added spatial scales (dilated 3x3, whole frame)
-    # both lost badly (15-epoch rgb_only, val top-1: 34.2 % and 26.7-29.2 % against 69.2 %; README).
+    # both lost on val (15-epoch rgb_only runs: docs/REPORT.md, Protocol, "Multi-scale scales of the RGB
+    # student").
     temporal_dilations: tuple = (1, 2, 3)
     spatial_dilations: tuple = ()
     global_temporal: bool = False

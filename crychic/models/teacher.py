@@ -102,8 +102,7 @@ class Teacher(nn.Module):
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         # Channels-last memory (N, T, H, W, C order; shapes unchanged): oneDNN's 3D convolutions run
-        # far faster on CPU so (measured at AVX2 on the tiny teacher, 34 x 16 x 32 x 32 inputs: a
-        # forward of 16 clips 171 -> 67 ms, a training step 320 -> 236 ms).
+        # far faster on CPU so (the times: docs/REPORT.md, Design measurements).
         self.to(memory_format=torch.channels_last_3d)
 
     def forward(self, x: torch.Tensor) -> dict:

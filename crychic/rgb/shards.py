@@ -24,7 +24,7 @@ from crychic.core.atomic_write import atomic_path
 from crychic.core.shards import ShardedSamples
 
 SHARD_GLOB = "shard-*.arrow"
-COMPRESSION = "zstd"  # smaller than lz4 on every kind of clip measured (README, Layout)
+COMPRESSION = "zstd"  # smaller than lz4 on every kind of clip measured (docs/REPORT.md, Design measurements)
 
 
 def shard_name(index: int) -> str:

@@ -36,8 +36,8 @@ inside it. `crychic.models.attention.carry_to_frame` takes the teacher's maps on
 grid with it.
 
 Randomness: each item draws from a generator seeded by (seed, epoch, index), never from a
-worker's global state, and its tensor ops run on one thread wherever it is made, so a run gives
-the same batches, bit for bit, with 0 or 8 DataLoader workers.
+worker's global state (`crychic.core.epoch_seeds`), and its tensor ops run on one thread wherever
+it is made, so a run gives the same batches, bit for bit, with 0 or 8 DataLoader workers.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
 from crychic.clips.person_box import resample_matrix
 from crychic.core.coco17 import flip_permutation
+from crychic.core.epoch_seeds import EpochSeeded
 from crychic.heatmaps.shards import HeatmapShards, from_uint8
 from crychic.rgb.shards import RgbClips
 
@@ -164,7 +165,7 @@ def paired_sample_ids(metadata: dict[str, dict[str, tuple[str, int]]],
     return paired, missing
 
 
-class PoseRgbDataset(Dataset):
+class PoseRgbDataset(EpochSeeded, Dataset):
     """The samples of one split that have every requested modality, keyed by sample id.
 
     `missing[modality]` lists the split's samples that lack that modality, for a stage to report.
@@ -198,7 +199,8 @@ class PoseRgbDataset(Dataset):
         unknown = set(self.modalities) - set(MODALITIES)
         if unknown or not self.modalities:
             raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
-        self.split, self.augment, self.seed = split, augment, seed
+        super().__init__(seed)
+        self.split, self.augment = split, augment
         self.crop_scale, self.crop_ratio, self.flip_prob = tuple(crop_scale), tuple(crop_ratio), flip_prob
         self.framed, self.heatmap_crop = framed, heatmap_crop
         if framed and "rgb" not in self.modalities:
@@ -230,23 +232,15 @@ class PoseRgbDataset(Dataset):
             if store is not None and cache_bytes:
                 store.cache_in_memory(cache_bytes)  # the same bytes, read from disk once
         self.sample_ids, self.missing = paired_sample_ids(metadata, split)
-        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
 
     def __len__(self) -> int:
         return len(self.sample_ids)
-
-    def set_epoch(self, epoch: int) -> None:
-        self._epoch.fill_(epoch)
-
-    @property
-    def epoch(self) -> int:
-        return int(self._epoch)
 
     def augmentation(self, index: int) -> Augmentation:
         """The crop and flip of item `index` this epoch: a pure function of (seed, epoch, index)."""
         if not self.augment:
             return IDENTITY
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        rng = self.item_rng(index)
         crop = random_resized_crop(rng, self.crop_scale, self.crop_ratio)
         return Augmentation(crop=crop, flip=bool(rng.random() < self.flip_prob))
 
@@ -257,7 +251,7 @@ class PoseRgbDataset(Dataset):
         flip = self.augmentation(index).flip
         if not (self.augment and self.heatmap_crop):
             return Augmentation(crop=IDENTITY.crop.copy(), flip=flip)
-        rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+        rng = self.item_rng(index, 1)
         return Augmentation(crop=random_resized_crop(rng, self.crop_scale, self.crop_ratio), flip=flip)
 
     def __getitem__(self, index: int) -> dict:
