@@ -82,7 +82,11 @@ def load_deployment(model: str, *, params_path: str = "params.yaml", choices_pat
     from crychic.evaluation.end_to_end import Deployment
 
     choices = {}
-    if Path(choices_path).is_file():
+    if not Path(choices_path).is_file():
+        print(f"crychic predict: WARNING: {choices_path} not found: val's choices unknown, using framing 'centre' "
+              "and fusion 'mean_all/student' (run from the project root after `dvc repro`, or pass --choices)",
+              file=sys.stderr)
+    else:
         protocol = json.loads(Path(choices_path).read_text()).get("protocol", {})
         if "crychic_fused" in protocol:
             rule, guidance = protocol["crychic_fused"]["chosen"].split("/")
@@ -95,7 +99,9 @@ def load_deployment(model: str, *, params_path: str = "params.yaml", choices_pat
         if logged.modality != "rgb":
             raise ValueError(f"{model}: a {logged.stage} model reads heatmaps only; predict needs a stage with the "
                              "RGB student (train_student, train_joint, train_text)")
-        return Deployment(joint=logged.module, posefree=logged.module, label_names=logged.label_names, **choices)
+        # Only stage 3 trains the fusion head: the full path of another stage's model would fuse untrained weights.
+        return Deployment(joint=logged.module if logged.stage == "joint" else None, posefree=logged.module,
+                          label_names=logged.label_names, **choices)
     from crychic.evaluation.evaluate import load_crychic
 
     folder = Path(model)
@@ -112,6 +118,7 @@ def predict_video(deployment, path: Path, modes: tuple[str, ...], settings, *, k
                   pose_every_frame: bool = False) -> VideoResult:
     from crychic.evaluation.end_to_end import PartTimes, full_forward, pose_free_forward
 
+    VIDEO_ERRORS = _video_errors()  # noqa: N806 - imported here: the module loads without torch's stack
     result = VideoResult(path=str(path), mode="+".join(modes))
     outputs, errors = {}, {}
     for name in modes:  # one path failing (no person for the full path) leaves the other's answer
@@ -122,7 +129,7 @@ def predict_video(deployment, path: Path, modes: tuple[str, ...], settings, *, k
                 outputs[name] = pose_free_forward(deployment, path, settings, times)
             else:
                 outputs[name] = full_forward(deployment, path, settings, times, pose_every_frame=pose_every_frame)
-        except Exception as err:  # noqa: BLE001 - a failure on one video is that video's line, not the run's end
+        except VIDEO_ERRORS as err:  # what is wrong with this video is its line; anything else stops the run
             errors[name] = _reason(path, err)
             continue
         result.predictions[name] = top_k(outputs[name].logits, deployment.label_names, k)
@@ -133,8 +140,21 @@ def predict_video(deployment, path: Path, modes: tuple[str, ...], settings, *, k
         result.error = reasons.pop() if len(reasons) == 1 and len(errors) == len(modes) else "; ".join(
             f"{name.replace('_', '-')}: {reason}" for name, reason in errors.items())
     if overlay_dir is not None and outputs:
-        write_overlay(outputs, result, overlay_dir / f"{path.stem}.png")
+        out = overlay_dir / f"{path.stem}.png"
+        for n in range(1, 10_000):  # two clip.mp4 in different folders: clip.png, clip-2.png
+            if not out.exists():
+                break
+            out = overlay_dir / f"{path.stem}-{n + 1}.png"
+        write_overlay(outputs, result, out)
     return result
+
+
+def _video_errors() -> tuple[type[Exception], ...]:
+    from crychic.core.video import VideoError
+    from crychic.evaluation.end_to_end import NoPersonError
+    from crychic.keypoints import KeypointSourceError
+
+    return (VideoError, KeypointSourceError, NoPersonError, OSError)
 
 
 def _reason(path: Path, err: Exception) -> str:
@@ -171,6 +191,12 @@ def format_row(result: VideoResult) -> str:
     return f"{result.path}\n" + "\n".join(parts)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crychic predict", description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="+", help="video files, folders (searched recursively) or glob patterns")
@@ -180,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--params", default="params.yaml", help="the clip settings the models were trained with")
     parser.add_argument("--choices", default="metrics/evaluate.json",
                         help="evaluate's metrics: the framing, fusion rule and guidance chosen on val")
-    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--top-k", type=_positive, default=5)
     parser.add_argument("--json", type=Path, help="write one JSON line per video here")
     parser.add_argument("--overlay", type=Path, help="write one PNG per classified video here")
     parser.add_argument("--pose-every-frame", action="store_true",
@@ -201,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         print("crychic predict: no video found in " + " ".join(args.inputs), file=sys.stderr)
         return 1
     deployment = load_deployment(args.model, params_path=args.params, choices_path=args.choices)
+    if "full" in MODES[args.mode] and deployment.joint is None:
+        print(f"crychic predict: {args.model} is not a stage-3 (train_joint) model: only --mode pose-free",
+              file=sys.stderr)
+        return 2
     settings = clip_settings(load_params(args.params))
     print(f"model {args.model}: {len(deployment.label_names)} classes ({', '.join(deployment.label_names)}); "
           f"pose-free framing {deployment.framing}, fusion {deployment.fusion_rule}/{deployment.guidance}")

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ingest ({data['source']}): {len(rows)} samples, {len(report.clips)} classes, {len(rejects)} rejected")
     print(format_table(report))
     if report.problems and not data["preprocess_only"]:
-        raise SystemExit(report.error_message())  # nothing written: the next stages cannot start on it
+        raise SystemExit(report.error_message())  # no manifest written: the next stages cannot start on it
     warnings = report.warnings + [f"(data.preprocess_only) {problem}" for problem in report.problems]
     for warning in warnings:
         print(f"ingest: WARNING: {warning}")
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"ingest: val split = {notes['ntu_val']}")
     for reject in rejects[:20]:
         print(f"  rejected: {reject['reason']}")
+
 
 if __name__ == "__main__":
     main()

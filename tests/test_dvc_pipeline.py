@@ -522,7 +522,8 @@ def test_push_then_pull_in_a_fresh_clone_needs_no_training(repo, first_repro):
     clone), then a fresh clone of that commit beside it pulls, is up to date, and reruns nothing."""
     assert "up to date" in run(["dvc", "status"], repo)  # the workspace is one consistent state
     run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "--allow-empty", "-m", "pipeline outputs"], repo)
+    run(["git", "-c", "user.name=crychic test", "-c", "user.email=test@crychic.invalid", "commit", "-q",
+         "--allow-empty", "-m", "pipeline outputs"], repo)
     run(["dvc", "push"], repo)
     assert (repo.parent / "crychic-dvc-store" / "files" / "md5").is_dir()  # ../../crychic-dvc-store from .dvc/
     other = repo.parent / "crychic-pulled"

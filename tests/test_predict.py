@@ -93,3 +93,17 @@ def test_command_exits_non_zero_only_when_nothing_was_classified(videos, tmp_pat
         main([str(videos / "clips" / "test.avi"), "--model", str(checkpointless)])
     assert main([str(videos / "nothing-here" / "*.mp4")]) == 1
     assert "no video found" in capsys.readouterr().err
+
+
+def test_the_full_path_needs_the_stage_3_model_and_top_k_is_positive(videos):
+    student_only = tiny_deployment()
+    student_only.joint = None  # a train_student model from MLflow: no trained fusion head
+    result = predict_video(student_only, videos / "clips" / "test.avi", ("pose_free",), SETTINGS, k=2,
+                           overlay_dir=None)
+    assert "pose_free" in result.predictions  # the command refuses --mode full/both for it before any video
+    with pytest.raises(ValueError, match="stage-3 model"):
+        from crychic.evaluation.end_to_end import PartTimes, full_forward
+
+        full_forward(student_only, videos / "clips" / "test.avi", SETTINGS, PartTimes())
+    with pytest.raises(SystemExit):
+        main([str(videos / "clips" / "test.avi"), "--top-k", "0"])

@@ -26,12 +26,12 @@ import torch
 
 from crychic.clips.person_box import compact_box
 from crychic.clips.sampling import uniform_sample_indices
-from crychic.core.video import open_video, read_frames
+from crychic.core.video import open_video
 from crychic.evaluation.scoring import fuse
 from crychic.heatmaps.render import DEFAULT_SIGMA
 from crychic.heatmaps.volume import render_volume
 from crychic.keypoints.mediapipe_pose import estimate_keypoints
-from crychic.rgb.decode import FRAMINGS, cut_clip, decode_clip, framing_box
+from crychic.rgb.decode import FRAMINGS, decode_clip, framing_box
 from crychic.training.data import normalise_rgb
 
 __all__ = ["FRAMINGS", "ClipSettings", "Deployment", "ClipOutput", "NoPersonError", "PartTimes", "clip_settings",
@@ -56,6 +56,7 @@ class ClipSettings:
     box_padding: float = 0.25
     rgb_decode_max_side: int | None = 640  # rgb.decode_max_side
     pose_frame_size: int | None = 640  # keypoints.mediapipe_frame_size
+    pose_min_visibility: float = 0.5  # keypoints.mediapipe_min_visibility
 
 
 def clip_settings(params: dict) -> ClipSettings:
@@ -65,7 +66,8 @@ def clip_settings(params: dict) -> ClipSettings:
         rgb_clip_len=int(rgb["clip_len"]), rgb_size=int(rgb["size"]), heatmap_clip_len=int(heatmap["clip_len"]),
         heatmap_size=int(heatmap["size"]), sigma=float(heatmap["sigma"]), with_joint=bool(heatmap["with_joint"]),
         with_limb=bool(heatmap["with_limb"]), box_padding=float(heatmap["box_padding"]),
-        rgb_decode_max_side=rgb["decode_max_side"], pose_frame_size=params["keypoints"]["mediapipe_frame_size"])
+        rgb_decode_max_side=rgb["decode_max_side"], pose_frame_size=params["keypoints"]["mediapipe_frame_size"],
+        pose_min_visibility=float(params["keypoints"]["mediapipe_min_visibility"]))
 
 
 @dataclass
@@ -73,7 +75,7 @@ class Deployment:
     """The networks as deployed, with the choices evaluate made on val (`metrics/evaluate.json`'s
     protocol: the fusion rule and whose attention guides the student, the pose-free framing)."""
 
-    joint: torch.nn.Module  # the full path: teacher, student and fusion head (joint.pt)
+    joint: torch.nn.Module | None  # the full path: teacher, student and fusion head (joint.pt); None: none
     posefree: torch.nn.Module  # the pose-free path: the student kept by its own pose-free val score
     label_names: list[str]
     fusion_rule: str = "mean_all"  # crychic.evaluation.scoring.FUSION_RULES
@@ -102,9 +104,12 @@ class ClipOutput:
 @torch.no_grad()
 def pose_free_forward(deployment: Deployment, path: str | Path, settings: ClipSettings, times: PartTimes) -> ClipOutput:
     started = time.perf_counter()
-    num_frames = len(open_video(path))
-    frames = read_frames(path, uniform_sample_indices(num_frames, settings.rgb_clip_len))  # T x H x W x 3
-    clip = cut_clip(frames, framing_box(deployment.framing, *frames.shape[1:3]), settings.rgb_size)  # T x S x S x 3
+    reader = open_video(path)
+    num_frames, img_shape = len(reader), reader[0].shape[:2]
+    # as the pose-free figure evaluate chose the framing by (`scoring.predict_without_keypoints`)
+    clip = decode_clip(path, uniform_sample_indices(num_frames, settings.rgb_clip_len),
+                       framing_box(deployment.framing, *img_shape), img_shape, settings.rgb_size,
+                       decode_max_side=settings.rgb_decode_max_side)  # T x S x S x 3
     rgb = normalise_rgb(clip)[None]  # 1 x 3 x T x S x S
     times.add("decode", started)
     started = time.perf_counter()
@@ -116,10 +121,12 @@ def pose_free_forward(deployment: Deployment, path: str | Path, settings: ClipSe
 @torch.no_grad()
 def full_forward(deployment: Deployment, path: str | Path, settings: ClipSettings, times: PartTimes,
                  *, pose_every_frame: bool = False) -> ClipOutput:
+    if deployment.joint is None:
+        raise ValueError("the full path needs the stage-3 model (train_joint): only it trains the fusion head")
     started = time.perf_counter()
     num_frames = len(open_video(path))
     heatmap_frames = uniform_sample_indices(num_frames, settings.heatmap_clip_len)
-    keypoint = estimate_keypoints(path, frame_size=settings.pose_frame_size,
+    keypoint = estimate_keypoints(path, frame_size=settings.pose_frame_size, min_visibility=settings.pose_min_visibility,
                                   frames=None if pose_every_frame else heatmap_frames)  # 1 x T_all x 17 x 3
     times.add("pose", started)
     started = time.perf_counter()

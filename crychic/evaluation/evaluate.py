@@ -41,7 +41,7 @@ from crychic.training.loop import MODEL_KEYS, build_model, load_checkpoint, read
 PARAM_KEYS = [
     "data.source", *MODEL_KEYS, "model.attention_guidance", "train.device", "heatmap.clip_len", "heatmap.size", "heatmap.sigma",
     "heatmap.with_joint", "heatmap.with_limb", "heatmap.box_padding", "rgb.clip_len", "rgb.size",
-    "rgb.decode_max_side", "keypoints.mediapipe_frame_size", "evaluate.split", "evaluate.batch_size",
+    "rgb.decode_max_side", "keypoints.mediapipe_frame_size", "keypoints.mediapipe_min_visibility", "evaluate.split", "evaluate.batch_size",
     "evaluate.attention_clips", "evaluate.end_to_end_clips", "evaluate.latency_repeats", "evaluate.throughput_batch",
     "evaluate.bootstrap_resamples", "loss.contrastive_weight", "research.deployment_framing",
 ]

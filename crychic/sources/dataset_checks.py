@@ -130,10 +130,10 @@ def advice(data: Mapping[str, Any], rows: list[dict]) -> str:
         rule = {"xsub": "performers outside the protocol's training list test",
                 "xview": "camera 1 tests, cameras 2 and 3 train",
                 "xset": "odd setups test, even setups train"}.get(protocol, "")
-        unit = "val_setups" if protocol == "xset" else "val_subjects"
+        unit = "setups" if protocol == "xset" else "subjects"  # what val is carved from (ntu.VAL_UNIT)
         return (f"NTU {ntu.get('version')} {protocol} splits by {field_name} ({rule}); the {field_name}s here per "
-                f"split: {present}. Add clips of the missing {field_name}s, set data.ntu.{unit} (how many "
-                "training ones become val), or use another protocol (data.ntu.protocol)")
+                f"split: {present}. Add clips of the missing {field_name}s, set data.ntu.val_{unit} (how many "
+                f"training {unit} become val), or use another protocol (data.ntu.protocol)")
     return "raise the dataset's size (data.synthetic) so that every split holds clips of every class"
 
 

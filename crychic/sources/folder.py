@@ -83,13 +83,17 @@ def list_folder_samples(
     if not class_dirs:
         raise ValueError(f"{root}: no class folders (expected one folder per class)")
     given_splits = read_split_file(split_file) if split_file else None
-
-    rows, rejects, seen = [], [], set()
-    for label, class_dir in enumerate(class_dirs):
-        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
-        if not files:
+    files_of = {}
+    for class_dir in class_dirs:
+        files_of[class_dir] = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if not files_of[class_dir]:
             raise ValueError(f"{class_dir}: empty class folder (class {class_dir.name!r} has no clips)")
-        seen.update(clip.relative_to(root).as_posix() for clip in files)
+    if given_splits is not None:  # before probing every clip: a typo should not wait for minutes of decoding
+        _check_listed_clips_exist(given_splits, {clip.relative_to(root).as_posix() for files in files_of.values()
+                                                 for clip in files}, split_file, root)
+
+    rows, rejects = [], []
+    for label, (class_dir, files) in enumerate(files_of.items()):
         for clip in files:
             reason = None
             if clip.suffix.lower() not in VIDEO_EXTENSIONS:
@@ -117,8 +121,6 @@ def list_folder_samples(
                 "split": given_splits[rel] if given_splits is not None else None,
                 "annotation": None,
             })
-    if given_splits is not None:
-        _check_listed_clips_exist(given_splits, seen, split_file, root)
     if not rows:
         raise ValueError(f"{root}: no decodable videos found ({len(rejects)} files rejected)")
     if given_splits is None:
