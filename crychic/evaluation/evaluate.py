@@ -98,16 +98,191 @@ def load_crychic(path, model_params: dict, head: str | None = None) -> tuple[tor
     return _load_crychic(path, len(label_names), model_params, head=head), label_names
 
 
+@dataclass
+class TrainedModels:
+    """Every network the pipeline trained, as its stage built it (CPU or `device`, eval mode)."""
+
+    joint: torch.nn.Module  # stage 3, kept by the fused val score: the fused rows
+    joint_posefree: torch.nn.Module  # stage 3, the student kept by its own pose-free val score
+    teacher: torch.nn.Module  # stage 1
+    guided: torch.nn.Module  # stage 2's student
+    text: torch.nn.Module  # stage 3 with the text anchor, the student kept by its own score
+    rgb_only: torch.nn.Module
+    baselines: dict[str, torch.nn.Module]  # gcn, msg3d, sta_lstm, i3d
+    colour_cue: list[dict]  # the colour-cue baseline's scores, one row per clip
+
+
+def load_trained_models(models_dir: Path, num_classes: int, model_params: dict) -> TrainedModels:
+    return TrainedModels(
+        joint=_load_crychic(models_dir / "joint.pt", num_classes, model_params),
+        joint_posefree=_load_crychic(models_dir / "joint.pt", num_classes, model_params, head="student_posefree"),
+        teacher=_load_crychic(models_dir / "teacher.pt", num_classes, model_params),
+        guided=_load_crychic(models_dir / "student.pt", num_classes, model_params),
+        text=_load_crychic(models_dir / "text.pt", num_classes, model_params, head="student_posefree"),
+        rgb_only=_load_crychic(models_dir / "rgb_only.pt", num_classes,
+                               {**model_params, "attention_guidance": False}),  # as train_rgb_only built it
+        baselines={name: load_baseline(models_dir / f"{name}.pt") for name in BASELINE_INPUTS},
+        colour_cue=pq.read_table(models_dir / "colour_cue" / "scores.parquet").to_pylist())
+
+
+def predict_split(models: TrainedModels, inputs: EvaluationInputs, params: dict, on: str, *, students_rgb: str,
+                  device, framings=FRAMINGS) -> dict:
+    """Every candidate's logits on split `on`, in the paired heatmap/RGB set's sample order
+    (of the no-keypoint framings, only `framings`: each one decodes every clip again)."""
+    batch = int(params["evaluate"]["batch_size"])
+    crychic = evaluation.predict_crychic(models.joint, inputs.heatmaps, students_rgb, split=on, batch_size=batch,
+                                         device=device)
+    reference, labels = crychic["sample_ids"], crychic["labels"]
+
+    def single_network(model, modality: str, key: str) -> dict:
+        return evaluation.predict_single(model, inputs.heatmaps, students_rgb, modality=modality, key=key, split=on,
+                                         batch_size=batch, device=device)
+
+    single = {
+        "teacher": single_network(models.teacher, "heatmap", "teacher_logits"),
+        "rgb_only": single_network(models.rgb_only, "rgb", "student_logits"),
+        "crychic_posefree": single_network(models.joint_posefree, "rgb", "student_logits"),
+        "student_guided": single_network(models.guided, "rgb", "student_logits"),
+        "crychic_text": single_network(models.text, "rgb", "student_logits"),
+        "crychic_text_zeroshot": single_network(models.text, "rgb", "student_text_logits"),
+    }
+    for name, network in models.baselines.items():
+        logits_, labels_, ids_ = predict_baseline(network, keypoints_path=inputs.keypoints, clip_plan_path=inputs.clips,
+                                                  rgb_dir=inputs.rgb, split=on, batch_size=batch)
+        single[name] = {"logits": logits_, "labels": labels_, "sample_ids": list(ids_)}
+    rows = [r for r in models.colour_cue if r["split"] == on]
+    single["colour_cue"] = {"logits": torch.tensor([r["log_proba"] for r in rows], dtype=torch.float32),
+                            "labels": torch.tensor([r["label"] for r in rows]),
+                            "sample_ids": [r["sample_id"] for r in rows]}
+    for framing in framings:
+        framed = evaluation.predict_without_keypoints(
+            {"crychic_posefree_nokp": models.joint_posefree, "rgb_only_nokp": models.rgb_only}, inputs.rgb,
+            inputs.clips, split=on, framing=framing, size=int(params["rgb"]["size"]),
+            decode_max_side=params["rgb"]["decode_max_side"], batch_size=batch)
+        single.update({f"{name}/{framing}": result for name, result in framed.items()})
+    logits = {name: evaluation.align_by_sample_id(reference, result) for name, result in single.items()}
+    for name, result in single.items():  # the same clips must carry the same labels in every input
+        if not torch.equal(evaluation.align_by_sample_id(reference, {**result, "logits": result["labels"]}), labels):
+            raise ValueError(f"{name}: labels disagree with the paired heatmap/RGB {on} set")
+    for guidance, suffix in (("student", ""), ("teacher", "_teacher_guided")):
+        for rule in evaluation.FUSION_RULES:
+            logits[f"crychic_fused/{rule}/{guidance}"] = evaluation.fuse(
+                rule, crychic[f"fusion_head_logits{suffix}"], crychic["teacher_logits"],
+                crychic[f"student_logits{suffix}"])
+    for weight in LATE_FUSION_WEIGHTS:
+        logits[f"late_fusion/{weight}"] = evaluation.late_fusion(logits["teacher"], logits["rgb_only"],
+                                                                 weights=[weight, 1 - weight])
+    return {"logits": logits, "labels": labels, "sample_ids": reference, "crychic": crychic}
+
+
+def choices_on_val(val: dict, val_split: str, label_names: list[str], groups: dict,
+                   train_metrics: str | Path) -> tuple[dict, dict]:
+    """(protocol, chosen): every choice made on val with the val figures that made it, each method's
+    val figures under those choices (what metrics/designs.json decides by), and the kept epochs."""
+    protocol: dict = {"split": val_split, "samples": len(val["labels"])}
+    chosen = {}
+    for model_name in ("crychic_fused", "late_fusion", "crychic_posefree_nokp"):
+        candidates = {name.split("/", 1)[1]: value for name, value in val["logits"].items()
+                      if name.startswith(model_name + "/")}
+        chosen[model_name], scores = evaluation.choose_on_val(candidates, val["labels"])
+        protocol[model_name] = {"candidates_val_top1": scores, "chosen": chosen[model_name],
+                                "question": PROTOCOL_QUESTIONS[model_name]}
+    chosen["rgb_only_nokp"] = chosen["crychic_posefree_nokp"]  # one framing for every pose-free student
+    protocol["val_top1"] = {}
+    for name in METHODS:
+        values = val["logits"].get(f"{name}/{chosen[name]}" if name in chosen else name)
+        if values is not None:
+            report = evaluation.model_report(values, val["labels"], label_names, groups)
+            protocol["val_top1"][name] = {"top1": report["top1"], **({"groups": report["group_top1"]}
+                                                                    if "group_top1" in report else {})}
+    protocol["checkpoints"] = kept_checkpoints(train_metrics)
+    colour_path = Path(train_metrics) / "train_colour_cue.json"
+    if colour_path.is_file():
+        protocol["colour_cue"] = json.loads(colour_path.read_text())
+    return protocol, chosen
+
+
+def kept_checkpoints(train_metrics: str | Path) -> dict:
+    """The epoch each training stage kept by its val score (stage 3's pose-free student by its own)."""
+    checkpoints = {}
+    for name, stage in TRAINED_CHECKPOINTS.items():
+        path = Path(train_metrics) / f"{stage}.json"
+        figures = json.loads(path.read_text()) if path.is_file() else {}
+        checkpoints[name] = {"kept_epoch": None if figures.get("best_epoch") is None else figures["best_epoch"] + 1,
+                             "of_epochs": figures.get("epochs"), "val_top1": figures.get("val_top1")}
+        if figures.get("best_epoch_student_posefree") is not None:
+            checkpoints[f"{name}_posefree"] = {
+                "kept_epoch": figures["best_epoch_student_posefree"] + 1, "of_epochs": figures.get("epochs"),
+                "val_top1": figures["val_top1_student_posefree"], "kept_by": "pose-free student val top-1"}
+    return checkpoints
+
+
+def test_figures(logits: dict, labels: torch.Tensor, label_names: list[str], groups: dict, resamples: int) -> dict:
+    """Each method's test report with its bootstrap interval, chance, and the paired claims."""
+    metrics: dict = {"models": {}}
+    correct = {name: evaluation.correct_per_clip(values, labels) for name, values in logits.items()}
+    for name, values in logits.items():
+        report = evaluation.model_report(values, labels, label_names, groups)
+        report["top1_ci95"] = list(bootstrap_ci(correct[name], resamples=resamples))
+        metrics["models"][name] = report
+    metrics["chance_top1"] = round(1 / len(label_names), 4)
+    if groups:
+        metrics["chance_group_top1"] = {g: round(1 / len(c), 4) for g, c in groups.items()}
+    metrics["comparisons"] = {f"{a} - {b}": paired_difference(correct[a], correct[b], resamples=resamples)
+                              for a, b in COMPARISONS}
+    return metrics
+
+
+def end_to_end_report(models: TrainedModels, test_plan: list[dict], chosen: dict, params: dict,
+                      label_names: list[str], resamples: int) -> tuple[dict, dict]:
+    """(metrics, timing) of both deployments from video files, on `evaluate.end_to_end_clips` test clips
+    spread over the split: accuracy and the predictions `crychic predict` must reproduce; clips/s."""
+    count = min(int(params["evaluate"]["end_to_end_clips"]), len(test_plan))
+    chosen_rows = [test_plan[i] for i in np.linspace(0, len(test_plan) - 1, count).round().astype(int)]
+    rule, guidance = chosen["crychic_fused"].split("/")
+    deployment = Deployment(joint=models.joint.cpu(), posefree=models.joint_posefree.cpu(), label_names=label_names,
+                            fusion_rule=rule, guidance=guidance, framing=chosen["crychic_posefree_nokp"])
+    videos = [row["path"] for row in chosen_rows]
+    end_to_end = end_to_end_throughput(deployment, videos, clip_settings(params))
+    truth = np.array([row["label"] for row in chosen_rows])
+    metrics = {"clips": count, "framing": deployment.framing, "videos": videos, "fusion": chosen["crychic_fused"],
+               "predictions": {}}
+    timing = {"speedup": end_to_end["speedup"], "sampled_pose_speedup": end_to_end["sampled_pose_speedup"]}
+    for path_name, key in (("pose_free", "posefree"), ("full", "full"), ("full_every_frame", "full_every_frame")):
+        result = end_to_end[path_name]
+        predicted = result.pop("predictions")
+        hits = np.array(predicted) == truth
+        metrics[key] = {"top1": round(float(hits.mean()), 4), "top1_ci95": list(bootstrap_ci(hits, resamples=resamples))}
+        metrics["predictions"][key] = [label_names[p] if p >= 0 else None for p in predicted]
+        timing[key] = result
+    print(f"end to end, {count} clips on CPU, batch 1: "
+          + " | ".join(f"{name.replace('_', ' ')} {timing[key]['clips_per_second']:.2f} clips/s (top-1 "
+                       f"{metrics[key]['top1']:.3f})" for name, key in (("pose_free", "posefree"), ("full", "full"),
+                                                                       ("full, pose on every frame", "full_every_frame"))),
+          flush=True)
+    return metrics, timing
+
+
+def cost_report(models: TrainedModels, params: dict, device) -> tuple[dict, dict]:
+    """(metrics, timing): parameters and FLOPs per clip are figures of the model (metrics); latency
+    and throughput are this machine's (timing)."""
+    efficiency = model_costs(models.joint, models.teacher, models.rgb_only, models.baselines, params,
+                             params["evaluate"], device)
+    cost = {name: {"parameters": row["parameters"], "gflops_per_clip": row["gflops_per_clip"]}
+            for name, row in efficiency.items()}
+    timing = {"device": str(device), "efficiency": {
+        name: {k: v for k, v in row.items() if k not in ("parameters", "gflops_per_clip")}
+        for name, row in efficiency.items()}}
+    return cost, timing
+
+
 def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Evaluation:
     """Choose on val, score test once; `params` holds exactly `PARAM_KEYS`."""
     settings, split = params["evaluate"], params["evaluate"]["split"]
     resamples = int(settings["bootstrap_resamples"])
     label_names = read_label_names(inputs.manifest)
-    num_classes = len(label_names)
     groups = class_groups(label_names) if params["data"]["source"] == "synthetic" else {}
     device = resolve_device(params["train"]["device"])
-    models_dir = Path(inputs.models)
-    batch = int(settings["batch_size"])
     plan = read_clip_plan(inputs.clips)
     # The CRYCHIC networks and rgb_only see the clips they were trained on: cut by the person box, or
     # by the deployment framing (research.deployment_framing); the I3D baseline keeps the box cut.
@@ -120,180 +295,47 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
     def step(message: str) -> None:
         print(f"[evaluate {time.perf_counter() - started:6.1f} s] {message}", flush=True)
 
-    joint = _load_crychic(models_dir / "joint.pt", num_classes, params["model"])
-    # the stage-3 student kept by its own pose-free val score (the pose-free rows)
-    joint_posefree = _load_crychic(models_dir / "joint.pt", num_classes, params["model"], head="student_posefree")
-    teacher = _load_crychic(models_dir / "teacher.pt", num_classes, params["model"])
-    guided = _load_crychic(models_dir / "student.pt", num_classes, params["model"])
-    # the text-anchored student, like crychic_posefree, kept by its own pose-free val score
-    text = _load_crychic(models_dir / "text.pt", num_classes, params["model"], head="student_posefree")
-    rgb_only = _load_crychic(models_dir / "rgb_only.pt", num_classes,
-                             {**params["model"], "attention_guidance": False})  # as train_rgb_only built it
-    baselines = {name: load_baseline(models_dir / f"{name}.pt") for name in BASELINE_INPUTS}
-    colour_cue = pq.read_table(models_dir / "colour_cue" / "scores.parquet").to_pylist()
+    models = load_trained_models(Path(inputs.models), len(label_names), params["model"])
 
-    def predict(on: str, framings=FRAMINGS) -> dict:
-        """Every candidate's logits on split `on`, in the paired heatmap/RGB set's sample order
-        (of the no-keypoint framings, only `framings`: each one decodes every clip again)."""
-        crychic = evaluation.predict_crychic(joint, inputs.heatmaps, students_rgb, split=on, batch_size=batch, device=device)
-        reference, labels = crychic["sample_ids"], crychic["labels"]
-        single = {
-            "teacher": evaluation.predict_single(teacher, inputs.heatmaps, students_rgb, modality="heatmap",
-                                                 key="teacher_logits", split=on, batch_size=batch, device=device),
-            "rgb_only": evaluation.predict_single(rgb_only, inputs.heatmaps, students_rgb, modality="rgb",
-                                                  key="student_logits", split=on, batch_size=batch, device=device),
-            "crychic_posefree": evaluation.predict_single(joint_posefree, inputs.heatmaps, students_rgb, modality="rgb",
-                                                          key="student_logits", split=on, batch_size=batch,
-                                                          device=device),
-            "student_guided": evaluation.predict_single(guided, inputs.heatmaps, students_rgb, modality="rgb",
-                                                        key="student_logits", split=on, batch_size=batch, device=device),
-            "crychic_text": evaluation.predict_single(text, inputs.heatmaps, students_rgb, modality="rgb",
-                                                      key="student_logits", split=on, batch_size=batch, device=device),
-            "crychic_text_zeroshot": evaluation.predict_single(
-                text, inputs.heatmaps, students_rgb, modality="rgb", key="student_text_logits", split=on,
-                batch_size=batch, device=device),
-        }
-        for name, network in baselines.items():
-            logits_, labels_, ids_ = predict_baseline(network, keypoints_path=inputs.keypoints,
-                                                      clip_plan_path=inputs.clips, rgb_dir=inputs.rgb, split=on,
-                                                      batch_size=batch)
-            single[name] = {"logits": logits_, "labels": labels_, "sample_ids": list(ids_)}
-        rows = [r for r in colour_cue if r["split"] == on]
-        single["colour_cue"] = {"logits": torch.tensor([r["log_proba"] for r in rows], dtype=torch.float32),
-                                "labels": torch.tensor([r["label"] for r in rows]),
-                                "sample_ids": [r["sample_id"] for r in rows]}
-        for framing in framings:
-            framed = evaluation.predict_without_keypoints(
-                {"crychic_posefree_nokp": joint_posefree, "rgb_only_nokp": rgb_only}, inputs.rgb, inputs.clips, split=on,
-                framing=framing, size=int(params["rgb"]["size"]), decode_max_side=params["rgb"]["decode_max_side"],
-                batch_size=batch)
-            single.update({f"{name}/{framing}": result for name, result in framed.items()})
-        logits = {name: evaluation.align_by_sample_id(reference, result) for name, result in single.items()}
-        for name, result in single.items():  # the same clips must carry the same labels in every input
-            if not torch.equal(evaluation.align_by_sample_id(reference, {**result, "logits": result["labels"]}), labels):
-                raise ValueError(f"{name}: labels disagree with the paired heatmap/RGB {on} set")
-        for guidance, suffix in (("student", ""), ("teacher", "_teacher_guided")):
-            for rule in evaluation.FUSION_RULES:
-                logits[f"crychic_fused/{rule}/{guidance}"] = evaluation.fuse(
-                    rule, crychic[f"fusion_head_logits{suffix}"], crychic["teacher_logits"],
-                    crychic[f"student_logits{suffix}"])
-        for weight in LATE_FUSION_WEIGHTS:
-            logits[f"late_fusion/{weight}"] = evaluation.late_fusion(logits["teacher"], logits["rgb_only"],
-                                                                     weights=[weight, 1 - weight])
-        return {"logits": logits, "labels": labels, "sample_ids": reference, "crychic": crychic}
-
-    # ------------------------------------------------------------ choices, made on val only
     step(f"predicting the {val_split} split: every candidate of every choice")
-    val = predict(val_split)
-    protocol: dict = {"split": val_split, "samples": len(val["labels"])}
-    chosen = {}
-    for model_name in ("crychic_fused", "late_fusion", "crychic_posefree_nokp"):
-        candidates = {name.split("/", 1)[1]: value for name, value in val["logits"].items()
-                      if name.startswith(model_name + "/")}
-        chosen[model_name], scores = evaluation.choose_on_val(candidates, val["labels"])
-        protocol[model_name] = {"candidates_val_top1": scores, "chosen": chosen[model_name],
-                                "question": PROTOCOL_QUESTIONS[model_name]}
-    chosen["rgb_only_nokp"] = chosen["crychic_posefree_nokp"]  # one framing for every pose-free student
-    # Every method's val figures with the choices above (what a design is chosen by: metrics/designs.json)
-    protocol["val_top1"] = {}
-    for name in METHODS:
-        values = val["logits"].get(f"{name}/{chosen[name]}" if name in chosen else name)
-        if values is not None:
-            report = evaluation.model_report(values, val["labels"], label_names, groups)
-            protocol["val_top1"][name] = {"top1": report["top1"], **({"groups": report["group_top1"]}
-                                                                    if "group_top1" in report else {})}
-    protocol["checkpoints"] = {}
-    for name, stage in TRAINED_CHECKPOINTS.items():
-        path = Path(inputs.train_metrics) / f"{stage}.json"
-        figures = json.loads(path.read_text()) if path.is_file() else {}
-        protocol["checkpoints"][name] = {"kept_epoch": None if figures.get("best_epoch") is None else figures["best_epoch"] + 1,
-                                         "of_epochs": figures.get("epochs"), "val_top1": figures.get("val_top1")}
-        if figures.get("best_epoch_student_posefree") is not None:  # stage 3's pose-free student, by its own score
-            protocol["checkpoints"][f"{name}_posefree"] = {
-                "kept_epoch": figures["best_epoch_student_posefree"] + 1, "of_epochs": figures.get("epochs"),
-                "val_top1": figures["val_top1_student_posefree"], "kept_by": "pose-free student val top-1"}
-    colour_path = Path(inputs.train_metrics) / "train_colour_cue.json"
-    if colour_path.is_file():
-        protocol["colour_cue"] = json.loads(colour_path.read_text())
+    val = predict_split(models, inputs, params, val_split, students_rgb=students_rgb, device=device)
+    protocol, chosen = choices_on_val(val, val_split, label_names, groups, inputs.train_metrics)
     for name, entry in protocol.items():
         if isinstance(entry, dict) and "chosen" in entry:
             step(f"val chose {name}: {entry['chosen']} ({entry['candidates_val_top1']})")
 
-    # ------------------------------------------------------------ the test split, once
     step(f"predicting the {split} split with the choices val made")
-    test = predict(split, framings=(chosen["crychic_posefree_nokp"],))  # the test split sees val's choice only
+    test = predict_split(models, inputs, params, split, students_rgb=students_rgb, device=device,
+                         framings=(chosen["crychic_posefree_nokp"],))  # the test split sees val's choice only
     labels, reference = test["labels"], test["sample_ids"]
     logits = {name: (test["logits"][f"{name}/{chosen[name]}"] if name in chosen else test["logits"][name])
               for name in METHODS}
-
-    metrics: dict = {"split": split, "samples": len(reference), "models": {},
-                     "framed": bool(params["research"]["deployment_framing"])}
-    correct = {name: evaluation.correct_per_clip(values, labels) for name, values in logits.items()}
-    for name, values in logits.items():
-        report = evaluation.model_report(values, labels, label_names, groups)
-        report["top1_ci95"] = list(bootstrap_ci(correct[name], resamples=resamples))
-        metrics["models"][name] = report
-    metrics["chance_top1"] = round(1 / num_classes, 4)
-    if groups:
-        metrics["chance_group_top1"] = {g: round(1 / len(c), 4) for g, c in groups.items()}
-    metrics["comparisons"] = {f"{a} - {b}": paired_difference(correct[a], correct[b], resamples=resamples)
-                              for a, b in COMPARISONS}
-    metrics["protocol"] = protocol
+    figures = test_figures(logits, labels, label_names, groups, resamples)
+    metrics: dict = {"split": split, "samples": len(reference), "models": figures.pop("models"),
+                     "framed": bool(params["research"]["deployment_framing"]), **figures, "protocol": protocol}
 
     step("alignment of teacher and student embeddings (joint model)")
-    crychic = test["crychic"]
-    metrics["alignment"] = alignment_report(crychic, float(params["loss"]["contrastive_weight"]) > 0)
-
+    metrics["alignment"] = alignment_report(test["crychic"], float(params["loss"]["contrastive_weight"]) > 0)
     if groups:
         step("teacher attention near the wrists (stage-1 teacher, test split)")
         from crychic.evaluation.attention_focus import WRIST_RADIUS_PX, teacher_wrist_focus
 
         metrics["teacher_wrist_focus"] = teacher_wrist_focus(
-            teacher, inputs.heatmaps, inputs.keypoints, inputs.clips, split=split,
-            radius=WRIST_RADIUS_PX / int(params["heatmap"]["size"]), groups=groups, batch_size=batch, device=device)
+            models.teacher, inputs.heatmaps, inputs.keypoints, inputs.clips, split=split,
+            radius=WRIST_RADIUS_PX / int(params["heatmap"]["size"]), groups=groups,
+            batch_size=int(settings["batch_size"]), device=device)
 
     step(f"parameters, FLOPs, latency (batch 1) and throughput (batch {settings['throughput_batch']}) on {device}")
-    efficiency = model_costs(joint, teacher, rgb_only, baselines, params, settings, device)
-    metrics["cost"] = {name: {"parameters": row["parameters"], "gflops_per_clip": row["gflops_per_clip"]}
-                       for name, row in efficiency.items()}
-    timing: dict = {"device": str(device), "efficiency": {
-        name: {k: v for k, v in row.items() if k not in ("parameters", "gflops_per_clip")} for name, row in efficiency.items()}}
+    metrics["cost"], timing = cost_report(models, params, device)
 
-    # ------------------------------------------------------------ end to end from video files
-    joint_cpu = joint.cpu()
     test_plan = [row for row in plan if row["split"] == split]
-    count = min(int(settings["end_to_end_clips"]), len(test_plan))
-    if count:  # 0 clips skips it (the ablation sweep compares accuracy, not cost)
-        chosen_rows = [test_plan[i] for i in np.linspace(0, len(test_plan) - 1, count).round().astype(int)]
-        step(f"end to end from {count} video files: pose-free path (framing '{chosen['crychic_posefree_nokp']}') "
+    if min(int(settings["end_to_end_clips"]), len(test_plan)):  # 0 clips skips it (the sweep compares accuracy)
+        step(f"end to end from video files: pose-free path (framing '{chosen['crychic_posefree_nokp']}') "
              "vs full path (MediaPipe)")
-        rule, guidance = chosen["crychic_fused"].split("/")
-        deployment = Deployment(joint=joint_cpu, posefree=joint_posefree.cpu(), label_names=label_names,
-                                fusion_rule=rule, guidance=guidance, framing=chosen["crychic_posefree_nokp"])
-        videos = [row["path"] for row in chosen_rows]
-        end_to_end = end_to_end_throughput(deployment, videos, clip_settings(params))
-        truth = np.array([row["label"] for row in chosen_rows])
-        # what `crychic predict` must reproduce on the same videos (a test checks it)
-        metrics["end_to_end"] = {"clips": count, "framing": deployment.framing, "videos": videos,
-                                 "fusion": chosen["crychic_fused"], "predictions": {}}
-        timing["end_to_end"] = {"speedup": end_to_end["speedup"],
-                                "sampled_pose_speedup": end_to_end["sampled_pose_speedup"]}
-        for path_name, key in (("pose_free", "posefree"), ("full", "full"), ("full_every_frame", "full_every_frame")):
-            result = end_to_end[path_name]
-            predicted = result.pop("predictions")
-            hits = np.array(predicted) == truth
-            metrics["end_to_end"][key] = {"top1": round(float(hits.mean()), 4),
-                                          "top1_ci95": list(bootstrap_ci(hits, resamples=resamples))}
-            metrics["end_to_end"]["predictions"][key] = [label_names[p] if p >= 0 else None for p in predicted]
-            timing["end_to_end"][key] = result
-        print(f"end to end, {count} clips on CPU, batch 1: pose-free {end_to_end['pose_free']['clips_per_second']:.2f} "
-              f"clips/s (top-1 {metrics['end_to_end']['posefree']['top1']:.3f}) | full "
-              f"{end_to_end['full']['clips_per_second']:.2f} clips/s (top-1 {metrics['end_to_end']['full']['top1']:.3f}) | "
-              f"full, pose on every frame {end_to_end['full_every_frame']['clips_per_second']:.2f} clips/s (top-1 "
-              f"{metrics['end_to_end']['full_every_frame']['top1']:.3f})", flush=True)
-
+        metrics["end_to_end"], timing["end_to_end"] = end_to_end_report(models, test_plan, chosen, params, label_names,
+                                                                         resamples)
     return Evaluation(metrics=metrics, timing=timing, logits=logits, labels=labels, sample_ids=list(reference),
-                      label_names=label_names, groups=groups, joint=joint_cpu)
+                      label_names=label_names, groups=groups, joint=models.joint.cpu())
 
 
 def alignment_report(crychic: dict, projections_trained: bool) -> dict:
