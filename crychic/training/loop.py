@@ -293,15 +293,7 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
     history, final, best, start, kept = [], {}, None, 0, {}
     saved = resume.load() if resume is not None else None
     if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        scaler.load_state_dict(saved["scaler"])
-        if loss_state is not None:
-            loss_state.load_state_dict(saved["loss"])
-        restore_random_states(saved["random"], train_loader)
-        history, best, start = saved["history"], saved["best"], saved["epoch"] + 1
-        kept = saved.get("also_kept", {})
+        history, best, start, kept = _restore(saved, model, optimizer, scheduler, scaler, loss_state, train_loader)
         if is_main:
             print(f"[{name}] resumed after epoch {start} of {epochs} from {resume.path}", flush=True)
             for row in history if on_epoch is not None else ():
@@ -312,29 +304,11 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
         if sampler is not None:
             sampler.set_epoch(epoch)
         train_module.train()
-        sums: dict[str, float] = {}
-        batches, waited = 0, 0.0
-        batch_iterator = iter(train_loader)
-        while max_steps is None or batches < max_steps:
-            asked = time.perf_counter()
-            batch = next(batch_iterator, None)
-            waited += time.perf_counter() - asked
-            if batch is None:
-                break
-            total, terms = loss_on_batch(batch)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(total).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            for key, value in terms.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
-            batches += 1
-        train_terms = {f"train_{k}": reduce(v / max(batches, 1)) for k, v in sums.items()}
+        sums, waited = _train_epoch(train_loader, loss_on_batch, optimizer, scheduler, scaler, max_steps)
         final = validate()
         primary = next(iter(final))
-        row = {"epoch": epoch, **train_terms, "seconds": round(time.perf_counter() - started, 2),
-               "loader_wait_seconds": round(waited, 3),
+        row = {"epoch": epoch, **{k: reduce(v) for k, v in sums.items()},
+               "seconds": round(time.perf_counter() - started, 2), "loader_wait_seconds": round(waited, 3),
                "lr": optimizer.param_groups[0]["lr"]}
         for head, figures in final.items():
             for key in ("top1", "top5", "mean_class_accuracy"):
@@ -342,19 +316,16 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
         row["val_top1"] = final[primary]["top1"]
         history.append(row)
         if best is None or row["val_top1"] >= best["val_top1"]:  # ties: the later (longer-trained) epoch
-            best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+            best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final, "state": _cpu_copy(model)}
         for head in also_keep:
             score = final[head]["top1"]
             if head not in kept or score >= kept[head]["val_top1"]:
-                kept[head] = {"epoch": epoch, "val_top1": score,
-                              "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+                kept[head] = {"epoch": epoch, "val_top1": score, "state": _cpu_copy(model)}
         if resume is not None:  # before the epoch's line: once it shows, the epoch is safe
             resume.save({"epoch": epoch, "history": history, "best": best, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                          "scaler": scaler.state_dict(), "loss": None if loss_state is None else loss_state.state_dict(),
-                         "also_kept": kept,
-                         "random": random_states(train_loader)})
+                         "also_kept": kept, "random": random_states(train_loader)})
         if is_main:
             loss = row.get("train_total", row.get("train_loss", float("nan")))
             print(f"[{name}] epoch {epoch + 1}/{epochs}  loss {loss:.4f}  val top1 ({primary}) {row['val_top1']:.3f}  "
@@ -365,6 +336,46 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
         model.load_state_dict(best["state"])
         final = best["final"]
     return Fitted(history=history, final=final, best_epoch=None if best is None else best["epoch"], also_kept=kept)
+
+
+def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _restore(saved: dict, model, optimizer, scheduler, scaler, loss_state, train_loader) -> tuple[list, dict, int, dict]:
+    """A killed run's resume point back into the objects that train: (history, best, next epoch, also kept)."""
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    scaler.load_state_dict(saved["scaler"])
+    if loss_state is not None:
+        loss_state.load_state_dict(saved["loss"])
+    restore_random_states(saved["random"], train_loader)
+    return saved["history"], saved["best"], saved["epoch"] + 1, saved.get("also_kept", {})
+
+
+def _train_epoch(train_loader, loss_on_batch, optimizer, scheduler, scaler,
+                 max_steps: int | None) -> tuple[dict[str, float], float]:
+    """One pass of optimiser steps: ({train_<term>: mean over batches}, seconds spent waiting for batches)."""
+    sums: dict[str, float] = {}
+    batches, waited = 0, 0.0
+    batch_iterator = iter(train_loader)
+    while max_steps is None or batches < max_steps:
+        asked = time.perf_counter()
+        batch = next(batch_iterator, None)
+        waited += time.perf_counter() - asked
+        if batch is None:
+            break
+        total, terms = loss_on_batch(batch)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(total).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        for key, value in terms.items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+        batches += 1
+    return {f"train_{k}": v / max(batches, 1) for k, v in sums.items()}, waited
 
 
 def _autocast(device: torch.device, amp: bool):
@@ -403,79 +414,18 @@ def train_stage(
         torch.cuda.set_device(device)
     seed_everything(int(params["seed"]) + ctx.rank)
     amp = bool(train_common["amp"]) and device.type == "cuda"
-
-    modalities = spec.inputs
-    execution = execution_settings()
-    workers = loader_workers(execution.train_workers, device.type)
-    cache = execution.train_cache_mb * 2**20 if workers == 0 else 0  # workers would each keep a copy
-    val_split = _validation_split(heatmap_dir if "heatmap" in modalities else None, rgb_dir)
-    # Clips cut by the deployment framing (stage decode_rgb_framed: research.deployment_framing)
-    framed = "rgb" in modalities and clips_are_framed(rgb_dir)
-    datasets = {split: PoseRgbDataset(heatmap_dir if "heatmap" in modalities else None,
-                                      rgb_dir if "rgb" in modalities else None, split=split,
-                                      augment=split == "train", seed=int(params["seed"]), modalities=modalities,
-                                      cache_bytes=cache, framed=framed)
-                for split in ("train", val_split)}
-    sampler = None
-    if ctx.enabled:
-        sampler = torch.utils.data.DistributedSampler(datasets["train"], num_replicas=ctx.world_size, rank=ctx.rank,
-                                                      shuffle=True, seed=int(params["seed"]))
-    batch_size = int(train_common["batch_size"])
-    train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=sampler is None, workers=workers,
-                               seed=int(params["seed"]), drop_last=len(datasets["train"]) > batch_size, sampler=sampler)
-    val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers,
-                             seed=int(params["seed"]))
-
+    datasets, (train_loader, val_loader), sampler, val_split = _stage_data(params, spec.inputs, heatmap_dir, rgb_dir,
+                                                                           ctx, device)
     num_classes = len(label_names)
-    model_params = dict(params["model"])
-    if stage in ("teacher", "rgb_only"):
-        # Neither reads the switch: the teacher never uses guidance, the plain student has none.
-        model_params["attention_guidance"] = stage == "teacher"
-    text_embeddings = class_text if stage == "text" else None
-    source = model_params.get("guidance_source")
-    if source in ("keypoints", "hands") and "heatmap" in modalities and not datasets["train"].with_joint:
-        raise ValueError(f"{heatmap_dir}: model.guidance_source {source!r} reads the joint channels, "
-                         "and these heatmaps have limbs only (heatmap.with_joint: false)")
-    if stage == "text" and text_embeddings is None:
-        raise ValueError("the text stage needs the class-text embeddings (class_text)")
-    multilevel = (spec.guidance_terms and float(loss_params["fr_head_weight"]) > 0
-                  and bool(loss_params["fr_head_multilevel"]))
-    channels = datasets["train"].heatmap_channels if "heatmap" in modalities else 17
-    model = build_model(num_classes, model_params, text_dim=0 if text_embeddings is None else text_embeddings.shape[1],
-                        fr_head_levels=multilevel, heatmap_channels=channels)
-    if stage in ("joint", "text") and settings["from_scratch"]:
-        init_checkpoint = None  # single-stage training: everything from random weights
-    if init_checkpoint is not None:
-        load_checkpoint(init_checkpoint, model)
-    if text_embeddings is not None:
-        model.set_class_text(torch.from_numpy(text_embeddings))
-    if stage == "teacher":
-        model.requires_grad_(False)
-        model.teacher.requires_grad_(True)
-    elif stage == "student":
-        model.freeze_teacher()
-    model.to(device)
-
-    loss_fn = CrychicLoss(
-        # The teacher stage reads no loss params: classification only (the temperature is unused there).
-        attention_weight=float(loss_params["attention_weight"]) if spec.guidance_terms else 0.0,
-        contrastive_weight=float(loss_params["contrastive_weight"]) if spec.guidance_terms else 0.0,
-        temperature=float(loss_params["temperature"]) if spec.guidance_terms else 0.1,
-        fr_head_weight=float(loss_params["fr_head_weight"]) if spec.guidance_terms else 0.0,
-        text_weight=float(loss_params["text_weight"]) if stage == "text" else 0.0,
-        fr_head_levels=len(model.student_levels.spatial) * 2 if multilevel else 0,
-        num_classes=num_classes, embed_dim=model.config.embed_dim, classify=_classify(stage, spec, model),
-        confidence_gating=spec.guidance_terms and bool(loss_params.get("confidence_gating", False)),
-    ).to(device)
+    model, multilevel = _stage_model(stage, spec, params, datasets["train"], heatmap_dir, init_checkpoint, class_text,
+                                     num_classes, device)
+    loss_fn = _stage_loss(stage, spec, loss_params, model, multilevel, num_classes, device)
 
     optimizer = _optimizer(model, stage, settings)
     epochs = stage_epochs(stage, params["train"])
     scheduler = _scheduler(optimizer, epochs * len(train_loader), int(settings.get("warmup_epochs", 0)) * len(train_loader))
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    wrapped: nn.Module = model
-    if ctx.enabled:
-        wrapped = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
+    wrapped = _ddp(model, ctx, device)
 
     def loss_on_batch(batch: dict) -> tuple[torch.Tensor, dict]:
         with _autocast(device, amp):
@@ -499,6 +449,90 @@ def train_stage(
             "val_split": val_split, "best_epoch": fitted.best_epoch,
             "also_kept": {head: {"epoch": kept["epoch"], "val_top1": kept["val_top1"]}
                           for head, kept in fitted.also_kept.items()}}
+
+
+def _ddp(model: nn.Module, ctx, device: torch.device) -> nn.Module:
+    """What steps: the model, or under torchrun its DistributedDataParallel wrapper."""
+    if not ctx.enabled:
+        return model
+    return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                               find_unused_parameters=True)
+
+
+def _stage_data(params: dict, modalities: tuple[str, ...], heatmap_dir, rgb_dir, ctx, device: torch.device):
+    """(datasets by split, (train loader, val loader), the DDP sampler or None, the val split's name)."""
+    execution = execution_settings()
+    workers = loader_workers(execution.train_workers, device.type)
+    cache = execution.train_cache_mb * 2**20 if workers == 0 else 0  # workers would each keep a copy
+    val_split = _validation_split(heatmap_dir if "heatmap" in modalities else None, rgb_dir)
+    # Clips cut by the deployment framing (stage decode_rgb_framed: research.deployment_framing)
+    framed = "rgb" in modalities and clips_are_framed(rgb_dir)
+    datasets = {split: PoseRgbDataset(heatmap_dir if "heatmap" in modalities else None,
+                                      rgb_dir if "rgb" in modalities else None, split=split,
+                                      augment=split == "train", seed=int(params["seed"]), modalities=modalities,
+                                      cache_bytes=cache, framed=framed)
+                for split in ("train", val_split)}
+    sampler = None
+    if ctx.enabled:
+        sampler = torch.utils.data.DistributedSampler(datasets["train"], num_replicas=ctx.world_size, rank=ctx.rank,
+                                                      shuffle=True, seed=int(params["seed"]))
+    batch_size = int(params["train"]["batch_size"])
+    train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=sampler is None, workers=workers,
+                               seed=int(params["seed"]), drop_last=len(datasets["train"]) > batch_size, sampler=sampler)
+    val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers,
+                             seed=int(params["seed"]))
+    return datasets, (train_loader, val_loader), sampler, val_split
+
+
+def _stage_model(stage: str, spec: StageSpec, params: dict, train_set: PoseRgbDataset, heatmap_dir, init_checkpoint,
+                 class_text: np.ndarray | None, num_classes: int, device: torch.device) -> tuple[CrychicModel, bool]:
+    """The stage's model, initialised from the previous stage's checkpoint, with what trains in it
+    (the teacher alone in stage 1, all but the teacher in stage 2); and whether FR-Head is multi-level."""
+    loss_params = params["loss"] if spec.guidance_terms else {}
+    model_params = dict(params["model"])
+    if stage in ("teacher", "rgb_only"):
+        # Neither reads the switch: the teacher never uses guidance, the plain student has none.
+        model_params["attention_guidance"] = stage == "teacher"
+    text_embeddings = class_text if stage == "text" else None
+    source = model_params.get("guidance_source")
+    if source in ("keypoints", "hands") and "heatmap" in spec.inputs and not train_set.with_joint:
+        raise ValueError(f"{heatmap_dir}: model.guidance_source {source!r} reads the joint channels, "
+                         "and these heatmaps have limbs only (heatmap.with_joint: false)")
+    if stage == "text" and text_embeddings is None:
+        raise ValueError("the text stage needs the class-text embeddings (class_text)")
+    multilevel = (spec.guidance_terms and float(loss_params["fr_head_weight"]) > 0
+                  and bool(loss_params["fr_head_multilevel"]))
+    channels = train_set.heatmap_channels if "heatmap" in spec.inputs else 17
+    model = build_model(num_classes, model_params, text_dim=0 if text_embeddings is None else text_embeddings.shape[1],
+                        fr_head_levels=multilevel, heatmap_channels=channels)
+    if stage in ("joint", "text") and params["train"][SETTINGS[stage]]["from_scratch"]:
+        init_checkpoint = None  # single-stage training: everything from random weights
+    if init_checkpoint is not None:
+        load_checkpoint(init_checkpoint, model)
+    if text_embeddings is not None:
+        model.set_class_text(torch.from_numpy(text_embeddings))
+    if stage == "teacher":
+        model.requires_grad_(False)
+        model.teacher.requires_grad_(True)
+    elif stage == "student":
+        model.freeze_teacher()
+    return model.to(device), multilevel
+
+
+def _stage_loss(stage: str, spec: StageSpec, loss_params: dict, model: CrychicModel, multilevel: bool,
+                num_classes: int, device: torch.device) -> CrychicLoss:
+    # The teacher stage reads no loss params: classification only (the temperature is unused there).
+    guided = spec.guidance_terms
+    return CrychicLoss(
+        attention_weight=float(loss_params["attention_weight"]) if guided else 0.0,
+        contrastive_weight=float(loss_params["contrastive_weight"]) if guided else 0.0,
+        temperature=float(loss_params["temperature"]) if guided else 0.1,
+        fr_head_weight=float(loss_params["fr_head_weight"]) if guided else 0.0,
+        text_weight=float(loss_params["text_weight"]) if stage == "text" else 0.0,
+        fr_head_levels=len(model.student_levels.spatial) * 2 if multilevel else 0,
+        num_classes=num_classes, embed_dim=model.config.embed_dim, classify=_classify(stage, spec, model),
+        confidence_gating=guided and bool(loss_params.get("confidence_gating", False)),
+    ).to(device)
 
 
 def stage_epochs(stage: str, train_params: dict) -> int:
