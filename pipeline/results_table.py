@@ -40,10 +40,9 @@ def _interval(ci, scale: float = 100, signed: bool = False) -> str:
     return "–" if ci is None else f"[{scale * ci[0]:{fmt}}, {scale * ci[1]:{fmt}}]"
 
 
-def results_markdown(evaluate: dict, timing: dict | None = None) -> str:
-    timing = timing or {}
-    cost, alignment = evaluate.get("cost", {}), evaluate["alignment"]
-    speed = timing.get("efficiency", {})
+def _models_table(evaluate: dict, timing: dict) -> list[str]:
+    """One row per model: accuracy with its interval, within-group top-1, size and speed."""
+    cost, speed = evaluate.get("cost", {}), timing.get("efficiency", {})
     groups = list(next(iter(evaluate["models"].values())).get("group_top1", {}))
     batch = next((row["throughput_batch"] for row in speed.values()), 32)
     header = ["method", "modality at test time", "top-1 %", "95 % CI", "mean class %"]
@@ -52,16 +51,22 @@ def results_markdown(evaluate: dict, timing: dict | None = None) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, report in evaluate["models"].items():
         method = METHODS.get(name)
-        row = [f"`{name}`: {method.description if method else name}", method.modality if method else "", _pct(report["top1"]),
-               _interval(report.get("top1_ci95")), _pct(report["mean_class_accuracy"])]
+        row = [f"`{name}`: {method.description if method else name}", method.modality if method else "",
+               _pct(report["top1"]), _interval(report.get("top1_ci95")), _pct(report["mean_class_accuracy"])]
         row += [_pct(report.get("group_top1", {}).get(g)) for g in groups]
         model_cost, model_speed = cost.get(name), speed.get(name)
         row += [f"{model_cost['parameters'] / 1e6:.2f} M" if model_cost else "–",
                 f"{model_cost['gflops_per_clip']:.2f}" if model_cost else "–",
                 f"{model_speed['throughput_clips_per_s']:.0f}" if model_speed else "–"]
         lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def _scope_and_alignment_notes(evaluate: dict) -> list[str]:
+    """Under the table: what was scored and chance, then the joint model's alignment figures."""
+    alignment = evaluate["alignment"]
     chance = evaluate.get("chance_group_top1", {})
-    notes = [
+    return [
         "",
         f"{evaluate['samples']} {evaluate['split']} clips, scored once with the choices val made (Protocol above); "
         f"95 % CI: percentile bootstrap over the test clips. Chance top-1 {_pct(evaluate['chance_top1'])} %"
@@ -73,36 +78,58 @@ def results_markdown(evaluate: dict, timing: dict | None = None) -> str:
            f"{alignment['matched_cosine']:.3f} against mismatched {alignment['mismatched_cosine']:.3f}."
            if alignment.get("projections_trained") else "; projection heads untrained (no contrastive term)."),
     ]
+
+
+def _wrist_focus_note(evaluate: dict) -> list[str]:
+    """The teacher's attention near the wrists per class group and stage (none when not measured)."""
     focus = evaluate.get("teacher_wrist_focus")
-    if focus:
-        stages = focus["stages"]
-        per_group = "; ".join(f"{g} " + "/".join(f"{stages[s][g]['ratio']:.2f}" for s in stages if g in stages[s])
-                              for g in next(iter(stages.values())) if g != "all")
-        notes.append(f"Teacher attention near the wrists ({focus['split']} split, within {focus['radius_box']:.3f} of the "
-                     f"box side, `crychic.evaluation.attention_focus`): attention share over a uniform map's share, "
-                     f"teacher stages {'/'.join(s.removeprefix('stage') for s in stages)}: {per_group} "
-                     "(1 = no preference for the wrists).")
+    if not focus:
+        return []
+    stages = focus["stages"]
+    per_group = "; ".join(f"{g} " + "/".join(f"{stages[s][g]['ratio']:.2f}" for s in stages if g in stages[s])
+                          for g in next(iter(stages.values())) if g != "all")
+    return [f"Teacher attention near the wrists ({focus['split']} split, within {focus['radius_box']:.3f} of the "
+            f"box side, `crychic.evaluation.attention_focus`): attention share over a uniform map's share, "
+            f"teacher stages {'/'.join(s.removeprefix('stage') for s in stages)}: {per_group} "
+            "(1 = no preference for the wrists)."]
+
+
+def _end_to_end_note(evaluate: dict, timing: dict) -> list[str]:
+    """Both deployed paths from video files: top-1 and clips/s (none without both the figures and the times)."""
     e2e, e2e_time = evaluate.get("end_to_end"), timing.get("end_to_end")
-    if e2e and e2e_time:
-        notes.append(
-            f"End to end from {e2e['clips']} test video files on CPU (batch 1, one run): pose-free path (framing "
-            f"'{e2e['framing']}', no keypoints) top-1 {_pct(e2e['posefree']['top1'])} % {_interval(e2e['posefree']['top1_ci95'])} "
-            f"at **{e2e_time['posefree']['clips_per_second']:.2f} clips/s**; full path (MediaPipe + heatmaps + both "
-            f"networks) top-1 {_pct(e2e['full']['top1'])} % {_interval(e2e['full']['top1_ci95'])} at "
-            f"**{e2e_time['full']['clips_per_second']:.2f} clips/s**, {e2e_time['speedup']:.1f}x slower. Full path seconds "
-            "per clip: " + ", ".join(f"{part} {s:.3f}" for part, s in e2e_time["full"]["seconds_per_clip"].items()) + "."
-            + (f" With pose estimated on every frame instead of the sampled ones (as extraction does), the full path "
-               f"gets {_pct(e2e['full_every_frame']['top1'])} % at {e2e_time['full_every_frame']['clips_per_second']:.2f} "
-               f"clips/s: the sampled path is {e2e_time['sampled_pose_speedup']:.2f}x faster in the same run."
-               if "full_every_frame" in e2e and "full_every_frame" in e2e_time else ""))
+    if not (e2e and e2e_time):
+        return []
+    return [
+        f"End to end from {e2e['clips']} test video files on CPU (batch 1, one run): pose-free path (framing "
+        f"'{e2e['framing']}', no keypoints) top-1 {_pct(e2e['posefree']['top1'])} % "
+        f"{_interval(e2e['posefree']['top1_ci95'])} "
+        f"at **{e2e_time['posefree']['clips_per_second']:.2f} clips/s**; full path (MediaPipe + heatmaps + both "
+        f"networks) top-1 {_pct(e2e['full']['top1'])} % {_interval(e2e['full']['top1_ci95'])} at "
+        f"**{e2e_time['full']['clips_per_second']:.2f} clips/s**, {e2e_time['speedup']:.1f}x slower. Full path seconds "
+        "per clip: " + ", ".join(f"{part} {s:.3f}" for part, s in e2e_time["full"]["seconds_per_clip"].items()) + "."
+        + (f" With pose estimated on every frame instead of the sampled ones (as extraction does), the full path "
+           f"gets {_pct(e2e['full_every_frame']['top1'])} % at {e2e_time['full_every_frame']['clips_per_second']:.2f} "
+           f"clips/s: the sampled path is {e2e_time['sampled_pose_speedup']:.2f}x faster in the same run."
+           if "full_every_frame" in e2e and "full_every_frame" in e2e_time else "")]
+
+
+def _comparisons_table(evaluate: dict) -> list[str]:
+    """The paired claims on the test clips, one row each (none when the file has no comparisons)."""
     comparisons = evaluate.get("comparisons") or {}
-    if comparisons:
-        notes += ["", "| claim (paired, same test clips) | difference, points | 95 % CI | clips only the first gets right | "
-                  "only the second |", "|---|---|---|---|---|"]
-        for claim, c in comparisons.items():
-            notes.append(f"| `{claim}` | {100 * c['difference']:+.1f} | {_interval(c['ci95'], signed=True)} | "
-                         f"{c['a_only']} | {c['b_only']} |")
-    return "\n".join(lines + notes)
+    if not comparisons:
+        return []
+    lines = ["", "| claim (paired, same test clips) | difference, points | 95 % CI | clips only the first gets right | "
+             "only the second |", "|---|---|---|---|---|"]
+    for claim, c in comparisons.items():
+        lines.append(f"| `{claim}` | {100 * c['difference']:+.1f} | {_interval(c['ci95'], signed=True)} | "
+                     f"{c['a_only']} | {c['b_only']} |")
+    return lines
+
+
+def results_markdown(evaluate: dict, timing: dict | None = None) -> str:
+    timing = timing or {}
+    return "\n".join(_models_table(evaluate, timing) + _scope_and_alignment_notes(evaluate)
+                     + _wrist_focus_note(evaluate) + _end_to_end_note(evaluate, timing) + _comparisons_table(evaluate))
 
 
 def protocol_markdown(evaluate: dict) -> str:
@@ -308,103 +335,147 @@ def claim_markdown(claim: str, test: dict | None, over_draws: dict | None) -> st
     return f"- **{statement}: {word}** ({basis}). `{claim}`, points: " + "; ".join(parts) + "."
 
 
-def findings_markdown(evaluate: dict, ablations: dict | None = None) -> str:
-    """"What the figures say": every claim with its figures and verdict, then the facts the tables
-    hold that the claims lean on, each as a sentence with the numbers filled in."""
-    from pipeline.ablations import TOP1_COLUMNS
-
-    ablations = ablations or {}
-    models, comparisons = evaluate["models"], evaluate.get("comparisons") or {}
-    claims = ablations.get("claims") or {}
+def _findings_scope(evaluate: dict, ablations: dict) -> str:
+    """The opening paragraph: where the paired differences come from, and the verdict rule."""
     full = (ablations.get("variants") or {}).get("full") or {}
     clips = _sweep_clips(ablations)
     scope = (f"Each claim below is a paired difference on the same clips: on this page's test split "
              f"(`metrics/evaluate.json`, {evaluate['samples']} clips, one training run; interval: bootstrap over "
              "the clips)")
-    if claims:
+    if ablations.get("claims") or {}:
         draws = full.get("draws") or []
         scope += (f", and over the {len(draws)} data draws of the ablation sweep's `full` variant "
                   f"(`metrics/ablations.json`{f', {clips} test clips a draw' if clips else ''}; a draw brings new "
                   "synthetic subjects, so new train, val and test clips, and a new training seed)")
-    scope += (". Verdict rule: a claim is **supported** only when the interval over draws (the draw-level t "
-              "interval where the file has one, else the hierarchical bootstrap over draws, then clips) lies "
-              "wholly on the claimed side of zero, and **not supported** otherwise, whatever the sign of the mean; "
-              "each verdict names the interval it read.")
-    lines = [scope]
-    spread = {c: full[c]["values"] for c in ("rgb_only", "late_fusion", "teacher", "student_guided", "posefree", "fused")
+    return scope + (". Verdict rule: a claim is **supported** only when the interval over draws (the draw-level t "
+                    "interval where the file has one, else the hierarchical bootstrap over draws, then clips) lies "
+                    "wholly on the claimed side of zero, and **not supported** otherwise, whatever the sign of the "
+                    "mean; each verdict names the interval it read.")
+
+
+def _draw_spread(full: dict) -> list[str]:
+    """How far single runs move between draws (`full`'s top-1 per draw), when the sweep has two draws or more."""
+    from pipeline.ablations import TOP1_COLUMNS
+
+    columns = ("rgb_only", "late_fusion", "teacher", "student_guided", "posefree", "fused")
+    spread = {c: full[c]["values"] for c in columns
               if len((full.get(c) or {}).get("values") or []) > 1}
-    if spread:
-        widest = max(spread, key=lambda c: max(spread[c]) - min(spread[c]))
-        lines += ["", "How far a single training run moves from one draw to the next (`full`, top-1 % per draw): "
-                  + "; ".join(f"`{TOP1_COLUMNS[c]}` " + ", ".join(_pct(v) for v in values) for c, values in spread.items())
-                  + f". The widest range, `{TOP1_COLUMNS[widest]}`'s, is "
-                  f"{100 * (max(spread[widest]) - min(spread[widest])):.1f} points: a difference between two single "
-                  "runs says little here, and only the intervals over draws carry evidence."]
-    lines.append("")
-    for claim in dict.fromkeys([*comparisons, *claims]):
-        lines.append(claim_markdown(claim, comparisons.get(claim), claims.get(claim)))
+    if not spread:
+        return []
+    widest = max(spread, key=lambda c: max(spread[c]) - min(spread[c]))
+    return ["", "How far a single training run moves from one draw to the next (`full`, top-1 % per draw): "
+            + "; ".join(f"`{TOP1_COLUMNS[c]}` " + ", ".join(_pct(v) for v in values) for c, values in spread.items())
+            + f". The widest range, `{TOP1_COLUMNS[widest]}`'s, is "
+            f"{100 * (max(spread[widest]) - min(spread[widest])):.1f} points: a difference between two single "
+            "runs says little here, and only the intervals over draws carry evidence."]
 
+
+def _rgb_sizes_fact(evaluate: dict) -> list[str]:
+    """The sizes of `i3d` and `rgb_only`, which the RGB claim compares."""
     cost = evaluate.get("cost") or {}
-    if "i3d" in cost and "rgb_only" in cost:
-        lines.append(f"- **Sizes in that RGB comparison** (`metrics/evaluate.json`): `i3d` "
-                     f"{cost['i3d']['parameters'] / 1e6:.2f} M parameters, `rgb_only` "
-                     f"{cost['rgb_only']['parameters'] / 1e6:.2f} M; neither starts from image-pretrained weights "
-                     "(none can be had offline), so it compares designs under one training recipe, not I3D's recipe.")
-    groups = list(next(iter(models.values())).get("group_top1", {}))
-    if groups:
-        def best(kind: str, group: str) -> str:
-            names = [n for n in models if n in METHODS and METHODS[n].modality.startswith(kind)
-                     and "+" not in METHODS[n].modality and group in models[n].get("group_top1", {})]
-            if not names:
-                return "–"
-            name = max(names, key=lambda n: models[n]["group_top1"][group])
-            return f"`{name}` {_pct(models[name]['group_top1'][group])}"
+    if not ("i3d" in cost and "rgb_only" in cost):
+        return []
+    return [f"- **Sizes in that RGB comparison** (`metrics/evaluate.json`): `i3d` "
+            f"{cost['i3d']['parameters'] / 1e6:.2f} M parameters, `rgb_only` "
+            f"{cost['rgb_only']['parameters'] / 1e6:.2f} M; neither starts from image-pretrained weights "
+            "(none can be had offline), so it compares designs under one training recipe, not I3D's recipe."]
 
-        chance = evaluate.get("chance_group_top1") or {}
-        lines.append("- **Which modality separates which class group** (test split, within-group top-1 %, the best "
-                     "single-modality model of each kind): " + "; ".join(
-                         f"{g}: skeleton {best('skeleton', g)}, RGB {best('RGB', g)}"
-                         + (f", chance {_pct(chance[g])}" if g in chance else "") for g in groups) + ".")
-        if "colour_cue" in models:
-            cue = models["colour_cue"]["group_top1"]
-            lines.append("- **The object cue**: `colour_cue` (a hue histogram at the keypoint wrists and a logistic "
-                         "regression, no deep learning) within groups: "
-                         + ", ".join(f"{g} {_pct(cue.get(g))} %" for g in groups) + ".")
-    if "crychic_text_zeroshot" in models and "crychic_text" in models:
-        text = (f"- **Classes by their sentence alone**: `crychic_text_zeroshot` (the nearest class sentence through "
-                f"the learnt projection, no classifier head) {_pct(models['crychic_text_zeroshot']['top1'])} % against "
-                f"the classifier's {_pct(models['crychic_text']['top1'])} % on the test split")
-        if "text_zeroshot" in full and "text" in full:
-            text += (f", {_pct(full['text_zeroshot']['mean'])} % against {_pct(full['text']['mean'])} % over the "
-                     f"{len(full['draws'])} draws")
-        lines.append(text + ".")
+
+def _best_single_modality(models: dict, kind: str, group: str) -> str:
+    """The best model of one modality (`skeleton` or `RGB`, alone) within a class group, with its top-1."""
+    names = [n for n in models if n in METHODS and METHODS[n].modality.startswith(kind)
+             and "+" not in METHODS[n].modality and group in models[n].get("group_top1", {})]
+    if not names:
+        return "–"
+    name = max(names, key=lambda n: models[n]["group_top1"][group])
+    return f"`{name}` {_pct(models[name]['group_top1'][group])}"
+
+
+def _class_group_facts(evaluate: dict) -> list[str]:
+    """Which modality separates which class group, and the colour cue's within-group top-1."""
+    models = evaluate["models"]
+    groups = list(next(iter(models.values())).get("group_top1", {}))
+    if not groups:
+        return []
+    chance = evaluate.get("chance_group_top1") or {}
+    lines = ["- **Which modality separates which class group** (test split, within-group top-1 %, the best "
+             "single-modality model of each kind): " + "; ".join(
+                 f"{g}: skeleton {_best_single_modality(models, 'skeleton', g)}, "
+                 f"RGB {_best_single_modality(models, 'RGB', g)}"
+                 + (f", chance {_pct(chance[g])}" if g in chance else "") for g in groups) + "."]
+    if "colour_cue" in models:
+        cue = models["colour_cue"]["group_top1"]
+        lines.append("- **The object cue**: `colour_cue` (a hue histogram at the keypoint wrists and a logistic "
+                     "regression, no deep learning) within groups: "
+                     + ", ".join(f"{g} {_pct(cue.get(g))} %" for g in groups) + ".")
+    return lines
+
+
+def _text_zeroshot_fact(models: dict, full: dict) -> list[str]:
+    """Classes named by their sentence alone against the classifier head, on test and over the draws."""
+    if not ("crychic_text_zeroshot" in models and "crychic_text" in models):
+        return []
+    text = (f"- **Classes by their sentence alone**: `crychic_text_zeroshot` (the nearest class sentence through "
+            f"the learnt projection, no classifier head) {_pct(models['crychic_text_zeroshot']['top1'])} % against "
+            f"the classifier's {_pct(models['crychic_text']['top1'])} % on the test split")
+    if "text_zeroshot" in full and "text" in full:
+        text += (f", {_pct(full['text_zeroshot']['mean'])} % against {_pct(full['text']['mean'])} % over the "
+                 f"{len(full['draws'])} draws")
+    return [text + "."]
+
+
+def _without_keypoints_fact(evaluate: dict, full: dict) -> list[str]:
+    """What the pose-free models keep of their top-1 without keypoints: test split, draws, end to end."""
+    from pipeline.ablations import TOP1_COLUMNS
+
+    models = evaluate["models"]
     pairs = [(a, b) for a, b in (("crychic_posefree", "crychic_posefree_nokp"), ("rgb_only", "rgb_only_nokp"))
              if a in models and b in models]
-    if pairs:
-        text = "- **Without keypoints** (test clips framed as val chose, no person box), top-1 %: " + ", ".join(
-            f"`{a}` {_pct(models[a]['top1'])} -> `{b}` {_pct(models[b]['top1'])} (keeps "
-            f"{100 * models[b]['top1'] / models[a]['top1']:.0f} % of it)" for a, b in pairs) + " on the test split"
-        columns = [(a, b) for a, b in (("posefree", "posefree_nokp"), ("rgb_only", "rgb_only_nokp"))
-                   if a in full and b in full]
-        if columns:
-            text += "; over the draws " + ", ".join(
-                f"`{TOP1_COLUMNS[a]}` {_pct(full[a]['mean'])} -> {_pct(full[b]['mean'])}" for a, b in columns)
-        e2e = evaluate.get("end_to_end")
-        if e2e:
-            text += (f"; end to end from {e2e['clips']} video files, the pose-free path "
-                     f"{_pct(e2e['posefree']['top1'])} % {_interval(e2e['posefree']['top1_ci95'])} against the full "
-                     f"path's {_pct(e2e['full']['top1'])} % {_interval(e2e['full']['top1_ci95'])}")
-        lines.append(text + ".")
+    if not pairs:
+        return []
+    text = "- **Without keypoints** (test clips framed as val chose, no person box), top-1 %: " + ", ".join(
+        f"`{a}` {_pct(models[a]['top1'])} -> `{b}` {_pct(models[b]['top1'])} (keeps "
+        f"{100 * models[b]['top1'] / models[a]['top1']:.0f} % of it)" for a, b in pairs) + " on the test split"
+    columns = [(a, b) for a, b in (("posefree", "posefree_nokp"), ("rgb_only", "rgb_only_nokp"))
+               if a in full and b in full]
+    if columns:
+        text += "; over the draws " + ", ".join(
+            f"`{TOP1_COLUMNS[a]}` {_pct(full[a]['mean'])} -> {_pct(full[b]['mean'])}" for a, b in columns)
+    e2e = evaluate.get("end_to_end")
+    if e2e:
+        text += (f"; end to end from {e2e['clips']} video files, the pose-free path "
+                 f"{_pct(e2e['posefree']['top1'])} % {_interval(e2e['posefree']['top1_ci95'])} against the full "
+                 f"path's {_pct(e2e['full']['top1'])} % {_interval(e2e['full']['top1_ci95'])}")
+    return [text + "."]
+
+
+def _alignment_fact(evaluate: dict, full: dict) -> list[str]:
+    """CKA on the test split and over the draws, and retrieval when the projection heads were trained."""
     alignment = evaluate.get("alignment") or {}
-    if alignment:
-        text = f"- **Alignment**: linear CKA of the backbones' clip embeddings {alignment['cka']:.3f} on the test split"
-        if "cka" in full:
-            text += " (" + ", ".join(f"{v:.3f}" for v in full["cka"]["values"]) + " over the draws)"
-        if alignment.get("projections_trained"):
-            text += (f", of the projection heads {alignment['cka_projection']:.3f}; R@1 teacher->student "
-                     f"{alignment['r1_teacher_to_student']:.3f} and student->teacher "
-                     f"{alignment['r1_student_to_teacher']:.3f} against a chance of {alignment['r1_chance']:.3f}")
-        lines.append(text + ".")
+    if not alignment:
+        return []
+    text = f"- **Alignment**: linear CKA of the backbones' clip embeddings {alignment['cka']:.3f} on the test split"
+    if "cka" in full:
+        text += " (" + ", ".join(f"{v:.3f}" for v in full["cka"]["values"]) + " over the draws)"
+    if alignment.get("projections_trained"):
+        text += (f", of the projection heads {alignment['cka_projection']:.3f}; R@1 teacher->student "
+                 f"{alignment['r1_teacher_to_student']:.3f} and student->teacher "
+                 f"{alignment['r1_student_to_teacher']:.3f} against a chance of {alignment['r1_chance']:.3f}")
+    return [text + "."]
+
+
+def findings_markdown(evaluate: dict, ablations: dict | None = None) -> str:
+    """"What the figures say": every claim with its figures and verdict, then the facts the tables
+    hold that the claims lean on, each as a sentence with the numbers filled in."""
+    ablations = ablations or {}
+    models, comparisons = evaluate["models"], evaluate.get("comparisons") or {}
+    claims = ablations.get("claims") or {}
+    full = (ablations.get("variants") or {}).get("full") or {}
+    lines = [_findings_scope(evaluate, ablations), *_draw_spread(full), ""]
+    for claim in dict.fromkeys([*comparisons, *claims]):
+        lines.append(claim_markdown(claim, comparisons.get(claim), claims.get(claim)))
+    lines += (_rgb_sizes_fact(evaluate) + _class_group_facts(evaluate) + _text_zeroshot_fact(models, full)
+              + _without_keypoints_fact(evaluate, full) + _alignment_fact(evaluate, full))
     return "\n".join(lines)
 
 
