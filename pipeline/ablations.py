@@ -392,7 +392,7 @@ def previous_runs(path: str) -> list[dict]:
     return [run for run in runs if run.get("prefix") == QUEUE_PREFIX]
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--draws", nargs="+", type=int, default=[0, 1, 2],
@@ -403,34 +403,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="metrics/ablations.json")
     parser.add_argument("--table-only", action="store_true", help="do not run anything; collect finished experiments")
     parser.add_argument("--rerun", action="store_true", help="queue experiments that already finished too")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    from crychic.core.params import load_params
 
-    params = load_params(args.params)
-    started = time.perf_counter()
-    finished = experiment_metrics()
-    recorded = recorded_experiments(args.out)
-    names: list[str] = []
-    if not args.table_only:
-        # Experiments already queued or running (an earlier invocation's) are waited for, not queued again.
-        active = {n for n, state in queue_states().items() if state in {"Queued", "Running"}}
-        wanted = {experiment_name(v, d, args.profile) for v, d in sweep_order(args.variants, args.draws)}
-        done = set(finished) | set(recorded)
-        names = queue(args.variants, args.draws, params, skip=active | (set() if args.rerun else done),
-                      profile=args.profile)
-        print(f"[ablations] queued {len(names)} experiments ({len(done & wanted)} already finished, "
-              f"{len(active & wanted)} already queued or running); dvc queue start", flush=True)
-        names = sorted(active & wanted) + names
-        if names:
-            subprocess.run([_dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
-            states = wait(names)
-            failed = [n for n, s in states.items() if s != "Success"]
-            if failed:
-                print(f"[ablations] failed: {failed} (see `dvc queue logs <name>`)", flush=True)
-        finished = experiment_metrics()
-    from crychic.evaluation.methods import COMPARISONS
+def _run_sweep(args: argparse.Namespace, params: dict, finished: dict[str, dict], recorded: dict[str, dict]
+               ) -> list[str]:
+    """Queue the experiments not yet finished, run the queue and wait for it; returns the names waited for."""
+    # Experiments already queued or running (an earlier invocation's) are waited for, not queued again.
+    active = {n for n, state in queue_states().items() if state in {"Queued", "Running"}}
+    wanted = {experiment_name(v, d, args.profile) for v, d in sweep_order(args.variants, args.draws)}
+    done = set(finished) | set(recorded)
+    names = queue(args.variants, args.draws, params, skip=active | (set() if args.rerun else done),
+                  profile=args.profile)
+    print(f"[ablations] queued {len(names)} experiments ({len(done & wanted)} already finished, "
+          f"{len(active & wanted)} already queued or running); dvc queue start", flush=True)
+    names = sorted(active & wanted) + names
+    if names:
+        subprocess.run([_dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
+        states = wait(names)
+        failed = [n for n, s in states.items() if s != "Success"]
+        if failed:
+            print(f"[ablations] failed: {failed} (see `dvc queue logs <name>`)", flush=True)
+    return names
 
+
+def _collect(args: argparse.Namespace, finished: dict[str, dict], recorded: dict[str, dict]
+             ) -> tuple[dict[str, dict[int, dict]], dict[str, dict]]:
+    """Each (variant, draw) of the sweep that finished: variant -> draw -> its figures, and the records to keep."""
     results: dict[str, dict[int, dict]] = {}
     experiments = {}
     for variant in args.variants:
@@ -445,6 +444,39 @@ def main(argv: list[str] | None = None) -> None:
             experiments[name] = entry
             results.setdefault(variant, {})[draw] = {"metrics": entry["metrics"], "correct": per_clip(entry),
                                                      "actual": entry.get("actual")}
+    return results, experiments
+
+
+def _print_table(table: dict, against_full: dict, claims: dict) -> None:
+    """The console summary: each variant's means, each variant against `full`, each claim over draws."""
+    for variant, row in table.items():
+        cells = "  ".join(f"{c} {row[c]['mean']:.3f}±{row[c]['std']:.3f}" for c in (*TOP1_COLUMNS, *ALIGNMENT_COLUMNS)
+                          if c in row)
+        print(f"{variant:22s} draws {row['draws']}  {cells}")
+    for variant, by_column in against_full.items():
+        print(f"{variant + ' - full':40s} " + "  ".join(
+            f"{c} {f['mean']:+.3f} {f['ci95']}" for c, f in by_column.items()))
+    for claim, figures in claims.items():
+        print(f"{claim:40s} per draw {figures['per_draw']}  "
+              f"{figures['draws_a_better']}/{figures['draws']} draws agree  "
+              f"mean {figures['mean']:+.3f} {figures['ci95']} t {figures['t_ci95']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    from crychic.core.params import load_params
+
+    params = load_params(args.params)
+    started = time.perf_counter()
+    finished = experiment_metrics()
+    recorded = recorded_experiments(args.out)
+    names: list[str] = []
+    if not args.table_only:
+        names = _run_sweep(args, params, finished, recorded)
+        finished = experiment_metrics()
+    from crychic.evaluation.methods import COMPARISONS
+
+    results, experiments = _collect(args, finished, recorded)
     table = summarise(results)
     claims = claims_over_draws(results.get("full", {}), [c for c in COMPARISONS if c not in SWEEP_COMPARISONS_SKIPPED])
     against_full = variants_against_full(results)
@@ -456,16 +488,7 @@ def main(argv: list[str] | None = None) -> None:
                      "minutes": round((time.perf_counter() - started) / 60, 1)})
     write_json(args.out, {"variants": table, "claims": claims, "against_full": against_full,
                           "variant_claims": variant_claims, "runs": runs, "experiments": experiments})
-    for variant, row in table.items():
-        cells = "  ".join(f"{c} {row[c]['mean']:.3f}±{row[c]['std']:.3f}" for c in (*TOP1_COLUMNS, *ALIGNMENT_COLUMNS)
-                          if c in row)
-        print(f"{variant:22s} draws {row['draws']}  {cells}")
-    for variant, by_column in against_full.items():
-        print(f"{variant + ' - full':40s} " + "  ".join(
-            f"{c} {f['mean']:+.3f} {f['ci95']}" for c, f in by_column.items()))
-    for claim, figures in claims.items():
-        print(f"{claim:40s} per draw {figures['per_draw']}  {figures['draws_a_better']}/{figures['draws']} draws agree  "
-              f"mean {figures['mean']:+.3f} {figures['ci95']} t {figures['t_ci95']}")
+    _print_table(table, against_full, claims)
 
 
 if __name__ == "__main__":
