@@ -64,7 +64,7 @@ def _run(command: list[str]) -> None:
     subprocess.run([sys.executable, "-m", *command], check=True)
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--work", default="data/teacher_variants")
@@ -73,15 +73,73 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plots", default="plots/teacher_variants")
     parser.add_argument("--all", action="store_true", help="every heatmap kind x every teacher size")
     parser.add_argument("--resume", action="store_true", help="keep teachers a killed run finished (same params)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    from crychic.clips.plan import read_clip_plan
-    from crychic.core.manifest import validation_split
+
+def _variant_params(params: dict, kind: str, teacher: str) -> dict:
+    """The pipeline's params with this variant's heatmap kind and teacher preset."""
+    with_joint, with_limb = HEATMAP_KINDS[kind]
+    return {**params, "heatmap": {**params["heatmap"], "with_joint": with_joint, "with_limb": with_limb},
+            "model": {**params["model"], "teacher": teacher}}
+
+
+def _render_and_train(work: Path, kind: str, name: str, variant_params: dict, resume: bool) -> tuple[Path, Path, float]:
+    """Render the kind's heatmaps (once per kind) and train the variant's teacher with the stages' own commands;
+    returns the heatmaps, the checkpoint and the training loop's seconds."""
+    heatmaps = work / f"heatmaps-{kind}"
+    params_file = work / f"params-{name}.yaml"
+    params_file.write_text(yaml.safe_dump(variant_params, sort_keys=False))
+    if not heatmaps.is_dir():
+        _run(["stages.render_heatmaps", "--params", str(params_file), "--out", str(heatmaps),
+              "--metrics", str(work / f"render-{kind}.json")])
+    checkpoint, timing = work / f"teacher-{name}.pt", work / f"timing-{name}.json"
+    if not (checkpoint.is_file() and timing.is_file() and resume):  # --resume keeps finished teachers
+        _run(["stages.train_teacher", "--no-mlflow", "--params", str(params_file), "--heatmaps", str(heatmaps),
+              "--out", str(checkpoint), "--metrics", str(work / f"train-{name}.json"),
+              "--timing", str(timing), "--plots", str(work / f"plots-{name}.json")])
+    seconds = json.loads(timing.read_text())["seconds"]  # the training loop's own seconds
+    return heatmaps, checkpoint, seconds
+
+
+def _measure(work: Path, kind: str, teacher: str, name: str, variant_params: dict, heatmaps: Path, checkpoint: Path,
+             seconds: float, num_classes: int, groups: dict, val_split: str) -> dict:
+    """The trained teacher on val: top-1, size, training seconds and its attention near the wrists."""
     from crychic.evaluation.attention_focus import WRIST_RADIUS_PX, teacher_wrist_focus
     from crychic.heatmaps.volume import channel_names
-    from crychic.reporting import figures
-    from crychic.sources.synthetic.classes import OBJECT_GROUPS, class_groups
+    from crychic.sources.synthetic.classes import OBJECT_GROUPS
     from crychic.training.loop import build_model, load_checkpoint
+
+    channels = len(channel_names(*HEATMAP_KINDS[kind]))
+    model = build_model(num_classes, {**variant_params["model"], "attention_guidance": True},
+                        heatmap_channels=channels)
+    load_checkpoint(checkpoint, model)
+    focus = teacher_wrist_focus(model, heatmaps, "data/keypoints/keypoints.h5", "data/clips/clips.parquet",
+                                split=val_split, radius=WRIST_RADIUS_PX / int(variant_params["heatmap"]["size"]),
+                                groups=groups)
+    trained = json.loads((work / f"train-{name}.json").read_text())
+    return {"heatmap": kind, "teacher": teacher, "val_top1": trained["val_top1"],
+            "parameters": sum(p.numel() for p in model.teacher.parameters()),
+            "train_seconds": round(seconds, 1),
+            "object_wrist_ratio": object_ratio(focus, list(OBJECT_GROUPS)), "wrist_focus": focus}
+
+
+def _report_variant(name: str, result: dict, seconds: float, plots: Path) -> None:
+    """The variant's wrist-focus figure and its line on the console."""
+    from crychic.reporting import figures
+
+    figures.save(figures.wrist_focus_figure(
+        result["wrist_focus"], f"{name}: val top-1 {result['val_top1']:.3f}, object-group ratio "
+                               f"{result['object_wrist_ratio']:.2f}"), plots / f"{name}.png")
+    print(f"[teacher_variants] {name}: val top-1 {result['val_top1']:.3f}, object-group wrist ratio "
+          f"{result['object_wrist_ratio']:.2f}, {seconds:.0f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    from crychic.clips.plan import read_clip_plan
+    from crychic.core.manifest import validation_split
+    from crychic.evaluation.attention_focus import WRIST_RADIUS_PX
+    from crychic.sources.synthetic.classes import OBJECT_GROUPS, class_groups
 
     params = load_params(args.params)
     if args.epochs:
@@ -95,39 +153,12 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict] = {}
     variants = [(k, t) for k in HEATMAP_KINDS for t in TEACHERS] if args.all else VARIANTS
     for kind, teacher in variants:
-        with_joint, with_limb = HEATMAP_KINDS[kind]
-        heatmaps = work / f"heatmaps-{kind}"
         name = variant_name(kind, teacher)
-        variant_params = {**params, "heatmap": {**params["heatmap"], "with_joint": with_joint, "with_limb": with_limb},
-                          "model": {**params["model"], "teacher": teacher}}
-        params_file = work / f"params-{name}.yaml"
-        params_file.write_text(yaml.safe_dump(variant_params, sort_keys=False))
-        if not heatmaps.is_dir():
-            _run(["stages.render_heatmaps", "--params", str(params_file), "--out", str(heatmaps),
-                  "--metrics", str(work / f"render-{kind}.json")])
-        checkpoint, timing = work / f"teacher-{name}.pt", work / f"timing-{name}.json"
-        if not (checkpoint.is_file() and timing.is_file() and args.resume):  # --resume keeps finished teachers
-            _run(["stages.train_teacher", "--no-mlflow", "--params", str(params_file), "--heatmaps", str(heatmaps),
-                  "--out", str(checkpoint), "--metrics", str(work / f"train-{name}.json"),
-                  "--timing", str(timing), "--plots", str(work / f"plots-{name}.json")])
-        seconds = json.loads(timing.read_text())["seconds"]  # the training loop's own seconds
-        channels = len(channel_names(with_joint, with_limb))
-        model = build_model(len(label_names), {**variant_params["model"], "attention_guidance": True},
-                            heatmap_channels=channels)
-        load_checkpoint(checkpoint, model)
-        focus = teacher_wrist_focus(model, heatmaps, "data/keypoints/keypoints.h5", "data/clips/clips.parquet",
-                                    split=val_split, radius=WRIST_RADIUS_PX / int(params["heatmap"]["size"]),
-                                    groups=groups)
-        trained = json.loads((work / f"train-{name}.json").read_text())
-        results[name] = {"heatmap": kind, "teacher": teacher, "val_top1": trained["val_top1"],
-                         "parameters": sum(p.numel() for p in model.teacher.parameters()),
-                         "train_seconds": round(seconds, 1),
-                         "object_wrist_ratio": object_ratio(focus, list(OBJECT_GROUPS)), "wrist_focus": focus}
-        figures.save(figures.wrist_focus_figure(
-            focus, f"{name}: val top-1 {trained['val_top1']:.3f}, object-group ratio "
-                   f"{results[name]['object_wrist_ratio']:.2f}"), plots / f"{name}.png")
-        print(f"[teacher_variants] {name}: val top-1 {trained['val_top1']:.3f}, object-group wrist ratio "
-              f"{results[name]['object_wrist_ratio']:.2f}, {seconds:.0f} s", flush=True)
+        variant_params = _variant_params(params, kind, teacher)
+        heatmaps, checkpoint, seconds = _render_and_train(work, kind, name, variant_params, args.resume)
+        results[name] = _measure(work, kind, teacher, name, variant_params, heatmaps, checkpoint, seconds,
+                                 len(label_names), groups, val_split)
+        _report_variant(name, results[name], seconds, plots)
     chosen = choose(results, list(OBJECT_GROUPS))
     write_json(args.out, {"split": val_split, "epochs": int(params["train"]["teacher"]["epochs"]),
                           "radius_px": WRIST_RADIUS_PX, "rule": f"val top-1 within {TOP1_MARGIN:.0%} of the best, "
