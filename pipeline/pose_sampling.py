@@ -21,18 +21,7 @@ import numpy as np
 from crychic.core.atomic_write import write_json
 
 
-def main(argv: list[str] | None = None) -> dict:
-    from crychic.core.reproducibility import pin_cpu_kernels
-
-    pin_cpu_kernels()
-    from tqdm import tqdm
-
-    from crychic.clips.plan import read_clip_plan
-    from crychic.core.params import load_params
-    from crychic.evaluation.end_to_end import NoPersonError, PartTimes, clip_settings, full_forward
-    from crychic.evaluation.statistics import bootstrap_ci, paired_difference
-    from crychic.predict import load_deployment
-
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--models", default="models")
@@ -41,15 +30,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--split", default="val")
     parser.add_argument("--limit", type=int, default=None, help="only the first N clips (a quick look)")
     parser.add_argument("--out", default="metrics/pose_sampling.json")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    deployment = load_deployment(args.models, params_path=args.params, choices_path=args.choices)
-    settings = clip_settings(load_params(args.params))
-    rows = [row for row in read_clip_plan(args.clips) if row["split"] == args.split][: args.limit]
+
+def _run_both_paths(deployment, rows: list[dict], settings, split: str) -> tuple[dict, dict, dict]:
+    """Each clip through the full path twice, pose on the sampled frames then on every frame: per path the
+    predicted labels (-1: no person found), whether each was right, and the seconds spent."""
+    from tqdm import tqdm
+
+    from crychic.evaluation.end_to_end import NoPersonError, PartTimes, full_forward
+
     correct = {"sampled": [], "every_frame": []}
     predicted = {"sampled": [], "every_frame": []}
     seconds = {"sampled": 0.0, "every_frame": 0.0}
-    for row in tqdm(rows, desc=f"pose sampling ({args.split})", unit="clip"):
+    for row in tqdm(rows, desc=f"pose sampling ({split})", unit="clip"):
         for name, every_frame in (("sampled", False), ("every_frame", True)):
             started = time.perf_counter()
             try:
@@ -60,22 +54,52 @@ def main(argv: list[str] | None = None) -> dict:
             seconds[name] += time.perf_counter() - started
             predicted[name].append(label)
             correct[name].append(label == int(row["label"]))
+    return predicted, correct, seconds
+
+
+def _report(split: str, clips: int, fusion: str, predicted: dict, correct: dict, seconds: dict) -> dict:
+    """Per path top-1 with its interval, the paired difference, how often the two agree, and clips/s."""
+    from crychic.evaluation.statistics import bootstrap_ci, paired_difference
+
     hits = {name: np.array(values) for name, values in correct.items()}
     report = {
-        "split": args.split, "clips": len(rows), "fusion": f"{deployment.fusion_rule}/{deployment.guidance}",
+        "split": split, "clips": clips, "fusion": fusion,
         "top1": {name: round(float(h.mean()), 4) for name, h in hits.items()},
         "top1_ci95": {name: list(bootstrap_ci(h)) for name, h in hits.items()},
         "sampled_minus_every_frame": paired_difference(hits["sampled"], hits["every_frame"]),
         "agreement": round(float(np.mean(np.array(predicted["sampled"]) == np.array(predicted["every_frame"]))), 4),
-        "clips_per_second": {name: round(len(rows) / s, 3) for name, s in seconds.items()},
+        "clips_per_second": {name: round(clips / s, 3) for name, s in seconds.items()},
     }
     report["speedup"] = round(report["clips_per_second"]["sampled"] / report["clips_per_second"]["every_frame"], 2)
-    write_json(args.out, report)
-    print(f"{args.split}, {len(rows)} clips: top-1 sampled {report['top1']['sampled']:.3f}, every frame "
+    return report
+
+
+def _print_report(report: dict) -> None:
+    print(f"{report['split']}, {report['clips']} clips: top-1 sampled {report['top1']['sampled']:.3f}, every frame "
           f"{report['top1']['every_frame']:.3f} (difference {report['sampled_minus_every_frame']['difference']:+.3f} "
           f"{report['sampled_minus_every_frame']['ci95']}), agreement {report['agreement']:.3f}; clips/s "
           f"{report['clips_per_second']['sampled']:.2f} vs {report['clips_per_second']['every_frame']:.2f} "
           f"({report['speedup']:.2f}x)")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from crychic.core.reproducibility import pin_cpu_kernels
+
+    pin_cpu_kernels()  # before torch is first imported: the oneDNN and ATen caps are read then
+    from crychic.clips.plan import read_clip_plan
+    from crychic.core.params import load_params
+    from crychic.evaluation.end_to_end import clip_settings
+    from crychic.predict import load_deployment
+
+    args = _parse_args(argv)
+    deployment = load_deployment(args.models, params_path=args.params, choices_path=args.choices)
+    settings = clip_settings(load_params(args.params))
+    rows = [row for row in read_clip_plan(args.clips) if row["split"] == args.split][: args.limit]
+    predicted, correct, seconds = _run_both_paths(deployment, rows, settings, args.split)
+    report = _report(args.split, len(rows), f"{deployment.fusion_rule}/{deployment.guidance}", predicted, correct,
+                     seconds)
+    write_json(args.out, report)
+    _print_report(report)
     return report
 
 
