@@ -136,6 +136,26 @@ def _task_runner(workers: int, dask_address: str | None, dask_local_workers: int
     return ThreadPoolTaskRunner(max_workers=max(1, workers))
 
 
+def _available_workers(workers: int, dask_address: str | None, dask_local_workers: int) -> int:
+    """The threads the shards are sized for: the cluster's at `dask_address`, the local Dask workers, or `workers`."""
+    if dask_address:
+        return dask_worker_threads(dask_address) or workers  # no worker yet: they may still be coming
+    return dask_local_workers or workers
+
+
+def _cached_shard_task(shards: list[list[dict]], stage: str, cache_dir: str | os.PathLike, cache_token: str):
+    """`process_shard` with its result kept per shard in `cache_dir`, so a killed stage resumes; says how many
+    shards an earlier run already finished."""
+    # Prefect stores each finished shard's result under its cache key, a file in `cache_dir`.
+    key = _shard_key(cache_token)
+    done = sum((Path(cache_dir) / key(None, {"stage": stage, "shard": shard})).is_file() for shard in shards)
+    if done:
+        print(f"{stage}: resuming: {done} of {len(shards)} shards already done ({cache_dir})", flush=True)
+    # A policy, not `cache_key_fn=`: the task's NO_CACHE default plus a key function draws a warning.
+    return process_shard.with_options(cache_policy=CachePolicy.from_cache_key_fn(_shard_key(cache_token)),
+                                      persist_result=True)
+
+
 def run_per_sample(
     samples: Sequence[dict],
     work: Callable[[dict], Any],
@@ -157,22 +177,9 @@ def run_per_sample(
     The cache is removed once every shard has finished: the stage's outputs take over from there.
     """
     if batch_size is None:
-        if dask_address:
-            available = dask_worker_threads(dask_address) or workers  # no worker yet: they may still be coming
-        else:
-            available = dask_local_workers or workers
-        batch_size = shard_size(len(samples), available)
+        batch_size = shard_size(len(samples), _available_workers(workers, dask_address, dask_local_workers))
     shards = split_into_shards(samples, batch_size)
-    shard_task = process_shard
-    if cache_dir is not None:
-        # Prefect stores each finished shard's result under its cache key, a file in `cache_dir`.
-        key = _shard_key(cache_token)
-        done = sum((Path(cache_dir) / key(None, {"stage": stage, "shard": shard})).is_file() for shard in shards)
-        if done:
-            print(f"{stage}: resuming: {done} of {len(shards)} shards already done ({cache_dir})", flush=True)
-        # A policy, not `cache_key_fn=`: the task's NO_CACHE default plus a key function draws a warning.
-        shard_task = process_shard.with_options(cache_policy=CachePolicy.from_cache_key_fn(_shard_key(cache_token)),
-                                                persist_result=True)
+    shard_task = process_shard if cache_dir is None else _cached_shard_task(shards, stage, cache_dir, cache_token)
 
     @flow(name=f"{stage}-fan-out", task_runner=_task_runner(workers, dask_address, dask_local_workers),
           log_prints=False, validate_parameters=False)
