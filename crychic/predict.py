@@ -37,7 +37,12 @@ pin_cpu_kernels()  # as the stages do, before torch runs a kernel: evaluate's ke
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from crychic.core.video import VIDEO_EXTENSIONS  # noqa: E402
+from crychic.core.video import VIDEO_EXTENSIONS, VideoError  # noqa: E402
+from crychic.evaluation.end_to_end import NoPersonError  # noqa: E402
+from crychic.keypoints import KeypointSourceError  # noqa: E402
+
+# What is wrong with one video: its line says so and the run goes on; anything else stops the run.
+VIDEO_ERRORS = (VideoError, KeypointSourceError, NoPersonError, OSError)
 
 MODES = {"pose-free": ("pose_free",), "full": ("full",), "both": ("pose_free", "full")}
 
@@ -118,7 +123,6 @@ def predict_video(deployment, path: Path, modes: tuple[str, ...], settings, *, k
                   pose_every_frame: bool = False) -> VideoResult:
     from crychic.evaluation.end_to_end import PartTimes, full_forward, pose_free_forward
 
-    VIDEO_ERRORS = _video_errors()  # noqa: N806 - imported here: the module loads without torch's stack
     result = VideoResult(path=str(path), mode="+".join(modes))
     outputs, errors = {}, {}
     for name in modes:  # one path failing (no person for the full path) leaves the other's answer
@@ -129,7 +133,7 @@ def predict_video(deployment, path: Path, modes: tuple[str, ...], settings, *, k
                 outputs[name] = pose_free_forward(deployment, path, settings, times)
             else:
                 outputs[name] = full_forward(deployment, path, settings, times, pose_every_frame=pose_every_frame)
-        except VIDEO_ERRORS as err:  # what is wrong with this video is its line; anything else stops the run
+        except VIDEO_ERRORS as err:
             errors[name] = _reason(path, err)
             continue
         result.predictions[name] = top_k(outputs[name].logits, deployment.label_names, k)
@@ -147,14 +151,6 @@ def predict_video(deployment, path: Path, modes: tuple[str, ...], settings, *, k
             out = overlay_dir / f"{path.stem}-{n + 1}.png"
         write_overlay(outputs, result, out)
     return result
-
-
-def _video_errors() -> tuple[type[Exception], ...]:
-    from crychic.core.video import VideoError
-    from crychic.evaluation.end_to_end import NoPersonError
-    from crychic.keypoints import KeypointSourceError
-
-    return (VideoError, KeypointSourceError, NoPersonError, OSError)
 
 
 def _reason(path: Path, err: Exception) -> str:

@@ -124,7 +124,8 @@ def full_forward(deployment: Deployment, path: str | Path, settings: ClipSetting
     if deployment.joint is None:
         raise ValueError("the full path needs the stage-3 model (train_joint): only it trains the fusion head")
     started = time.perf_counter()
-    num_frames = len(open_video(path))
+    reader = open_video(path)
+    num_frames, img_shape = len(reader), reader[0].shape[:2]  # one open: the header and frame 0's size
     heatmap_frames = uniform_sample_indices(num_frames, settings.heatmap_clip_len)
     keypoint = estimate_keypoints(path, frame_size=settings.pose_frame_size, min_visibility=settings.pose_min_visibility,
                                   frames=None if pose_every_frame else heatmap_frames)  # 1 x T_all x 17 x 3
@@ -133,7 +134,6 @@ def full_forward(deployment: Deployment, path: str | Path, settings: ClipSetting
     sampled = keypoint[:, heatmap_frames]  # 1 x T_h x 17 x 3
     if not (sampled[..., 2] > 0).any():
         raise NoPersonError(f"{path}: no person found in the {len(heatmap_frames)} sampled frames (MediaPipe Pose)")
-    img_shape = open_video(path)[0].shape[:2]
     box = compact_box(sampled[..., :2], sampled[..., 2], img_shape, padding=settings.box_padding)
     volume = render_volume(keypoint, box, heatmap_frames, size=settings.heatmap_size, sigma=settings.sigma,
                            with_joint=settings.with_joint, with_limb=settings.with_limb)  # K x T_h x H x W uint8

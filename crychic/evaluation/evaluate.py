@@ -94,7 +94,7 @@ def _load_crychic(path, num_classes: int, model_params: dict, head: str | None =
 
 def load_crychic(path, model_params: dict, head: str | None = None) -> tuple[torch.nn.Module, list[str]]:
     """A trained CRYCHIC checkpoint and the class names it was trained with (`crychic predict`)."""
-    label_names = list(torch.load(path, map_location="cpu", weights_only=True)["label_names"])
+    label_names = list(read_checkpoint(path)["label_names"])  # the refusing reader, as for the weights
     return _load_crychic(path, len(label_names), model_params, head=head), label_names
 
 
