@@ -162,12 +162,18 @@ def estimate_keypoints(
         _drop_thread_pose()
         raise
 
+    return _coco_keypoints(landmarks, source_height, source_width, min_visibility)
+
+
+def _coco_keypoints(landmarks: np.ndarray, source_height: int, source_width: int, min_visibility: float) -> np.ndarray:
+    """MediaPipe's ``T x 33 x 3`` normalised landmarks -> COCO-17 ``1 x T x 17 x 3`` in source pixels,
+    joints unseen or outside the frame zeroed."""
     coco = landmarks[:, MEDIAPIPE_TO_COCO17]  # T x 17 x 3
     # Normalised coordinates are relative to the decoded frame, which spans the whole source frame.
     x, y, visibility = coco[..., 0] * source_width, coco[..., 1] * source_height, coco[..., 2]  # T x 17 each
     in_frame = (x >= 0) & (x < source_width) & (y >= 0) & (y < source_height)
     seen = (visibility >= min_visibility) & in_frame  # T x 17
-    keypoints = np.zeros((1, num_frames, NUM_JOINTS, 3), dtype=np.float32)
+    keypoints = np.zeros((1, len(landmarks), NUM_JOINTS, 3), dtype=np.float32)
     keypoints[0] = np.stack([x, y, visibility], axis=-1) * seen[..., None]
     return keypoints
 
