@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import itertools
 import json
 import sys
 import time
@@ -120,7 +121,8 @@ def load_deployment(model: str, *, params_path: str = "params.yaml", choices_pat
 
 
 def predict_video(deployment, path: Path, modes: tuple[str, ...], settings, *, k: int, overlay_dir: Path | None,
-                  pose_every_frame: bool = False) -> VideoResult:
+                  pose_every_frame: bool = False, pose=None) -> VideoResult:
+    """``pose``: this video's `estimate_poses` item when the caller estimated it ahead (None: here)."""
     from crychic.evaluation.end_to_end import PartTimes, full_forward, pose_free_forward
 
     result = VideoResult(path=str(path), mode="+".join(modes))
@@ -132,7 +134,8 @@ def predict_video(deployment, path: Path, modes: tuple[str, ...], settings, *, k
             if name == "pose_free":
                 outputs[name] = pose_free_forward(deployment, path, settings, times)
             else:
-                outputs[name] = full_forward(deployment, path, settings, times, pose_every_frame=pose_every_frame)
+                outputs[name] = full_forward(deployment, path, settings, times, pose_every_frame=pose_every_frame,
+                                             pose=pose)
         except VIDEO_ERRORS as err:
             errors[name] = _reason(path, err)
             continue
@@ -207,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overlay", type=Path, help="write one PNG per classified video here")
     parser.add_argument("--pose-every-frame", action="store_true",
                         help="full mode: run pose estimation on every frame (as extraction does), not the sampled ones")
+    parser.add_argument("--pose-threads", type=_positive, default=None,
+                        help="full mode: videos whose poses are estimated at once, ahead of the networks "
+                             "(default: one per core; the keypoints are the same for any number)")
     return parser
 
 
@@ -215,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from crychic.core.atomic_write import atomic_path
     from crychic.core.params import load_params
-    from crychic.evaluation.end_to_end import clip_settings
+    from crychic.evaluation.end_to_end import clip_settings, estimate_poses, pose_workers
 
     args = build_parser().parse_args(argv)
     videos = find_videos(args.inputs)
@@ -233,9 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.overlay:
         args.overlay.mkdir(parents=True, exist_ok=True)
     results = []
-    for video in tqdm(videos, desc="crychic predict", unit="video", file=sys.stderr, disable=len(videos) < 2):
+    poses = (estimate_poses(videos, settings, every_frame=args.pose_every_frame,
+                            workers=args.pose_threads or pose_workers())
+             if "full" in MODES[args.mode] else itertools.repeat(None))
+    progress = tqdm(videos, desc="crychic predict", unit="video", file=sys.stderr, disable=len(videos) < 2)
+    for video, pose in zip(progress, poses):
         result = predict_video(deployment, video, MODES[args.mode], settings, k=args.top_k, overlay_dir=args.overlay,
-                               pose_every_frame=args.pose_every_frame)
+                               pose_every_frame=args.pose_every_frame, pose=pose)
         results.append(result)
         tqdm.write(format_row(result), file=sys.stdout)
     if args.json:

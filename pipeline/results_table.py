@@ -110,7 +110,13 @@ def _end_to_end_note(evaluate: dict, timing: dict) -> list[str]:
         + (f" With pose estimated on every frame instead of the sampled ones (as extraction does), the full path "
            f"gets {_pct(e2e['full_every_frame']['top1'])} % at {e2e_time['full_every_frame']['clips_per_second']:.2f} "
            f"clips/s: the sampled path is {e2e_time['sampled_pose_speedup']:.2f}x faster in the same run."
-           if "full_every_frame" in e2e and "full_every_frame" in e2e_time else "")]
+           if "full_every_frame" in e2e and "full_every_frame" in e2e_time else "")
+        + (f" Of the full path's {e2e_time['full_speedup']:.2f}x over that every-frame path, sampling alone gives "
+           f"{e2e_time['sampled_pose_speedup']:.2f}x (pose on one thread, "
+           f"{e2e_time['full_one_thread']['clips_per_second']:.2f} clips/s); the rest is MediaPipe on the next videos "
+           f"in {e2e_time['full']['pose_threads']} threads while the networks take the current one (its pose seconds "
+           "above are summed over those threads)."
+           if "full_one_thread" in e2e_time else "")]
 
 
 def _comparisons_table(evaluate: dict) -> list[str]:

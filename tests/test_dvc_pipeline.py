@@ -214,6 +214,8 @@ def test_evaluate_reports_every_model_and_draws_its_pictures(repo, first_repro):
     # pose on the 16 sampled frames of 48, against every frame: the same two clips, one run
     assert speed["full"]["clips_per_second"] > speed["full_every_frame"]["clips_per_second"]
     assert speed["sampled_pose_speedup"] > 1 and "full_every_frame" in end_to_end
+    assert speed["full_one_thread"]["same_predictions_as_full"]  # the pose threads change no keypoint
+    assert speed["full_one_thread"]["pose_threads"] == 1 and speed["full"]["pose_threads"] >= 1
     assert "pose" in speed["full"]["seconds_per_clip"]
     assert len(timing["mlflow_run_id"]) == 32 and "mlflow_run_id" not in metrics
     focus = metrics["teacher_wrist_focus"]  # where the teacher's attention points, per stage and class group

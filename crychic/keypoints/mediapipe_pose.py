@@ -109,11 +109,13 @@ def estimate_keypoints(
 ) -> np.ndarray:
     """COCO-17 keypoints ``1 x T x 17 x 3`` of the most prominent person in every frame.
 
-    ``frames``: run the estimator on these frame indices only, and on every frame before the
-    person is first found (the other frames' keypoints stay zero). A clip's heatmaps and person box
-    read only its sampled frames, so deployment estimates those (a third of a 48-frame synthetic
-    video) instead of all. Until then every frame: MediaPipe's person detector can miss on all the
-    sampled frames of a clip where one detection lets its tracker follow the person from there on.
+    ``frames``: run the estimator on these frame indices only (the other frames are decoded, as
+    the codec needs, but neither converted nor estimated, and their keypoints stay zero). A clip's
+    heatmaps and person box read only its sampled frames, so deployment estimates those (a third of
+    a 48-frame synthetic video) instead of all. When no asked frame shows a person, the video is
+    estimated again on every frame, as without ``frames``: MediaPipe's person detector can miss on
+    all the sampled frames of a clip where one detection on another frame lets its tracker follow
+    the person from there on.
 
     ``frame_size``: decode frames so that their longer side is at most this many pixels (never
     upscaled), then scale the keypoints back to source pixels. MediaPipe looks at the person
@@ -146,13 +148,14 @@ def estimate_keypoints(
     try:
         for t in range(num_frames):
             try:
+                if wanted is not None and t not in wanted:
+                    reader.skip_frames(1)  # decoded (the codec needs it), not converted, not estimated
+                    continue
                 frame = reader.next().asnumpy()  # H x W x 3 RGB uint8
             except (decord.DECORDError, StopIteration) as error:
                 raise KeypointSourceError(
                     f"{video_path.name}: frame {t}: cannot decode (container reports {num_frames} frames): {error}"
                 ) from None
-            if found and wanted is not None and t not in wanted:
-                continue  # decoded (sequential decoding is cheap next to the estimator), not estimated
             frame.flags.writeable = False  # lets MediaPipe use the buffer without copying
             result = pose.process(frame)
             if result.pose_landmarks is not None:
@@ -161,7 +164,9 @@ def estimate_keypoints(
     except BaseException:
         _drop_thread_pose()
         raise
-
+    if wanted is not None and not found:  # the tracker may follow a person the detector misses here
+        return estimate_keypoints(video_path, model_complexity=model_complexity, min_visibility=min_visibility,
+                                  frame_size=frame_size)
     return _coco_keypoints(landmarks, source_height, source_width, min_visibility)
 
 
