@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from crychic.core.atomic_write import atomic_path
     from crychic.core.params import load_params
-    from crychic.evaluation.end_to_end import clip_settings, estimate_poses, pose_workers
+    from crychic.evaluation.end_to_end import clip_settings, estimate_poses, networks_beside_pose_threads, pose_workers
 
     args = build_parser().parse_args(argv)
     videos = find_videos(args.inputs)
@@ -243,11 +243,12 @@ def main(argv: list[str] | None = None) -> int:
                             workers=args.pose_threads or pose_workers())
              if "full" in MODES[args.mode] else itertools.repeat(None))
     progress = tqdm(videos, desc="crychic predict", unit="video", file=sys.stderr, disable=len(videos) < 2)
-    for video, pose in zip(progress, poses):
-        result = predict_video(deployment, video, MODES[args.mode], settings, k=args.top_k, overlay_dir=args.overlay,
-                               pose_every_frame=args.pose_every_frame, pose=pose)
-        results.append(result)
-        tqdm.write(format_row(result), file=sys.stdout)
+    with networks_beside_pose_threads(args.pose_threads or pose_workers() if "full" in MODES[args.mode] else 1):
+        for video, pose in zip(progress, poses):
+            result = predict_video(deployment, video, MODES[args.mode], settings, k=args.top_k,
+                                   overlay_dir=args.overlay, pose_every_frame=args.pose_every_frame, pose=pose)
+            results.append(result)
+            tqdm.write(format_row(result), file=sys.stdout)
     if args.json:
         with atomic_path(args.json) as tmp:
             tmp.write_text("".join(json.dumps(r.as_json()) + "\n" for r in results))
