@@ -679,7 +679,7 @@ def pose_sampling_markdown(report: dict) -> str:
     top1, ci, speed = report["top1"], report["top1_ci95"], report["clips_per_second"]
     difference = report["sampled_minus_every_frame"]
     return (f"Every {report['split']} video ({report['clips']} clips, fusion `{report['fusion']}`, batch 1, one run "
-            f"on CPU): pose on the sampled frames (and every frame until the person is first found) top-1 "
+            f"on CPU): pose on the sampled frames (on every frame when none of them shows a person) top-1 "
             f"{_pct(top1['sampled'])} % {_interval(ci['sampled'])}, pose on every frame {_pct(top1['every_frame'])} % "
             f"{_interval(ci['every_frame'])}; difference {100 * difference['difference']:+.1f} points "
             f"{_interval(difference['ci95'], signed=True)} (paired), the two agree on {_pct(report['agreement'])} % of "
