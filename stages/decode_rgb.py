@@ -20,7 +20,7 @@ from pathlib import Path
 
 from crychic.clips.plan import read_clip_plan
 from crychic.core.atomic_write import write_json
-from crychic.core.execution import execution_settings
+from crychic.core.execution import Execution, execution_settings
 from crychic.core.manifest import write_rejects
 from crychic.core.partial_shards import PartialShards, input_token
 from crychic.core.params import load_params, select
@@ -65,6 +65,25 @@ def run_decode_stage(stage: str, params: dict, args: argparse.Namespace, framing
         print(f"{stage}: resuming: {partial.resumed} of {len(chunks)} shards already done ({partial.dir})",
               flush=True)
     started = time.perf_counter()
+    rejects, decoded_now = _decode_chunks(stage, plan, chunks, shard_size, partial, work, execution)
+    # Shards are numbered by what was written, so a wholly rejected chunk leaves no gap.
+    infos = partial.finish(out, len(chunks), shard_name)
+    metrics = _decode_metrics(infos, out, len(rejects), len(plan), clip_len * size * size * 3, framing)
+    seconds = time.perf_counter() - started
+    write_rejects(rejects, out / "rejects.parquet")
+    write_json(args.metrics, metrics)  # no timings: re-running identical work rewrites it byte for byte
+    write_json(timing, {"seconds": round(seconds, 2),
+                        "clips_per_second": round(decoded_now / seconds, 2) if seconds else None})
+    print(f"{stage}: {metrics['samples']} clips ({clip_len} x {size} x {size} x 3) of {len(plan)} samples, "
+          f"{len(rejects)} rejected, {seconds:.1f} s, {metrics['bytes_per_sample']} bytes per clip")
+    _check_rejects(stage, rejects, len(plan), rgb["max_reject_fraction"], out)
+
+
+def _decode_chunks(stage: str, plan: list[dict], chunks: range, shard_size: int, partial: PartialShards, work,
+                   execution: Execution) -> tuple[list[dict], int]:
+    """(every chunk's rejects, the clips decoded by this run): each chunk of `shard_size` samples
+    not already done is fanned out with `work` and written as one shard (none when all its samples
+    are rejected)."""
     rejects, decoded_now = [], 0  # decoded_now: by this run (the rate), not resumed
     for chunk, first in enumerate(chunks):
         chunk_plan = plan[first : first + shard_size]
@@ -81,29 +100,31 @@ def run_decode_stage(stage: str, params: dict, args: argparse.Namespace, framing
             decoded_now += len(records)
         rejects += info["rejects"]
         print(f"{stage}: {first + len(chunk_plan)} of {len(plan)} samples, {len(rejects)} rejected", flush=True)
-    # Shards are numbered by what was written, so a wholly rejected chunk leaves no gap.
-    infos = partial.finish(out, len(chunks), shard_name)
+    return rejects, decoded_now
+
+
+def _decode_metrics(infos: list[dict], out: Path, num_rejects: int, num_samples: int, raw_bytes: int,
+                    framing: str | None) -> dict:
+    """The stage's metrics (no timings), from the finished shards' infos and files."""
     decoded, shards = sum(info["records"] for info in infos), sum(1 for info in infos if info["records"])
     shard_bytes = sum(path.stat().st_size for path in out.glob(SHARD_GLOB))
-    seconds = time.perf_counter() - started
-    write_rejects(rejects, out / "rejects.parquet")
-
-    reject_fraction = len(rejects) / len(plan) if plan else 0.0
     metrics = {
-        "samples": decoded, "rejects": len(rejects), "shards": shards, "reject_fraction": round(reject_fraction, 4),
+        "samples": decoded, "rejects": num_rejects, "shards": shards,
+        "reject_fraction": round(num_rejects / num_samples if num_samples else 0.0, 4),
         "bytes_per_sample": round(shard_bytes / decoded) if decoded else None,
-        "raw_bytes_per_sample": clip_len * size * size * 3,
+        "raw_bytes_per_sample": raw_bytes,
     }
     if framing:
         metrics["framing"] = framing
-    write_json(args.metrics, metrics)  # no timings: re-running identical work rewrites it byte for byte
-    write_json(timing, {"seconds": round(seconds, 2),
-                             "clips_per_second": round(decoded_now / seconds, 2) if seconds else None})
-    print(f"{stage}: {decoded} clips ({clip_len} x {size} x {size} x 3) of {len(plan)} samples, "
-          f"{len(rejects)} rejected, {seconds:.1f} s, {metrics['bytes_per_sample']} bytes per clip")
+    return metrics
+
+
+def _check_rejects(stage: str, rejects: list[dict], num_samples: int, max_reject_fraction, out: Path) -> None:
+    """List the first 20 rejects; exit when more than `rgb.max_reject_fraction` of the samples are."""
     for reject in rejects[:20]:
         print(f"  rejected: {reject['reason']}")
-    limit = float(rgb["max_reject_fraction"])
+    reject_fraction = len(rejects) / num_samples if num_samples else 0.0
+    limit = float(max_reject_fraction)
     if reject_fraction > limit:
         sys.exit(f"{stage}: {reject_fraction:.1%} of samples rejected, more than "
                  f"rgb.max_reject_fraction = {limit:.1%}; see {out / 'rejects.parquet'}")

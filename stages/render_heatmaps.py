@@ -9,6 +9,7 @@ keypoints and the clip plan) and renders only the rest.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     with_joint, with_limb = bool(hm["with_joint"]), bool(hm["with_limb"])
     attrs = {"sigma": sigma, "size": size, "with_joint": with_joint, "with_limb": with_limb,
              "channels": channel_names(with_joint, with_limb)}
+    render = functools.partial(render_volume, size=size, sigma=sigma, with_joint=with_joint, with_limb=with_limb)
     plan = read_clip_plan(args.clips)
     shard_size = int(hm["shard_size"])
     out = Path(args.out)
@@ -53,16 +55,32 @@ def main(argv: list[str] | None = None) -> None:
     if partial.resumed:
         print(f"render_heatmaps: resuming: {partial.resumed} of {len(chunks)} shards already done ({partial.dir})",
               flush=True)
-    started, rendered_now = time.perf_counter(), 0  # rendered_now: by this run (the rate), not resumed
-    with KeypointStore(args.keypoints) as store, tqdm(total=len(plan), desc="render_heatmaps", unit="sample") as bar:
+    started = time.perf_counter()
+    rendered_now = _render_chunks(args.keypoints, plan, chunks, shard_size, partial, render, attrs)
+    partial.finish(out, len(chunks), shard_name)
+    shard_bytes = sum(path.stat().st_size for path in out.glob("shard-*.h5"))
+    seconds = time.perf_counter() - started
+    metrics = _heatmap_metrics(plan, shard_bytes, len(attrs["channels"]), size)
+    write_json(args.metrics, metrics)  # no timings: re-running identical work rewrites it byte for byte
+    write_json(timing, {"seconds": round(seconds, 2),
+                        "volumes_per_second": round(rendered_now / seconds, 1) if seconds else None})
+    print(f"render_heatmaps: {len(plan)} volumes ({len(attrs['channels'])} x {len(plan[0]['frame_indices']) if plan else 0}"
+          f" x {size} x {size}) in {seconds:.1f} s, {metrics['bytes_per_sample']} bytes each "
+          f"(1/{metrics['compression_vs_float32']} of float32)")
+
+
+def _render_chunks(keypoints: str, plan: list[dict], chunks: range, shard_size: int, partial: PartialShards,
+                   render, attrs: dict) -> int:
+    """The volumes rendered by this run (the rate; resumed shards are not): each chunk of
+    `shard_size` clips not already done is rendered with `render` and written as one shard."""
+    rendered_now = 0
+    with KeypointStore(keypoints) as store, tqdm(total=len(plan), desc="render_heatmaps", unit="sample") as bar:
         for chunk, first in enumerate(chunks):
             chunk_plan = plan[first : first + shard_size]
             if partial.done(chunk) is None:
                 records = []
                 for clip in chunk_plan:
-                    keypoint = store[clip["sample_id"]].keypoint
-                    volume = render_volume(keypoint, clip["box"], clip["frame_indices"], size=size, sigma=sigma,
-                                           with_joint=with_joint, with_limb=with_limb)
+                    volume = render(store[clip["sample_id"]].keypoint, clip["box"], clip["frame_indices"])
                     records.append({**clip, "heatmap": volume})
                     bar.update()
                 write_heatmap_shard(partial.shard_path(chunk), records, attrs)
@@ -70,22 +88,18 @@ def main(argv: list[str] | None = None) -> None:
                 rendered_now += len(records)
             else:
                 bar.update(len(chunk_plan))
-    partial.finish(out, len(chunks), shard_name)
-    shard_bytes = sum(path.stat().st_size for path in out.glob("shard-*.h5"))
-    seconds = time.perf_counter() - started
-    float32_bytes = 4 * len(attrs["channels"]) * len(plan[0]["frame_indices"]) * size * size if plan else 0
-    metrics = {
+    return rendered_now
+
+
+def _heatmap_metrics(plan: list[dict], shard_bytes: int, num_channels: int, size: int) -> dict:
+    """The stage's metrics (no timings): bytes per volume in the shards, and against float32."""
+    float32_bytes = 4 * num_channels * len(plan[0]["frame_indices"]) * size * size if plan else 0
+    return {
         "samples": len(plan),
         "bytes_per_sample": round(shard_bytes / max(len(plan), 1)),
         "float32_bytes_per_sample": float32_bytes,
         "compression_vs_float32": round(float32_bytes / max(shard_bytes / max(len(plan), 1), 1), 1),
     }
-    write_json(args.metrics, metrics)  # no timings: re-running identical work rewrites it byte for byte
-    write_json(timing, {"seconds": round(seconds, 2),
-                             "volumes_per_second": round(rendered_now / seconds, 1) if seconds else None})
-    print(f"render_heatmaps: {len(plan)} volumes ({len(attrs['channels'])} x {len(plan[0]['frame_indices']) if plan else 0}"
-          f" x {size} x {size}) in {seconds:.1f} s, {metrics['bytes_per_sample']} bytes each "
-          f"(1/{metrics['compression_vs_float32']} of float32)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""The install story stays consistent: pyproject pins, the lock, environment.yml, dvc.yaml params."""
+"""The install story stays consistent: pyproject pins, the lock, environment.yml, dvc.yaml params; and the
+code stays readable: no function longer than a screen."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -12,6 +14,17 @@ import yaml
 from conftest import PROJECT_ROOT
 
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^;\s]+)$")
+
+MAX_FUNCTION_LINES = 60  # from the `def` line to the last, decorators not counted
+SHORT_FUNCTION_PACKAGES = ("crychic", "pipeline", "stages")
+# (file, function) pairs allowed to be longer.
+LONG_NUMBA_KERNELS = {  # one compiled loop nest each, with a reader's guide in its comments
+    ("crychic/heatmaps/render.py", "_limb_exponents"),
+}
+LONG_FUNCTIONS_BEING_SPLIT = {  # issue 25 B: being split
+    ("crychic/training/loop.py", "fit"),
+    ("crychic/training/loop.py", "train_stage"),
+}
 
 
 def _norm(name: str) -> str:
@@ -138,3 +151,37 @@ def test_data_stages_list_exactly_the_params_they_read():
     assert not {key for key in every if key.split(".")[-1] in ("workers", "batch_size", "dask_address")
                 and not key.startswith(("train.", "evaluate."))}
     assert "train.workers" not in every
+
+
+def long_functions(root, packages=SHORT_FUNCTION_PACKAGES, limit=MAX_FUNCTION_LINES) -> list[tuple[str, str, int, int]]:
+    """(file relative to `root`, function name, line of its `def`, length in lines) of every function
+    or method in `packages` longer than `limit`, nested ones included."""
+    found = []
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            for node in ast.walk(ast.parse(path.read_text(), filename=rel)):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    length = node.end_lineno - node.lineno + 1
+                    if length > limit:
+                        found.append((rel, node.name, node.lineno, length))
+    return found
+
+
+def test_no_function_over_60_lines():
+    allowed = LONG_NUMBA_KERNELS | LONG_FUNCTIONS_BEING_SPLIT
+    offenders = [f"{rel}:{line} {name} ({length} lines)" for rel, name, line, length in long_functions(PROJECT_ROOT)
+                 if (rel, name) not in allowed]
+    assert not offenders, (f"functions over {MAX_FUNCTION_LINES} lines (split them into named helpers):\n"
+                           + "\n".join(offenders))
+
+
+def test_the_long_function_check_counts_from_def_to_last_line(tmp_path):
+    def body(num_lines: int, indent: str) -> str:
+        return "".join(f"{indent}x{i} = {i}\n" for i in range(num_lines))
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text(
+        "def at_the_limit():\n" + body(MAX_FUNCTION_LINES - 1, "    ")  # lines 1-60
+        + "\n\nclass A:\n    def over_the_limit(self):\n" + body(MAX_FUNCTION_LINES, "        "))  # lines 64-124
+    assert long_functions(tmp_path, packages=("pkg",)) == [("pkg/mod.py", "over_the_limit", 64, MAX_FUNCTION_LINES + 1)]

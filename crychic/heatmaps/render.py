@@ -220,6 +220,26 @@ def _limb_exponents(keypoint, keypoint_score, edges, img_h, img_w, three_sigma, 
     the end point past it, to the line in between), written as the distance to the nearest point of
     the segment.
     """
+    # A reader's guide. Two passes over the items, which pass 1 numbers as the module docstring
+    # does (n = (m * T + t) * E + e):
+    # - Pass 1 decides each limb's box (PYSKL's windows), peak and segment, and counts what pass 2
+    #   can write at most: `total` exponents (the boxes' areas) and `total_rows` runs (their
+    #   heights), so that the outputs are plain arrays, allocated once and trimmed on return.
+    # - Pass 2 writes each box's exponents (float64: see the module docstring) row after row into
+    #   the flat `exponent`, item after item. A row's pixels that certainly draw 0.0 (exponent
+    #   below `limit`) are cut off both its ends and what is left is recorded as one run in `runs`,
+    #   unless the corner test below keeps the whole box, with no runs (`_draw_limbs` then walks
+    #   it row by row).
+    # Arrays, per item n:
+    # - item[n] = (x0, x1, y0, y1, first entry in `exponent`, first run, end run); an item that
+    #   draws nothing keeps x0 == x1 (all zero when pass 1 skips it).
+    # - geometry[n] = (start x, y; direction = end - start, x, y; along = direction / |direction|^2,
+    #   x, y): for the pixel at offset (u, v) from the start, s = u * along_x + v * along_y is where
+    #   it projects onto the segment (0 at the start, 1 at the end), clamped to [0, 1] for the
+    #   nearest point of the segment. A limb drawn as a point keeps direction and along at 0 (s = 0).
+    # Only the exponents are computed here: `generate_pose_target` takes NumPy's `np.exp` of them
+    # (the same bits as the earlier renderer), and `_draw_limbs` reads `item`, `runs` and `peak`
+    # in the same item order to merge the values into the planes.
     num_persons, num_frames, _ = keypoint_score.shape
     num_edges = len(edges)
     num_items = num_persons * num_frames * num_edges
@@ -227,14 +247,16 @@ def _limb_exponents(keypoint, keypoint_score, edges, img_h, img_w, three_sigma, 
     geometry = np.zeros((num_items, 6))  # start x, y, direction x, y, along x, y (float64)
     peak = np.zeros(num_items, dtype=np.float32)
     largest_peak, total, total_rows = 0.0, 0, 0
+    # Pass 1: which limbs draw, on which box, how strongly; the output sizes.
     n = -1
     for m in range(num_persons):
         for t in range(num_frames):
             for e in range(num_edges):
-                n += 1
+                n += 1  # this item: person m, frame t, edge e
                 a, b = edges[e, 0], edges[e, 1]
                 x_a, y_a, x_b, y_b = keypoint[m, t, a, 0], keypoint[m, t, a, 1], keypoint[m, t, b, 0], keypoint[m, t, b, 1]
                 peak_a, peak_b = keypoint_score[m, t, a], keypoint_score[m, t, b]
+                # A skipped item (`continue`) keeps item[n] all zero: it draws nothing.
                 if not (peak_a >= _EPS32 and peak_b >= _EPS32 and np.isfinite(x_a + y_a + x_b + y_b)):
                     continue
                 x0, x1 = _window(min(x_a, x_b), max(x_a, x_b), three_sigma, img_w)
@@ -260,15 +282,17 @@ def _limb_exponents(keypoint, keypoint_score, edges, img_h, img_w, three_sigma, 
                     geometry[n, 4], geometry[n, 5] = direction_x / length2, direction_y / length2
                 geometry[n, 0], geometry[n, 1] = start_x, start_y
                 item[n, 0], item[n, 1], item[n, 2], item[n, 3] = x0, x1, y0, y1
+                # Upper bounds for pass 2: at most every box pixel, at most one run per box row.
                 total += (x1 - x0) * (y1 - y0)
                 total_rows += y1 - y0
                 largest_peak = max(largest_peak, np.float64(peak[n]))
 
+    # Pass 2. One cutoff for every item: the largest peak's, which is safe for any smaller one.
     # An exponent below `limit` draws exactly 0.0 (see _UNDERFLOW).
     limit = -(_UNDERFLOW + np.log(largest_peak)) if largest_peak > 0 else np.inf
     exponent = np.empty(total)
     runs = np.empty((total_rows, 2), dtype=np.int64)
-    i = r = 0
+    i = r = 0  # the next free entry of `exponent`, of `runs`
     for n in range(num_items):
         x0, x1, y0, y1 = item[n, 0], item[n, 1], item[n, 2], item[n, 3]
         if x1 == x0:
@@ -285,9 +309,11 @@ def _limb_exponents(keypoint, keypoint_score, edges, img_h, img_w, three_sigma, 
         for x, y in ((x1 - 1, corner_y0), (x0, corner_y1)):
             whole &= _limb_exponent(x - start_x, y - start_y, direction_x, direction_y, along_x, along_y,
                                     scale) >= limit + 1
+        # One box row at a time: its `width` exponents are written at exponent[i:] first, then
+        # kept whole (i moves on by `width`), trimmed to one run, or dropped (i stays).
         for y in range(y0, y1):
             v = y - start_y
-            v_along = v * along_y
+            v_along = v * along_y  # v's share of s, the same along the row
             for j in range(width):  # the whole box row, branch-free (vectorised by the compiler)
                 u = (x0 + j) - start_x
                 s = min(max(u * along_x + v_along, 0.0), 1.0)  # nearest point of the segment
@@ -310,6 +336,7 @@ def _limb_exponents(keypoint, keypoint_score, edges, img_h, img_w, three_sigma, 
             runs[r, 0], runs[r, 1] = y * img_w + x0 + first, last - first + 1
             i += last - first + 1
             r += 1
+        # This item's runs are runs[item[n, 5]:item[n, 6]]; none for a whole box.
         item[n, 6] = r
         if not whole and r == item[n, 5]:
             item[n, 1] = x0  # every row dropped: draws nothing

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from crychic.core.video import VIDEO_EXTENSIONS, FrameCounts, frame_counts, probe_video
+from crychic.core.video import VIDEO_EXTENSIONS, FrameCounts, VideoInfo, frame_counts, probe_video
 from crychic.keypoints import KeypointSourceError
 from crychic.keypoints.store import SampleKeypoints
 
@@ -132,44 +132,73 @@ def extract_sample_keypoints(
     root = Path(project_root)
     source = resolve_source(row, source)
     video = _resolve(row["path"], root)
-    partial = None
-    if source == "mediapipe":
-        info = probe_video(video)  # decord's count: the frames MediaPipe will be given
-        partial = judge_partial_video(row, frame_counts(video, decoded=info.num_frames), min_decoded_fraction)
-    elif video.suffix.lower() in VIDEO_EXTENSIONS:  # an unreadable video is this sample's reject, too
-        partial = judge_partial_video(row, frame_counts(video), min_decoded_fraction)
+    partial, info = _judge_video(row, source, video, min_decoded_fraction)
 
     if source == "annotations":
-        if not row.get("annotation"):
-            raise KeypointSourceError(f"{row['path']}: no annotation file in the manifest for source 'annotations'")
-        path = _resolve(row["annotation"], root)
-        try:
-            with np.load(path) as npz:
-                keypoint = np.concatenate([npz["keypoint"], npz["keypoint_score"][..., None]], axis=-1)
-                img_shape = tuple(int(v) for v in npz["img_shape"])
-        except (OSError, KeyError, ValueError) as err:
-            raise KeypointSourceError(f"{path}: not a keypoint annotation ({err})") from err
+        keypoint, img_shape = _annotation_keypoints(row, root)
     elif source == "ntu":
-        from crychic.keypoints.ntu_skeleton import read_skeleton, skeleton_to_coco17
-
-        if not row.get("annotation"):
-            raise KeypointSourceError(f"{row['path']}: no .skeleton file for this sample (data.ntu.skeleton_root)")
-        keypoint = skeleton_to_coco17(read_skeleton(_resolve(row["annotation"], root)), max_persons=max_persons)
-        img_shape = NTU_COLOR_FRAME
+        keypoint, img_shape = _ntu_keypoints(row, root, max_persons)
     elif source == "pyskl":
-        from crychic.keypoints.pyskl_annotations import annotation_to_keypoints
-
-        ann = (pyskl_annotations or {}).get(row["sample_id"])
-        if ann is None:
-            raise KeypointSourceError(f"{row['path']}: sample {row['sample_id']} is not in the PYSKL annotation file")
-        keypoint = annotation_to_keypoints(ann)
-        img_shape = tuple(int(v) for v in ann["img_shape"])
+        keypoint, img_shape = _pyskl_keypoints(row, pyskl_annotations)
     else:
         from crychic.keypoints.mediapipe_pose import estimate_keypoints
 
         keypoint = estimate_keypoints(video, frame_size=mediapipe_frame_size, min_visibility=mediapipe_min_visibility)
         img_shape = (info.height, info.width)
+    return _checked_keypoints(row, source, keypoint, img_shape, partial)
 
+
+def _judge_video(row: dict, source: str, video: Path,
+                 min_decoded_fraction: float) -> tuple[PartialVideo | None, VideoInfo | None]:
+    """(the sample's `PartialVideo` record, None for a complete video or a `path` that is not a
+    video; decord's `VideoInfo` for MediaPipe, else None), judged before any keypoints are read."""
+    partial = info = None
+    if source == "mediapipe":
+        info = probe_video(video)  # decord's count: the frames MediaPipe will be given
+        partial = judge_partial_video(row, frame_counts(video, decoded=info.num_frames), min_decoded_fraction)
+    elif video.suffix.lower() in VIDEO_EXTENSIONS:  # an unreadable video is this sample's reject, too
+        partial = judge_partial_video(row, frame_counts(video), min_decoded_fraction)
+    return partial, info
+
+
+def _annotation_keypoints(row: dict, root: Path) -> tuple[np.ndarray, tuple[int, int]]:
+    """Source `annotations`: the synthetic benchmark's `.npz` (keypoint and score joined)."""
+    if not row.get("annotation"):
+        raise KeypointSourceError(f"{row['path']}: no annotation file in the manifest for source 'annotations'")
+    path = _resolve(row["annotation"], root)
+    try:
+        with np.load(path) as npz:
+            keypoint = np.concatenate([npz["keypoint"], npz["keypoint_score"][..., None]], axis=-1)
+            img_shape = tuple(int(v) for v in npz["img_shape"])
+    except (OSError, KeyError, ValueError) as err:
+        raise KeypointSourceError(f"{path}: not a keypoint annotation ({err})") from err
+    return keypoint, img_shape
+
+
+def _ntu_keypoints(row: dict, root: Path, max_persons: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Source `ntu`: the sample's Kinect `.skeleton` file, in colour-frame pixels."""
+    from crychic.keypoints.ntu_skeleton import read_skeleton, skeleton_to_coco17
+
+    if not row.get("annotation"):
+        raise KeypointSourceError(f"{row['path']}: no .skeleton file for this sample (data.ntu.skeleton_root)")
+    keypoint = skeleton_to_coco17(read_skeleton(_resolve(row["annotation"], root)), max_persons=max_persons)
+    return keypoint, NTU_COLOR_FRAME
+
+
+def _pyskl_keypoints(row: dict, pyskl_annotations: dict[str, dict] | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """Source `pyskl`: the annotation whose `frame_dir` is the sample id."""
+    from crychic.keypoints.pyskl_annotations import annotation_to_keypoints
+
+    ann = (pyskl_annotations or {}).get(row["sample_id"])
+    if ann is None:
+        raise KeypointSourceError(f"{row['path']}: sample {row['sample_id']} is not in the PYSKL annotation file")
+    return annotation_to_keypoints(ann), tuple(int(v) for v in ann["img_shape"])
+
+
+def _checked_keypoints(row: dict, source: str, keypoint: np.ndarray, img_shape: tuple[int, int],
+                       partial: PartialVideo | None) -> ExtractedKeypoints:
+    """The source's keypoints as contiguous float32, cut to a partial video's kept frames; a wrong
+    shape or a clip where nobody was seen raises."""
     keypoint = np.ascontiguousarray(keypoint, dtype=np.float32)
     if keypoint.ndim != 4 or keypoint.shape[-1] != 3 or keypoint.shape[1] == 0:
         raise KeypointSourceError(f"{row['path']}: keypoints have shape {keypoint.shape}, expected M x T x 17 x 3")

@@ -127,6 +127,22 @@ def estimate_keypoints(
     Raises ``ValueError`` for a model complexity other than 1 and ``KeypointSourceError`` (naming
     the file) for a file that is not a decodable, non-empty video.
     """
+    _check_settings(model_complexity, frame_size)
+    video_path = Path(video_path)
+    reader, source_height, source_width = _open_video(video_path, frame_size)
+    num_frames = len(reader)
+
+    wanted = None if frames is None else {int(t) for t in frames}
+    if wanted and (min(wanted) < 0 or max(wanted) >= num_frames):
+        raise ValueError(f"{video_path.name}: frames {min(wanted)}..{max(wanted)} outside the video's {num_frames}")
+    landmarks, found = _estimate_landmarks(reader, video_path, num_frames, wanted)
+    if wanted is not None and not found:  # the tracker may follow a person the detector misses here
+        return estimate_keypoints(video_path, model_complexity=model_complexity, min_visibility=min_visibility,
+                                  frame_size=frame_size)
+    return _coco_keypoints(landmarks, source_height, source_width, min_visibility)
+
+
+def _check_settings(model_complexity: int, frame_size: int | None) -> None:
     if model_complexity != SHIPPED_MODEL_COMPLEXITY:
         raise ValueError(
             f"model_complexity={model_complexity} is not available: only model_complexity=1 ships in the "
@@ -134,14 +150,13 @@ def estimate_keypoints(
         )
     if frame_size is not None and frame_size < 1:
         raise ValueError(f"frame_size must be a positive number of pixels, got {frame_size}")
-    video_path = Path(video_path)
-    reader, source_height, source_width = _open_video(video_path, frame_size)
-    num_frames = len(reader)
 
+
+def _estimate_landmarks(reader, video_path: Path, num_frames: int, wanted: set[int] | None) -> tuple[np.ndarray, bool]:
+    """(MediaPipe's ``T x 33 x 3`` landmarks: x, y normalised, visibility; zero on frames not wanted
+    or without a pose, whether any wanted frame had one), on this thread's Pose graph, which is
+    dropped when anything fails (a graph in an error state is never reused)."""
     landmarks = np.zeros((num_frames, NUM_MEDIAPIPE_LANDMARKS, 3), dtype=np.float32)  # x, y normalised; visibility
-    wanted = None if frames is None else {int(t) for t in frames}
-    if wanted and (min(wanted) < 0 or max(wanted) >= num_frames):
-        raise ValueError(f"{video_path.name}: frames {min(wanted)}..{max(wanted)} outside the video's {num_frames}")
     pose = _thread_pose()
     _count("videos")
     found = False
@@ -164,10 +179,7 @@ def estimate_keypoints(
     except BaseException:
         _drop_thread_pose()
         raise
-    if wanted is not None and not found:  # the tracker may follow a person the detector misses here
-        return estimate_keypoints(video_path, model_complexity=model_complexity, min_visibility=min_visibility,
-                                  frame_size=frame_size)
-    return _coco_keypoints(landmarks, source_height, source_width, min_visibility)
+    return landmarks, found
 
 
 def _coco_keypoints(landmarks: np.ndarray, source_height: int, source_width: int, min_visibility: float) -> np.ndarray:

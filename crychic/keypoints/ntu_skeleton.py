@@ -104,68 +104,79 @@ def read_skeleton(path: str | Path) -> NtuSkeleton:
     if not any(line.strip() for line in lines):
         raise KeypointSourceError(f"{path.name}: empty skeleton file")
 
-    cursor = 0  # index of the next line to read
+    reader = _SkeletonLines(path.name, lines)
+    num_frames = reader.next_count("frame count")
+    frames: list[list[tuple[int, np.ndarray]]] = []  # per frame: (body id, 25 x 12 joint values)
+    for _ in range(num_frames):
+        frames.append([_read_body(reader) for _ in range(reader.next_count("body count"))])
+    if any(line.strip() for line in lines[reader.cursor:]):
+        raise KeypointSourceError(f"{path.name}: line {reader.cursor + 1}: unexpected content after the "
+                                  f"{num_frames} frames the file announces")
+    return _tracks_by_body_id(path.name, frames)
 
-    def next_fields(expected: int, what: str) -> list[str]:
-        nonlocal cursor
-        if cursor >= len(lines):
+
+class _SkeletonLines:
+    """The lines of one ``.skeleton`` file, read one after the other; each read checks the line's
+    shape and raises ``KeypointSourceError`` naming the file (`name`) and the 1-based line."""
+
+    def __init__(self, name: str, lines: list[str]):
+        self.name, self.lines = name, lines
+        self.cursor = 0  # index of the next line to read
+
+    def next_fields(self, expected: int, what: str) -> list[str]:
+        if self.cursor >= len(self.lines):
             raise KeypointSourceError(
-                f"{path.name}: line {cursor + 1}: file ends early, expected a line of {expected} values {what}"
+                f"{self.name}: line {self.cursor + 1}: file ends early, expected a line of {expected} values {what}"
             )
-        fields = lines[cursor].split()
-        cursor += 1
+        fields = self.lines[self.cursor].split()
+        self.cursor += 1
         if len(fields) != expected:
             raise KeypointSourceError(
-                f"{path.name}: line {cursor}: expected {expected} values {what}, got {len(fields)}"
+                f"{self.name}: line {self.cursor}: expected {expected} values {what}, got {len(fields)}"
             )
         return fields
 
-    def next_count(what: str) -> int:
-        nonlocal cursor
-        if cursor >= len(lines):
-            raise KeypointSourceError(f"{path.name}: line {cursor + 1}: file ends early, expected the {what}")
-        line = lines[cursor].strip()
-        cursor += 1
+    def next_count(self, what: str) -> int:
+        if self.cursor >= len(self.lines):
+            raise KeypointSourceError(f"{self.name}: line {self.cursor + 1}: file ends early, expected the {what}")
+        line = self.lines[self.cursor].strip()
+        self.cursor += 1
         if not line.isdigit():
-            raise KeypointSourceError(f"{path.name}: line {cursor}: expected the {what} (one integer), got {line!r}")
+            raise KeypointSourceError(
+                f"{self.name}: line {self.cursor}: expected the {what} (one integer), got {line!r}"
+            )
         return int(line)
 
-    def to_numbers(fields: list[str], what: str) -> np.ndarray:
+    def to_numbers(self, fields: list[str], what: str) -> np.ndarray:
+        """The fields of the line just read, as float64."""
         try:
             return np.array(fields, dtype=np.float64)
         except ValueError:
             bad = next(f for f in fields if not _is_number(f))
-            raise KeypointSourceError(f"{path.name}: line {cursor}: non-numeric value {bad!r} {what}") from None
+            raise KeypointSourceError(f"{self.name}: line {self.cursor}: non-numeric value {bad!r} {what}") from None
 
-    num_frames = next_count("frame count")
-    frames: list[list[tuple[int, np.ndarray]]] = []  # per frame: (body id, 25 x 12 joint values)
-    for _ in range(num_frames):
-        bodies = []
-        for _ in range(next_count("body count")):
-            body_fields = next_fields(_BODY_FIELDS, "per body line")
-            if not body_fields[0].isdigit():
-                raise KeypointSourceError(f"{path.name}: line {cursor}: body id is not an integer: {body_fields[0]!r}")
-            to_numbers(body_fields[1:], "in the body line")
-            joint_count = next_count("joint count")
-            if joint_count != NUM_KINECT_JOINTS:
-                raise KeypointSourceError(
-                    f"{path.name}: line {cursor}: expected {NUM_KINECT_JOINTS} joints per body, got {joint_count}"
-                )
-            joints = np.stack(
-                [to_numbers(next_fields(_JOINT_FIELDS, "per joint"), "in a joint line") for _ in range(joint_count)]
-            )  # 25 x 12
-            states = joints[:, _TRACKING_STATE]
-            if not np.isin(states, (0, 1, 2)).all():
-                raise KeypointSourceError(
-                    f"{path.name}: lines {cursor - joint_count + 1}-{cursor}: trackingState outside {{0, 1, 2}}"
-                )
-            bodies.append((int(body_fields[0]), joints))
-        frames.append(bodies)
-    if any(line.strip() for line in lines[cursor:]):
+
+def _read_body(reader: _SkeletonLines) -> tuple[int, np.ndarray]:
+    """(body id, 25 x 12 joint values) of the body whose body line is the next line."""
+    body_fields = reader.next_fields(_BODY_FIELDS, "per body line")
+    if not body_fields[0].isdigit():
+        raise KeypointSourceError(f"{reader.name}: line {reader.cursor}: body id is not an integer: {body_fields[0]!r}")
+    reader.to_numbers(body_fields[1:], "in the body line")
+    joint_count = reader.next_count("joint count")
+    if joint_count != NUM_KINECT_JOINTS:
         raise KeypointSourceError(
-            f"{path.name}: line {cursor + 1}: unexpected content after the {num_frames} frames the file announces"
+            f"{reader.name}: line {reader.cursor}: expected {NUM_KINECT_JOINTS} joints per body, got {joint_count}"
         )
-    return _tracks_by_body_id(path.name, frames)
+    joints = np.stack(
+        [reader.to_numbers(reader.next_fields(_JOINT_FIELDS, "per joint"), "in a joint line")
+         for _ in range(joint_count)]
+    )  # 25 x 12
+    states = joints[:, _TRACKING_STATE]
+    if not np.isin(states, (0, 1, 2)).all():
+        raise KeypointSourceError(
+            f"{reader.name}: lines {reader.cursor - joint_count + 1}-{reader.cursor}: trackingState outside {{0, 1, 2}}"
+        )
+    return int(body_fields[0]), joints
 
 
 def _is_number(text: str) -> bool:

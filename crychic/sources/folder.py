@@ -83,11 +83,7 @@ def list_folder_samples(
     if not class_dirs:
         raise ValueError(f"{root}: no class folders (expected one folder per class)")
     given_splits = read_split_file(split_file) if split_file else None
-    files_of = {}
-    for class_dir in class_dirs:
-        files_of[class_dir] = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
-        if not files_of[class_dir]:
-            raise ValueError(f"{class_dir}: empty class folder (class {class_dir.name!r} has no clips)")
+    files_of = _clips_per_class(class_dirs)
     if given_splits is not None:  # before probing every clip: a typo should not wait for minutes of decoding
         _check_listed_clips_exist(given_splits, {clip.relative_to(root).as_posix() for files in files_of.values()
                                                  for clip in files}, split_file, root)
@@ -95,32 +91,14 @@ def list_folder_samples(
     rows, rejects = [], []
     for label, (class_dir, files) in enumerate(files_of.items()):
         for clip in files:
-            reason = None
-            if clip.suffix.lower() not in VIDEO_EXTENSIONS:
-                reason = f"{clip}: not a video file (extension {clip.suffix or 'none'!r})"
-            elif probe:
-                try:
-                    probe_video(clip)
-                except VideoError as err:
-                    reason = str(err)
             rel = clip.relative_to(root).as_posix()
-            if reason is None and given_splits is not None and rel not in given_splits:
-                reason = f"{clip}: not listed in split file {split_file}"
+            reason = _reject_reason(clip, rel, given_splits, split_file, probe)
             sample_id = _sample_id(class_dir.name, clip)
             if reason is not None:
                 rejects.append({"sample_id": sample_id, "path": str(clip), "stage": "ingest", "reason": reason})
                 continue
-            group = UCF_GROUP.search(clip.stem)
-            rows.append({
-                "sample_id": sample_id,
-                "path": str(clip),
-                "label": label,
-                "label_name": class_dir.name,
-                "subject": int(group.group(1)) if group else None,
-                "camera": None,
-                "split": given_splits[rel] if given_splits is not None else None,
-                "annotation": None,
-            })
+            rows.append(_manifest_row(sample_id, clip, label, class_dir.name,
+                                      given_splits[rel] if given_splits is not None else None))
     if not rows:
         raise ValueError(f"{root}: no decodable videos found ({len(rejects)} files rejected)")
     if given_splits is None:
@@ -132,6 +110,46 @@ def list_folder_samples(
     if len(set(ids)) != len(ids):
         raise ValueError(f"{root}: two clips map to one sample id; rename clips that differ only in extension")
     return rows, rejects
+
+
+def _clips_per_class(class_dirs: list[Path]) -> dict[Path, list[Path]]:
+    """Every file under each class folder (hidden ones left out), sorted; an empty class raises."""
+    files_of = {}
+    for class_dir in class_dirs:
+        files_of[class_dir] = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if not files_of[class_dir]:
+            raise ValueError(f"{class_dir}: empty class folder (class {class_dir.name!r} has no clips)")
+    return files_of
+
+
+def _reject_reason(clip: Path, rel: str, given_splits: dict[str, str] | None, split_file, probe: bool) -> str | None:
+    """Why `clip` (`rel`: its path under the root) cannot be a sample, or None when it can."""
+    reason = None
+    if clip.suffix.lower() not in VIDEO_EXTENSIONS:
+        reason = f"{clip}: not a video file (extension {clip.suffix or 'none'!r})"
+    elif probe:
+        try:
+            probe_video(clip)
+        except VideoError as err:
+            reason = str(err)
+    if reason is None and given_splits is not None and rel not in given_splits:
+        reason = f"{clip}: not listed in split file {split_file}"
+    return reason
+
+
+def _manifest_row(sample_id: str, clip: Path, label: int, class_name: str, split: str | None) -> dict:
+    """One manifest row; `split` None until the stratified split is drawn."""
+    group = UCF_GROUP.search(clip.stem)
+    return {
+        "sample_id": sample_id,
+        "path": str(clip),
+        "label": label,
+        "label_name": class_name,
+        "subject": int(group.group(1)) if group else None,
+        "camera": None,
+        "split": split,
+        "annotation": None,
+    }
 
 
 def _check_listed_clips_exist(given_splits: dict[str, str], seen: set[str], split_file, root: Path) -> None:

@@ -28,12 +28,12 @@ from tqdm import tqdm
 from crychic.core.atomic_write import atomic_path
 from crychic.core.coco17 import NUM_JOINTS
 from crychic.sources.synthetic import scene
-from crychic.sources.synthetic.classes import CLASSES
+from crychic.sources.synthetic.classes import CLASSES, ActionClass
 from crychic.sources.synthetic.figure import P, Body, forward_kinematics, muted_colour, project, sample_body
 from crychic.sources.synthetic.keypoints import estimator_like
 from crychic.sources.synthetic.motions import MOTIONS
-from crychic.sources.synthetic.render import (Desk, draw_desk, draw_desk_object, draw_figure, draw_held_object,
-                                      sample_object_style)
+from crychic.sources.synthetic.render import (Desk, ObjectStyle, draw_desk, draw_desk_object, draw_figure,
+                                              draw_held_object, sample_object_style)
 
 DESK_OBJECTS = ("book", "keyboard")
 
@@ -85,6 +85,30 @@ def sample_id(config: SyntheticConfig, subject: int, camera: int, label: int, re
     return f"syn_s{subject:03d}_c{camera:02d}_a{label + 1:02d}_r{repetition:0{rep_digits}d}"
 
 
+@dataclass(frozen=True)
+class _View:
+    """Where the camera puts the figure, in canvas pixels: the frame plus `margin` on every side
+    (room for the camera jitter)."""
+    camera: int
+    px_per_unit: float
+    margin: int
+    pixels: np.ndarray  # T x P x 2, canvas pixels of every figure point
+    depth: np.ndarray  # T x P
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """Everything around the figure, drawn from `scene_rng` alone: the same draws for every class."""
+    background: np.ndarray  # canvas (H + 2 margin) x (W + 2 margin) x 3 uint8, distractors drawn
+    wrist_mean: np.ndarray  # (x, y) canvas pixels, the wrists' mean over the clip: where the desk goes
+    desk: Desk
+    has_desk: bool  # drawn (and hiding the joints behind it) only for the `at_desk` motion
+    occluders: scene.Occluders
+    jitter: np.ndarray  # T x 2 (dx, dy)
+    gain: np.ndarray
+    bias: np.ndarray
+
+
 def _acting_hand(points: np.ndarray) -> int:
     """0 (left) or 1 (right): the wrist that travels further, read off the keypoints only."""
     wrists = points[:, [P["left_wrist"], P["right_wrist"]]]  # T x 2 x 3
@@ -96,12 +120,24 @@ def generate_clip(config: SyntheticConfig, subject: int, label: int, repetition:
     action = CLASSES[label]
     seeds = np.random.SeedSequence(config.seed, spawn_key=(1, subject, label, repetition))
     motion_rng, camera_rng, scene_rng, noise_rng, object_rng = (np.random.default_rng(s) for s in seeds.spawn(5))
-    frames, height, width = config.num_frames, config.height, config.width
 
     body = subject_body(config, subject)
-    points = forward_kinematics(body, MOTIONS[action.motion](body, np.arange(frames) / config.fps, motion_rng))
+    times = np.arange(config.num_frames) / config.fps
+    points = forward_kinematics(body, MOTIONS[action.motion](body, times, motion_rng))
+    view = _place_camera(config, body, points, camera_rng)
+    setting = _sample_scene(config, view, action.motion == "at_desk", scene_rng)
+    style = sample_object_style(object_rng, scene.OBJECT_HUES[action.held_object]) if action.held_object else None
+    hand_point = P["left_hand"] if _acting_hand(points) == 0 else P["right_hand"]
 
-    # Camera: a viewpoint, then a scale and position that keep the whole action in view.
+    video = _render_video(config, action, body, view, setting, style, hand_point)
+    keypoint, score, exact = _estimator_keypoints(config, view, setting, noise_rng)
+    return SyntheticClip(frames=video, keypoint=keypoint[None], keypoint_score=score[None],
+                         exact_keypoint=exact.astype(np.float32), camera=view.camera)
+
+
+def _place_camera(config: SyntheticConfig, body: Body, points: np.ndarray, camera_rng: np.random.Generator) -> _View:
+    """A viewpoint, then a scale and position that keep the whole action in view."""
+    height, width = config.height, config.width
     camera = int(camera_rng.integers(1, 4))
     yaw = scene.CAMERA_YAW[camera] + camera_rng.uniform(-0.08, 0.08)
     unit, _ = project(points, yaw, 1.0, (0.0, 0.0))
@@ -113,9 +149,14 @@ def generate_clip(config: SyntheticConfig, subject: int, label: int, repetition:
     origin = camera_rng.uniform(np.minimum(lo_origin, hi_origin), np.maximum(lo_origin, hi_origin))
     margin = max(4, round(0.04 * height))
     pixels, depth = project(points, yaw, px_per_unit, tuple(origin + margin))  # canvas pixels, T x P x 2
+    return _View(camera=camera, px_per_unit=px_per_unit, margin=margin, pixels=pixels, depth=depth)
 
-    # Scene: the same draws for every class, so nothing here depends on the label.
-    canvas_hw = (height + 2 * margin, width + 2 * margin)
+
+def _sample_scene(config: SyntheticConfig, view: _View, has_desk: bool, scene_rng: np.random.Generator) -> _Scene:
+    """Background, distractors, desk, occluders, camera jitter and lighting; the same draws for
+    every class, so nothing here depends on the label (`has_desk` only says whether the desk is drawn)."""
+    pixels, px_per_unit, margin = view.pixels, view.px_per_unit, view.margin
+    canvas_hw = (config.height + 2 * margin, config.width + 2 * margin)
     background = scene.sample_background(scene_rng, *canvas_hw)
     hands = pixels[:, [P["left_wrist"], P["right_wrist"], P["left_hand"], P["right_hand"]]].reshape(-1, 2)
     scene.draw_distractors(background, scene_rng, hands, 0.2 * px_per_unit)
@@ -124,41 +165,58 @@ def generate_clip(config: SyntheticConfig, subject: int, label: int, repetition:
                 top_height=0.1 * px_per_unit, front_height=0.3 * px_per_unit,
                 half_width=scene_rng.uniform(0.35, 0.5) * px_per_unit,
                 top_colour=muted_colour(scene_rng), front_colour=muted_colour(scene_rng))
-    has_desk = action.motion == "at_desk"
-    occluders = scene.sample_occluders(scene_rng, frames, *canvas_hw)
-    jitter = scene.sample_jitter(scene_rng, frames, margin)  # T x 2 (dx, dy)
+    occluders = scene.sample_occluders(scene_rng, config.num_frames, *canvas_hw)
+    jitter = scene.sample_jitter(scene_rng, config.num_frames, margin)  # T x 2 (dx, dy)
     gain, bias = scene.sample_lighting(scene_rng)
+    return _Scene(background=background, wrist_mean=wrist_mean, desk=desk, has_desk=has_desk, occluders=occluders,
+                  jitter=jitter, gain=gain, bias=bias)
 
-    style = sample_object_style(object_rng, scene.OBJECT_HUES[action.held_object]) if action.held_object else None
-    hand_point = P["left_hand"] if _acting_hand(points) == 0 else P["right_hand"]
 
+def _render_video(config: SyntheticConfig, action: ActionClass, body: Body, view: _View, setting: _Scene,
+                  style: ObjectStyle | None, hand_point: int) -> np.ndarray:
+    """T x H x W x 3 uint8: each frame drawn on the canvas, then cut out at its jitter and lit."""
+    frames, height, width, margin = config.num_frames, config.height, config.width, view.margin
     video = np.empty((frames, height, width, 3), np.uint8)
     for t in range(frames):
-        canvas = background.copy()
-        extras = []
-        if has_desk:
-            extras.append((desk.depth, lambda: draw_desk(canvas, desk)))
-        if action.held_object in DESK_OBJECTS:
-            centre = np.array([wrist_mean[0], desk.top_y + 0.5 * desk.top_height])
-            extras.append((desk.depth + 1e-3,
-                           lambda: draw_desk_object(canvas, action.held_object, style, centre, px_per_unit)))
-        elif action.held_object:
-            extras.append((depth[t, hand_point] + 0.02, lambda: draw_held_object(
-                canvas, action.held_object, style, pixels[t, hand_point], px_per_unit)))
-        draw_figure(canvas, body, pixels[t], depth[t], px_per_unit, extras)
-        scene.draw_occluders(canvas, occluders, t)
-        dx, dy = jitter[t]
+        canvas = setting.background.copy()
+        extras = _depth_sorted_extras(canvas, t, action, view, setting, style, hand_point)
+        draw_figure(canvas, body, view.pixels[t], view.depth[t], view.px_per_unit, extras)
+        scene.draw_occluders(canvas, setting.occluders, t)
+        dx, dy = setting.jitter[t]
         window = canvas[margin + dy: margin + dy + height, margin + dx: margin + dx + width]
-        video[t] = np.clip(window.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+        video[t] = np.clip(window.astype(np.float32) * setting.gain + setting.bias, 0, 255).astype(np.uint8)
+    return video
 
-    joints = pixels[:, :NUM_JOINTS]  # canvas pixels, T x V x 2
-    occluded = scene.occluded_by_boxes(joints, occluders.boxes)
-    if has_desk:
-        occluded |= desk.contains(joints) & (depth[:, :NUM_JOINTS] < desk.depth)
-    exact = joints - (margin + jitter)[:, None, :]  # frame pixels
-    keypoint, score = estimator_like(exact, occluded, px_per_unit, (height, width), noise_rng)
-    return SyntheticClip(frames=video, keypoint=keypoint[None], keypoint_score=score[None],
-                         exact_keypoint=exact.astype(np.float32), camera=camera)
+
+def _depth_sorted_extras(canvas: np.ndarray, t: int, action: ActionClass, view: _View, setting: _Scene,
+                         style: ObjectStyle | None, hand_point: int) -> list:
+    """Frame t's (depth, draw) pairs besides the figure (the desk, the object), which `draw_figure`
+    draws among the body parts in depth order."""
+    desk, px_per_unit = setting.desk, view.px_per_unit
+    extras = []
+    if setting.has_desk:
+        extras.append((desk.depth, lambda: draw_desk(canvas, desk)))
+    if action.held_object in DESK_OBJECTS:
+        centre = np.array([setting.wrist_mean[0], desk.top_y + 0.5 * desk.top_height])
+        extras.append((desk.depth + 1e-3,
+                       lambda: draw_desk_object(canvas, action.held_object, style, centre, px_per_unit)))
+    elif action.held_object:
+        extras.append((view.depth[t, hand_point] + 0.02, lambda: draw_held_object(
+            canvas, action.held_object, style, view.pixels[t, hand_point], px_per_unit)))
+    return extras
+
+
+def _estimator_keypoints(config: SyntheticConfig, view: _View, setting: _Scene,
+                         noise_rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keypoint T x V x 2, score T x V, exact T x V x 2) in frame pixels: the projected joints, and
+    what an estimator would report for them (joints hidden by an occluder or the desk are lost)."""
+    joints = view.pixels[:, :NUM_JOINTS]  # canvas pixels, T x V x 2
+    occluded = scene.occluded_by_boxes(joints, setting.occluders.boxes)
+    if setting.has_desk:
+        occluded |= setting.desk.contains(joints) & (view.depth[:, :NUM_JOINTS] < setting.desk.depth)
+    exact = joints - (view.margin + setting.jitter)[:, None, :]  # frame pixels
+    keypoint, score = estimator_like(exact, occluded, view.px_per_unit, (config.height, config.width), noise_rng)
+    return keypoint, score, exact
 
 
 def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
