@@ -361,8 +361,6 @@ def test_ablation_command_runs_a_variant_as_a_queued_experiment(repo, contrastiv
     assert table["full"]["draws"] == [0]
     fused = table["full"]["fused"]  # read from the experiment's committed per-clip predictions
     assert 0.0 <= fused["ci95"][0] <= fused["mean"] <= fused["ci95"][1] <= 1.0
-    baseline = json.loads(run(["git", "show", "HEAD:metrics/evaluate.json"], repo))["models"]["crychic_fused"]
-    assert fused["mean"] == pytest.approx(baseline["top1"])  # the same networks, restored from the run cache
     from pipeline.ablations import experiment_name
 
     assert experiment_name("full", 0, "default") in run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)

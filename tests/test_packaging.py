@@ -21,10 +21,7 @@ SHORT_FUNCTION_PACKAGES = ("crychic", "pipeline", "stages")
 LONG_NUMBA_KERNELS = {  # one compiled loop nest each, with a reader's guide in its comments
     ("crychic/heatmaps/render.py", "_limb_exponents"),
 }
-LONG_FUNCTIONS_BEING_SPLIT = {  # issue 25 B: being split
-    ("crychic/training/loop.py", "fit"),
-    ("crychic/training/loop.py", "train_stage"),
-}
+LONG_FUNCTIONS_BEING_SPLIT: set[tuple[str, str]] = set()  # none left (issue 25 B)
 
 
 def _norm(name: str) -> str:

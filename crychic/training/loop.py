@@ -306,21 +306,9 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
         train_module.train()
         sums, waited = _train_epoch(train_loader, loss_on_batch, optimizer, scheduler, scaler, max_steps)
         final = validate()
-        primary = next(iter(final))
-        row = {"epoch": epoch, **{k: reduce(v) for k, v in sums.items()},
-               "seconds": round(time.perf_counter() - started, 2), "loader_wait_seconds": round(waited, 3),
-               "lr": optimizer.param_groups[0]["lr"]}
-        for head, figures in final.items():
-            for key in ("top1", "top5", "mean_class_accuracy"):
-                row[f"val_{head}_{key}"] = figures[key]
-        row["val_top1"] = final[primary]["top1"]
+        row = _epoch_row(epoch, sums, final, reduce, started, waited, optimizer)
         history.append(row)
-        if best is None or row["val_top1"] >= best["val_top1"]:  # ties: the later (longer-trained) epoch
-            best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final, "state": _cpu_copy(model)}
-        for head in also_keep:
-            score = final[head]["top1"]
-            if head not in kept or score >= kept[head]["val_top1"]:
-                kept[head] = {"epoch": epoch, "val_top1": score, "state": _cpu_copy(model)}
+        best = _kept_epochs(model, epoch, row, final, best, kept, also_keep)
         if resume is not None:  # before the epoch's line: once it shows, the epoch is safe
             resume.save({"epoch": epoch, "history": history, "best": best, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -328,7 +316,8 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
                          "also_kept": kept, "random": random_states(train_loader)})
         if is_main:
             loss = row.get("train_total", row.get("train_loss", float("nan")))
-            print(f"[{name}] epoch {epoch + 1}/{epochs}  loss {loss:.4f}  val top1 ({primary}) {row['val_top1']:.3f}  "
+            print(f"[{name}] epoch {epoch + 1}/{epochs}  loss {loss:.4f}  val top1 ({next(iter(final))}) "
+                  f"{row['val_top1']:.3f}  "
                   f"{row['seconds']:.1f} s", flush=True)
             if on_epoch is not None:
                 on_epoch(epoch, row)
@@ -336,6 +325,33 @@ def fit(model: nn.Module, *, train_loader, optimizer, scheduler, epochs: int,
         model.load_state_dict(best["state"])
         final = best["final"]
     return Fitted(history=history, final=final, best_epoch=None if best is None else best["epoch"], also_kept=kept)
+
+
+def _epoch_row(epoch: int, sums: dict, final: dict[str, dict], reduce, started: float, waited: float,
+               optimizer) -> dict:
+    """One history row: the epoch's training losses, time and learning rate, every head's val figures,
+    and `val_top1`, the first head's (the one that keeps the epoch)."""
+    row = {"epoch": epoch, **{k: reduce(v) for k, v in sums.items()},
+           "seconds": round(time.perf_counter() - started, 2), "loader_wait_seconds": round(waited, 3),
+           "lr": optimizer.param_groups[0]["lr"]}
+    for head, figures in final.items():
+        for key in ("top1", "top5", "mean_class_accuracy"):
+            row[f"val_{head}_{key}"] = figures[key]
+    row["val_top1"] = final[next(iter(final))]["top1"]
+    return row
+
+
+def _kept_epochs(model: nn.Module, epoch: int, row: dict, final: dict[str, dict], best: dict | None, kept: dict,
+                 also_keep: tuple[str, ...]) -> dict:
+    """The best epoch so far by the first head (returned) and by each head of `also_keep` (updated in
+    `kept`), weights copied; ties go to the later, longer-trained epoch."""
+    if best is None or row["val_top1"] >= best["val_top1"]:
+        best = {"epoch": epoch, "val_top1": row["val_top1"], "final": final, "state": _cpu_copy(model)}
+    for head in also_keep:
+        score = final[head]["top1"]
+        if head not in kept or score >= kept[head]["val_top1"]:
+            kept[head] = {"epoch": epoch, "val_top1": score, "state": _cpu_copy(model)}
+    return best
 
 
 def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -407,11 +423,7 @@ def train_stage(
         raise ValueError(f"unknown training stage {stage!r}: expected one of {STAGES}")
     spec, settings = SPECS[stage], params["train"][SETTINGS[stage]]
     train_common, loss_params = params["train"], (params["loss"] if spec.guidance_terms else {})
-    device = resolve_device(train_common["device"])
-    ctx = init_distributed(device)
-    if ctx.enabled and device.type == "cuda":
-        device = torch.device("cuda", ctx.local_rank)
-        torch.cuda.set_device(device)
+    device, ctx = _stage_device(train_common["device"])
     seed_everything(int(params["seed"]) + ctx.rank)
     amp = bool(train_common["amp"]) and device.type == "cuda"
     datasets, (train_loader, val_loader), sampler, val_split = _stage_data(params, spec.inputs, heatmap_dir, rgb_dir,
@@ -438,6 +450,27 @@ def train_stage(
                  on_epoch=on_epoch, max_steps=max_steps, loss_state=loss_fn,
                  also_keep=("student_posefree",) if stage in ("joint", "text") else (),
                  resume=None if resume_token is None else ResumePoint.beside(out_checkpoint, resume_token, ctx.rank))
+    _save_and_leave(out_checkpoint, model, stage, label_names, fitted, ctx)
+    return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "is_main": ctx.is_main,
+            "val_split": val_split, "best_epoch": fitted.best_epoch,
+            "also_kept": {head: {"epoch": kept["epoch"], "val_top1": kept["val_top1"]}
+                          for head, kept in fitted.also_kept.items()}}
+
+
+def _stage_device(setting: str) -> tuple[torch.device, object]:
+    """(the device this process trains on, its distributed context): under torchrun on CUDA, each
+    rank takes the GPU of its local rank."""
+    device = resolve_device(setting)
+    ctx = init_distributed(device)
+    if ctx.enabled and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+        torch.cuda.set_device(device)
+    return device, ctx
+
+
+def _save_and_leave(out_checkpoint, model: nn.Module, stage: str, label_names: list[str], fitted: Fitted, ctx) -> None:
+    """Rank 0 writes the checkpoint (with the weights of each `also_keep` head's own epoch); every rank
+    then waits for it and leaves the process group."""
     if ctx.is_main:
         save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names,
                         only="teacher" if stage == "teacher" else None,
@@ -445,10 +478,6 @@ def train_stage(
     if ctx.enabled:
         dist.barrier()
         dist.destroy_process_group()
-    return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "is_main": ctx.is_main,
-            "val_split": val_split, "best_epoch": fitted.best_epoch,
-            "also_kept": {head: {"epoch": kept["epoch"], "val_top1": kept["val_top1"]}
-                          for head, kept in fitted.also_kept.items()}}
 
 
 def _ddp(model: nn.Module, ctx, device: torch.device) -> nn.Module:
