@@ -14,6 +14,7 @@ import argparse
 import time
 
 from crychic.core.atomic_write import write_json
+from crychic.core.machine import describe_machine
 from crychic.core.manifest import EmptySplitError
 from crychic.core.params import load_params, select
 from crychic.evaluation.evaluate import PARAM_KEYS, EvaluationInputs, evaluate, summary, write_figures
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
         print("[evaluate] confusion matrices and attention overlays", flush=True)
         figures = write_figures(result, args.figures, inputs, settings["split"], int(settings["attention_clips"]))
         write_json(args.predictions, result.predictions(), indent=1)
-        timing = {**result.timing, "mlflow_run_id": run.run_id, "seconds": round(time.perf_counter() - started, 1)}
+        timing = {**result.timing, "mlflow_run_id": run.run_id, "seconds": round(time.perf_counter() - started, 1),
+                  "machine": describe_machine()}
         write_json(args.metrics, result.metrics)
         write_json(args.timing, timing)
         run.log_numbers({**result.metrics, "timing": timing})

@@ -11,6 +11,7 @@ import argparse
 import time
 
 from crychic.core.atomic_write import write_json
+from crychic.core.machine import describe_machine
 from crychic.core.manifest import read_label_names
 from crychic.core.params import load_params, select
 from crychic.reporting.tracking import StageRun
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
                                    label_names=read_label_names(args.manifest), out_dir=args.out)
         write_json(args.metrics, metrics)
         seconds = round(time.perf_counter() - start, 1)
-        write_json(args.timing, {"seconds": seconds, "mlflow_run_id": run.run_id})
+        write_json(args.timing, {"seconds": seconds, "mlflow_run_id": run.run_id, "machine": describe_machine()})
         run.log_metrics({**{f"val_top1_c{c}": v for c, v in metrics["c_grid"].items()},
                          "train_top1": metrics["train_top1"],
                          **({"val_top1": metrics["val_top1"]} if metrics["val_top1"] is not None else {})})

@@ -128,7 +128,8 @@ def test_training_stages_ran_and_recorded_mlflow_runs(repo, first_repro):
     for stage in ("teacher", "student", "joint"):
         metrics = json.loads((repo / f"metrics/train_{stage}.json").read_text())
         assert 0.0 <= metrics["val_top1"] <= 1.0 and metrics["best_epoch"] == 0
-        assert len(json.loads((repo / f"metrics/timing/train_{stage}.json").read_text())["mlflow_run_id"]) == 32
+        timing = json.loads((repo / f"metrics/timing/train_{stage}.json").read_text())
+        assert len(timing["mlflow_run_id"]) == 32 and timing["machine"]["cores"] >= 1  # where the figure was made
         assert (repo / f"models/{stage}.pt").is_file()
     assert (repo / "mlflow.db").is_file()
 

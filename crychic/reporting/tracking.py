@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from crychic.core.machine import describe_machine, machine_tags
 from crychic.core.params import flatten
 
 EXPERIMENT = "crychic"
@@ -99,6 +100,7 @@ def start_run(stage: str, params: Mapping[str, Any], *, experiment: str = EXPERI
     exp_name = os.environ.get("DVC_EXP_NAME", "workspace")
     run = mlflow.start_run(run_name=f"{stage}-{exp_name}", tags={
         "stage": stage, "dvc_experiment": exp_name, "git_commit": git_commit(), "mlflow.source.git.commit": git_commit(),
+        **machine_tags(describe_machine()),  # trained figures are one machine's: crychic.core.machine
     })
     flat = {k: ("null" if v is None else v) for k, v in flatten(params).items()}
     items = list(flat.items())

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from torch import nn
 
 from crychic.core.atomic_write import write_json
+from crychic.core.machine import describe_machine
 from crychic.core.manifest import EmptySplitError, read_label_names, require_splits
 from crychic.core.params import load_params, select
 from crychic.core.partial_shards import input_token
@@ -183,7 +184,8 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
         for head, kept in result.get("also_kept", {}).items():  # stage 3's pose-free student, kept by its own score
             metrics[f"best_epoch_{head}"] = kept["epoch"]
             metrics[f"val_top1_{head}"] = round(kept["val_top1"], 4)
-        timing = {"seconds": round(sum(row["seconds"] for row in history), 1), "mlflow_run_id": run.run_id}
+        timing = {"seconds": round(sum(row["seconds"] for row in history), 1), "mlflow_run_id": run.run_id,
+                  "machine": describe_machine()}
         write_json(args.metrics, metrics)
         write_json(args.timing, timing)
         write_json(args.plots, [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in history], indent=1)

@@ -1,0 +1,56 @@
+"""Which machine made a figure.
+
+Trained networks differ between processors from the first epoch, even with the CPU kernels capped
+(`crychic.core.reproducibility`; the spread is in docs/REPORT.md, Reproducibility), so a figure is
+only reproducible on the kind of machine that made it. Every stage that trains or evaluates writes
+`describe_machine()` into its timing file (never into an accuracy file, which must stay comparable
+across machines) and tags its MLflow run with it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+from crychic.core.reproducibility import CPU_KERNEL_CAPS
+
+
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The processor's name ("AMD EPYC 7B13", "Intel(R) Xeon(R) ..."), from /proc/cpuinfo on Linux."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text(errors="replace") if path.exists() else ""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Processor", "cpu model") and value.strip():
+            return value.strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def describe_machine() -> dict:
+    """CPU model, cores, the torch build and threads, the kernel caps in effect, and the GPU if any."""
+    import torch
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    record = {
+        "cpu": cpu_model(), "cores": usable, "logical_cpus": os.cpu_count(), "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available(),
+        "cpu_kernels": {key: os.environ.get(key, "native") for key in CPU_KERNEL_CAPS},
+        "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}",
+    }
+    if torch.cuda.is_available():
+        record["gpu"] = torch.cuda.get_device_name(0)
+        record["gpus"] = torch.cuda.device_count()
+    return record
+
+
+def machine_tags(record: dict) -> dict[str, str]:
+    """The record as MLflow tags (`machine.cpu`, `machine.cores`, ...): comparable in the UI's run table."""
+    tags = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            tags.update({f"machine.{key}.{k}": str(v) for k, v in value.items()})
+        else:
+            tags[f"machine.{key}"] = str(value)
+    return tags
