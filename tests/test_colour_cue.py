@@ -188,7 +188,7 @@ def test_stage_writes_scores_model_and_metrics(small_pipeline, tmp_path):
     assert report["num_features"] == 12 and report["num_classes"] == 12
     assert report["clips"] == {"train": 36, "val": 12, "test": 12}
     assert "seconds" not in report and "mlflow_run_id" not in report
-    assert set(json.loads(timing.read_text())) == {"seconds", "mlflow_run_id"}
+    assert set(json.loads(timing.read_text())) == {"seconds", "mlflow_run_id", "machine"}
 
     table = pq.read_table(out / "scores.parquet")
     assert table.schema.field("label").type == pa.int32()
