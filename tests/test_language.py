@@ -120,6 +120,7 @@ def test_shape_mismatches_raise_value_errors_that_name_them():
 
 # ---- the encoder, offline -------------------------------------------------------------------------
 
+@pytest.mark.slow  # loads the sentence encoder (about 6 s): not the unit tier
 def test_encoder_runs_with_the_network_disabled():
     done = run_offline("""
         import json, time
@@ -146,6 +147,7 @@ def test_encoder_runs_with_the_network_disabled():
 
 # ---- the stage ------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # loads the sentence encoder (about 6 s): not the unit tier
 def test_stage_writes_class_text_embeddings_offline(tmp_path):
     names = ["drink_from_cup", "eat_food", "squat_down", "drink water"]
     rows = [{"sample_id": f"s{i:02d}", "path": f"videos/s{i:02d}.mp4", "label": label, "label_name": names[label],

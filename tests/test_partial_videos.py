@@ -40,7 +40,7 @@ def decord_count(path: Path) -> int:
     return len(decord.VideoReader(str(path), num_threads=1))
 
 
-@pytest.mark.parametrize("clip", [MISC_AVI, f"{NTU_DIR}/{NTU}_rgb.avi", MISC_MKV])
+@pytest.mark.parametrize("clip", [MISC_AVI, pytest.param(f"{NTU_DIR}/{NTU}_rgb.avi", marks=pytest.mark.slow), MISC_MKV])
 def test_cut_clips_keep_their_declared_count(shared_data, tmp_path, clip):
     full = shared_data / clip
     true_count = decord_count(full)  # the complete file: every frame it declares decodes
