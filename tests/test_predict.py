@@ -135,3 +135,5 @@ def test_poses_estimated_ahead_in_threads_are_the_serial_ones_in_order(videos):
     ahead = full_forward(tiny_deployment(), clips[0], SETTINGS, times, pose=threaded[0])
     here = full_forward(tiny_deployment(), clips[0], SETTINGS, PartTimes())
     assert torch.equal(ahead.logits, here.logits) and times.seconds["pose"] == threaded[0].seconds
+    result = predict_video(tiny_deployment(), clips[0], ("full",), SETTINGS, k=2, overlay_dir=None, pose=threaded[0])
+    assert result.seconds["full"]["total"] >= threaded[0].seconds  # the pose thread's time counts in the video's
