@@ -240,11 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.overlay:
         args.overlay.mkdir(parents=True, exist_ok=True)
     results = []
-    poses = (estimate_poses(videos, settings, every_frame=args.pose_every_frame,
-                            workers=args.pose_threads or pose_workers())
+    workers = (args.pose_threads or pose_workers()) if "full" in MODES[args.mode] else 1
+    poses = (estimate_poses(videos, settings, every_frame=args.pose_every_frame, workers=workers)
              if "full" in MODES[args.mode] else itertools.repeat(None))
     progress = tqdm(videos, desc="crychic predict", unit="video", file=sys.stderr, disable=len(videos) < 2)
-    with networks_beside_pose_threads(args.pose_threads or pose_workers() if "full" in MODES[args.mode] else 1):
+    with networks_beside_pose_threads(workers):
         for video, pose in zip(progress, poses):
             result = predict_video(deployment, video, MODES[args.mode], settings, k=args.top_k,
                                    overlay_dir=args.overlay, pose_every_frame=args.pose_every_frame, pose=pose)

@@ -13,7 +13,7 @@ import os
 import platform
 from pathlib import Path
 
-from crychic.core.reproducibility import CPU_KERNEL_CAPS
+from crychic.core.reproducibility import kernel_caps_in_effect
 
 
 def cpu_model(cpuinfo: str | None = None) -> str:
@@ -28,15 +28,19 @@ def cpu_model(cpuinfo: str | None = None) -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one), at least 1."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 def describe_machine() -> dict:
     """CPU model, cores, the torch build and threads, the kernel caps in effect, and the GPU if any."""
     import torch
 
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     record = {
-        "cpu": cpu_model(), "cores": usable, "logical_cpus": os.cpu_count(), "torch": torch.__version__,
+        "cpu": cpu_model(), "cores": usable_cores(), "logical_cpus": os.cpu_count(), "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available(),
-        "cpu_kernels": {key: os.environ.get(key, "native") for key in CPU_KERNEL_CAPS},
+        "cpu_kernels": kernel_caps_in_effect(),
         "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}",
     }
     if torch.cuda.is_available():

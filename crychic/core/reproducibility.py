@@ -26,4 +26,9 @@ def pin_cpu_kernels() -> dict[str, str]:
     if os.environ.get("CRYCHIC_CPU_KERNELS", "avx2") != "native":
         for key, value in CPU_KERNEL_CAPS.items():
             os.environ.setdefault(key, value)
+    return kernel_caps_in_effect()
+
+
+def kernel_caps_in_effect() -> dict[str, str]:
+    """Each cap's value in this process's environment ("native": not capped)."""
     return {key: os.environ.get(key, "native") for key in CPU_KERNEL_CAPS}

@@ -19,7 +19,6 @@ graph, reset per video, so the keypoints do not depend on the number of threads.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,6 +32,7 @@ import torch
 
 from crychic.clips.person_box import compact_box
 from crychic.clips.sampling import uniform_sample_indices
+from crychic.core.machine import usable_cores
 from crychic.core.video import open_video
 from crychic.evaluation.scoring import fuse
 from crychic.heatmaps.render import DEFAULT_SIGMA
@@ -42,7 +42,8 @@ from crychic.rgb.decode import FRAMINGS, decode_clip, framing_box
 from crychic.training.data import normalise_rgb
 
 __all__ = ["FRAMINGS", "ClipSettings", "Deployment", "ClipOutput", "NoPersonError", "PartTimes", "PoseEstimate",
-           "clip_settings", "estimate_pose", "estimate_poses", "networks_beside_pose_threads", "pose_free_forward", "full_forward", "end_to_end_throughput", "framing_box"]
+           "clip_settings", "estimate_pose", "estimate_poses", "networks_beside_pose_threads", "pose_free_forward",
+           "full_forward", "end_to_end_throughput", "framing_box"]
 
 
 class NoPersonError(ValueError):
@@ -132,6 +133,7 @@ class PoseEstimate:
     keypoint: np.ndarray  # 1 x T_all x 17 x 3, zero on the frames not estimated
     num_frames: int
     img_shape: tuple[int, int]
+    heatmap_frames: np.ndarray  # T_h: the clip's sampled frames, what the heatmaps and the box read
     seconds: float  # spent estimating (in whichever thread did it)
 
 
@@ -142,7 +144,7 @@ def estimate_pose(path: str | Path, settings: ClipSettings, *, every_frame: bool
     heatmap_frames = uniform_sample_indices(num_frames, settings.heatmap_clip_len)
     keypoint = estimate_keypoints(path, frame_size=settings.pose_frame_size, min_visibility=settings.pose_min_visibility,
                                   frames=None if every_frame else heatmap_frames)  # 1 x T_all x 17 x 3
-    return PoseEstimate(keypoint, num_frames, tuple(img_shape), time.perf_counter() - started)
+    return PoseEstimate(keypoint, num_frames, tuple(img_shape), heatmap_frames, time.perf_counter() - started)
 
 
 def estimate_poses(paths: Iterable[str | Path], settings: ClipSettings, *, every_frame: bool = False,
@@ -181,8 +183,7 @@ def full_forward(deployment: Deployment, path: str | Path, settings: ClipSetting
     if isinstance(pose, Exception):
         raise pose
     times.seconds["pose"] = times.seconds.get("pose", 0.0) + pose.seconds
-    keypoint, num_frames, img_shape = pose.keypoint, pose.num_frames, pose.img_shape
-    heatmap_frames = uniform_sample_indices(num_frames, settings.heatmap_clip_len)
+    keypoint, img_shape, heatmap_frames = pose.keypoint, pose.img_shape, pose.heatmap_frames
     started = time.perf_counter()
     sampled = keypoint[:, heatmap_frames]  # 1 x T_h x 17 x 3
     if not (sampled[..., 2] > 0).any():
@@ -193,7 +194,7 @@ def full_forward(deployment: Deployment, path: str | Path, settings: ClipSetting
     heatmap = torch.from_numpy(volume).float()[None] / 255.0  # 1 x K x T_h x H x W
     times.add("heatmaps", started)
     started = time.perf_counter()
-    rgb_frames = uniform_sample_indices(num_frames, settings.rgb_clip_len)
+    rgb_frames = uniform_sample_indices(pose.num_frames, settings.rgb_clip_len)
     clip = decode_clip(path, rgb_frames, box, img_shape, settings.rgb_size, decode_max_side=settings.rgb_decode_max_side)
     rgb = normalise_rgb(clip)[None]  # 1 x 3 x T x S x S
     times.add("decode", started)
@@ -211,7 +212,7 @@ def full_forward(deployment: Deployment, path: str | Path, settings: ClipSetting
 
 def pose_workers() -> int:
     """Threads that estimate poses ahead: one per core (MediaPipe keeps one core busy per graph)."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return usable_cores()
 
 
 PATHS = {  # name in the reports -> the full path's pose options (None: the pose-free path)
