@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 from crychic.evaluation.methods import METHODS
+from pipeline.dvc_yaml import stage_table_markdown
 
 
 def _pct(value) -> str:
@@ -667,7 +668,7 @@ def stage3_markdown(schedule: dict) -> str:
 # Which file holds which generated block: the README is a user guide (one short table), the report the rest.
 BLOCK_FILES = {
     "headline": "readme",
-    **{block: "report" for block in ("stage_times", "stage3", "designs", "protocol", "results", "findings",
+    **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "protocol", "results", "findings",
                                      "teacher_variants", "teacher_focus", "sweep_scope", "ablations",
                                      "sweep_findings", "pose_sampling")},
 }
@@ -697,7 +698,7 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
         import yaml
 
         source = ((yaml.safe_load(Path(args.params).read_text()) or {}).get("data") or {}).get("source")
-    blocks = {"headline": headline_markdown(evaluate, timing, ablations, source),
+    blocks = {"stages": stage_table_markdown(), "headline": headline_markdown(evaluate, timing, ablations, source),
               "results": results_markdown(evaluate, timing), "protocol": protocol_markdown(evaluate),
               "findings": findings_markdown(evaluate, ablations)}
     if ablations:

@@ -107,7 +107,7 @@ def _measure(work: Path, kind: str, teacher: str, name: str, variant_params: dic
     from crychic.evaluation.attention_focus import WRIST_RADIUS_PX, teacher_wrist_focus
     from crychic.heatmaps.volume import channel_names
     from crychic.sources.synthetic.classes import OBJECT_GROUPS
-    from crychic.training.loop import build_model, load_checkpoint
+    from crychic.models.checkpoints import build_model, load_checkpoint
 
     channels = len(channel_names(*HEATMAP_KINDS[kind]))
     model = build_model(num_classes, {**variant_params["model"], "attention_guidance": True},

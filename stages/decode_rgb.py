@@ -26,9 +26,10 @@ from crychic.core.partial_shards import PartialShards, input_token
 from crychic.core.params import load_params, select
 from crychic.rgb.decode import decode_planned_clip
 from crychic.rgb.shards import SHARD_GLOB, shard_name, write_rgb_shard
+from crychic.core.stage_registry import params_of
 from pipeline.fan_out import run_per_sample
 
-PARAM_KEYS = ["seed", "rgb.clip_len", "rgb.size", "rgb.decode_max_side", "rgb.shard_size", "rgb.max_reject_fraction"]
+PARAM_KEYS = params_of("decode_rgb")  # crychic.core.stage_registry
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,10 +23,10 @@ from crychic.core.atomic_write import write_json
 from crychic.core.manifest import write_rejects
 from crychic.core.params import load_params, select
 from crychic.rgb.shards import SHARD_GLOB
+from crychic.core.stage_registry import params_of
 
 # decode_rgb's keys (a test keeps them in step), then the research profile's.
-PARAM_KEYS = ["seed", "rgb.clip_len", "rgb.size", "rgb.decode_max_side", "rgb.shard_size", "rgb.max_reject_fraction",
-              "research.deployment_framing", "research.framing"]
+PARAM_KEYS = params_of("decode_rgb_framed")  # crychic.core.stage_registry
 MARKER = "framing.json"  # {"enabled": bool, "framing": str}: what the out folder holds
 
 

@@ -22,9 +22,10 @@ from crychic.core.atomic_write import atomic_path, write_json
 from crychic.core.manifest import read_label_names
 from crychic.language.class_text import class_sentences, class_texts
 from crychic.language.text_encoder import TEXT_ENCODER, encode_texts
+from crychic.core.stage_registry import params_of
 
 STAGE = "embed_class_text"
-PARAM_KEYS: list[str] = []
+PARAM_KEYS = params_of("embed_class_text")  # crychic.core.stage_registry
 
 
 def mean_off_diagonal_cosine(embeddings: np.ndarray) -> float | None:

@@ -29,10 +29,10 @@ from crychic.core.manifest import read_manifest, write_rejects, write_table
 from crychic.core.params import load_params, select
 from crychic.keypoints.extraction import PARTIAL_VIDEOS_SCHEMA, extract_sample_keypoints
 from crychic.keypoints.store import write_keypoints
+from crychic.core.stage_registry import params_of
 from pipeline.fan_out import run_per_sample
 
-PARAM_KEYS = ["keypoints.source", "keypoints.pyskl_file", "keypoints.max_persons", "keypoints.mediapipe_frame_size",
-              "keypoints.mediapipe_min_visibility", "keypoints.max_reject_fraction", "keypoints.min_decoded_fraction"]
+PARAM_KEYS = params_of("extract_keypoints")  # crychic.core.stage_registry
 
 
 def task_size(config: str | Path = "execution.yaml", environ: dict | None = None) -> int | None:

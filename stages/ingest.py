@@ -18,9 +18,9 @@ from crychic.core.manifest import write_manifest, write_rejects
 from crychic.core.params import load_params, select
 from crychic.sources.dataset_checks import DatasetError, check_dataset, format_table
 from crychic.sources.ingest import ingest
+from crychic.core.stage_registry import params_of
 
-PARAM_KEYS = ["data.source", "data.root", "data.seed", "data.probe_videos", "data.synthetic", "data.ntu", "data.folder",
-              "data.preprocess_only"]
+PARAM_KEYS = params_of("ingest")  # crychic.core.stage_registry
 
 
 def main(argv: list[str] | None = None) -> None:

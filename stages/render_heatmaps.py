@@ -22,8 +22,9 @@ from crychic.core.partial_shards import PartialShards, input_token
 from crychic.heatmaps.shards import shard_name, write_heatmap_shard
 from crychic.heatmaps.volume import channel_names, render_volume
 from crychic.keypoints.store import KeypointStore
+from crychic.core.stage_registry import params_of
 
-PARAM_KEYS = ["heatmap.size", "heatmap.sigma", "heatmap.with_joint", "heatmap.with_limb", "heatmap.shard_size"]
+PARAM_KEYS = params_of("render_heatmaps")  # crychic.core.stage_registry
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,9 +16,9 @@ from crychic.clips.plan import CLIP_PLAN_SCHEMA, plan_clip
 from crychic.core.manifest import EmptySplitError, read_manifest, require_splits, write_table
 from crychic.core.params import load_params, select
 from crychic.keypoints.store import KeypointStore
+from crychic.core.stage_registry import params_of
 
-PARAM_KEYS = ["seed", "heatmap.clip_len", "heatmap.box_padding", "heatmap.train_box_scale", "heatmap.train_box_shift",
-              "heatmap.train_box_jitter_share"]
+PARAM_KEYS = params_of("sample_clips")  # crychic.core.stage_registry
 
 
 def main(argv: list[str] | None = None) -> None:

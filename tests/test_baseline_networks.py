@@ -16,7 +16,7 @@ from crychic.models import (I3D_MODELS, KEYPOINT_MODELS, MSG3D_MODELS, STA_LSTM_
 from crychic.models.msg3d import G3D, multiscale_adjacency, skeleton_graph, window_graph
 from crychic.models.stgcn import hop_distance
 from crychic.sources.synthetic.classes import CLASSES
-from crychic.training.loop import build_model
+from crychic.models.checkpoints import build_model
 
 BASELINES = MSG3D_MODELS + STA_LSTM_MODELS + I3D_MODELS
 DEFAULT_PRESETS = ("msg3d", "sta_lstm")  # the keypoint baselines; the I3D one is sized to its student (below)

@@ -15,7 +15,8 @@ from crychic.losses.attention_transfer import attention_transfer_loss
 from crychic.losses.contrastive import info_nce
 from crychic.models import CrychicConfig, CrychicModel
 from crychic.models.crychic_model import REGION_JOINTS
-from crychic.training.loop import _optimizer, _scheduler, fit, load_checkpoint, save_checkpoint
+from crychic.models.checkpoints import load_checkpoint, save_checkpoint
+from crychic.training.loop import _optimizer, _scheduler, fit
 
 
 def small_crychic(**overrides) -> CrychicModel:

@@ -182,3 +182,79 @@ def test_the_long_function_check_counts_from_def_to_last_line(tmp_path):
         "def at_the_limit():\n" + body(MAX_FUNCTION_LINES - 1, "    ")  # lines 1-60
         + "\n\nclass A:\n    def over_the_limit(self):\n" + body(MAX_FUNCTION_LINES, "        "))  # lines 64-124
     assert long_functions(tmp_path, packages=("pkg",)) == [("pkg/mod.py", "over_the_limit", 64, MAX_FUNCTION_LINES + 1)]
+
+
+# crychic's packages from the bottom up: a module imports its own package and those below it, never
+# one above (the classification report, devices and checkpoints sit below both training and evaluation).
+LAYERS = (("core",), ("clips",), ("sources", "keypoints", "heatmaps", "rgb", "language", "reporting"),
+          ("models",), ("losses",), ("training",), ("evaluation",), ("predict", "cli"))
+
+
+def package_imports(root=PROJECT_ROOT) -> list[tuple[str, str, str]]:
+    """(file, its package, imported crychic package) for every import of another crychic package."""
+    found = []
+    for path in sorted((root / "crychic").rglob("*.py")):
+        rel = path.relative_to(root / "crychic").parts
+        package = rel[0] if len(rel) > 1 else rel[0].removesuffix(".py")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                parts = module.split(".")
+                if parts[0] == "crychic" and len(parts) > 1 and parts[1] != package:
+                    found.append((str(path.relative_to(root)), package, module))
+    return found
+
+
+def test_no_package_imports_one_above_it():
+    layer = {package: level for level, packages in enumerate(LAYERS) for package in packages}
+    imports = package_imports()
+    assert {package for _, package, _ in imports} - {"__init__"} <= set(layer), "a new package: give it a layer"
+    upward = [f"{path} imports {module}" for path, package, module in imports
+              if package in layer and layer.get(module.split(".")[1], -1) >= layer[package]]
+    assert not upward, "imports from a package above (or beside) the importer:\n" + "\n".join(upward)
+
+
+def test_evaluation_does_not_import_the_training_loop():
+    offenders = [path for path, package, module in package_imports()
+                 if package == "evaluation" and module == "crychic.training.loop"]
+    assert not offenders, offenders
+
+
+def test_dvc_yaml_is_what_the_stage_registry_renders():
+    from pipeline.dvc_yaml import render
+
+    assert (PROJECT_ROOT / "dvc.yaml").read_text() == render(), "run `python -m pipeline.dvc_yaml`"
+    done = subprocess.run([sys.executable, "-m", "pipeline.dvc_yaml", "--check"], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_dvc_yaml_check_fails_on_a_hand_edit(tmp_path):
+    from pipeline.dvc_yaml import main, render
+
+    edited = tmp_path / "dvc.yaml"
+    edited.write_text(render().replace("      - heatmap.sigma\n", "", 1))
+    try:
+        main(["--check", "--path", str(edited)])
+    except SystemExit as stop:
+        assert "differs from what crychic/core/stage_registry.py renders" in str(stop.code)
+    else:
+        raise AssertionError("the check passed a dvc.yaml with a param removed")
+
+
+def test_every_derived_stage_table_reads_the_registry():
+    from crychic.core.stage_registry import STAGES, TRAINING
+    from crychic.training.loop import SETTINGS, SPECS, STAGES as TRAINED_BY_LOOP
+    from crychic.training.stage import BASELINE_INPUTS, DVC_STAGE, MODEL_NAMES, PREVIOUS
+
+    assert set(SPECS) == set(TRAINED_BY_LOOP) == set(SETTINGS) == set(MODEL_NAMES) == set(PREVIOUS)
+    assert set(TRAINED_BY_LOOP) | set(BASELINE_INPUTS) == set(TRAINING) == set(DVC_STAGE)
+    for name, stage in TRAINING.items():
+        assert STAGES[DVC_STAGE[name]] is stage and f"models/{name}.pt" in stage.outs
+        if stage.previous:
+            assert f"models/{stage.previous}.pt" in stage.data, name  # DVC runs the stage it starts from first

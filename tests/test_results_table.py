@@ -355,7 +355,7 @@ def _main_inputs(tmp_path):
     variants = summarise({"full": {0: _draw(80, 60), 1: _draw(60, 50)}}, resamples=100)
     (tmp_path / "ablations.json").write_text(json.dumps({**_sweep(t_ci95=[0.07, 0.17]), "variants": variants}))
     (tmp_path / "params.yaml").write_text("data:\n  source: synthetic\n")
-    markers = ["stage_times", "protocol", "results", "findings", "sweep_scope", "ablations", "sweep_findings"]
+    markers = ["stages", "stage_times", "protocol", "results", "findings", "sweep_scope", "ablations", "sweep_findings"]
     readme, report = tmp_path / "README.md", tmp_path / "REPORT.md"
     readme.write_text("# guide\n<!-- headline:start -->\nold\n<!-- headline:end -->\nthe rest\n")
     report.write_text("".join(f"<!-- {m}:start -->\nold\n<!-- {m}:end -->\n" for m in markers))

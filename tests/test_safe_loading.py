@@ -24,7 +24,7 @@ from conftest import PROJECT_ROOT
 from crychic.models import CrychicConfig, CrychicModel, TeacherConfig
 from crychic.models.crychic_model import config_from_dict
 from crychic.models.logged import read_logged_model, served_input, write_logged_model
-from crychic.training.loop import load_checkpoint, read_checkpoint, save_checkpoint
+from crychic.models.checkpoints import load_checkpoint, read_checkpoint, save_checkpoint
 from crychic.training.resume import ResumePoint, random_states, restore_random_states
 
 LABELS = ["drink", "wave", "read"]

@@ -28,17 +28,45 @@ def cpu_model(cpuinfo: str | None = None) -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+# The cpuinfo lines that tell two processors sold under one name apart ("AMD EPYC" on a VM can be a
+# Zen 3 or a Zen 4: other caches and instruction sets, so other kernel choices and other weights).
+CPU_ID_FIELDS = {"vendor_id": "vendor", "cpu family": "family", "model": "model", "stepping": "stepping",
+                 "cache size": "cache"}
+# Instruction sets a kernel library may choose by (the caps in crychic.core.reproducibility limit which).
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
+
+
+def cpu_identity(cpuinfo: str | None = None) -> dict:
+    """Vendor, family, model, stepping, cache size and the vector instruction sets of the first
+    processor in /proc/cpuinfo (empty where there is none): two machines with equal identities run
+    the same kernels, which the CPU model's name alone does not say."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text(errors="replace") if path.exists() else ""
+    identity: dict = {}
+    for line in cpuinfo.split("\n\n")[0].splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key in CPU_ID_FIELDS:
+            identity[CPU_ID_FIELDS[key]] = value
+        elif key == "flags":
+            flags = set(value.split())
+            identity["isa"] = [flag for flag in ISA_FLAGS if flag in flags]
+    return identity
+
+
 def usable_cores() -> int:
     """The cores this process may run on (its CPU affinity where the OS has one), at least 1."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def describe_machine() -> dict:
-    """CPU model, cores, the torch build and threads, the kernel caps in effect, and the GPU if any."""
+    """CPU model and identity (`cpu_identity`), cores, the torch build and threads, the kernel caps in
+    effect, and the GPU if any."""
     import torch
 
     record = {
-        "cpu": cpu_model(), "cores": usable_cores(), "logical_cpus": os.cpu_count(), "torch": torch.__version__,
+        "cpu": cpu_model(), "cpu_id": cpu_identity(), "cores": usable_cores(), "logical_cpus": os.cpu_count(), "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available(),
         "cpu_kernels": kernel_caps_in_effect(),
         "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}",

@@ -272,7 +272,7 @@ RULES: dict[str, Rule] = {
     "model.fusion_dropout": Fraction(below_one=True),
     "model.guidance_source": Choice("teacher", "keypoints", "hands", "uniform"),
     "model.residual_fusion": Boolean(),
-    # training (crychic.training.loop.resolve_device takes any torch device name of these forms)
+    # training (crychic.core.devices.resolve_device takes any torch device name of these forms)
     "train.device": Pattern(r"auto|cpu|cuda(:\d+)?", "one of: auto, cpu, cuda, cuda:<index>"),
     "train.amp": Boolean(),
     "train.batch_size": Integer(ge=1),

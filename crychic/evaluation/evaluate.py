@@ -36,15 +36,11 @@ from crychic.evaluation.statistics import bootstrap_ci, paired_difference
 from crychic.sources.synthetic.classes import class_groups
 from crychic.training.baselines import load_baseline, predict_baseline
 from crychic.training.stage import BASELINE_INPUTS
-from crychic.training.loop import MODEL_KEYS, build_model, load_checkpoint, read_checkpoint, resolve_device
+from crychic.core.devices import resolve_device
+from crychic.core.stage_registry import params_of
+from crychic.models.checkpoints import build_model, load_checkpoint, read_checkpoint
 
-PARAM_KEYS = [
-    "data.source", *MODEL_KEYS, "model.attention_guidance", "train.device", "heatmap.clip_len", "heatmap.size", "heatmap.sigma",
-    "heatmap.with_joint", "heatmap.with_limb", "heatmap.box_padding", "rgb.clip_len", "rgb.size",
-    "rgb.decode_max_side", "keypoints.mediapipe_frame_size", "keypoints.mediapipe_min_visibility", "evaluate.split", "evaluate.batch_size",
-    "evaluate.attention_clips", "evaluate.end_to_end_clips", "evaluate.latency_repeats", "evaluate.throughput_batch",
-    "evaluate.bootstrap_resamples", "loss.contrastive_weight", "research.deployment_framing",
-]
+PARAM_KEYS = params_of("evaluate")  # the keys `evaluate` reads (crychic.core.stage_registry)
 
 
 @dataclass(frozen=True)
@@ -381,7 +377,7 @@ def write_figures(result: Evaluation, out_dir: str | Path, inputs: EvaluationInp
                   attention_clips: int) -> list[Path]:
     """A confusion matrix per method, and the fused model's teacher vs student attention on one
     test clip per class group (else the first clips); stale pictures of an earlier run are removed."""
-    from crychic.evaluation.metrics import confusion_matrix
+    from crychic.core.classification import confusion_matrix
     from crychic.reporting import figures
     from crychic.rgb.shards import RgbClips
     from crychic.training.data import PoseRgbDataset

@@ -24,9 +24,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from crychic.evaluation.metrics import classification_report, per_class_accuracy
+from crychic.core.classification import classification_report, per_class_accuracy
 from crychic.training.data import PoseRgbDataset, clips_are_framed, make_loader
-from crychic.training.loop import collect_logits
+from crychic.models.inference import collect_logits
 
 
 @torch.no_grad()

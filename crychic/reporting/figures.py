@@ -2,7 +2,7 @@
 student's attention on RGB frames, training curves.
 
 Layouts: confusion ``K x K`` counts (rows = true class, columns = predicted, as
-`crychic.evaluation.metrics.confusion_matrix` returns); RGB frames ``T x S x S x 3`` uint8; teacher attention
+`crychic.core.classification.confusion_matrix` returns); RGB frames ``T x S x S x 3`` uint8; teacher attention
 ``T' x h x w`` and student attention ``T'' x h' x w'`` (one stage of the model's
 ``N x 1 x T x h x w`` maps, sample and channel dropped), numpy or torch, any non-negative scale.
 

@@ -20,12 +20,15 @@ from torch import nn
 from crychic.clips.plan import read_clip_plan
 from crychic.core.execution import execution_settings, loader_workers
 from crychic.core.manifest import validation_split
-from crychic.evaluation.metrics import classification_report
+from crychic.core.classification import classification_report
 from crychic.keypoints.clips import KeypointClips
 from crychic.models import create_model
 from crychic.rgb.shards import RgbClips
 from crychic.training.data import PoseRgbDataset, make_loader
-from crychic.training.loop import collect_logits, fit, read_checkpoint, resolve_device, save_checkpoint, seed_everything
+from crychic.core.devices import resolve_device, seed_everything
+from crychic.models.checkpoints import read_checkpoint, save_checkpoint
+from crychic.models.inference import collect_logits
+from crychic.training.loop import fit
 from crychic.training.resume import ResumePoint
 from crychic.training.stage import BASELINE_INPUTS
 

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from crychic.core.coco17 import JOINT_INDEX
+from crychic.core.stage_registry import params_of
 from crychic.core.video import VideoError, read_frames
 
 WRISTS = (JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"])
@@ -199,8 +200,7 @@ def predict_log_proba(model, features: np.ndarray, num_classes: int) -> np.ndarr
     return out
 
 
-
-PARAM_KEYS = ["seed", "colour_cue.c_grid", "colour_cue.hue_bins"]
+PARAM_KEYS = params_of("train_colour_cue")
 SPLITS = ("train", "val", "test")
 
 

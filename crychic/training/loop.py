@@ -1,4 +1,4 @@
-"""The three training stages of CRYCHIC, one function each, sharing one loop.
+"""CRYCHIC's training stages (`STAGES`: its three, the text variant of stage 3, the rgb_only baseline), one loop.
 
 1. `teacher`: the heatmap teacher alone (PoseConv3D), inputs `heatmap N x K x T x H x W`.
 2. `student`: the teacher frozen; the RGB student (`rgb N x 3 x T x S x S`) learns with the
@@ -22,8 +22,8 @@ primary head (the last such epoch on ties), a choice made on val for every model
 also keeps, for the pose-free student row, the epoch with the best pose-free val top-1 of the
 student (`head_states` in its checkpoint), so that each row is kept by its own head's score.
 
-Devices: CUDA when present (with mixed precision if `train.amp`), CPU otherwise. Under `torchrun`
-(WORLD_SIZE > 1) the same code runs as DDP: gloo on CPU, NCCL on CUDA; only rank 0 logs and saves.
+Devices: CUDA when present (with mixed precision if `train.amp`), CPU otherwise; under `torchrun`, DDP
+(`crychic.core.devices`). The model and its checkpoints: `crychic.models.checkpoints`.
 """
 
 from __future__ import annotations
@@ -31,10 +31,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
-import pickle
-import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,153 +41,24 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from crychic.core.atomic_write import atomic_path
 from crychic.core.execution import execution_settings, loader_workers
+from crychic.core.stage_registry import CRYCHIC_TRAINING
 from crychic.losses import CrychicLoss
 from crychic.core.manifest import validation_split
-from crychic.evaluation.metrics import classification_report
-from crychic.models import CrychicConfig, CrychicModel
+from crychic.core.classification import classification_report
+from crychic.core.devices import all_reduce_mean, init_distributed, resolve_device, seed_everything
+from crychic.models import CrychicModel
+from crychic.models.checkpoints import build_model, load_checkpoint, save_checkpoint
+from crychic.models.inference import collect_logits
 from crychic.training.data import PoseRgbDataset, clips_are_framed, make_loader
 from crychic.training.resume import ResumePoint, random_states, restore_random_states
 
-STAGES = ("teacher", "student", "joint", "rgb_only", "text")
+# train.<key> of each stage (crychic.core.stage_registry); "text" is stage 3 again with the text anchor
+# (the crychic_text row), rgb_only trains by the student's section.
+SETTINGS = {name: stage.settings for name, stage in CRYCHIC_TRAINING.items()}
+STAGES = tuple(SETTINGS)
 # The history columns that time an epoch: not reproducible, so MLflow has them and the DVC plots do not.
 TIMING_KEYS = ("seconds", "loader_wait_seconds")
-# train.<key> of each stage; "text" is stage 3 again with the text anchor (the crychic_text row)
-SETTINGS = {"teacher": "teacher", "student": "student", "joint": "joint", "rgb_only": "student", "text": "joint"}
-
-
-# ---------------------------------------------------------------- devices, seeds, DDP
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("train.device asks for CUDA, but torch sees no GPU")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-@dataclass
-class Distributed:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: torch.device) -> Distributed:
-    """Join the process group that `torchrun` describes through its environment variables."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return Distributed()
-    ctx = Distributed(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return ctx
-
-
-def all_reduce_mean(value: float, ctx: Distributed, device: torch.device) -> float:
-    if not ctx.enabled:
-        return value
-    tensor = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.all_reduce(tensor)
-    return float(tensor.item() / ctx.world_size)
-
-
-# ---------------------------------------------------------------- model and checkpoints
-
-# The `model` params every stage that builds a CrychicModel reads (dvc.yaml lists them).
-MODEL_KEYS = ["model.teacher", "model.student", "model.embed_dim", "model.multiscale", "model.attention_p",
-              "model.detach_guidance", "model.guidance_dropout", "model.fusion", "model.fusion_dropout"]
-
-
-def build_model(num_classes: int, model_params: dict, text_dim: int = 0, fr_head_levels: bool = False,
-                heatmap_channels: int = 17) -> CrychicModel:
-    """The joint model from the `model` params (`MODEL_KEYS`, and `attention_guidance`); `text_dim`
-    > 0 adds the projections into the class-text space (the `train_text` stage's model);
-    `fr_head_levels` the student's spatial/temporal descriptors of multi-level FR-Head;
-    `heatmap_channels` the volumes' K (17 joints, 17 limbs, or both: `heatmap.with_joint/with_limb`)."""
-    multiscale = bool(model_params["multiscale"])
-    # The design switches of the guided stages (absent from the teacher's and rgb_only's params).
-    guidance_source = str(model_params.get("guidance_source", "teacher"))
-    residual_fusion = bool(model_params.get("residual_fusion", False))
-    config = CrychicConfig(
-        num_classes=num_classes,
-        teacher=model_params["teacher"], student=model_params["student"],
-        teacher_overrides={"multiscale_blocks": multiscale, "in_channels": int(heatmap_channels)},
-        student_overrides={"temporal": "multiscale" if multiscale else "plain"},
-        embed_dim=int(model_params["embed_dim"]),
-        use_attention_guidance=bool(model_params["attention_guidance"]),
-        attention_p=model_params["attention_p"],
-        detach_guidance=bool(model_params["detach_guidance"]),
-        guidance_dropout=float(model_params["guidance_dropout"]),
-        fusion=str(model_params["fusion"]),
-        fusion_dropout=float(model_params["fusion_dropout"]),
-        text_dim=int(text_dim),
-        fr_head_levels=bool(fr_head_levels),
-        guidance_source=guidance_source,
-        residual_fusion=residual_fusion,
-    )
-    return CrychicModel(config)
-
-
-def save_checkpoint(path: str | Path, model: nn.Module, *, stage: str, label_names: list[str],
-                    only: str | None = None, model_name: str | None = None,
-                    head_states: dict[str, dict] | None = None) -> None:
-    """The one checkpoint format: stage, (registered model name,) the model's config as plain data
-    (`dataclasses.asdict`), weights, class names: what `read_checkpoint` reads without running code.
-    `only="teacher"` keeps just the teacher's weights (stage 1 trains nothing else). `head_states`: whole-model weights of other epochs, kept by another head's val
-    score (stage 3's pose-free student: `load_checkpoint(..., head=...)`)."""
-    state = {k: v.cpu() for k, v in model.state_dict().items() if only is None or k.startswith(f"{only}.")}
-    payload = {"stage": stage, **({"model_name": model_name} if model_name else {}),
-               "model_config": dataclasses.asdict(model.config), "state_dict": state, "label_names": list(label_names)}
-    if head_states:
-        payload["head_states"] = {head: {k: v.cpu() for k, v in states.items()} for head, states in head_states.items()}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def read_checkpoint(path: str | Path) -> dict:
-    """A checkpoint's contents (`save_checkpoint`, the baselines' too), read as tensors and plain data
-    only (`weights_only`): a file that asks the unpickler for anything else (code, arbitrary
-    objects) is refused with a ValueError, before any of it runs."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        # torch's message advises switching the safe mode off; keep only what the file asked for
-        asked = re.search(r"GLOBAL ([\w.]+)", str(error))
-        raise ValueError(f"{path}: refused: a checkpoint holds tensors and plain data only (dicts, lists, strings, "
-                         f"numbers), this one asks for {asked.group(1) if asked else 'more'!r}") from None
-
-
-def load_checkpoint(path: str | Path, model: CrychicModel, head: str | None = None) -> dict:
-    """Load the kept weights, or with `head` those kept by that head's val score (`head_states`;
-    a checkpoint without them has one kept epoch for every head). `read_checkpoint` reads it."""
-    payload = read_checkpoint(path)
-    state = payload.get("head_states", {}).get(head, payload["state_dict"]) if head else payload["state_dict"]
-    payload = {**payload, "state_dict": state}
-    missing, unexpected = model.load_state_dict(payload["state_dict"], strict=False)
-    if unexpected:
-        raise ValueError(f"{path}: checkpoint has weights this model lacks: {unexpected[:5]}")
-    loaded = set(payload["state_dict"])
-    prefixes = {k.split(".", 1)[0] for k in loaded}
-    still_missing = [k for k in missing if k.split(".", 1)[0] in prefixes]
-    if still_missing:
-        raise ValueError(f"{path}: checkpoint lacks weights for {still_missing[:5]} (model settings changed?)")
-    return payload
 
 
 # ---------------------------------------------------------------- one stage
@@ -227,23 +94,7 @@ def _forward(model: nn.Module, batch: dict, inputs: tuple[str, ...], device: tor
     return model(**{name: batch[name].to(device, non_blocking=True) for name in names})
 
 
-@torch.no_grad()
-def collect_logits(heads: Callable[[dict], dict[str, torch.Tensor]], loader) -> dict:
-    """Run `heads(batch)` (name -> N x C outputs of that batch) over a whole loader: every name's
-    outputs concatenated as CPU float32, with `labels` (N) and `sample_ids` in loader order. The one
-    place logits are gathered: training's validation, evaluate's predictions, the GCN's."""
-    collected: dict[str, list] = {}
-    labels, sample_ids = [], []
-    for batch in loader:
-        for name, value in heads(batch).items():
-            collected.setdefault(name, []).append(value.float().cpu())
-        labels.append(batch["label"])
-        sample_ids += list(batch["sample_id"])
-    return {**{name: torch.cat(values) for name, values in collected.items()}, "labels": torch.cat(labels),
-            "sample_ids": sample_ids}
-
-
-def evaluate(model: nn.Module, loader, spec: StageSpec, num_classes: int, device: torch.device,
+def validate(model: nn.Module, loader, spec: StageSpec, num_classes: int, device: torch.device,
              amp: bool) -> dict[str, dict]:
     """Figures for every validation head; logits are gathered whole (a validation split fits)."""
     model.eval()
@@ -445,7 +296,7 @@ def train_stage(
 
     fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
                  loss_on_batch=loss_on_batch, scaler=scaler, sampler=sampler, train_module=wrapped,
-                 validate=lambda: evaluate(model, val_loader, spec, num_classes, device, amp),
+                 validate=lambda: validate(model, val_loader, spec, num_classes, device, amp),
                  reduce=lambda value: all_reduce_mean(value, ctx, device), name=stage, is_main=ctx.is_main,
                  on_epoch=on_epoch, max_steps=max_steps, loss_state=loss_fn,
                  also_keep=("student_posefree",) if stage in ("joint", "text") else (),

@@ -3,8 +3,9 @@
 Four DVC stages train CRYCHIC networks (`train_teacher`, `train_student`, `train_joint`, and
 the `train_rgb_only` baseline) and four train single-network baselines (`train_gcn`,
 `train_msg3d`, `train_sta_lstm` on keypoints, `train_i3d` on RGB: `crychic.training.baselines`); each reads
-exactly `PARAM_KEYS[stage]` (dvc.yaml lists the same keys; a test keeps them in step), so
-`dvc exp run -S loss.contrastive_weight=0.5` re-runs the student and joint stages, never the teacher.
+exactly `PARAM_KEYS[stage]` (read from the stage registry, `crychic.core.stage_registry`, which
+dvc.yaml is rendered from), so `dvc exp run -S loss.contrastive_weight=0.5` re-runs the student and
+joint stages, never the teacher.
 
 Outputs per stage (`outputs(stage)`): the checkpoint (DVC-cached), `metrics/train_<stage>.json`
 (validation figures of the kept epoch: accuracy only, so re-running an identical model rewrites
@@ -34,35 +35,20 @@ from crychic.core.machine import describe_machine
 from crychic.core.manifest import EmptySplitError, read_label_names, require_splits
 from crychic.core.params import load_params, select
 from crychic.core.partial_shards import input_token
+from crychic.core.stage_registry import CRYCHIC_TRAINING, TRAINING
 from crychic.reporting.tracking import StageRun
-from crychic.training.loop import MODEL_KEYS, TIMING_KEYS
+from crychic.training.loop import TIMING_KEYS
 from crychic.training.resume import ResumePoint
 
+# Read from the stage registry (crychic.core.stage_registry), by each training stage's short name.
 # The single-network baselines (crychic.training.baselines): stage (= params section) -> its input.
-BASELINE_INPUTS = {"gcn": "keypoint", "msg3d": "keypoint", "sta_lstm": "keypoint", "i3d": "rgb"}
-
-COMMON = ["seed", *MODEL_KEYS, "train.device", "train.amp", "train.batch_size"]
-GUIDED = ["model.attention_guidance", "loss.attention_weight", "loss.contrastive_weight", "loss.temperature",
-          "loss.fr_head_weight", "loss.fr_head_multilevel",
-          # The designs of issue 23 (params.yaml): what guides the student, residual fusion, gating.
-          "model.guidance_source", "model.residual_fusion", "loss.confidence_gating", "research.deployment_framing"]
-PARAM_KEYS = {
-    "teacher": COMMON + ["train.teacher"],
-    "student": COMMON + GUIDED + ["train.student"],
-    "joint": COMMON + GUIDED + ["train.joint"],
-    # Stage 3 again from the stage-2 student, with the text anchor: the crychic_text row.
-    "text": COMMON + GUIDED + ["train.joint", "loss.text_weight"],
-    # Baseline: the plain student network (no attention weighting), the student stage's settings,
-    # and the epochs of stages 2 + 3 together (crychic.training.loop.stage_epochs), never a teacher.
-    "rgb_only": COMMON + ["train.student", "train.joint.epochs", "research.deployment_framing"],
-    **{name: ["seed", f"{name}.model", f"{name}.epochs", f"{name}.lr", f"{name}.weight_decay", "train.device",
-              "train.batch_size"] for name in BASELINE_INPUTS},
-}
-PREVIOUS = {"teacher": None, "student": "teacher", "joint": "student", "rgb_only": None, "text": "student"}
-DVC_STAGE = {stage: f"train_{stage}" for stage in PARAM_KEYS}
+BASELINE_INPUTS = {name: "rgb" if "data/rgb" in stage.data else "keypoint"
+                   for name, stage in TRAINING.items() if name not in CRYCHIC_TRAINING}
+PARAM_KEYS = {name: list(stage.params) for name, stage in TRAINING.items()}
+PREVIOUS = {name: stage.previous for name, stage in CRYCHIC_TRAINING.items()}
+DVC_STAGE = {name: stage.name for name, stage in TRAINING.items()}
 # The logged model of each CRYCHIC stage (what serves: the teacher on heatmaps, else the RGB student).
-MODEL_NAMES = {"teacher": "teacher", "student": "pose_free_student", "joint": "joint_pose_free_student",
-               "text": "text_anchored_student", "rgb_only": "rgb_only_student"}
+MODEL_NAMES = {name: stage.model_name for name, stage in CRYCHIC_TRAINING.items()}
 
 
 def checkpoint(stage: str) -> str:
