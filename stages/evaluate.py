@@ -14,6 +14,8 @@ import argparse
 import time
 
 from crychic.core.atomic_write import write_json
+from crychic.core.devices import set_compute_threads
+from crychic.core.execution import execution_settings
 from crychic.core.machine import describe_machine
 from crychic.core.manifest import EmptySplitError
 from crychic.core.params import load_params, select
@@ -36,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.perf_counter()
     params = select(load_params(args.params), PARAM_KEYS)
+    set_compute_threads(execution_settings().torch_threads)  # the last bits of every logit depend on it
     inputs = EvaluationInputs(**{field: getattr(args, field) for field in defaults.__dataclass_fields__})
     with StageRun("evaluate", params, enabled=not args.no_mlflow) as run:
         try:

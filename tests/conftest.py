@@ -15,6 +15,12 @@ import pytest
 from crychic.core.reproducibility import pin_cpu_kernels
 
 pin_cpu_kernels()  # as every stage does, before anything imports torch
+# `make test` runs the suite in one pytest worker per core (pytest-xdist). Each worker, and every process
+# it starts (DVC stages, servers), then runs torch on one thread, so that the workers never
+# oversubscribe the cores: two processes' spinning OpenMP threads slow both many times over.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("CRYCHIC_TORCH_THREADS", "1")  # the stages' own setting (crychic.core.execution)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -54,3 +60,28 @@ def processes_in_group(pgid: int) -> list[int]:
             except (ProcessLookupError, PermissionError):
                 pass
     return alive
+
+
+# Scheduling under `make test` (pytest-xdist, `--dist loadgroup`): tests go to the workers one by one,
+# except a module with module-scoped fixtures (a pipeline run, a server, a decoded dataset), which
+# stays on one worker so that its fixture is built once. The modules that run the real pipeline
+# come first, longest first, so that the rest of the suite fills the other workers meanwhile.
+LONG_MODULES = ("test_dvc_pipeline.py",)
+
+
+def _has_module_fixtures(path: Path, cache: dict = {}) -> bool:  # noqa: B006 (a per-session cache)
+    if path not in cache:
+        cache[path] = 'scope="module"' in path.read_text()
+    return cache[path]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        name = item.path.name
+        return LONG_MODULES.index(name) if name in LONG_MODULES else len(LONG_MODULES)
+
+    items.sort(key=rank)  # stable: each module keeps its own order
+    for item in items:
+        if _has_module_fixtures(item.path):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))

@@ -367,18 +367,46 @@ def test_ablation_command_runs_a_variant_as_a_queued_experiment(repo, contrastiv
     assert experiment_name("full", 0, "default") in run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
 
 
-def test_seeded_training_repeats_its_metrics_byte_for_byte(repo, first_repro, tmp_path):
-    """Two runs on one machine: identical accuracy files (timings live apart), identical weights."""
-    files = []
-    for attempt in range(2):
-        out = tmp_path / f"run{attempt}"
-        run([sys.executable, "-m", "stages.train_student", "--no-mlflow", "--out", str(out / "student.pt"),
+# How a fresh process may differ from the last without its inputs changing: the thread count its
+# environment asks for (OMP_NUM_THREADS, as a shell profile, a job scheduler or pytest-xdist sets it:
+# before `crychic.core.devices.set_compute_threads`, this one trained other weights from the first
+# epoch), where its allocations land (numpy's buffers move between the heap and mmap, at other
+# alignments; uninitialised memory holds garbage; the environment's size shifts the stack), and how
+# its threads are scheduled (every core also busy with another process). None may change a weight.
+PERTURBATIONS = {
+    "plain": {},
+    "omp_threads": {"OMP_NUM_THREADS": "2" if os.environ.get("OMP_NUM_THREADS") == "1" else "1"},
+    "allocations": {"MALLOC_PERTURB_": "165", "MALLOC_MMAP_THRESHOLD_": "65536", "CRYCHIC_PADDING": "x" * 4099},
+    "busy_cores": {},  # and a spinning process on every core while it trains
+}
+
+
+def _train_rgb_only(repo: Path, out: Path, env: dict, busy: bool) -> tuple[bytes, bytes, dict]:
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)
+                ] if busy else []
+    try:
+        run([sys.executable, "-m", "stages.train_rgb_only", "--no-mlflow", "--fresh", "--out", str(out / "rgb_only.pt"),
              "--metrics", str(out / "metrics.json"), "--plots", str(out / "plots.json"),
-             "--timing", str(out / "timing.json")], repo)
-        weights = torch.load(out / "student.pt", map_location="cpu", weights_only=True)["state_dict"]
-        files.append(((out / "metrics.json").read_bytes(), (out / "plots.json").read_bytes(), weights))
-    assert files[0][0] == files[1][0] and files[0][1] == files[1][1]
-    assert all(torch.equal(files[0][2][k], files[1][2][k]) for k in files[0][2])
+             "--timing", str(out / "timing.json")], repo, env={**ENV, **env})
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    weights = torch.load(out / "rgb_only.pt", map_location="cpu", weights_only=True)["state_dict"]
+    return (out / "metrics.json").read_bytes(), (out / "plots.json").read_bytes(), weights
+
+
+def test_rgb_only_trains_the_same_weights_in_three_perturbed_processes(repo, first_repro, tmp_path):
+    """Three fresh processes on one machine, each perturbed another way: identical accuracy files (timings
+    live apart) and identical weights, equal to the pipeline's own run of the stage."""
+    runs = {name: _train_rgb_only(repo, tmp_path / name, env, busy=name == "busy_cores")
+            for name, env in PERTURBATIONS.items()}
+    (metrics, plots, weights), *others = runs.values()
+    assert metrics == (repo / "metrics/train_rgb_only.json").read_bytes()
+    for name, (other_metrics, other_plots, other_weights) in zip(list(runs)[1:], others):
+        assert other_metrics == metrics and other_plots == plots, name
+        differing = [k for k in weights if not torch.equal(weights[k], other_weights[k])]
+        assert not differing, f"{name}: {len(differing)} tensors differ from the plain run's, e.g. {differing[:3]}"
 
 
 def test_torchrun_two_cpu_processes_train_a_stage(repo, first_repro, tmp_path):

@@ -24,6 +24,22 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def set_compute_threads(setting: int | None = None) -> int:
+    """Fix torch's intra-op threads for this process: `setting` (the `torch_threads` execution setting),
+    else this machine's usable cores shared among torchrun's local processes. Returns the count.
+
+    Why: CPU kernels split their reductions by thread, so the thread count reaches every trained weight.
+    torch takes it from the environment (OMP_NUM_THREADS, which a shell profile, a job scheduler or a
+    test runner may set) or the CPU affinity, so two runs of one stage on one machine trained different
+    networks whenever their environments differed (tests/test_dvc_pipeline.py provokes it). Set here
+    from the machine alone, the same inputs give the same weights on the same machine."""
+    from crychic.core.machine import usable_cores
+
+    threads = setting or max(1, usable_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    torch.set_num_threads(threads)
+    return threads
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)

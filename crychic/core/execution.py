@@ -5,7 +5,9 @@ changing them and running `dvc repro` re-runs nothing.
 Each is read from the environment (`CRYCHIC_<NAME>`, e.g. `CRYCHIC_DASK_ADDRESS=tcp://host:8786`),
 else from `execution.yaml` at the project root (untracked; copy `execution.example.yaml`), else
 the default below. Results do not depend on them: keypoints and RGB are computed per sample, and
-the training data draws per item from (seed, epoch, index), whatever the number of workers.
+the training data draws per item from (seed, epoch, index), whatever the number of workers. The
+exception is `torch_threads`, which moves trained weights in their last bits (see there); its default
+follows the machine, never the ambient OMP_NUM_THREADS, and the machine record states it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ class Execution:
     dask_address: str | None = None  # a Dask scheduler to fan preprocessing out to, e.g. tcp://scheduler:8786
     train_workers: int | None = None  # DataLoader workers per training process (None: `loader_workers` decides)
     train_cache_mb: int = 1024     # with 0 loader workers: samples kept in memory per store (heatmaps, RGB)
+    # torch's intra-op threads in a training or evaluate process (None: the usable cores, shared among
+    # torchrun's local processes). The one setting that reaches a result's last bits: CPU reductions are
+    # split by thread, so a run repeats bit for bit only with the same count (`set_compute_threads`).
+    torch_threads: int | None = None
 
 
 def loader_workers(setting: int | None, device_type: str, compute_threads: int | None = None,

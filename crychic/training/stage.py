@@ -31,6 +31,8 @@ from collections.abc import Callable
 from torch import nn
 
 from crychic.core.atomic_write import write_json
+from crychic.core.devices import set_compute_threads
+from crychic.core.execution import execution_settings
 from crychic.core.machine import describe_machine
 from crychic.core.manifest import EmptySplitError, read_label_names, require_splits
 from crychic.core.params import load_params, select
@@ -144,6 +146,7 @@ def run_training_stage(stage: str, args: argparse.Namespace, train: Callable | N
     except EmptySplitError as err:
         raise SystemExit(f"{DVC_STAGE[stage]}: {err}") from None
     label_names = read_label_names(args.manifest)
+    set_compute_threads(execution_settings().torch_threads)
     token = resume_token(stage, params, args)
     if args.fresh:
         ResumePoint.beside(args.out, token, int(os.environ.get("RANK", "0"))).clear()
