@@ -62,26 +62,16 @@ def processes_in_group(pgid: int) -> list[int]:
     return alive
 
 
-# Scheduling under `make test` (pytest-xdist, `--dist loadgroup`): tests go to the workers one by one,
-# except a module with module-scoped fixtures (a pipeline run, a server, a decoded dataset), which
-# stays on one worker so that its fixture is built once. The modules that run the real pipeline
-# come first, longest first, so that the rest of the suite fills the other workers meanwhile.
+# Scheduling under `make test` (pytest-xdist, `--dist loadfile`): each module runs on one worker, so its
+# module-scoped fixtures (a pipeline run, a server, a decoded dataset) are built once. The modules that
+# run the real pipeline come first, longest first, so that the rest of the suite fills the other
+# workers meanwhile.
 LONG_MODULES = ("test_dvc_pipeline.py",)
 
 
-def _has_module_fixtures(path: Path, cache: dict = {}) -> bool:  # noqa: B006 (a per-session cache)
-    if path not in cache:
-        cache[path] = 'scope="module"' in path.read_text()
-    return cache[path]
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     def rank(item) -> int:
         name = item.path.name
         return LONG_MODULES.index(name) if name in LONG_MODULES else len(LONG_MODULES)
 
     items.sort(key=rank)  # stable: each module keeps its own order
-    for item in items:
-        if _has_module_fixtures(item.path):
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
