@@ -66,7 +66,7 @@ def processes_in_group(pgid: int) -> list[int]:
 # module-scoped fixtures (a pipeline run, a server, a decoded dataset) are built once. The modules that
 # run the real pipeline come first, longest first, so that the rest of the suite fills the other
 # workers meanwhile.
-LONG_MODULES = ("test_dvc_pipeline.py",)
+LONG_MODULES = ("test_dvc_pipeline.py", "test_stages_by_hand.py")
 
 
 def pytest_collection_modifyitems(config, items):

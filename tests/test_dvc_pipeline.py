@@ -1,7 +1,9 @@
 """The real thing: `dvc repro` of the default pipeline in a fresh git repository.
 
 The working tree (tracked and untracked, not ignored) is copied into a temporary directory and
-committed there, as a user's clone would be; DVC runs the stages with this environment's Python.
+committed there, as a user's clone would be (tests/pipeline_clone.py); DVC runs the stages with this
+environment's Python. Stages run by hand on the pipeline's data (kill and resume, the repeat in
+perturbed processes) are in tests/test_stages_by_hand.py, which needs no trained model.
 """
 
 from __future__ import annotations
@@ -10,12 +12,9 @@ import csv
 import io
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,70 +25,17 @@ import pytest
 import torch
 import yaml
 
-from conftest import PROJECT_ROOT, free_port, processes_in_group
+from conftest import free_port, processes_in_group
+from pipeline_clone import BIN, ENV, PREPROCESSING, make_clone, run, set_param, stages_run
 from crychic.heatmaps.shards import HeatmapShards
 from crychic.rgb.shards import RgbClips
 
 pytestmark = pytest.mark.slow  # real DVC, MLflow and torchrun in a git clone
 
 
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
-PREPROCESSING = ["ingest", "extract_keypoints", "sample_clips", "render_heatmaps", "decode_rgb"]
-
-
-def run(cmd: list[str], cwd: Path, timeout: int = 900, env: dict | None = None) -> str:
-    done = subprocess.run(cmd, cwd=cwd, env=env or ENV, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    return done.stdout + done.stderr
-
-
-def stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
-
-
-def set_param(repo: Path, dotted: str, value) -> None:
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    node = params
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        node = node[key]
-    node[leaf] = value
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    repo = tmp_path_factory.mktemp("clone") / "crychic"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT_ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for name in files:
-        if (PROJECT_ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(PROJECT_ROOT / name, repo / name)
-    for generated in ("data", "models"):  # what a clone has: no generated data, no trained models
-        shutil.rmtree(repo / generated, ignore_errors=True)
-    # The default profile, with the training stages cut to one epoch each so the suite stays quick;
-    # `make demo` runs the full default (timed in docs/REPORT.md).
-    for stage in ("teacher", "student", "joint"):
-        set_param(repo, f"train.{stage}.epochs", 1)
-    for baseline in ("gcn", "msg3d", "sta_lstm", "i3d"):
-        set_param(repo, f"{baseline}.epochs", 1)
-    # A third of the default data (8 subjects of 24; 24 clips each: 192 clips, 48 in val and 48 in test)
-    for key, value in {"num_subjects": 8, "val_subjects": 2, "test_subjects": 2}.items():
-        set_param(repo, f"data.synthetic.{key}", value)
-    set_param(repo, "evaluate.end_to_end_clips", 2)
-    # evaluate's cost and interval figures at their smallest that still exercise them (3 evaluate runs)
-    for key, value in {"latency_repeats": 1, "throughput_batch": 4, "bootstrap_resamples": 200,
-                       "attention_clips": 1}.items():
-        set_param(repo, f"evaluate.{key}", value)
-    (repo / "data").mkdir()
-    if (PROJECT_ROOT / "data" / ".gitignore").exists():
-        shutil.copy2(PROJECT_ROOT / "data" / ".gitignore", repo / "data" / ".gitignore")
-    run(["git", "init", "-q", "-b", "main"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-qm", "clone"], repo)
-    return repo
+    return make_clone(tmp_path_factory.mktemp("clone") / "crychic")
 
 
 @pytest.fixture(scope="module")
@@ -371,48 +317,6 @@ def test_ablation_command_runs_a_variant_as_a_queued_experiment(repo, contrastiv
     assert experiment_name("full", 0, "default") in run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
 
 
-# How a fresh process may differ from the last without its inputs changing: the thread count its
-# environment asks for (OMP_NUM_THREADS, as a shell profile, a job scheduler or pytest-xdist sets it:
-# before `crychic.core.devices.set_compute_threads`, this one trained other weights from the first
-# epoch), where its allocations land (numpy's buffers move between the heap and mmap, at other
-# alignments; uninitialised memory holds garbage; the environment's size shifts the stack), and how
-# its threads are scheduled (every core also busy with another process). None may change a weight.
-PERTURBATIONS = {
-    "plain": {},
-    "omp_threads": {"OMP_NUM_THREADS": "2" if os.environ.get("OMP_NUM_THREADS") == "1" else "1"},
-    "allocations": {"MALLOC_PERTURB_": "165", "MALLOC_MMAP_THRESHOLD_": "65536", "CRYCHIC_PADDING": "x" * 4099},
-    "busy_cores": {},  # and a spinning process on every core while it trains
-}
-
-
-def _train_rgb_only(repo: Path, out: Path, env: dict, busy: bool) -> tuple[bytes, bytes, dict]:
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)
-                ] if busy else []
-    try:
-        run([sys.executable, "-m", "stages.train_rgb_only", "--no-mlflow", "--fresh", "--out", str(out / "rgb_only.pt"),
-             "--metrics", str(out / "metrics.json"), "--plots", str(out / "plots.json"),
-             "--timing", str(out / "timing.json")], repo, env={**ENV, **env})
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
-    weights = torch.load(out / "rgb_only.pt", map_location="cpu", weights_only=True)["state_dict"]
-    return (out / "metrics.json").read_bytes(), (out / "plots.json").read_bytes(), weights
-
-
-def test_rgb_only_trains_the_same_weights_in_three_perturbed_processes(repo, first_repro, tmp_path):
-    """Three fresh processes on one machine, each perturbed another way: identical accuracy files (timings
-    live apart) and identical weights, equal to the pipeline's own run of the stage."""
-    runs = {name: _train_rgb_only(repo, tmp_path / name, env, busy=name == "busy_cores")
-            for name, env in PERTURBATIONS.items()}
-    (metrics, plots, weights), *others = runs.values()
-    assert metrics == (repo / "metrics/train_rgb_only.json").read_bytes()
-    for name, (other_metrics, other_plots, other_weights) in zip(list(runs)[1:], others):
-        assert other_metrics == metrics and other_plots == plots, name
-        differing = [k for k in weights if not torch.equal(weights[k], other_weights[k])]
-        assert not differing, f"{name}: {len(differing)} tensors differ from the plain run's, e.g. {differing[:3]}"
-
-
 def test_torchrun_two_cpu_processes_train_a_stage(repo, first_repro, tmp_path):
     out = tmp_path / "ddp"
     output = run([str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2", "-m", "stages.train_student",
@@ -422,137 +326,6 @@ def test_torchrun_two_cpu_processes_train_a_stage(repo, first_repro, tmp_path):
     assert checkpoint["stage"] == "student" and any(k.startswith("student.") for k in checkpoint["state_dict"])
     assert json.loads((out / "metrics.json").read_text())["epochs"] >= 1
     assert output.count("[student] epoch 1/") == 1  # only rank 0 reports
-
-
-# ------------------------------------------------------------------ kill and resume
-
-def params_file(repo: Path, directory: Path, changes: dict) -> Path:
-    """A copy of the repo's params.yaml with `changes` (dotted keys), for a stage run by hand."""
-    directory.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(repo / "params.yaml", directory / "params.yaml")
-    for dotted, value in changes.items():
-        set_param(directory, dotted, value)
-    return directory / "params.yaml"
-
-
-def run_until_killed(cmd: list[str], cwd: Path, ready, env: dict | None = None, timeout: float = 600) -> str:
-    """Start `cmd` and SIGKILL its whole process group the moment `ready(output so far)` holds,
-    as a crash or an out-of-memory kill would; returns what it printed."""
-    process = subprocess.Popen(cmd, cwd=cwd, env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
-    lines: list[str] = []
-
-    def read() -> None:
-        for line in process.stdout:
-            lines.append(line)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    deadline = time.monotonic() + timeout
-    try:
-        while not ready("".join(lines)):
-            assert process.poll() is None, f"{cmd} ended before the kill:\n{''.join(lines)[-3000:]}"
-            assert time.monotonic() < deadline, f"{cmd}: not ready after {timeout} s"
-            time.sleep(0.02)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=60)
-    reader.join(timeout=10)
-    assert process.returncode == -signal.SIGKILL
-    return "".join(lines)
-
-
-def same_files(left: Path, right: Path, pattern: str) -> list[str]:
-    names = sorted(p.name for p in left.glob(pattern))
-    assert names and names == sorted(p.name for p in right.glob(pattern))
-    for name in names:
-        assert (left / name).read_bytes() == (right / name).read_bytes(), name
-    return names
-
-
-@pytest.mark.parametrize("stage,epochs_key", [("teacher", "train.teacher.epochs"), ("gcn", "gcn.epochs")])
-def test_killed_training_stage_resumes_and_ends_as_an_uninterrupted_run(repo, first_repro, tmp_path, stage,
-                                                                        epochs_key):
-    params = params_file(repo, tmp_path / "params", {epochs_key: 4})
-
-    def command(out: Path) -> list[str]:
-        return [sys.executable, "-m", f"stages.train_{stage}", "--no-mlflow", "--params", str(params),
-                "--out", str(out / f"{stage}.pt"), "--metrics", str(out / "metrics.json"),
-                "--plots", str(out / "plots.json"), "--timing", str(out / "timing.json")]
-
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    run(command(whole), repo)
-    run_until_killed(command(killed), repo, lambda printed: f"[{stage}] epoch 2/4" in printed)
-    point = killed / f".{stage}-partial" / "resume.pt"
-    assert point.is_file() and not (killed / "metrics.json").exists()
-
-    output = run(command(killed), repo)
-    resumed_after = int(re.search(rf"\[{stage}\] resumed after epoch (\d) of 4", output).group(1))
-    assert 2 <= resumed_after < 4 and f"[{stage}] epoch 1/4" not in output and f"[{stage}] epoch 4/4" in output
-    for name in ("metrics.json", "plots.json"):  # accuracy and the per-epoch curve, byte for byte
-        assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
-    weights = [torch.load(out / f"{stage}.pt", map_location="cpu", weights_only=True)["state_dict"]
-               for out in (whole, killed)]
-    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
-    assert not point.parent.exists()  # outputs written: the resume point is gone
-    # (A point saved under other params is never resumed from: tests/test_resume.py.)
-
-
-@pytest.mark.parametrize("stage,out_name,shard_key,suffix", [
-    ("render_heatmaps", "heatmaps", "heatmap.shard_size", ".h5"),
-    ("decode_rgb", "rgb", "rgb.shard_size", ".arrow"),
-])
-def test_killed_sharded_stage_keeps_its_finished_shards(repo, first_repro, tmp_path, stage, out_name, shard_key,
-                                                        suffix):
-    params = params_file(repo, tmp_path / "params", {shard_key: 30})  # 192 samples: 7 shards
-
-    def command(out: Path) -> list[str]:
-        return [sys.executable, "-m", f"stages.{stage}", "--params", str(params), "--out", str(out),
-                "--metrics", str(out.parent / "metrics.json")]
-
-    whole, killed = tmp_path / "whole" / out_name, tmp_path / "killed" / out_name
-    run(command(whole), repo)
-    chunks = len(list(whole.glob(f"shard-*{suffix}")))
-    partial = killed.parent / f".{out_name}-partial"
-    run_until_killed(command(killed), repo, lambda _: len(list(partial.glob("chunk-*.json"))) >= 2)
-    done = len(list(partial.glob("chunk-*.json")))
-    assert 2 <= done < chunks, f"killed after {done} of {chunks} chunks"
-    kept_inode = (partial / f"chunk-00000{suffix}").stat().st_ino
-    # What a kill can leave besides finished chunks: a half-written temporary file, and a shard
-    # written without its commit mark. Neither may be read.
-    (partial / f".chunk-{chunks - 1:05d}{suffix}.x1y2.tmp").write_bytes(b"half a shard")
-    (partial / f"chunk-{done:05d}{suffix}").write_bytes(b"not a finished shard")
-
-    output = run(command(killed), repo)
-    assert f"{stage}: resuming: {done} of {chunks} shards already done" in output
-    same_files(whole, killed, f"shard-*{suffix}")
-    assert (killed / f"shard-00000{suffix}").stat().st_ino == kept_inode  # moved into place, not redone
-    assert (killed.parent / "metrics.json").read_bytes() == (whole.parent / "metrics.json").read_bytes()
-    assert not partial.exists()
-
-
-def test_killed_extract_keypoints_resumes_from_its_finished_shards(repo, first_repro, tmp_path):
-    env = {**ENV, "CRYCHIC_KEYPOINT_BATCH_SIZE": "8", "CRYCHIC_KEYPOINT_WORKERS": "1"}
-
-    def command(out: Path) -> list[str]:
-        return [sys.executable, "-m", "stages.extract_keypoints", "--out", str(out),
-                "--metrics", str(out.parent / "metrics.json")]
-
-    whole, killed = tmp_path / "whole" / "keypoints", tmp_path / "killed" / "keypoints"
-    run(command(whole), repo, env=env)
-    shards = -(-pq.read_table(repo / "data/ingest/manifest.parquet").num_rows // 8)
-    partial = killed.parent / ".keypoints-partial"
-    run_until_killed(command(killed), repo, lambda _: len([p for p in partial.glob("*") if p.is_file()]) >= 2,
-                     env=env)
-    output = run(command(killed), repo, env=env)
-    done = int(re.search(r"extract_keypoints: resuming: (\d+) of (\d+) shards", output).group(1))
-    assert f"of {shards} shards already done" in output and 2 <= done < shards
-    same_files(whole, killed, "*.h5")
-    assert (killed.parent / "metrics.json").read_bytes() == (whole.parent / "metrics.json").read_bytes()
-    assert not partial.exists()
 
 
 def test_push_then_pull_in_a_fresh_clone_needs_no_training(repo, first_repro):
