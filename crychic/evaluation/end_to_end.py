@@ -243,8 +243,8 @@ def _predict_all(deployment: Deployment, videos: Sequence[str | Path], settings:
 @contextmanager
 def networks_beside_pose_threads(workers: int):
     """Torch on one thread while more than one pose thread runs: its intra-op threads would otherwise
-    spin on the cores MediaPipe is using (measured: the networks' 13 ms per clip became 120 ms, and
-    MediaPipe slowed too). Torch's setting is restored afterwards."""
+    spin on the cores MediaPipe is using, slowing both several times over. Torch's setting is restored
+    afterwards."""
     before = torch.get_num_threads()
     if workers > 1:
         torch.set_num_threads(1)
