@@ -33,7 +33,7 @@ _RGB_DECODE = ("seed", "rgb.clip_len", "rgb.size", "rgb.decode_max_side", "rgb.s
 _KEYPOINT_STORE = ("crychic/core", "crychic/clips", "crychic/keypoints/__init__.py", "crychic/keypoints/store.py")
 _TRAINING_CODE = (*_KEYPOINT_STORE, "crychic/keypoints/clips.py", "crychic/heatmaps/shards.py", "crychic/rgb/shards.py",
                   "crychic/models", "crychic/losses", "crychic/training/loop.py", "crychic/training/resume.py",
-                  "crychic/training/data.py")
+                  "crychic/training/data.py", "crychic/training/resample.py")
 _TRAINING_TAIL = ("crychic/training/stage.py", "crychic/reporting")
 _CRYCHIC_CODE = (*_TRAINING_CODE, *_TRAINING_TAIL)
 _BASELINE_CODE = (*_TRAINING_CODE, "crychic/training/baselines.py", *_TRAINING_TAIL)

@@ -36,13 +36,13 @@ inside it. `crychic.models.attention.carry_to_frame` takes the teacher's maps on
 grid with it.
 
 Randomness: each item draws from a generator seeded by (seed, epoch, index), never from a
-worker's global state (`crychic.core.epoch_seeds`), and its tensor ops run on one thread wherever
-it is made, so a run gives the same batches, bit for bit, with 0 or 8 DataLoader workers.
+worker's global state (`crychic.core.epoch_seeds`), and its crop and resize run in compiled
+single-threaded loops from the stored uint8 pixels (`crychic.training.resample`), so a run gives the
+same batches, bit for bit, with 0 or 8 DataLoader workers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 from collections.abc import Sequence
@@ -58,6 +58,7 @@ from crychic.core.coco17 import flip_permutation
 from crychic.core.epoch_seeds import EpochSeeded
 from crychic.heatmaps.shards import HeatmapShards, from_uint8
 from crychic.rgb.shards import RgbClips
+from crychic.training.resample import resize_heatmap, resize_rgb
 
 # ImageNet's per-channel statistics in 0-255 units (mmaction2's constants). The student is trained
 # from scratch, so any fixed pair would do; these put natural images near zero mean, unit variance.
@@ -105,7 +106,9 @@ def _axis_matrix(low: float, high: float, flip: bool, size: int) -> torch.Tensor
 
 
 def apply_augmentation(volume: torch.Tensor, augmentation: Augmentation) -> torch.Tensor:
-    """Crop-and-resize (and maybe flip) the last two axes (H x W) of `volume`, keeping their size."""
+    """Crop-and-resize (and maybe flip) the last two axes (H x W) of `volume`, keeping their size: the
+    dense reference form, two matrix products per plane. The loader computes the same thing from the
+    stored uint8 pixels in one pass (`crychic.training.resample`); tests compare the two."""
     u0, v0, u1, v1 = augmentation.crop
     rows = _axis_matrix(v0, v1, False, volume.shape[-2])  # H x H
     columns = _axis_matrix(u0, u1, augmentation.flip, volume.shape[-1])  # W x W
@@ -163,6 +166,33 @@ def paired_sample_ids(metadata: dict[str, dict[str, tuple[str, int]]],
     missing = {modality: sorted(of_split - set(table)) for modality, table in metadata.items()}
     paired = sorted(of_split.intersection(*metadata.values()))
     return paired, missing
+
+
+def _is_identity(augmentation: Augmentation) -> bool:
+    return not augmentation.flip and np.array_equal(augmentation.crop, IDENTITY.crop)
+
+
+def _batch_tensor(shape: tuple[int, ...]) -> torch.Tensor:
+    """An uninitialised float32 batch; in a DataLoader worker in shared memory, as torch's own collate
+    allocates it, so that sending it to the training process copies nothing."""
+    numel = int(np.prod(shape))
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(shape, dtype=torch.float32)
+    storage = torch.empty(0, dtype=torch.float32)._typed_storage()._new_shared(numel)
+    return torch.empty(0, dtype=torch.float32).new(storage).resize_(shape)  # as torch's default_collate
+
+
+def _rgb_into(out: torch.Tensor, frames: np.ndarray, augmentation: Augmentation) -> None:
+    """``T x S x S x 3`` uint8 frames -> `out` (``3 x T x S x S`` float32), normalised, augmented."""
+    if _is_identity(augmentation):
+        out.copy_(normalise_rgb(frames))
+    else:
+        resize_rgb(frames, augmentation.crop, augmentation.flip, RGB_MEAN, RGB_STD, out=out.numpy())
+
+
+def already_collated(batch: dict) -> dict:
+    """The collate function of a dataset whose `__getitems__` returns whole batches."""
+    return batch
 
 
 class PoseRgbDataset(EpochSeeded, Dataset):
@@ -254,51 +284,71 @@ class PoseRgbDataset(EpochSeeded, Dataset):
         rng = self.item_rng(index, 1)
         return Augmentation(crop=random_resized_crop(rng, self.crop_scale, self.crop_ratio), flip=flip)
 
-    def __getitem__(self, index: int) -> dict:
-        # One intra-op thread wherever the item is made: a DataLoader worker has one, and the
-        # resampling matmuls round differently on two, so loading in the main process (0 workers)
-        # must not change the batches.
-        with one_thread():
-            return self._item(index)
+    makes_batches = True  # `__getitems__` returns collated batches (make_loader then collates nothing)
 
-    def _item(self, index: int) -> dict:
-        sample_id = self.sample_ids[index]
-        augmentation = self.augmentation(index)  # of the RGB clip, in its own frame
-        identity = not augmentation.flip and np.array_equal(augmentation.crop, IDENTITY.crop)
-        item = {"sample_id": sample_id, "index": index}
-        boxes = {}
-        rgb_augmentation, rgb_identity = augmentation, identity
-        if self.framed:  # the heatmap keeps its box frame: the flip only, or a crop of its own
-            augmentation = self.heatmap_augmentation(index)
-            identity = not augmentation.flip and np.array_equal(augmentation.crop, IDENTITY.crop)
+    def __getitem__(self, index: int) -> dict:
+        """One item: `__getitems__` of a batch of one, unbatched (so both give the same bits)."""
+        batch = self.__getitems__([index])
+        return {key: value[0] if key != "index" else index for key, value in batch.items()}
+
+    def __getitems__(self, indices: list[int]) -> dict:
+        """A whole batch, collated (the DataLoader calls this; `make_loader` collates nothing more).
+
+        Each item's crop and resize writes straight into its slot of the batch, which in a DataLoader
+        worker lives in shared memory: no per-item tensor is stacked and no batch copied to be sent
+        (at NTU shapes that copy cost a worker about as much as making the item). The loops are
+        compiled and single-threaded (crychic.training.resample) and the rest is element-wise, so a
+        batch is the same bits in a worker and in the main process."""
+        ids = [self.sample_ids[index] for index in indices]
+        batch: dict = {"sample_id": ids, "index": torch.tensor(indices, dtype=torch.int64)}
+        labels: dict[str, list[int]] = {}
+        boxes: dict[str, list] = {}
         if self.heatmaps is not None:
-            record = self.heatmaps.get(sample_id)
-            heatmap = torch.from_numpy(from_uint8(record["heatmap"]))  # K x T x H x W float32 in [0, 1]
-            if len(heatmap) != len(self.channel_permutation):
-                raise ValueError(f"sample {sample_id!r}: {len(heatmap)} heatmap channels, the shard attrs "
-                                 f"(with_joint={self.with_joint}, with_limb={self.with_limb}) say "
-                                 f"{len(self.channel_permutation)}")
-            if not identity:
-                heatmap = apply_augmentation(heatmap, augmentation)
-                if augmentation.flip:
-                    heatmap = heatmap[self.channel_permutation]
-            item["heatmap"] = heatmap.contiguous()
-            item["label"], boxes["heatmap"] = record["label"], record["box"]
+            records = [self.heatmaps.get(sample_id) for sample_id in ids]
+            batch["heatmap"] = _batch_tensor((len(ids), *records[0]["heatmap"].shape))  # B x K x T x H x W
+            for slot, (index, record) in enumerate(zip(indices, records)):
+                self._heatmap_into(batch["heatmap"][slot].numpy(), record, ids[slot], self._heatmap_view(index))
+            labels["heatmap"], boxes["heatmap"] = [r["label"] for r in records], [r["box"] for r in records]
         if self.rgb_clips is not None:
-            record = self.rgb_clips.get(sample_id)
-            rgb = normalise_rgb(record["frames"])  # 3 x T' x S x S
-            if not rgb_identity:
-                rgb = apply_augmentation(rgb, rgb_augmentation)
-            item["rgb"] = rgb.contiguous()
-            item["label"], boxes["rgb"] = record["label"], record["box"]
+            records = [self.rgb_clips.get(sample_id) for sample_id in ids]
+            frames = records[0]["frames"]  # T x S x S x 3
+            batch["rgb"] = _batch_tensor((len(ids), 3, frames.shape[0], *frames.shape[1:3]))  # B x 3 x T x S x S
+            for slot, (index, record) in enumerate(zip(indices, records)):
+                _rgb_into(batch["rgb"][slot], record["frames"], self.augmentation(index))
+            labels["rgb"], boxes["rgb"] = [r["label"] for r in records], [r["box"] for r in records]
             if self.framed:
-                where = heatmap_in_rgb(record["person_in_clip"], rgb_augmentation, augmentation)
-                item["heatmap_in_rgb"] = torch.tensor(where, dtype=torch.float32)
-        if len(boxes) == 2 and not np.allclose(boxes["heatmap"], boxes["rgb"], atol=1e-3):
-            raise ValueError(f"sample {sample_id!r}: heatmap box {boxes['heatmap']} and RGB box {boxes['rgb']} "
-                             "differ, so the two modalities do not share one spatial frame")
-        item["label"] = torch.tensor(item["label"], dtype=torch.int64)
-        return item
+                batch["heatmap_in_rgb"] = torch.tensor(np.array([
+                    heatmap_in_rgb(r["person_in_clip"], self.augmentation(i), self._heatmap_view(i))
+                    for i, r in zip(indices, records)]), dtype=torch.float32)
+        self._check_one_frame(ids, labels, boxes)
+        batch["label"] = torch.tensor(next(iter(labels.values())), dtype=torch.int64)
+        return batch
+
+    def _heatmap_view(self, index: int) -> Augmentation:
+        """The heatmap's augmentation: the RGB clip's, or with framed clips its flip only (or a crop of its own)."""
+        return self.heatmap_augmentation(index) if self.framed else self.augmentation(index)
+
+    def _heatmap_into(self, out: np.ndarray, record: dict, sample_id: str, augmentation: Augmentation) -> None:
+        stored = record["heatmap"]  # K x T x H x W uint8
+        if len(stored) != len(self.channel_permutation):
+            raise ValueError(f"sample {sample_id!r}: {len(stored)} heatmap channels, the shard attrs "
+                             f"(with_joint={self.with_joint}, with_limb={self.with_limb}) say "
+                             f"{len(self.channel_permutation)}")
+        if _is_identity(augmentation):
+            out[...] = from_uint8(stored)  # K x T x H x W float32 in [0, 1]
+        else:  # the flip also swaps the left and right channels
+            channels = self.channel_permutation if augmentation.flip else range(len(stored))
+            resize_heatmap(stored, augmentation.crop, augmentation.flip, np.asarray(channels), out=out)
+
+    @staticmethod
+    def _check_one_frame(ids: list[str], labels: dict, boxes: dict) -> None:
+        """Both modalities of a sample agree on its label and its person box (one spatial frame)."""
+        if len(boxes) < 2:
+            return
+        for k, sample_id in enumerate(ids):
+            if not np.allclose(boxes["heatmap"][k], boxes["rgb"][k], atol=1e-3):
+                raise ValueError(f"sample {sample_id!r}: heatmap box {boxes['heatmap'][k]} and RGB box "
+                                 f"{boxes['rgb'][k]} differ, so the two modalities do not share one spatial frame")
 
 
 def clips_are_framed(rgb_dir: str | Path) -> bool:
@@ -312,20 +362,6 @@ def check_framed_folder(rgb_dir: str | Path) -> None:
     if marker.is_file() and not json.loads(marker.read_text()).get("enabled", True):
         raise FileNotFoundError(f"{rgb_dir}: no framed clips: stage decode_rgb_framed ran with "
                                 "research.deployment_framing: false (set it true in params.yaml, the research profile)")
-
-
-@contextlib.contextmanager
-def one_thread():
-    """torch's intra-op threads capped at one for the block, then restored."""
-    previous = torch.get_num_threads()
-    if previous == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def seed_worker(worker_id: int) -> None:
@@ -358,4 +394,6 @@ def make_loader(dataset: Dataset, *, batch_size: int, shuffle: bool, workers: in
         worker_init_fn=seed_worker,
         generator=torch.Generator().manual_seed(seed),
         drop_last=drop_last,
+        # A dataset that makes whole batches (`PoseRgbDataset.__getitems__`) needs no collating.
+        **({"collate_fn": already_collated} if getattr(dataset, "makes_batches", False) else {}),
     )
