@@ -7,11 +7,13 @@ different models: a fresh clone on another 2-core machine reproduced the data st
 not the trained accuracies. Capping these libraries at AVX2 (which every x86-64 server of the last
 decade has) is meant to make the same seed give the same weights on any of them, at some speed
 cost on AVX-512 machines (docs/REPORT.md, Reproducibility). The third library is MKL, torch's BLAS
-on x86 (`nn.Linear`, every matmul, the loader's crop-and-resize): it picks its kernels by processor
-too and ignores the other two caps, so `MKL_CBWR=AVX2` (its "conditional numerical reproducibility"
-mode) pins it to the AVX2 code path with run-to-run stable reductions. On an AMD EPYC that mode
-computes the same bits as MKL's own choice (tests/test_determinism.py); on an Intel AVX-512
-processor it moves MKL off its AVX-512 kernels.
+on x86 (`nn.Linear`, every matmul): it picks its kernels by processor too and ignores the other
+two caps, so `MKL_CBWR=AVX2` (its "conditional numerical reproducibility" mode) pins it to the AVX2
+code path with run-to-run stable reductions. On an AMD EPYC that mode computes the same bits as
+MKL's own choice (measured, docs/REPORT.md); on an Intel AVX-512 processor it moves MKL off its
+AVX-512 kernels.
+
+The thread count reaches the last bits too: `crychic.core.devices.set_compute_threads`.
 
 The caps must be in the environment before torch first runs a kernel, so `stages/__init__.py`
 (every DVC stage) and `tests/conftest.py` call `pin_cpu_kernels()` before importing torch.
