@@ -114,11 +114,13 @@ ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones
 # table is metrics/ablations_v1.json; "abl2": joint-only heatmaps, one draw, superseded when
 # val chose joint + limb heatmaps for the teacher).
 # "abl4": before issue 23 (no warm-up in stage 3, the 0.29 M I3D, default profile, two draws).
-QUEUE_PREFIX = "abl5"
+# "abl5": before the one-pass loader (issue 26), which moved every trained network in its last bits;
+# its table and design figures are kept as metrics/ablations_abl5.json and metrics/designs_abl5.json.
+QUEUE_PREFIX = "abl6"
 
 
 def experiment_name(variant: str, draw: int, profile: str = "research") -> str:
-    """`abl5-<variant>-d<draw>`; another profile than the research one is named in it."""
+    """`abl6-<variant>-d<draw>`; another profile than the research one is named in it."""
     prefix = QUEUE_PREFIX if profile == "research" else f"{QUEUE_PREFIX}-{profile}"
     return f"{prefix}-{variant.replace('_', '-')}-d{draw}"
 
@@ -359,11 +361,13 @@ def variants_against_full(results: dict[str, dict[int, dict]], columns=AGAINST_F
 
 
 def recorded_experiments(path: str) -> dict[str, dict]:
-    """The finished experiments an earlier table recorded (name -> variant, draw, the alignment
+    """The finished experiments of this prefix an earlier table recorded (name -> variant, draw, the alignment
     figures and per-clip correctness as '0'/'1' strings, as `record` wrote them), so that a sweep
     resumes in a fresh clone, where the experiments' git refs of another machine are absent."""
     path = Path(path)
-    return json.loads(path.read_text()).get("experiments", {}) if path.is_file() else {}
+    recorded = json.loads(path.read_text()).get("experiments", {}) if path.is_file() else {}
+    # Only this revision's: an earlier prefix's experiments trained other networks.
+    return {name: entry for name, entry in recorded.items() if name.startswith(f"{QUEUE_PREFIX}-")}
 
 
 def per_clip(entry: dict) -> dict[str, np.ndarray]:

@@ -176,13 +176,15 @@ def test_sweep_runs_full_on_every_draw_first():
 def test_a_recorded_experiment_reads_back_as_it_was(tmp_path):
     import json
 
-    from pipeline.ablations import per_clip, record, recorded_experiments
+    from pipeline.ablations import experiment_name, per_clip, record, recorded_experiments
 
     correct = {"crychic_fused": np.array([True, False, True]), "teacher": np.array([False, False, True])}
     entry = record("full", 1, {"alignment": {"cka": 0.42}, "models": {}}, correct)
     path = tmp_path / "ablations.json"
-    path.write_text(json.dumps({"experiments": {"abl3-full-d1": entry}}))
-    back = recorded_experiments(str(path))["abl3-full-d1"]
+    name = experiment_name("full", 1)
+    path.write_text(json.dumps({"experiments": {name: entry, "abl3-full-d1": entry}}))
+    assert set(recorded_experiments(str(path))) == {name}  # an earlier revision's prefix is not resumed from
+    back = recorded_experiments(str(path))[name]
     assert back["variant"] == "full" and back["draw"] == 1 and back["metrics"]["alignment"]["cka"] == 0.42
     assert all(np.array_equal(per_clip(back)[m], correct[m]) for m in correct)
     assert recorded_experiments(str(tmp_path / "absent.json")) == {}
