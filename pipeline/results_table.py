@@ -342,6 +342,17 @@ def claim_markdown(claim: str, test: dict | None, over_draws: dict | None) -> st
     return f"- **{statement}: {word}** ({basis}). `{claim}`, points: " + "; ".join(parts) + "."
 
 
+def _sweep_name(ablations: dict) -> str:
+    """"the ablation sweep", naming its prefix when the table is an earlier method revision's (whose networks
+    this revision's code no longer trains bit for bit)."""
+    from pipeline.ablations import QUEUE_PREFIX
+
+    prefixes = sorted({name.split("-")[0] for name in (ablations or {}).get("experiments", {})})
+    earlier = [prefix for prefix in prefixes if prefix != QUEUE_PREFIX]
+    return (f"the `{'`, `'.join(earlier)}` ablation sweep (an earlier revision's: "
+            f"the current one is `{QUEUE_PREFIX}`)") if earlier else "the ablation sweep"
+
+
 def _findings_scope(evaluate: dict, ablations: dict) -> str:
     """The opening paragraph: where the paired differences come from, and the verdict rule."""
     full = (ablations.get("variants") or {}).get("full") or {}
@@ -351,7 +362,7 @@ def _findings_scope(evaluate: dict, ablations: dict) -> str:
              "the clips)")
     if ablations.get("claims") or {}:
         draws = full.get("draws") or []
-        scope += (f", and over the {len(draws)} data draws of the ablation sweep's `full` variant "
+        scope += (f", and over the {len(draws)} data draws of {_sweep_name(ablations)}'s `full` variant "
                   f"(`metrics/ablations.json`{f', {clips} test clips a draw' if clips else ''}; a draw brings new "
                   "synthetic subjects, so new train, val and test clips, and a new training seed)")
     return scope + (". Verdict rule: a claim is **supported** only when the interval over draws (the draw-level t "
@@ -624,7 +635,7 @@ def headline_markdown(evaluate: dict, timing: dict | None = None, ablations: dic
             ci, basis = draw_interval(over_draws)
             n = over_draws["draws"]
             figures.append(f"{_signed(over_draws['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'} over "
-                           f"{n} data draw{'' if n == 1 else 's'} of the ablation sweep"
+                           f"{n} data draw{'' if n == 1 else 's'} of {_sweep_name(ablations)}"
                            + (f" ({clips} test clips a draw; {basis})" if clips else f" ({basis})"))
         else:
             ci = test["ci95"]
