@@ -1,7 +1,7 @@
 # Two set-up commands for a fresh machine (see README.md):
 #   make demo   installs what is missing, then runs the whole pipeline (dvc repro) on the synthetic benchmark
 #   make test   installs what is missing, then runs the test suite (everything; CI runs it)
-#   make test-fast  the unit tier only (no DVC, MLflow server, Prefect/Dask, MediaPipe): under 2 minutes
+#   make test-fast  the unit tier only (no DVC, MLflow server, Prefect/Dask, MediaPipe): under 1 minute
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin

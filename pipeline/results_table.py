@@ -681,7 +681,7 @@ BLOCK_FILES = {
     "headline": "readme",
     **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "protocol", "results", "findings",
                                      "teacher_variants", "teacher_focus", "sweep_scope", "ablations",
-                                     "sweep_findings", "pose_sampling")},
+                                     "sweep_findings", "pose_sampling", "ntu_shapes")},
 }
 START_MARKER = re.compile(r"^<!-- (\w+):start -->$", re.M)
 
@@ -697,6 +697,25 @@ def pose_sampling_markdown(report: dict) -> str:
             f"{_interval(difference['ci95'], signed=True)} (paired), the two agree on {_pct(report['agreement'])} % of "
             f"the clips; {speed['sampled']:.2f} against {speed['every_frame']:.2f} clips/s ({report['speedup']:.2f}x, "
             "first-clip start-up included).")
+
+
+def ntu_shapes_markdown(bench: dict) -> str:
+    """`python benchmarks/bench_ntu_shapes.py`: its per-stage table, its projection and every assumption
+    with its source, rendered by the benchmark's own functions (benchmarks/ is not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ntu_shapes.py"
+    spec = importlib.util.spec_from_file_location("bench_ntu_shapes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    machine = bench["machine"]
+    assumptions = "; ".join(f"`{name}` = {item['value']} ({item['source']})"
+                            for name, item in bench["projection"]["assumptions"].items())
+    return (f"Per sample at NTU shapes, one run of `python benchmarks/bench_ntu_shapes.py` "
+            f"({bench['benchmark_seconds']:.0f} s on {machine['cpu']}, {machine['cores']} cores):\n\n"
+            + module.markdown_stages(bench["stages"])
+            + "\n\nNTU-60 X-Sub end to end, projected from those figures:\n\n"
+            + module.markdown_projection(bench["projection"]) + "\n\nAssumptions and sources: " + assumptions + ".")
 
 
 def render_blocks(args: argparse.Namespace) -> dict[str, str]:
@@ -721,7 +740,8 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
                    "teacher_focus": teacher_focus_markdown(variants, evaluate)}
     for block, name, render in (("designs", "designs.json", designs_markdown),
                                 ("stage3", "stage3_schedule.json", stage3_markdown),
-                                ("pose_sampling", "pose_sampling.json", pose_sampling_markdown)):
+                                ("pose_sampling", "pose_sampling.json", pose_sampling_markdown),
+                                ("ntu_shapes", "bench_ntu_shapes.json", ntu_shapes_markdown)):
         path = Path(args.ablations).with_name(name)
         if path.is_file():
             blocks[block] = render(json.loads(path.read_text()))
