@@ -301,32 +301,32 @@ class PoseRgbDataset(EpochSeeded, Dataset):
         batch is the same bits in a worker and in the main process."""
         ids = [self.sample_ids[index] for index in indices]
         batch: dict = {"sample_id": ids, "index": torch.tensor(indices, dtype=torch.int64)}
+        # Each item's draws once: the RGB clip's augmentation, and the heatmap's (the same one, or with
+        # framed clips its flip only or a crop of its own).
+        rgb_views = [self.augmentation(index) for index in indices]
+        heatmap_views = [self.heatmap_augmentation(index) for index in indices] if self.framed else rgb_views
         labels: dict[str, list[int]] = {}
         boxes: dict[str, list] = {}
         if self.heatmaps is not None:
             records = [self.heatmaps.get(sample_id) for sample_id in ids]
             batch["heatmap"] = _batch_tensor((len(ids), *records[0]["heatmap"].shape))  # B x K x T x H x W
-            for slot, (index, record) in enumerate(zip(indices, records)):
-                self._heatmap_into(batch["heatmap"][slot].numpy(), record, ids[slot], self._heatmap_view(index))
+            for slot, record in enumerate(records):
+                self._heatmap_into(batch["heatmap"][slot].numpy(), record, ids[slot], heatmap_views[slot])
             labels["heatmap"], boxes["heatmap"] = [r["label"] for r in records], [r["box"] for r in records]
         if self.rgb_clips is not None:
             records = [self.rgb_clips.get(sample_id) for sample_id in ids]
             frames = records[0]["frames"]  # T x S x S x 3
             batch["rgb"] = _batch_tensor((len(ids), 3, frames.shape[0], *frames.shape[1:3]))  # B x 3 x T x S x S
-            for slot, (index, record) in enumerate(zip(indices, records)):
-                _rgb_into(batch["rgb"][slot], record["frames"], self.augmentation(index))
+            for slot, record in enumerate(records):
+                _rgb_into(batch["rgb"][slot], record["frames"], rgb_views[slot])
             labels["rgb"], boxes["rgb"] = [r["label"] for r in records], [r["box"] for r in records]
             if self.framed:
                 batch["heatmap_in_rgb"] = torch.tensor(np.array([
-                    heatmap_in_rgb(r["person_in_clip"], self.augmentation(i), self._heatmap_view(i))
-                    for i, r in zip(indices, records)]), dtype=torch.float32)
+                    heatmap_in_rgb(r["person_in_clip"], rgb, heat)
+                    for r, rgb, heat in zip(records, rgb_views, heatmap_views)]), dtype=torch.float32)
         self._check_one_frame(ids, labels, boxes)
         batch["label"] = torch.tensor(next(iter(labels.values())), dtype=torch.int64)
         return batch
-
-    def _heatmap_view(self, index: int) -> Augmentation:
-        """The heatmap's augmentation: the RGB clip's, or with framed clips its flip only (or a crop of its own)."""
-        return self.heatmap_augmentation(index) if self.framed else self.augmentation(index)
 
     def _heatmap_into(self, out: np.ndarray, record: dict, sample_id: str, augmentation: Augmentation) -> None:
         stored = record["heatmap"]  # K x T x H x W uint8
