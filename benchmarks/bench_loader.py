@@ -9,13 +9,23 @@ them). Each item is read back, turned to float, cropped, resized and flipped (Po
 `RandomResizedCrop` + flip, both modalities), as training does.
 
 It prints samples/s in the main process and with 1 and 2 DataLoader workers (each worker one
-thread), and against what one GPU consumes in PoseConv3D's published training (about 75 clips/s
-on one RTX 3090, the figure issue 13 cites), how many workers one GPU needs on cores like these.
+thread), for both transports (`crychic.training.data`): float32 batches (the CPU path: the workers
+normalise) and uint8 batches (the CUDA path, `loader_transport: auto` on a GPU: the device turns a
+batch to float, microseconds there; here the main process only receives it). Beside them:
+- the anchor: PYSKL's own loader makes each training heatmap at load time with `GeneratePoseTarget`
+  (imported from ../shared/reference/pyskl/, as benchmarks/bench_heatmaps.py does); its rendering of
+  one NTU-shaped volume, alone, per core (no RGB, no augmentation);
+- the physical limit: a loader that did nothing but write each sample's output once into fresh
+  memory (allocate, touch every page, fill), per core, for each transport;
+- against what one GPU consumes in PoseConv3D's published training (about 75 clips/s on one RTX
+  3090, the figure issue 13 cites), how many workers one GPU needs on cores like these.
+Issue 26's bar: at least 75 samples/s with 2 workers (the uint8 transport: the GPU's loader).
 """
 
 from __future__ import annotations
 
 import math
+import mmap
 import os
 import sys
 import tempfile
@@ -56,6 +66,36 @@ def write_inputs(root: Path, rng: np.random.Generator) -> tuple[Path, Path]:
     return root / "heatmaps", root / "rgb"
 
 
+def write_bound(transport: str, fresh: bool) -> float:
+    """Samples/s of writing one sample's output once on one core: into memory already mapped (the
+    memory bandwidth: the physical limit), or into fresh pages, as each new shared-memory batch is."""
+    nbytes = (int(np.prod(HEATMAP)) + int(np.prod(RGB))) * (1 if transport == "uint8" else 4)
+    reused = np.empty(nbytes, dtype=np.uint8)
+    started, count = time.perf_counter(), 0
+    while time.perf_counter() - started < 1.0:
+        if fresh:
+            with mmap.mmap(-1, nbytes) as pages:  # anonymous and untouched: every page faults once
+                np.frombuffer(pages, dtype=np.uint8).fill(1)
+        else:
+            reused.fill(1)
+        count += 1
+    return count / (time.perf_counter() - started)
+
+
+def pyskl_rate(rng: np.random.Generator) -> float:
+    """Samples/s of PYSKL's `GeneratePoseTarget` rendering one NTU-shaped volume, one core."""
+    from bench_heatmaps import load_pyskl, realistic_keypoints
+
+    render = load_pyskl()(sigma=DEFAULT_SIGMA, use_score=True, with_kp=True, with_limb=False)
+    inputs = [realistic_keypoints(rng) for _ in range(4)]
+    started, count = time.perf_counter(), 0
+    while time.perf_counter() - started < 2.0:
+        for keypoint, score in inputs:
+            render.gen_an_aug({"keypoint": keypoint.copy(), "keypoint_score": score, "img_shape": HEATMAP[2:]})
+        count += len(inputs)
+    return count / (time.perf_counter() - started)
+
+
 def samples_per_second(dataset: PoseRgbDataset, workers: int, epochs: int = 2) -> float:
     loader = make_loader(dataset, batch_size=8, shuffle=True, workers=workers, seed=0)
     dataset.set_epoch(0)
@@ -73,16 +113,25 @@ def main() -> int:
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
         heatmap_dir, rgb_dir = write_inputs(Path(folder), rng)
-        dataset = PoseRgbDataset(heatmap_dir, rgb_dir, split="train", augment=True)
-        item = dataset[0]
-        print(f"{SAMPLES} samples: heatmap {tuple(item['heatmap'].shape)}, rgb {tuple(item['rgb'].shape)}, "
-              f"augmentation on, batch 8, {os.cpu_count()} cores")
-        rates = {workers: samples_per_second(dataset, workers) for workers in (0, 1, 2)}
-    per_worker = rates[1]
-    for workers, rate in rates.items():
-        where = "main process" if workers == 0 else f"{workers} worker{'s' if workers > 1 else ''}"
-        print(f"  {where:13s} {rate:7.1f} samples/s")
-    print(f"  2 workers / 1 worker: {rates[2] / rates[1]:.2f}x (2 cores here)")
+        rates = {}
+        for transport in ("float32", "uint8"):
+            dataset = PoseRgbDataset(heatmap_dir, rgb_dir, split="train", augment=True, transport=transport)
+            if transport == "float32":
+                item = dataset[0]
+                print(f"{SAMPLES} samples: heatmap {tuple(item['heatmap'].shape)}, rgb {tuple(item['rgb'].shape)}, "
+                      f"augmentation on, batch 8, {os.cpu_count()} cores")
+            rates[transport] = {workers: samples_per_second(dataset, workers) for workers in (0, 1, 2)}
+    print(f"{'samples/s':27s} {'main process':>13s} {'1 worker':>9s} {'2 workers':>10s} | writing the output once, "
+          "one core: limit (mapped memory), fresh pages")
+    for transport, label in (("float32", "float32 (CPU path)"), ("uint8", "uint8 (GPU path)")):
+        row = rates[transport]
+        print(f"{label:27s} {row[0]:13.1f} {row[1]:9.1f} {row[2]:10.1f} | {write_bound(transport, False):7.1f}, "
+              f"{write_bound(transport, True):7.1f}")
+    print(f"anchor: PYSKL's GeneratePoseTarget renders {pyskl_rate(rng):.1f} heatmap volumes/s per core "
+          f"(17 x {HEATMAP[1]} x {HEATMAP[2]} x {HEATMAP[3]}; its loader makes every training heatmap so)")
+    per_worker, best = rates["uint8"][1], rates["uint8"][2]
+    print(f"2 workers, uint8: {best:.1f} samples/s ({'meets' if best >= GPU_CLIPS_PER_SECOND else 'short of'} "
+          f"issue 26's bar of {GPU_CLIPS_PER_SECOND:.0f})")
     needed = math.ceil(GPU_CLIPS_PER_SECOND / per_worker)
     print(f"one GPU at PoseConv3D's ~{GPU_CLIPS_PER_SECOND:.0f} clips/s needs about {needed} loader worker(s) "
           f"of {per_worker:.1f} samples/s each (cores like these)")

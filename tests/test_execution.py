@@ -2,7 +2,7 @@
 
 import pytest
 
-from crychic.core.execution import Execution, execution_settings, loader_workers
+from crychic.core.execution import Execution, execution_settings, loader_transport, loader_workers
 from crychic.core.params import select
 
 
@@ -50,3 +50,13 @@ def test_a_stage_reads_only_its_keys_and_a_missing_one_is_named():
         select(params, ["train.amp"])
     with pytest.raises(KeyError, match="missing setting 'model'"):
         select(params, ["model.fusion"])
+
+
+def test_loader_transport_is_uint8_on_cuda_and_float32_on_cpu_unless_set():
+    assert execution_settings("absent.yaml", environ={}).loader_transport == "auto"
+    assert loader_transport("auto", "cpu") == "float32"  # the CPU path: the committed figures' bits
+    assert loader_transport("auto", "cuda") == "uint8"
+    assert loader_transport("uint8", "cpu") == "uint8" and loader_transport("float32", "cuda") == "float32"
+    assert execution_settings("absent.yaml", environ={"CRYCHIC_LOADER_TRANSPORT": "uint8"}).loader_transport == "uint8"
+    with pytest.raises(ValueError, match="loader_transport"):
+        execution_settings("absent.yaml", environ={"CRYCHIC_LOADER_TRANSPORT": "float16"})

@@ -296,6 +296,53 @@ def test_items_equal_the_dense_reference_resampling(tmp_path, with_joint, with_l
     assert checked >= 6
 
 
+def _transported(dirs, transport: str, augment: bool) -> list[dict]:
+    dataset = PoseRgbDataset(*dirs, split="train", augment=augment, seed=3, transport=transport)
+    loader = make_loader(dataset, batch_size=2, shuffle=True, workers=2, seed=5)
+    batches = []
+    for epoch in range(3):
+        dataset.set_epoch(epoch)
+        batches += list(loader)
+    return batches
+
+
+@pytest.mark.parametrize("with_limb", [False, True])
+def test_uint8_transport_batches_equal_the_float32_ones_within_half_a_level(tmp_path, with_limb):
+    """Issue 26: the GPU path's uint8 batches, turned to float by `model_input`, against the CPU path's
+    float32 batches for the same seed, through 2 DataLoader workers: augmented, every element within
+    1/255 of a pixel (in fact half a level: the rounding); un-augmented, exactly equal."""
+    from crychic.training.data import RGB_STD, model_input
+
+    dirs = write_dataset(tmp_path, heatmap_ks=list(range(6)), rgb_ks=list(range(6)),
+                         splits={k: "train" for k in range(6)}, with_limb=with_limb)
+    std = torch.tensor(RGB_STD).view(1, 3, 1, 1, 1)
+    for augment in (True, False):
+        worst = 0.0
+        for exact, quantised in zip(_transported(dirs, "float32", augment), _transported(dirs, "uint8", augment)):
+            assert exact["sample_id"] == quantised["sample_id"]
+            assert quantised["heatmap"].dtype == quantised["rgb"].dtype == torch.uint8
+            heatmap = model_input("heatmap", quantised["heatmap"], torch.device("cpu"))
+            rgb = model_input("rgb", quantised["rgb"], torch.device("cpu"))
+            assert heatmap.dtype == rgb.dtype == torch.float32 and heatmap.shape == exact["heatmap"].shape
+            worst = max(worst, (heatmap - exact["heatmap"]).abs().max().item(),
+                        ((rgb - exact["rgb"]).abs() * std / 255).max().item())  # in pixel units, [0, 1]
+        if augment:
+            assert 0.1 / 255 < worst <= 0.5 / 255 + 1e-6, worst * 255  # rounded to uint8, by half a level at most
+        else:
+            assert worst == 0.0  # the stored levels, passed through
+
+
+def test_model_input_passes_float_tensors_and_refuses_unknown_uint8():
+    from crychic.training.data import model_input
+
+    values = torch.rand(2, 3)
+    assert model_input("keypoint", values, torch.device("cpu")) is values
+    with pytest.raises(ValueError, match="keypoint"):
+        model_input("keypoint", torch.zeros(2, dtype=torch.uint8), torch.device("cpu"))
+    with pytest.raises(ValueError, match="transport must be one of"):
+        PoseRgbDataset(None, None, split="train", modalities=("heatmap",), transport="float16")
+
+
 def test_i3d_baseline_trains_on_the_rgb_clips_and_predicts(tmp_path):
     from crychic.training.baselines import load_baseline, predict_baseline, train_baseline
 

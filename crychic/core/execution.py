@@ -33,6 +33,22 @@ class Execution:
     # torchrun's local processes). The one setting that reaches a result's last bits: CPU reductions are
     # split by thread, so a run repeats bit for bit only with the same count (`set_compute_threads`).
     torch_threads: int | None = None
+    # A training batch's pixels out of the loader: "float32" (made ready by the workers), "uint8" (turned
+    # to float on the device: a quarter of the bytes), or "auto": uint8 on CUDA, float32 on CPU.
+    loader_transport: str = "auto"
+
+
+TRANSPORT_CHOICES = ("auto", "float32", "uint8")
+
+
+def loader_transport(setting: str, device_type: str) -> str:
+    """The training loader's batch dtype (`crychic.training.data.TRANSPORTS`) for `setting` on a device:
+    "auto" keeps the CPU path's float32 batches, whose trained bits every committed figure holds, and
+    sends uint8 to a GPU, which converts a batch in microseconds and whose loader workers are the
+    bottleneck (bench_loader: the float32 batches' shared-memory page faults)."""
+    if setting == "auto":
+        return "uint8" if device_type == "cuda" else "float32"
+    return setting
 
 
 def loader_workers(setting: int | None, device_type: str, compute_threads: int | None = None,
@@ -74,6 +90,10 @@ def execution_settings(config: str | Path = "execution.yaml", environ: dict | No
             out[name] = str(value) if value not in (None, "") else None
         elif name == "train_workers" and value in (None, "", "auto"):
             out[name] = None
+        elif name == "loader_transport":
+            if value not in TRANSPORT_CHOICES:
+                raise ValueError(f"execution setting loader_transport must be one of {TRANSPORT_CHOICES}, got {value!r}")
+            out[name] = value
         else:
             try:
                 out[name] = int(value)

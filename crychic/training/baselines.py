@@ -18,13 +18,13 @@ import torch
 from torch import nn
 
 from crychic.clips.plan import read_clip_plan
-from crychic.core.execution import execution_settings, loader_workers
+from crychic.core.execution import execution_settings, loader_transport, loader_workers
 from crychic.core.manifest import validation_split
 from crychic.core.classification import classification_report
 from crychic.keypoints.clips import KeypointClips
 from crychic.models import create_model
 from crychic.rgb.shards import RgbClips
-from crychic.training.data import PoseRgbDataset, make_loader
+from crychic.training.data import PoseRgbDataset, make_loader, model_input
 from crychic.core.devices import resolve_device, seed_everything
 from crychic.models.checkpoints import read_checkpoint, save_checkpoint
 from crychic.models.inference import collect_logits
@@ -33,12 +33,13 @@ from crychic.training.resume import ResumePoint
 from crychic.training.stage import BASELINE_INPUTS
 
 def _dataset(input_name: str, split: str, *, keypoints_path, clip_plan_path, rgb_dir, seed: int,
-             max_persons: int | None = None):
+             transport: str = "float32", max_persons: int | None = None):
     augment = split == "train"
     if input_name == "keypoint":
         persons = {} if max_persons is None else {"max_persons": max_persons}
         return KeypointClips(keypoints_path, clip_plan_path, split, augment=augment, seed=seed, **persons)
-    return PoseRgbDataset(None, rgb_dir, split=split, augment=augment, seed=seed, modalities=("rgb",))
+    return PoseRgbDataset(None, rgb_dir, split=split, augment=augment, seed=seed, modalities=("rgb",),
+                          transport=transport)
 
 
 def _labels(dataset) -> set[int]:
@@ -66,7 +67,9 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
         val_split = validation_split(r["split"] for r in read_clip_plan(clip_plan_path))
     else:
         val_split = validation_split(split for split, _ in RgbClips(rgb_dir).metadata().values())
-    paths = dict(keypoints_path=keypoints_path, clip_plan_path=clip_plan_path, rgb_dir=rgb_dir, seed=seed)
+    execution = execution_settings()
+    paths = dict(keypoints_path=keypoints_path, clip_plan_path=clip_plan_path, rgb_dir=rgb_dir, seed=seed,
+                 transport=loader_transport(execution.loader_transport, device.type))
     datasets = {split: _dataset(input_name, split, **paths) for split in ("train", val_split)}
     for split, dataset in datasets.items():
         bad = sorted(_labels(dataset) - set(range(num_classes)))
@@ -77,22 +80,24 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
     model = create_model(model_name, num_classes=num_classes, **extra).to(device)
 
     batch_size = int(train["batch_size"])
-    workers = loader_workers(execution_settings().train_workers, device.type)
+    workers, pin = loader_workers(execution.train_workers, device.type), device.type == "cuda"
     train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=True, workers=workers, seed=seed,
-                               drop_last=len(datasets["train"]) > batch_size)
-    val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers, seed=seed)
+                               drop_last=len(datasets["train"]) > batch_size, pin_memory=pin)
+    val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers, seed=seed,
+                             pin_memory=pin)
     epochs = int(section["epochs"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(section["lr"]), weight_decay=float(section["weight_decay"]))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs * len(train_loader), 1))
     loss_fn = nn.CrossEntropyLoss()
 
     def loss_on_batch(batch: dict) -> tuple[torch.Tensor, dict]:
-        loss = loss_fn(model(batch[input_name].to(device))["logits"], batch["label"].to(device))
+        loss = loss_fn(model(model_input(input_name, batch[input_name], device))["logits"], batch["label"].to(device))
         return loss, {"loss": loss.detach()}
 
     def validate() -> dict[str, dict]:
         model.eval()
-        out = collect_logits(lambda batch: {stage: model(batch[input_name].to(device))["logits"]}, val_loader)
+        out = collect_logits(lambda batch: {stage: model(model_input(input_name, batch[input_name], device))["logits"]},
+                             val_loader)
         return {stage: classification_report(out[stage], out["labels"], num_classes)}
 
     fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,

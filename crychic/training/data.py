@@ -35,6 +35,13 @@ framed clip about its centre moves the box to (1 - u1, ..., 1 - u0, ...) and mir
 inside it. `crychic.models.attention.carry_to_frame` takes the teacher's maps onto the student's
 grid with it.
 
+Transport (`transport`): a batch leaves the loader as float32, as above (the CPU path), or as
+uint8 (the CUDA path, execution setting `loader_transport`): the heatmap's and the clip's resampled
+levels 0-255, rounded, un-normalised, ``B x K x T x H x W`` and ``B x 3 x T' x S x S``; `model_input`
+turns them to the float32 layouts above on the training device. A quarter of the bytes through the
+workers' shared memory (where the float32 batches' page faults were most of a worker's time at NTU
+shapes: docs/REPORT.md) and over the bus, within half a level (0.5/255 of a pixel) of the float32 path.
+
 Randomness: each item draws from a generator seeded by (seed, epoch, index), never from a
 worker's global state (`crychic.core.epoch_seeds`), and its crop and resize run in compiled
 single-threaded loops from the stored uint8 pixels (`crychic.training.resample`), so a run gives the
@@ -66,6 +73,7 @@ RGB_MEAN = (123.675, 116.28, 103.53)
 RGB_STD = (58.395, 57.12, 57.375)
 
 MODALITIES = ("heatmap", "rgb")
+TRANSPORTS = {"float32": torch.float32, "uint8": torch.uint8}  # a batch's pixel dtype out of the loader
 
 
 class Augmentation(NamedTuple):
@@ -172,22 +180,40 @@ def _is_identity(augmentation: Augmentation) -> bool:
     return not augmentation.flip and np.array_equal(augmentation.crop, IDENTITY.crop)
 
 
-def _batch_tensor(shape: tuple[int, ...]) -> torch.Tensor:
-    """An uninitialised float32 batch; in a DataLoader worker in shared memory, as torch's own collate
+def _batch_tensor(shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """An uninitialised batch; in a DataLoader worker in shared memory, as torch's own collate
     allocates it, so that sending it to the training process copies nothing."""
     numel = int(np.prod(shape))
     if torch.utils.data.get_worker_info() is None:
-        return torch.empty(shape, dtype=torch.float32)
-    storage = torch.empty(0, dtype=torch.float32)._typed_storage()._new_shared(numel)
-    return torch.empty(0, dtype=torch.float32).new(storage).resize_(shape)  # as torch's default_collate
+        return torch.empty(shape, dtype=dtype)
+    storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(numel)
+    return torch.empty(0, dtype=dtype).new(storage).resize_(shape)  # as torch's default_collate
 
 
 def _rgb_into(out: torch.Tensor, frames: np.ndarray, augmentation: Augmentation) -> None:
-    """``T x S x S x 3`` uint8 frames -> `out` (``3 x T x S x S`` float32), normalised, augmented."""
-    if _is_identity(augmentation):
-        out.copy_(normalise_rgb(frames))
-    else:
+    """``T x S x S x 3`` uint8 frames -> `out` (``3 x T x S x S``): float32 normalised, or uint8 levels;
+    augmented."""
+    if not _is_identity(augmentation):
         resize_rgb(frames, augmentation.crop, augmentation.flip, RGB_MEAN, RGB_STD, out=out.numpy())
+    elif out.dtype == torch.uint8:
+        out.copy_(torch.from_numpy(frames).permute(3, 0, 1, 2))  # T x S x S x 3 -> 3 x T x S x S
+    else:
+        out.copy_(normalise_rgb(frames))
+
+
+def model_input(name: str, tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch's `name` tensor on `device`, as the model takes it: a uint8 transport's levels turned
+    there into the float32 path's values (heatmap / 255; RGB normalised by RGB_MEAN / RGB_STD)."""
+    tensor = tensor.to(device, non_blocking=True)
+    if tensor.dtype != torch.uint8:
+        return tensor
+    if name == "heatmap":
+        return tensor.float() / 255.0
+    if name == "rgb":  # B x 3 x T x S x S
+        mean = torch.tensor(RGB_MEAN, device=device).view(1, 3, 1, 1, 1)
+        std = torch.tensor(RGB_STD, device=device).view(1, 3, 1, 1, 1)
+        return (tensor.float() - mean) / std
+    raise ValueError(f"model_input: no float form for a uint8 {name!r} tensor")
 
 
 def already_collated(batch: dict) -> dict:
@@ -207,6 +233,8 @@ class PoseRgbDataset(EpochSeeded, Dataset):
     `decode_rgb_framed`) and adds `heatmap_in_rgb` to each item; `heatmap_crop` then also crops
     the heatmap (module docstring). A framed folder given without `framed=True`, or the reverse,
     is an error: the modalities would silently not share the frame the model assumes.
+    `transport` is the batches' pixel dtype (`TRANSPORTS`; module docstring): "uint8" for a GPU, whose
+    batches `model_input` turns to float on the device.
     """
 
     def __init__(
@@ -224,6 +252,7 @@ class PoseRgbDataset(EpochSeeded, Dataset):
         cache_bytes: int = 0,
         framed: bool = False,
         heatmap_crop: bool = False,
+        transport: str = "float32",
     ):
         self.modalities = tuple(modalities)
         unknown = set(self.modalities) - set(MODALITIES)
@@ -233,6 +262,9 @@ class PoseRgbDataset(EpochSeeded, Dataset):
         self.split, self.augment = split, augment
         self.crop_scale, self.crop_ratio, self.flip_prob = tuple(crop_scale), tuple(crop_ratio), flip_prob
         self.framed, self.heatmap_crop = framed, heatmap_crop
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {sorted(TRANSPORTS)}, got {transport!r}")
+        self.pixel_dtype = TRANSPORTS[transport]
         if framed and "rgb" not in self.modalities:
             raise ValueError("framed=True reads framed RGB clips: 'rgb' must be among the modalities")
 
@@ -309,14 +341,15 @@ class PoseRgbDataset(EpochSeeded, Dataset):
         boxes: dict[str, list] = {}
         if self.heatmaps is not None:
             records = [self.heatmaps.get(sample_id) for sample_id in ids]
-            batch["heatmap"] = _batch_tensor((len(ids), *records[0]["heatmap"].shape))  # B x K x T x H x W
+            batch["heatmap"] = _batch_tensor((len(ids), *records[0]["heatmap"].shape), self.pixel_dtype)  # B x K x T x H x W
             for slot, record in enumerate(records):
                 self._heatmap_into(batch["heatmap"][slot].numpy(), record, ids[slot], heatmap_views[slot])
             labels["heatmap"], boxes["heatmap"] = [r["label"] for r in records], [r["box"] for r in records]
         if self.rgb_clips is not None:
             records = [self.rgb_clips.get(sample_id) for sample_id in ids]
             frames = records[0]["frames"]  # T x S x S x 3
-            batch["rgb"] = _batch_tensor((len(ids), 3, frames.shape[0], *frames.shape[1:3]))  # B x 3 x T x S x S
+            batch["rgb"] = _batch_tensor((len(ids), 3, frames.shape[0], *frames.shape[1:3]),
+                                         self.pixel_dtype)  # B x 3 x T x S x S
             for slot, record in enumerate(records):
                 _rgb_into(batch["rgb"][slot], record["frames"], rgb_views[slot])
             labels["rgb"], boxes["rgb"] = [r["label"] for r in records], [r["box"] for r in records]
@@ -335,7 +368,7 @@ class PoseRgbDataset(EpochSeeded, Dataset):
                              f"(with_joint={self.with_joint}, with_limb={self.with_limb}) say "
                              f"{len(self.channel_permutation)}")
         if _is_identity(augmentation):
-            out[...] = from_uint8(stored)  # K x T x H x W float32 in [0, 1]
+            out[...] = stored if out.dtype == np.uint8 else from_uint8(stored)  # K x T x H x W, float32 in [0, 1]
         else:  # the flip also swaps the left and right channels
             channels = self.channel_permutation if augmentation.flip else range(len(stored))
             resize_heatmap(stored, augmentation.crop, augmentation.flip, np.asarray(channels), out=out)
@@ -373,13 +406,14 @@ def seed_worker(worker_id: int) -> None:
 
 
 def make_loader(dataset: Dataset, *, batch_size: int, shuffle: bool, workers: int, seed: int,
-                drop_last: bool = False, sampler: Sampler | None = None) -> DataLoader:
+                drop_last: bool = False, sampler: Sampler | None = None, pin_memory: bool = False) -> DataLoader:
     """A DataLoader whose order and worker seeds follow `seed`, whatever the number of workers.
 
     The shuffle has a generator of its own: the DataLoader also draws its workers' base seed from
     its generator, once per iterator with 0 workers but once per run with persistent workers, so
     a shared generator would shuffle differently with and without workers. Under DDP pass a
-    DistributedSampler as `sampler` and shuffle=False (and call its `set_epoch` too).
+    DistributedSampler as `sampler` and shuffle=False (and call its `set_epoch` too). `pin_memory`
+    (for a CUDA device) lets batches go to the GPU asynchronously (`model_input`'s non_blocking copy).
     """
     if sampler is not None and shuffle:
         raise ValueError("make_loader: give either shuffle=True or a sampler, not both")
@@ -394,6 +428,7 @@ def make_loader(dataset: Dataset, *, batch_size: int, shuffle: bool, workers: in
         worker_init_fn=seed_worker,
         generator=torch.Generator().manual_seed(seed),
         drop_last=drop_last,
+        pin_memory=pin_memory,
         # A dataset that makes whole batches (`PoseRgbDataset.__getitems__`) needs no collating.
         **({"collate_fn": already_collated} if getattr(dataset, "makes_batches", False) else {}),
     )

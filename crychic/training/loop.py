@@ -41,7 +41,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from crychic.core.execution import execution_settings, loader_workers
+from crychic.core.execution import execution_settings, loader_transport, loader_workers
 from crychic.core.stage_registry import CRYCHIC_TRAINING
 from crychic.losses import CrychicLoss
 from crychic.core.manifest import validation_split
@@ -50,7 +50,7 @@ from crychic.core.devices import all_reduce_mean, init_distributed, resolve_devi
 from crychic.models import CrychicModel
 from crychic.models.checkpoints import build_model, load_checkpoint, save_checkpoint
 from crychic.models.inference import collect_logits
-from crychic.training.data import PoseRgbDataset, clips_are_framed, make_loader
+from crychic.training.data import PoseRgbDataset, clips_are_framed, make_loader, model_input
 from crychic.training.resume import ResumePoint, random_states, restore_random_states
 
 # train.<key> of each stage (crychic.core.stage_registry); "text" is stage 3 again with the text anchor
@@ -91,7 +91,7 @@ def _forward(model: nn.Module, batch: dict, inputs: tuple[str, ...], device: tor
     """The model on the batch's `inputs`; with both modalities of framed clips also where the
     heatmap's square lies in the clip (`heatmap_in_rgb`), so the teacher's maps are carried there."""
     names = [*inputs, *(["heatmap_in_rgb"] if {"heatmap", "rgb"} <= set(inputs) and "heatmap_in_rgb" in batch else [])]
-    return model(**{name: batch[name].to(device, non_blocking=True) for name in names})
+    return model(**{name: model_input(name, batch[name], device) for name in names})
 
 
 def validate(model: nn.Module, loader, spec: StageSpec, num_classes: int, device: torch.device,
@@ -343,6 +343,7 @@ def _stage_data(params: dict, modalities: tuple[str, ...], heatmap_dir, rgb_dir,
     """(datasets by split, (train loader, val loader), the DDP sampler or None, the val split's name)."""
     execution = execution_settings()
     workers = loader_workers(execution.train_workers, device.type)
+    transport = loader_transport(execution.loader_transport, device.type)
     cache = execution.train_cache_mb * 2**20 if workers == 0 else 0  # workers would each keep a copy
     val_split = _validation_split(heatmap_dir if "heatmap" in modalities else None, rgb_dir)
     # Clips cut by the deployment framing (stage decode_rgb_framed: research.deployment_framing)
@@ -350,17 +351,19 @@ def _stage_data(params: dict, modalities: tuple[str, ...], heatmap_dir, rgb_dir,
     datasets = {split: PoseRgbDataset(heatmap_dir if "heatmap" in modalities else None,
                                       rgb_dir if "rgb" in modalities else None, split=split,
                                       augment=split == "train", seed=int(params["seed"]), modalities=modalities,
-                                      cache_bytes=cache, framed=framed)
+                                      cache_bytes=cache, framed=framed, transport=transport)
                 for split in ("train", val_split)}
     sampler = None
     if ctx.enabled:
         sampler = torch.utils.data.DistributedSampler(datasets["train"], num_replicas=ctx.world_size, rank=ctx.rank,
                                                       shuffle=True, seed=int(params["seed"]))
     batch_size = int(params["train"]["batch_size"])
+    pin = device.type == "cuda"
     train_loader = make_loader(datasets["train"], batch_size=batch_size, shuffle=sampler is None, workers=workers,
-                               seed=int(params["seed"]), drop_last=len(datasets["train"]) > batch_size, sampler=sampler)
+                               seed=int(params["seed"]), drop_last=len(datasets["train"]) > batch_size, sampler=sampler,
+                               pin_memory=pin)
     val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers,
-                             seed=int(params["seed"]))
+                             seed=int(params["seed"]), pin_memory=pin)
     return datasets, (train_loader, val_loader), sampler, val_split
 
 
