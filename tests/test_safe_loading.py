@@ -81,6 +81,14 @@ def test_a_checkpoint_is_tensors_and_plain_data(tmp_path):
         assert torch.equal(fresh.state_dict()[key], value), key
 
 
+def test_the_same_weights_give_a_checkpoint_of_the_same_bytes(tmp_path):
+    """Two saves of one model are byte-identical files (DVC's md5 of a model then says whether two runs
+    trained the same weights): torch.save given a path named the zip's root after the temporary file."""
+    for name in ("first.pt", "second.pt"):
+        save_checkpoint(tmp_path / name, tiny_model(), stage="joint", label_names=LABELS)
+    assert (tmp_path / "first.pt").read_bytes() == (tmp_path / "second.pt").read_bytes()
+
+
 def test_a_checkpoint_that_holds_code_is_refused_before_it_runs(tmp_path):
     marker = tmp_path / "ran.txt"
     model = tiny_model()

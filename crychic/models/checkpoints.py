@@ -63,8 +63,10 @@ def save_checkpoint(path: str | Path, model: nn.Module, *, stage: str, label_nam
                "model_config": dataclasses.asdict(model.config), "state_dict": state, "label_names": list(label_names)}
     if head_states:
         payload["head_states"] = {head: {k: v.cpu() for k, v in states.items()} for head, states in head_states.items()}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    # Saved through a file object: given a path, torch.save names the zip's root folder after the
+    # (temporary, random) file name, so two identical runs wrote checkpoints of different bytes.
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        torch.save(payload, file)
 
 
 def read_checkpoint(path: str | Path) -> dict:
