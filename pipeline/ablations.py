@@ -385,7 +385,19 @@ def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray
              "correct": {m: "".join("1" if c else "0" for c in values) for m, values in correct.items()}}
     if actual is not None:
         entry["actual"] = list(actual)
+    entry["machine"] = this_machine()
     return entry
+
+
+def this_machine() -> dict:
+    """The processor an experiment trained on. Its DVC refs live only in the clone that ran it, and
+    the clone dies with the machine, so the machine that records a finished experiment is the one
+    that ran it. Trained figures are one machine's (a Xeon and an AMD EPYC train other networks
+    from the same commit): this lets a reader see which draws and variants shared one."""
+    from crychic.core.machine import cpu_identity, cpu_model
+
+    identity = cpu_identity()
+    return {"cpu": cpu_model(), **{key: identity[key] for key in ("family", "model") if key in identity}}
 
 
 def previous_runs(path: str) -> list[dict]:

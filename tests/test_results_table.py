@@ -187,6 +187,7 @@ def test_a_recorded_experiment_reads_back_as_it_was(tmp_path):
     back = recorded_experiments(str(path))[name]
     assert back["variant"] == "full" and back["draw"] == 1 and back["metrics"]["alignment"]["cka"] == 0.42
     assert all(np.array_equal(per_clip(back)[m], correct[m]) for m in correct)
+    assert back["machine"]["cpu"] and "family" in back["machine"]  # the processor that trained it
     assert recorded_experiments(str(tmp_path / "absent.json")) == {}
 
 
