@@ -506,7 +506,20 @@ def sweep_scope_markdown(ablations: dict) -> str:
     return (f"The committed table (`metrics/ablations.json`"
             + (f", experiments {', '.join(f'`{p}-*`' for p in prefixes)}" if prefixes else "") + ") has "
             + ", ".join(f"`{v}` over draws {', '.join(str(d) for d in row['draws'])}" for v, row in variants.items())
-            + (f", {clips} test clips a draw" if clips else "") + ".")
+            + (f", {clips} test clips a draw" if clips else "") + "." + _sweep_machines(experiments))
+
+
+def _sweep_machines(experiments: dict) -> str:
+    """Which processor trained which experiments (recorded from abl6 on; trained figures are one machine's)."""
+    by_machine: dict[str, list[str]] = {}
+    for name, entry in sorted(experiments.items()):
+        machine = entry.get("machine")
+        label = (f"{machine['cpu']} (family {machine.get('family', '?')}, model {machine.get('model', '?')})"
+                 if machine else "not recorded")
+        by_machine.setdefault(label, []).append(f"`{name}`")
+    if not by_machine:
+        return ""
+    return " Trained on: " + "; ".join(f"{label}: {', '.join(names)}" for label, names in by_machine.items()) + "."
 
 
 def sweep_findings_markdown(ablations: dict) -> str:
