@@ -1,15 +1,17 @@
 """The NTU projection's assumptions, checked on the GPU at hand (issue 26 D; `gpu_check.sh` runs it).
 
-`benchmarks/bench_ntu_shapes.py` projects NTU-60 training from CPU measurements and two assumptions
-about the GPU: the share of its dense FP16 tensor peak a training step sustains (`gpu_utilisation`,
-30 % of an A100's 312 TFLOPS) and the loader's samples/s per core. This runs each training stage's
+`benchmarks/bench_ntu_shapes.py` projects NTU-60 training from CPU measurements and assumptions:
+the share of a GPU's dense FP16 tensor peak a training step sustains (`gpu_utilisation`, 30 % of an
+A100's 312 TFLOPS), and the cores that feed each GPU's loader (`cores_per_gpu`) at the loader's
+samples/s per core measured on the CPU. This runs each training stage's
 work at the preset's shapes on this machine's GPU and prints the measured figures beside those
 assumptions, so that the first GPU run confirms the projection or says by how much it was off.
 
 Per stage (the projection's `STAGE_WORK`: networks trained, networks run frozen, what the loader
 reads), with AMP, on 48 NTU-shaped samples written in the pipeline's formats (`bench_loader`):
 heatmaps ``B x 17 x 48 x 56 x 56``, RGB ``B x 3 x 8 x 224 x 224``, through `PoseRgbDataset` with
-augmentation on, the uint8 transport, pinned memory and `loader_workers`' workers for CUDA. It times
+augmentation on, the uint8 transport, pinned memory and `loader_workers`' workers for CUDA, sampled
+with replacement into one long epoch (so the workers prefetch while the GPU computes). It times
 `--steps` steps after 3 untimed ones: the median compute time of a step (the batch on the device,
 forward, backward, update, synchronised), and the time spent waiting for the next batch. From
 them: the GPU's clips/s, the utilisation it implies on this GPU's peak (known names in `PEAKS`, or
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -46,14 +49,20 @@ from crychic.core.execution import loader_workers  # noqa: E402
 from crychic.training.data import PoseRgbDataset, make_loader, model_input  # noqa: E402
 
 WARMUP_STEPS = 3  # cuDNN picks its kernels and the workers start on the first steps
-# Dense FP16/BF16 tensor peaks (FP32 accumulate), by a substring of torch.cuda.get_device_name.
-PEAKS = {
-    "H200": (989e12, "NVIDIA H200 datasheet: 989 TFLOPS dense FP16 tensor (SXM; 1,979 with sparsity)"),
-    "H100": (989e12, "NVIDIA H100 datasheet: 989 TFLOPS dense FP16 tensor (SXM; 1,979 with sparsity)"),
-    "A100": (312e12, "NVIDIA A100 datasheet: 312 TFLOPS dense FP16 tensor (624 with sparsity)"),
-    "RTX 3090": (71e12, "NVIDIA GA102 whitepaper: about 71 TFLOPS FP16 tensor with FP32 accumulate, dense"),
-    "L4": (121e12, "NVIDIA L4 datasheet: 121 TFLOPS dense FP16 tensor (242 with sparsity)"),
-}
+# Dense FP16/BF16 tensor peaks (FP32 accumulate), by a pattern of torch.cuda.get_device_name: the
+# first that matches wins, so the more specific names (PCIe, NVL, L40S) come before their families.
+PEAKS = [
+    (r"H100 PCIe", 756e12, "NVIDIA H100 datasheet: 756 TFLOPS dense FP16 tensor, PCIe (1,513 with sparsity)"),
+    (r"H100 NVL", 835e12, "NVIDIA H100 NVL datasheet: 1,671 TFLOPS FP16 tensor with sparsity, half of it dense"),
+    (r"H100", 989e12, "NVIDIA H100 datasheet: 989 TFLOPS dense FP16 tensor, SXM (1,979 with sparsity)"),
+    (r"H200 NVL", 835e12, "NVIDIA H200 datasheet: 1,671 TFLOPS FP16 tensor with sparsity, NVL; half of it dense"),
+    (r"H200", 989e12, "NVIDIA H200 datasheet: 989 TFLOPS dense FP16 tensor, SXM (1,979 with sparsity)"),
+    (r"A100", 312e12, "NVIDIA A100 datasheet: 312 TFLOPS dense FP16 tensor (624 with sparsity)"),
+    (r"RTX 3090", 71e12, "NVIDIA GA102 whitepaper: about 71 TFLOPS FP16 tensor with FP32 accumulate, dense"),
+    (r"L40S", 362e12, "NVIDIA L40S datasheet: 362 TFLOPS dense FP16 tensor (733 with sparsity)"),
+    (r"L40\b", 181e12, "NVIDIA L40 datasheet: 181 TFLOPS dense FP16 tensor (362 with sparsity)"),
+    (r"L4\b", 121e12, "NVIDIA L4 datasheet: 121 TFLOPS dense FP16 tensor (242 with sparsity)"),
+]
 
 
 def peak_flops(device: torch.device, override_tflops: float | None) -> tuple[float | None, str]:
@@ -62,8 +71,8 @@ def peak_flops(device: torch.device, override_tflops: float | None) -> tuple[flo
     if device.type != "cuda":
         return None, "no GPU"
     name = torch.cuda.get_device_name(device)
-    for key, (value, source) in PEAKS.items():
-        if key in name:
+    for pattern, value, source in PEAKS:
+        if re.search(pattern, name):
             return value, source
     return None, f"{name}: peak unknown (give --peak-tflops)"
 
@@ -73,6 +82,15 @@ def _batches(loader, dataset):
     for epoch in itertools.count():
         dataset.set_epoch(epoch)
         yield from loader
+
+
+def long_loader(dataset, batch: int, batches: int, workers: int, pin: bool):
+    """`batches` batches of `batch` items drawn with replacement from the 48 samples: one epoch, so
+    the workers prefetch through it as in training (an epoch of one batch would restart them every step)."""
+    sampler = torch.utils.data.RandomSampler(dataset, replacement=True, num_samples=batch * batches,
+                                             generator=torch.Generator().manual_seed(0))
+    return make_loader(dataset, batch_size=batch, shuffle=False, workers=workers, seed=0, drop_last=True,
+                       sampler=sampler, pin_memory=pin)
 
 
 def measure_stage(stage: str, networks: dict, batches, device: torch.device, steps: int, amp: bool) -> dict:
@@ -159,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             dataset = PoseRgbDataset(heatmap_dir, rgb_dir if "rgb" in work["reads"] else None, split="train",
                                      augment=True, modalities=work["reads"], transport="uint8")
             workers = loader_workers(None, device.type)
-            loader = make_loader(dataset, batch_size=batch, shuffle=True, workers=workers, seed=0, drop_last=True,
-                                 pin_memory=device.type == "cuda")
+            loader = long_loader(dataset, batch, WARMUP_STEPS + args.steps + 2 * workers, workers, device.type == "cuda")
             measured = measure_stage(stage, networks, _batches(loader, dataset), device, args.steps, amp)
             results[stage] = {**measured, "loader_workers": workers}
             # A training clip costs forward + backward of each trained network, forward of each frozen one.

@@ -375,7 +375,8 @@ def per_clip(entry: dict) -> dict[str, np.ndarray]:
     return {model: np.array([c == "1" for c in bits]) for model, bits in entry["correct"].items()}
 
 
-def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray], actual: list[str] | None = None) -> dict:
+def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray], actual: list[str] | None = None,
+           machine: dict | None = None) -> dict:
     """What `recorded_experiments` reads back: enough to recompute every column and claim, and
     the val figures that `pipeline.designs` chooses by."""
     alignment = {key: _lookup(metrics, path) for key, path in ALIGNMENT_COLUMNS.items()}
@@ -385,19 +386,25 @@ def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray
              "correct": {m: "".join("1" if c else "0" for c in values) for m, values in correct.items()}}
     if actual is not None:
         entry["actual"] = list(actual)
-    entry["machine"] = this_machine()
+    if machine is not None:
+        entry["machine"] = machine
     return entry
 
 
-def this_machine() -> dict:
-    """The processor an experiment trained on. Its DVC refs live only in the clone that ran it, and
-    the clone dies with the machine, so the machine that records a finished experiment is the one
-    that ran it. Trained figures are one machine's (a Xeon and an AMD EPYC train other networks
-    from the same commit): this lets a reader see which draws and variants shared one."""
-    from crychic.core.machine import cpu_identity, cpu_model
-
-    identity = cpu_identity()
-    return {"cpu": cpu_model(), **{key: identity[key] for key in ("family", "model") if key in identity}}
+def experiment_machine(rev: str, timing_path: str = "metrics/timing/train_joint.json") -> dict | None:
+    """The processor (and GPU) that trained an experiment's CRYCHIC model, from the machine record its
+    stage wrote into the experiment's commit (`crychic.core.machine.describe_machine`). Trained figures
+    are one machine's (a Xeon and an AMD EPYC train other networks from one commit): this lets a reader
+    see which draws and variants shared one."""
+    shown = subprocess.run(["git", "show", f"{rev}:{timing_path}"], capture_output=True, text=True)
+    if shown.returncode != 0:
+        return None
+    described = json.loads(shown.stdout).get("machine") or {}
+    identity = described.get("cpu_id") or {}
+    machine = {"cpu": described.get("cpu"), **{key: identity[key] for key in ("family", "model") if key in identity}}
+    if described.get("gpu"):
+        machine["gpu"] = described["gpu"]
+    return machine if machine["cpu"] else None
 
 
 def previous_runs(path: str) -> list[dict]:
@@ -452,7 +459,9 @@ def _collect(args: argparse.Namespace, finished: dict[str, dict], recorded: dict
         for draw in args.draws:
             name = experiment_name(variant, draw, args.profile)
             if name in finished:  # this repository's experiment wins over an earlier table's record
-                entry = record(variant, draw, finished[name]["metrics"], *per_clip_correct(finished[name]["rev"]))
+                rev = finished[name]["rev"]
+                entry = record(variant, draw, finished[name]["metrics"], *per_clip_correct(rev),
+                               machine=experiment_machine(rev))
             elif name in recorded:
                 entry = recorded[name]
             else:

@@ -515,7 +515,7 @@ def _sweep_machines(experiments: dict) -> str:
     for name, entry in sorted(experiments.items()):
         machine = entry.get("machine")
         label = (f"{machine['cpu']} (family {machine.get('family', '?')}, model {machine.get('model', '?')})"
-                 if machine else "not recorded")
+                 + (f" with {machine['gpu']}" if machine.get("gpu") else "") if machine else "not recorded")
         by_machine.setdefault(label, []).append(f"`{name}`")
     if not by_machine:
         return ""

@@ -50,6 +50,7 @@ same batches, bit for bit, with 0 or 8 DataLoader workers.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Sequence
@@ -196,7 +197,7 @@ def _rgb_into(out: torch.Tensor, frames: np.ndarray, augmentation: Augmentation)
     if not _is_identity(augmentation):
         resize_rgb(frames, augmentation.crop, augmentation.flip, RGB_MEAN, RGB_STD, out=out.numpy())
     elif out.dtype == torch.uint8:
-        out.copy_(torch.from_numpy(frames).permute(3, 0, 1, 2))  # T x S x S x 3 -> 3 x T x S x S
+        out.numpy()[...] = frames.transpose(3, 0, 1, 2)  # T x S x S x 3 -> 3 x T x S x S (frames may be read-only)
     else:
         out.copy_(normalise_rgb(frames))
 
@@ -204,16 +205,24 @@ def _rgb_into(out: torch.Tensor, frames: np.ndarray, augmentation: Augmentation)
 def model_input(name: str, tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     """A batch's `name` tensor on `device`, as the model takes it: a uint8 transport's levels turned
     there into the float32 path's values (heatmap / 255; RGB normalised by RGB_MEAN / RGB_STD)."""
-    tensor = tensor.to(device, non_blocking=True)
     if tensor.dtype != torch.uint8:
-        return tensor
+        return tensor.to(device, non_blocking=True)
+    if name not in ("heatmap", "rgb"):
+        raise ValueError(f"model_input: no float form for a uint8 {name!r} tensor")
+    scale, offset = _conversion(name, torch.device(device))
+    tensor = tensor.to(device, non_blocking=True)
+    # A division by a tensor on the device: by a Python number, CUDA multiplies by its reciprocal,
+    # one float32 ulp off `from_uint8`'s division on half the levels.
+    return (tensor.float() - offset) / scale
+
+
+@functools.lru_cache(maxsize=None)
+def _conversion(name: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(divisor, offset) of `model_input`'s uint8 -> float32, made once per device (no copy per batch)."""
     if name == "heatmap":
-        return tensor.float() / 255.0
-    if name == "rgb":  # B x 3 x T x S x S
-        mean = torch.tensor(RGB_MEAN, device=device).view(1, 3, 1, 1, 1)
-        std = torch.tensor(RGB_STD, device=device).view(1, 3, 1, 1, 1)
-        return (tensor.float() - mean) / std
-    raise ValueError(f"model_input: no float form for a uint8 {name!r} tensor")
+        return torch.full((), 255.0, device=device), torch.zeros((), device=device)
+    std = torch.tensor(RGB_STD, device=device).view(1, 3, 1, 1, 1)  # broadcast over B x 3 x T x S x S
+    return std, torch.tensor(RGB_MEAN, device=device).view(1, 3, 1, 1, 1)
 
 
 def already_collated(batch: dict) -> dict:
