@@ -85,6 +85,11 @@ FRAMED = {
     "framed_uniform": ["research.deployment_framing=true", "model.guidance_source=uniform"],
 }
 VARIANTS.update(FRAMED)
+# Issue 23 E: `full` again on the same data draw with another training seed (draw + RESEED_OFFSET), so
+# that training noise (seed to seed, same clips) is told apart from draw noise (`training_noise`).
+RESEED_OFFSET = 1000
+SEEDS = {"full_seed2": ["seed={reseed}"]}
+VARIANTS.update(SEEDS)
 # The method's two headline claims, read inside every variant (its own rgb_only and late fusion).
 HEADLINE_CLAIMS = [("crychic_fused", "late_fusion"), ("crychic_posefree", "rgb_only"), ("student_guided", "rgb_only")]
 # What every sweep experiment runs on top of its variant (see the module docstring): 16 train, 10
@@ -127,8 +132,9 @@ def experiment_name(variant: str, draw: int, profile: str = "research") -> str:
 
 def overrides(variant: str, draw: int, params: dict, profile: str = "research") -> list[str]:
     joint_epochs = sum(int(params["train"][s]["epochs"]) for s in ("student", "joint"))
-    values = [item.format(single_stage_epochs=joint_epochs) for item in VARIANTS[variant]]
-    return [f"data.seed={draw}", f"seed={draw}", *values, *PROFILES[profile]]
+    values = [item.format(single_stage_epochs=joint_epochs, reseed=draw + RESEED_OFFSET) for item in VARIANTS[variant]]
+    reseeded = any(value.startswith("seed=") for value in values)  # the variant's own training seed
+    return [f"data.seed={draw}", *([] if reseeded else [f"seed={draw}"]), *values, *PROFILES[profile]]
 
 
 def _dvc() -> str:
@@ -332,6 +338,35 @@ def paired_over_draws(pairs: list[tuple[np.ndarray, np.ndarray]], *, better_key:
     return out
 
 
+def training_noise(results: dict[str, dict[int, dict]], comparisons: list[tuple[str, str]],
+                   reseeded: str = "full_seed2") -> dict:
+    """Claim "a - b" -> its value on each draw that `full` and `reseeded` (another training seed, the
+    same clips) both have, and two spreads, in top-1: `seed_sd`, the training noise of one draw's value
+    (pooled over draws: sqrt(mean((first - second)^2 / 2))), and `draw_sd`, the sample sd of `full`'s
+    per-draw values over all its draws (training and draw noise together). Where `draw_sd` is not well
+    above `seed_sd`, most of the spread over draws is training noise, which averaging seeds reduces."""
+    full, other = results.get("full", {}), results.get(reseeded, {})
+    common = [d for d in sorted(full) if d in other]
+    out = {}
+    for a, b in comparisons:
+        def value(by_draw: dict, draw: int) -> float | None:
+            correct = by_draw[draw]["correct"]
+            return float(correct[a].mean() - correct[b].mean()) if a in correct and b in correct else None
+
+        pairs = [(d, value(full, d), value(other, d)) for d in common]
+        pairs = [(d, x, y) for d, x, y in pairs if x is not None and y is not None]
+        over_draws = [v for d in sorted(full) if (v := value(full, d)) is not None]
+        if not pairs:
+            continue
+        out[f"{a} - {b}"] = {
+            "draws": [d for d, _, _ in pairs], "seed_1": [round(x, 4) for _, x, _ in pairs],
+            "seed_2": [round(y, 4) for _, _, y in pairs],
+            "seed_sd": round(float(np.sqrt(np.mean([(x - y) ** 2 / 2 for _, x, y in pairs]))), 4),
+            "draw_sd": round(float(np.std(over_draws, ddof=1)), 4) if len(over_draws) > 1 else None,
+            "draws_of_full": len(over_draws)}
+    return out
+
+
 AGAINST_FULL_COLUMNS = ("fused", "posefree", "text", "teacher", "rgb_only")  # what a switch could move
 
 
@@ -506,13 +541,15 @@ def main(argv: list[str] | None = None) -> None:
     claims = claims_over_draws(results.get("full", {}), [c for c in COMPARISONS if c not in SWEEP_COMPARISONS_SKIPPED])
     against_full = variants_against_full(results)
     variant_claims = {variant: claims_over_draws(by_draw, HEADLINE_CLAIMS) for variant, by_draw in results.items()}
+    noise = training_noise(results, HEADLINE_CLAIMS)
     # A sweep grows draw by draw, so its cost is the sum of its invocations: keep each one's time.
     runs = previous_runs(args.out)
     if not args.table_only and names:
         runs.append({"prefix": QUEUE_PREFIX, "experiments": len(names),
                      "minutes": round((time.perf_counter() - started) / 60, 1)})
     write_json(args.out, {"variants": table, "claims": claims, "against_full": against_full,
-                          "variant_claims": variant_claims, "runs": runs, "experiments": experiments})
+                          "variant_claims": variant_claims, "training_noise": noise, "runs": runs,
+                          "experiments": experiments})
     _print_table(table, against_full, claims)
 
 

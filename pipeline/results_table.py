@@ -211,7 +211,20 @@ def ablations_markdown(ablations: dict) -> str:
             groups = "; ".join(f"{g} {100 * f['mean']:+.1f}" for g, f in (c.get("groups") or {}).items()) or "–"
             lines.append(f"| `{claim}` | {per_draw} | {c['draws_a_better']} of {c['draws']} | {100 * c['mean']:+.1f} | "
                          f"{_interval(c['ci95'], signed=True)} | {t_cell} | {groups} |")
-    return "\n".join(lines)
+    return "\n".join(lines + _training_noise_lines(ablations.get("training_noise") or {}))
+
+
+def _training_noise_lines(noise: dict) -> list[str]:
+    """Training noise against draw noise (`pipeline.ablations.training_noise`): `full` and `full_seed2`."""
+    if not noise:
+        return []
+    lines = ["", "| claim: two training seeds, same draw | draws | seed 1, points | seed 2, points | training noise "
+             "(sd of one draw's value), points | sd over `full`'s draws, points |", "|---|---|---|---|---|---|"]
+    for claim, n in noise.items():
+        draw_sd = f"{100 * n['draw_sd']:.1f} ({n['draws_of_full']} draws)" if n.get("draw_sd") is not None else "–"
+        lines.append(f"| `{claim}` | {', '.join(map(str, n['draws']))} | {_per_draw(n['seed_1'])} | "
+                     f"{_per_draw(n['seed_2'])} | {100 * n['seed_sd']:.1f} | {draw_sd} |")
+    return lines
 
 
 def teacher_variants_markdown(variants: dict) -> str:

@@ -162,6 +162,8 @@ def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     assert "loss.contrastive_weight=0.0" in overrides("no_contrastive", 0, params)
     assert "model.multiscale=false" in overrides("no_multiscale", 0, params)
     assert "train.joint.epochs=28" in overrides("single_stage", 0, params)
+    # A second training seed on the same data draw: the data seed stays, the training seed alone moves.
+    assert overrides("full_seed2", 2, params) == ["data.seed=2", "seed=1002", *RESEARCH_PROFILE]
     assert experiment_name("no_attention_transfer", 2) == f"{QUEUE_PREFIX}-no-attention-transfer-d2" and QUEUE_PREFIX.startswith("abl")
 
 
@@ -465,3 +467,17 @@ def test_the_epoch_rule_finds_where_a_curve_plateaus():
     assert plateau_epoch([0.5] * 6) == 3  # flat from the start: the first full window
     assert plateau_epoch([0.2, 0.9]) == 2  # shorter than the window
     assert plateau_epoch(rising, tolerance=0.2) < plateau_epoch(rising)
+
+
+def test_training_noise_compares_two_seeds_on_the_same_clips_with_the_spread_over_draws():
+    from pipeline.ablations import training_noise
+
+    def draw(fused_right: int, late_right: int) -> dict:  # 10 clips
+        return {"correct": {"crychic_fused": np.arange(10) < fused_right, "late_fusion": np.arange(10) < late_right}}
+
+    results = {"full": {0: draw(6, 5), 1: draw(9, 5), 2: draw(4, 5)}, "full_seed2": {0: draw(8, 5)}}
+    noise = training_noise(results, [("crychic_fused", "late_fusion")])["crychic_fused - late_fusion"]
+    assert noise["draws"] == [0] and noise["seed_1"] == [0.1] and noise["seed_2"] == [0.3]
+    assert noise["seed_sd"] == round(float(np.sqrt(0.2 ** 2 / 2)), 4)  # one pair: |0.1 - 0.3| / sqrt(2)
+    assert noise["draw_sd"] == round(float(np.std([0.1, 0.4, -0.1], ddof=1)), 4) and noise["draws_of_full"] == 3
+    assert training_noise({"full": results["full"]}, [("crychic_fused", "late_fusion")]) == {}
