@@ -238,6 +238,27 @@ def test_i3d_matches_its_student_in_size_and_depth_with_3d_kernels_throughout(pr
     assert logits.shape == (2, classes)
 
 
+@pytest.mark.parametrize("name, student_name, classes", [
+    ("i3d_r18_tiny_slow", None, 12), ("i3d_r18_tiny_centre", None, 12), ("i3d_r18_slow", "ntu60_xsub.yaml", 60)])
+def test_i3d_candidates_keep_the_students_size_and_3d_convolutions(name, student_name, classes):
+    """The candidates for the default I3D (crychic/models/i3d.py): within +-20 % of the student's parameters,
+    every convolution a Conv3d; the selective one (SlowOnly-style) has temporal taps in layers 3-4 only,
+    the centre-initialised one starts as the 2D network frame by frame."""
+    params, _ = _profile(student_name)
+    student = build_model(classes, params["model"]).student
+    i3d = create_model(name, num_classes=classes)
+    assert abs(n_params(i3d) / n_params(student) - 1) <= 0.2
+    assert not [m for m in i3d.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Conv1d)]
+    kernels = {n: m.kernel_size for n, m in i3d.named_modules() if isinstance(m, torch.nn.Conv3d)}
+    if i3d.config.centre_init:
+        weights = i3d.stem[0].weight  # C' x 3 x t x 7 x 7
+        assert weights[:, :, 0].abs().max() == 0 and weights[:, :, 2].abs().max() == 0 and weights[:, :, 1].abs().max() > 0
+        assert all(t == 3 for n, (t, h, _) in kernels.items() if h > 1)
+    else:
+        inflated = sorted({n.split(".")[1] for n, (t, _, _) in kernels.items() if t > 1})
+        assert inflated == ["2", "3"] and kernels["stem.0"] == (1, 7, 7)  # layer3 and layer4 only
+
+
 @pytest.mark.parametrize("frames", [1, 4, 8])
 def test_i3d_runs_on_clips_of_one_to_eight_frames(frames):
     torch.manual_seed(0)

@@ -22,6 +22,18 @@ as the `rgb_only` stage builds it, its multi-scale temporal blocks included), wi
 the 3D kernels hold three times the 2D ones' weights, so the widths are about the student's over
 sqrt(3) (`I3D_R18_TINY` against `resnet18_tiny`, `I3D_R18` against `resnet18_temporal`).
 
+Two candidates for the default (issue 23: at 21-25 % top-1 against `rgb_only`'s 77 % the all-3D
+network underfits: its train loss stays near chance for six epochs; a reading of the code found no
+bug, and the likely causes are that 4 frames sampled across a whole action share little content for
+the stem's and layer1's temporal taps to combine, and the width the 3x taps cost). Both keep every
+convolution a ``t x k x k`` Conv3d; to be chosen on val, not yet run:
+- `i3d_r18_tiny_slow`: inflated as SlowOnly / I3D-ResNet inflate selectively, t = 1 in the stem,
+  layer1 and layer2, and in layers 3-4 only each block's first conv ``3 x 3 x 3`` (`inflate`,
+  `inflate_second`), width 12 (708,024 parameters, -1.5 %);
+- `i3d_r18_tiny_centre`: every conv inflated, width 10 (815,682, +13.4 %), its temporal taps but the
+  centre one initialised to zero (`centre_init`): it starts as the 2D network frame by frame and
+  learns its temporal taps.
+
 Weights: random init, trained from scratch. I3D bootstraps from ImageNet (`inflate_2d_weights`: the
 2D kernel repeated over the t frames and divided by t, so on a "boring" clip of one repeated frame
 every layer gives the 2D network's activations, apart from the frames the temporal zero padding
@@ -48,9 +60,15 @@ class I3DConfig:
     stage_blocks: tuple = (2, 2, 2, 2)  # ResNet18's depth, the student's
     temporal_kernel: int = 3      # t of the stem and of every 3x3 conv (1: the 2D network, frame by frame)
     dropout: float = 0.5          # before the classifier
+    inflate: tuple = (1, 1, 1, 1, 1)  # per stem, layer1..layer4: 1 inflates its kernels to t, 0 keeps t = 1
+    inflate_second: bool = True   # whether a block's second 3x3 conv is inflated too (else only its first)
+    centre_init: bool = False     # temporal taps other than the centre one start at zero
 
     def __post_init__(self):  # lists from a checkpoint's asdict / YAML become tuples again
         object.__setattr__(self, "stage_blocks", tuple(int(b) for b in self.stage_blocks))
+        object.__setattr__(self, "inflate", tuple(int(b) for b in self.inflate))
+        if len(self.inflate) != len(self.stage_blocks) + 1:
+            raise ValueError(f"inflate needs one flag for the stem and each stage, got {self.inflate}")
         if self.temporal_kernel % 2 == 0:
             raise ValueError(f"the temporal kernel must be odd to keep T, got {self.temporal_kernel}")
 
@@ -64,11 +82,12 @@ class BasicBlock3d(nn.Module):
     """ResNet's BasicBlock inflated, ``t x 3 x 3`` twice (1x1x1 projection shortcut):
     ``N x C x T x h x w`` -> ``N x C' x T x h/s x w/s`` (s: the spatial stride)."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, temporal_kernel: int):
+    def __init__(self, c_in: int, c_out: int, stride: int, temporal_kernel: int, second_kernel: int | None = None):
         super().__init__()
+        second_kernel = temporal_kernel if second_kernel is None else second_kernel
         self.body = nn.Sequential(
             conv3d(c_in, c_out, temporal_kernel, 3, stride), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True),
-            conv3d(c_out, c_out, temporal_kernel, 3), nn.BatchNorm3d(c_out))
+            conv3d(c_out, c_out, second_kernel, 3), nn.BatchNorm3d(c_out))
         self.shortcut = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(conv3d(c_in, c_out, 1, 1, stride), nn.BatchNorm3d(c_out))
@@ -82,14 +101,16 @@ class I3D(nn.Module):
     def __init__(self, config: I3DConfig):
         super().__init__()
         self.config = c = config
+        t = [c.temporal_kernel if flag else 1 for flag in c.inflate]  # stem, layer1..layer4
         self.stem = nn.Sequential(
-            conv3d(c.in_channels, c.width, c.temporal_kernel, 7, 2), nn.BatchNorm3d(c.width), nn.ReLU(inplace=True),
+            conv3d(c.in_channels, c.width, t[0], 7, 2), nn.BatchNorm3d(c.width), nn.ReLU(inplace=True),
             nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)))
         self.layers, c_in = nn.ModuleList(), c.width
         for i, blocks in enumerate(c.stage_blocks):
             c_out = c.width * 2**i
             self.layers.append(nn.Sequential(*(
-                BasicBlock3d(c_in if b == 0 else c_out, c_out, 2 if i and not b else 1, c.temporal_kernel)
+                BasicBlock3d(c_in if b == 0 else c_out, c_out, 2 if i and not b else 1, t[i + 1],
+                             t[i + 1] if c.inflate_second else 1)
                 for b in range(blocks))))
             c_in = c_out
         self.embed_dim = c_in
@@ -98,6 +119,11 @@ class I3D(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if c.centre_init and m.kernel_size[0] > 1:  # C' x C x t x k x k: only the centre frame's tap
+                    centre = m.kernel_size[0] // 2
+                    with torch.no_grad():
+                        m.weight[:, :, :centre].zero_()
+                        m.weight[:, :, centre + 1:].zero_()
         self.to(memory_format=torch.channels_last_3d)  # faster 3D convolutions on CPU (as the teacher)
 
     def forward(self, rgb: torch.Tensor) -> dict:
@@ -139,7 +165,11 @@ def inflate_2d_weights(model_3d: I3D, state_dict_2d: dict) -> None:
 # `i3d_r18` against `resnet18_temporal` (NTU preset, 60 classes: 11,446,524).
 I3D_R18_TINY = I3DConfig(width=9)   # 661,323 parameters with 12 classes: -8.0 %
 I3D_R18 = I3DConfig(width=38)        # 11,719,830 with 60 classes: +2.4 %
-I3D_MODELS = ("i3d_r18_tiny", "i3d_r18")  # registry names (inputs N x 3 x T x H x W)
+# The candidates for the default (module docstring), at resnet18_tiny's size and at resnet18_temporal's.
+I3D_R18_TINY_SLOW = I3DConfig(width=12, inflate=(0, 0, 0, 1, 1), inflate_second=False)  # 708,024: -1.5 %
+I3D_R18_TINY_CENTRE = I3DConfig(width=10, centre_init=True)  # 815,682: +13.4 %
+I3D_R18_SLOW = I3DConfig(width=48, inflate=(0, 0, 0, 1, 1), inflate_second=False)  # 11,290,092 with 60: -1.4 %
+I3D_MODELS = ("i3d_r18_tiny", "i3d_r18", "i3d_r18_tiny_slow", "i3d_r18_tiny_centre", "i3d_r18_slow")  # registry names
 
 
 @register_model("i3d_r18_tiny")
@@ -150,3 +180,18 @@ def i3d_r18_tiny(**overrides) -> I3D:
 @register_model("i3d_r18")
 def i3d_r18(**overrides) -> I3D:
     return I3D(replace(I3D_R18, **overrides))
+
+
+@register_model("i3d_r18_tiny_slow")
+def i3d_r18_tiny_slow(**overrides) -> I3D:
+    return I3D(replace(I3D_R18_TINY_SLOW, **overrides))
+
+
+@register_model("i3d_r18_tiny_centre")
+def i3d_r18_tiny_centre(**overrides) -> I3D:
+    return I3D(replace(I3D_R18_TINY_CENTRE, **overrides))
+
+
+@register_model("i3d_r18_slow")
+def i3d_r18_slow(**overrides) -> I3D:
+    return I3D(replace(I3D_R18_SLOW, **overrides))
