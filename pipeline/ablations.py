@@ -69,8 +69,10 @@ VARIANTS: dict[str, list[str]] = {
 # Issue 23's candidate designs, each one switch against the current method (`full`): the student
 # pointed at the keypoint regions (hands, head, feet) instead of the teacher's attention; trained on
 # the teacher's residual (boosting); guided only where the teacher is right (confidence gating).
+# Val chose keypoint guidance by the rule (metrics/designs.json, abl6): it is the default since abl7,
+# and the design it replaced (the teacher's attention) is kept as a variant.
 DESIGNS: dict[str, list[str]] = {
-    "design_keypoint_guidance": ["model.guidance_source=keypoints"],
+    "design_teacher_attention": ["model.guidance_source=teacher"],
     "design_residual": ["model.residual_fusion=true"],
     "design_confidence_gating": ["loss.confidence_gating=true"],
 }
@@ -121,7 +123,9 @@ ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones
 # "abl4": before issue 23 (no warm-up in stage 3, the 0.29 M I3D, default profile, two draws).
 # "abl5": before the one-pass loader (issue 26), which moved every trained network in its last bits;
 # its table and design figures are kept as metrics/ablations_abl5.json and metrics/designs_abl5.json.
-QUEUE_PREFIX = "abl6"
+# "abl6": before val chose keypoint guidance as the default (issue 23 A); its table and the decision are
+# kept as metrics/ablations_abl6.json and metrics/designs.json.
+QUEUE_PREFIX = "abl7"
 
 
 def experiment_name(variant: str, draw: int, profile: str = "research") -> str:

@@ -1,25 +1,34 @@
 """Issue 23's design choice, made on val by a rule written down before any candidate was trained.
 
-    python -m pipeline.designs                    # apply the rule to the sweep's finished experiments
-    python -m pipeline.designs --run --draws 0 1 2  # run the missing candidates first (pipeline.ablations)
+    python -m pipeline.designs    # apply the rule to the abl6 sweep's experiments (metrics/ablations_abl6.json)
 
 The candidates (`CANDIDATES`) are the current method (`full`: the student's attention pulled to the
 teacher's, its embedding to the teacher's) and each design of `pipeline.ablations.DESIGNS`: one
 params switch each, run as sweep variants in the research profile. `RULE` below is the rule; it was
 committed before any of them ran, and the result, with every val figure that decided it, is
 `metrics/designs.json`. Test figures are never read here.
+
+Decided on sweep abl6 (draws 0-2): `design_keypoint_guidance`, now the default (`params.yaml`
+model.guidance_source: keypoints; the sweep moved to abl7, where the teacher's attention is the
+variant `design_teacher_attention`). `--table-only` re-reads `metrics/ablations_abl6.json`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 
 from crychic.core.atomic_write import write_json
 
 CANDIDATES = ("full", "design_keypoint_guidance", "design_residual", "design_confidence_gating")
+# Each candidate's switch as abl6 ran it (its `full` was the teacher's attention, then the default).
+DECIDED_PREFIX = "abl6"
+OVERRIDES = {"full": [], "design_keypoint_guidance": ["model.guidance_source=keypoints"],
+             "design_residual": ["model.residual_fusion=true"], "design_confidence_gating": ["loss.confidence_gating=true"]}
 MIN_DRAWS = 3
 MARGIN = 0.01  # a switch away from the current method must win by more than this (one point)
 RULE = (
@@ -66,24 +75,21 @@ def choose(val_by_candidate: dict[str, dict[int, dict]]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pipeline import ablations
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--run", action="store_true", help="run the missing candidates (pipeline.ablations) first")
-    parser.add_argument("--ablations", default="metrics/ablations.json")
+    parser.add_argument("--ablations", default="metrics/ablations_abl6.json")
     parser.add_argument("--out", default="metrics/designs.json")
     args = parser.parse_args(argv)
-    if args.run:
-        ablations.main(["--variants", *CANDIDATES, "--draws", *map(str, args.draws), "--out", args.ablations])
-    recorded = ablations.recorded_experiments(args.ablations)
+    path = Path(args.ablations)
+    experiments = json.loads(path.read_text()).get("experiments", {}) if path.is_file() else {}
+    recorded = {name: entry for name, entry in experiments.items() if name.startswith(f"{DECIDED_PREFIX}-")}
     val: dict[str, dict[int, dict]] = {name: {} for name in CANDIDATES}
     for entry in recorded.values():
         figures = (entry.get("metrics", {}).get("protocol") or {}).get("val_top1")
         if entry["variant"] in val and figures:
             val[entry["variant"]][int(entry["draw"])] = figures
     result = choose(val)
-    write_json(args.out, {**result, "overrides": {name: ablations.VARIANTS[name] for name in CANDIDATES}})
+    write_json(args.out, {**result, "overrides": OVERRIDES})
     for name in CANDIDATES:
         score = result["mean_score"].get(name)
         print(f"{name:28s} mean val score {'n/a' if score is None or math.isnan(score) else f'{score:+.4f}'}  "

@@ -156,7 +156,7 @@ def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     params = {"train": {"teacher": {"epochs": 20}, "student": {"epochs": 20}, "joint": {"epochs": 8}}}
     assert overrides("full", 1, params) == ["data.seed=1", "seed=1", *RESEARCH_PROFILE]
     assert "evaluate.end_to_end_clips=0" in RESEARCH_PROFILE and "data.synthetic.test_subjects=30" in RESEARCH_PROFILE
-    assert "model.guidance_source=keypoints" in overrides("design_keypoint_guidance", 0, params)
+    assert "model.guidance_source=teacher" in overrides("design_teacher_attention", 0, params)
     assert "data.synthetic.test_subjects=30" not in overrides("full", 0, params, "default")
     assert experiment_name("full", 0, "default") == f"{QUEUE_PREFIX}-default-full-d0"
     assert "loss.contrastive_weight=0.0" in overrides("no_contrastive", 0, params)
