@@ -399,14 +399,14 @@ def variants_against_full(results: dict[str, dict[int, dict]], columns=AGAINST_F
     return out
 
 
-def recorded_experiments(path: str) -> dict[str, dict]:
+def recorded_experiments(path: str, prefix: str = QUEUE_PREFIX) -> dict[str, dict]:
     """The finished experiments of this prefix an earlier table recorded (name -> variant, draw, the alignment
     figures and per-clip correctness as '0'/'1' strings, as `record` wrote them), so that a sweep
     resumes in a fresh clone, where the experiments' git refs of another machine are absent."""
     path = Path(path)
     recorded = json.loads(path.read_text()).get("experiments", {}) if path.is_file() else {}
     # Only this revision's: an earlier prefix's experiments trained other networks.
-    return {name: entry for name, entry in recorded.items() if name.startswith(f"{QUEUE_PREFIX}-")}
+    return {name: entry for name, entry in recorded.items() if name.startswith(f"{prefix}-")}
 
 
 def per_clip(entry: dict) -> dict[str, np.ndarray]:

@@ -16,9 +16,7 @@ variant `design_teacher_attention`). `--table-only` re-reads `metrics/ablations_
 from __future__ import annotations
 
 import argparse
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -75,14 +73,14 @@ def choose(val_by_candidate: dict[str, dict[int, dict]]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from pipeline.ablations import recorded_experiments
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--ablations", default="metrics/ablations_abl6.json")
     parser.add_argument("--out", default="metrics/designs.json")
     args = parser.parse_args(argv)
-    path = Path(args.ablations)
-    experiments = json.loads(path.read_text()).get("experiments", {}) if path.is_file() else {}
-    recorded = {name: entry for name, entry in experiments.items() if name.startswith(f"{DECIDED_PREFIX}-")}
+    recorded = recorded_experiments(args.ablations, prefix=DECIDED_PREFIX)
     val: dict[str, dict[int, dict]] = {name: {} for name in CANDIDATES}
     for entry in recorded.values():
         figures = (entry.get("metrics", {}).get("protocol") or {}).get("val_top1")
