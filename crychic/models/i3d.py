@@ -169,29 +169,17 @@ I3D_R18 = I3DConfig(width=38)        # 11,719,830 with 60 classes: +2.4 %
 I3D_R18_TINY_SLOW = I3DConfig(width=12, inflate=(0, 0, 0, 1, 1), inflate_second=False)  # 708,024: -1.5 %
 I3D_R18_TINY_CENTRE = I3DConfig(width=10, centre_init=True)  # 815,682: +13.4 %
 I3D_R18_SLOW = I3DConfig(width=48, inflate=(0, 0, 0, 1, 1), inflate_second=False)  # 11,290,092 with 60: -1.4 %
-I3D_MODELS = ("i3d_r18_tiny", "i3d_r18", "i3d_r18_tiny_slow", "i3d_r18_tiny_centre", "i3d_r18_slow")  # registry names
+# Registry name -> configuration; each is buildable as `create_model(name, **overrides)`.
+I3D_CONFIGS = {"i3d_r18_tiny": I3D_R18_TINY, "i3d_r18": I3D_R18, "i3d_r18_tiny_slow": I3D_R18_TINY_SLOW,
+               "i3d_r18_tiny_centre": I3D_R18_TINY_CENTRE, "i3d_r18_slow": I3D_R18_SLOW}
+I3D_MODELS = tuple(I3D_CONFIGS)  # registry names (inputs N x 3 x T x H x W)
 
 
-@register_model("i3d_r18_tiny")
-def i3d_r18_tiny(**overrides) -> I3D:
-    return I3D(replace(I3D_R18_TINY, **overrides))
+def _builder(config: I3DConfig):
+    def build(**overrides) -> I3D:
+        return I3D(replace(config, **overrides))
+    return build
 
 
-@register_model("i3d_r18")
-def i3d_r18(**overrides) -> I3D:
-    return I3D(replace(I3D_R18, **overrides))
-
-
-@register_model("i3d_r18_tiny_slow")
-def i3d_r18_tiny_slow(**overrides) -> I3D:
-    return I3D(replace(I3D_R18_TINY_SLOW, **overrides))
-
-
-@register_model("i3d_r18_tiny_centre")
-def i3d_r18_tiny_centre(**overrides) -> I3D:
-    return I3D(replace(I3D_R18_TINY_CENTRE, **overrides))
-
-
-@register_model("i3d_r18_slow")
-def i3d_r18_slow(**overrides) -> I3D:
-    return I3D(replace(I3D_R18_SLOW, **overrides))
+for _name, _config in I3D_CONFIGS.items():
+    register_model(_name)(_builder(_config))
