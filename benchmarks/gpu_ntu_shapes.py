@@ -155,8 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-tflops", type=float, default=None, help="this GPU's dense FP16 tensor peak")
     parser.add_argument("--stages", nargs="+", default=list(STAGE_WORK), choices=list(STAGE_WORK))
     parser.add_argument("--out", default=None, help="also write the figures as JSON here")
+    parser.add_argument("--cudnn-benchmark", action="store_true",
+                        help="let cuDNN time its algorithms for each shape first (torch.backends.cudnn.benchmark)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     if device.type == "cuda" and not torch.cuda.is_available():
         print("[gpu_ntu_shapes] no CUDA device: nothing was run")
         return 1
@@ -165,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     amp = device.type == "cuda"
     peak, peak_source = peak_flops(device, args.peak_tflops)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"[gpu_ntu_shapes] {name}, batch {batch}, AMP {'on' if amp else 'off'}, peak: "
+    print(f"[gpu_ntu_shapes] {name}, batch {batch}, AMP {'on' if amp else 'off'}, "
+          f"cuDNN benchmark {'on' if args.cudnn_benchmark else 'off'}, peak: "
           f"{'n/a' if peak is None else f'{peak / 1e12:.0f} TFLOPS'} ({peak_source})")
     networks = build_networks(params)
     flops = {net: sum(projection["measured"]["flops_per_clip"][net].values()) for net in networks}
@@ -190,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(measured on {projection['machine']['cpu']}), {per_core['heatmap+rgb'] * cores:.0f} a GPU from {cores} cores; "
           f"here {workers} workers: 'with the loader' above")
     if args.out:
-        Path(args.out).write_text(json.dumps({"device": name, "peak_flops": peak, "stages": results}, indent=1))
+        Path(args.out).write_text(json.dumps({"device": name, "peak_flops": peak, "batch": batch,
+                                                "cudnn_benchmark": args.cudnn_benchmark, "stages": results}, indent=1))
     return 0
 
 
