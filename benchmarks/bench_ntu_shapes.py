@@ -1,13 +1,17 @@
 """Every stage of the pipeline at NTU-60 X-Sub's shapes, per sample, and what that projects for the
 whole of NTU-60 X-Sub on 1, 8 and 64 GPUs (issue 26 B).
 
-Run: ``.venv/bin/python benchmarks/bench_ntu_shapes.py [--cores-per-gpu 8] [--gpu A100|RTX3090]
-[--utilisation 0.3] [--storage-gb-per-s 2] [--usd-per-gpu-hour PRICE]`` (meant to take a few
+Run: ``.venv/bin/python benchmarks/bench_ntu_shapes.py [--cores-per-gpu 8] [--gpu A100|H200|RTX3090]
+[--utilisation U] [--storage-gb-per-s 2] [--usd-per-gpu-hour PRICE] [--reproject]`` (meant to take a few
 minutes on 2 idle cores, under 10: few repeats of each stage; nothing else running, or the figures
 mean little: it prints the load average it started under and warns when the machine is busy). It
 writes ``metrics/bench_ntu_shapes.json`` (the machine, both tables, every measured figure and every
-assumption) and prints both tables as Markdown. The projection defaults to an A100 at 30 % of its
-dense FP16 peak, 8 cores per GPU and 2 GB/s of shared storage: the options change them.
+assumption) and prints both tables as Markdown. The GPU rate is measured where a GPU run of
+``benchmarks/gpu_ntu_shapes.py`` is committed (``metrics/gpu_ntu_shapes.json``): that GPU at the
+lowest share of its dense FP16 peak any training stage reached there (an H200: 3.3 %, where the
+first projection assumed an A100 at 30 %); without that file, an A100 at 30 % (an assumption). 8 cores
+per GPU and 2 GB/s of shared storage; the options change them. ``--reproject`` re-reads the committed
+measurements and only recomputes the projection (new assumptions, no CPU measured again).
 
 Shapes: ``presets/ntu60_xsub.yaml`` over ``params.yaml``: heatmaps 17 x 48 x 56 x 56 (joints only),
 RGB 8 x 224 x 224, teacher ``posec3d_slowonly_r50``, student ``resnet18_temporal``, batch 32,
@@ -66,6 +70,7 @@ sys.path.insert(0, str(BENCHMARKS))  # bench_extraction, bench_heatmaps, bench_l
 
 PRESET = PROJECT_ROOT / "presets" / "ntu60_xsub.yaml"
 OUTPUT = PROJECT_ROOT / "metrics" / "bench_ntu_shapes.json"
+GPU_MEASURED = PROJECT_ROOT / "metrics" / "gpu_ntu_shapes.json"  # benchmarks/gpu_ntu_shapes.py on a real GPU
 NUM_CLASSES = 60
 STEP_BATCH = 2  # clips per measured training step and per FLOP count: small, so the run stays short
 STEP_REPEATS = 2  # timed steps per network, after one untimed
@@ -78,6 +83,8 @@ NTU_PAPER = "Shahroudy et al., NTU RGB+D, CVPR 2016"
 GPUS = {
     "A100": {"name": "NVIDIA A100", "peak_flops": 312e12,
              "source": "NVIDIA A100 datasheet: 312 TFLOPS dense FP16/BF16 tensor (624 with sparsity)"},
+    "H200": {"name": "NVIDIA H200", "peak_flops": 989e12,
+             "source": "NVIDIA H200 datasheet: 989 TFLOPS dense FP16 tensor, SXM (1,979 with sparsity)"},
     "RTX3090": {"name": "NVIDIA GeForce RTX 3090", "peak_flops": 71e12,
                 "source": "NVIDIA Ampere GA102 whitepaper: about 71 TFLOPS FP16 tensor with FP32 accumulate, dense"},
 }
@@ -100,9 +107,28 @@ def _named(value, source: str) -> dict:
     return {"value": value, "source": source}
 
 
+def measured_gpu(path: Path = GPU_MEASURED) -> tuple[str, float, str] | None:
+    """(GPUS key, share of its peak, source) from a committed GPU run of gpu_ntu_shapes.py: the run it
+    marks for the projection, at its lowest stage (the projection charges one share to every stage)."""
+    if not path.is_file():
+        return None
+    import json
+
+    record = json.loads(path.read_text())
+    run = record["runs"][record["projection_run"]]
+    key = next((k for k, gpu in GPUS.items() if gpu["name"] == run["device"]), None)
+    if key is None:
+        return None
+    stage, figures = min(run["stages"].items(), key=lambda item: item[1]["implied_utilisation"])
+    return key, figures["implied_utilisation"], (
+        f"measured: benchmarks/gpu_ntu_shapes.py on an {run['device']} (metrics/gpu_ntu_shapes.json, batch "
+        f"{run['batch']}, cuDNN benchmark {'on' if run['cudnn_benchmark'] else 'off'}), the lowest stage's "
+        f"share ({stage}); small 3D networks leave most of the tensor peak unused")
+
+
 def default_assumptions(epochs: dict, *, cores_per_gpu: int = 8, gpu: str = "A100", utilisation: float = 0.30,
                         storage_gb_per_s: float = 2.0, usd_per_gpu_hour: float | None = None,
-                        gpu_counts=(1, 8, 64)) -> dict:
+                        gpu_counts=(1, 8, 64), utilisation_source: str | None = None) -> dict:
     """Every figure the projection takes that this benchmark does not measure, each with where it
     comes from, so that a reader can see which numbers are facts and which are guesses."""
     return {
@@ -119,8 +145,8 @@ def default_assumptions(epochs: dict, *, cores_per_gpu: int = 8, gpu: str = "A10
                                                      "114,480 videos"),
         "epochs": _named(dict(epochs), "presets/ntu60_xsub.yaml train.{teacher,student,joint}.epochs"),
         "gpu": _named({"name": GPUS[gpu]["name"], "peak_flops": GPUS[gpu]["peak_flops"]}, GPUS[gpu]["source"]),
-        "gpu_utilisation": _named(utilisation, "assumption: the share of the dense FP16 tensor peak a training step "
-                                               "sustains under AMP (train.amp)"),
+        "gpu_utilisation": _named(utilisation, utilisation_source or "assumption: the share of the dense FP16 tensor "
+                                                                     "peak a training step sustains under AMP (train.amp)"),
         "reference_gpu": _named({"name": GPUS["RTX3090"]["name"], "peak_flops": GPUS["RTX3090"]["peak_flops"]},
                                 GPUS["RTX3090"]["source"]),
         "poseconv3d_seconds_per_iteration": _named(0.212, "MMAction2 issue #2758: PoseC3D SlowOnly-R50 training on "
@@ -595,12 +621,24 @@ def markdown_projection(projection: dict) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cores-per-gpu", type=int, default=8)
-    parser.add_argument("--gpu", choices=sorted(GPUS), default="A100", help="the GPU whose peak the projection uses")
-    parser.add_argument("--utilisation", type=float, default=0.30, help="share of the dense FP16 tensor peak")
+    parser.add_argument("--gpu", choices=sorted(GPUS), default=None,
+                        help="the GPU whose peak the projection uses (default: the measured one, else A100)")
+    parser.add_argument("--utilisation", type=float, default=None,
+                        help="share of the dense FP16 tensor peak (default: measured, else 0.30)")
     parser.add_argument("--storage-gb-per-s", type=float, default=2.0)
     parser.add_argument("--usd-per-gpu-hour", type=float, default=None, help="an assumed price; none: no dollars")
     parser.add_argument("--out", type=Path, default=OUTPUT)
+    parser.add_argument("--reproject", action="store_true",
+                        help="recompute only the projection from the measurements already in --out")
     return parser.parse_args(argv)
+
+
+def gpu_assumption(args: argparse.Namespace) -> dict:
+    """--gpu / --utilisation as given; otherwise the measured GPU run's, else an A100 at 30 % (assumed)."""
+    measured = measured_gpu() if args.gpu is None and args.utilisation is None else None
+    if measured:
+        return {"gpu": measured[0], "utilisation": measured[1], "utilisation_source": measured[2]}
+    return {"gpu": args.gpu or "A100", "utilisation": 0.30 if args.utilisation is None else args.utilisation}
 
 
 def measure_all(params: dict) -> dict:
@@ -626,6 +664,18 @@ def main(argv: list[str] | None = None) -> int:
     from crychic.core.machine import describe_machine
 
     params = preset_params()
+    if args.reproject:
+        import json
+
+        recorded = json.loads(args.out.read_text())
+        assumptions = default_assumptions(recorded["shapes"]["epochs"], cores_per_gpu=args.cores_per_gpu,
+                                          storage_gb_per_s=args.storage_gb_per_s,
+                                          usd_per_gpu_hour=args.usd_per_gpu_hour, **gpu_assumption(args))
+        recorded["projection"] = project(recorded["measured"], assumptions)
+        write_json(args.out, recorded)
+        print("NTU-60 X-Sub end to end (projection; assumptions in the JSON):\n\n"
+              + markdown_projection(recorded["projection"]) + f"\n\nwrote {args.out}")
+        return 0
     load = os.getloadavg()
     print(f"bench_ntu_shapes: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if load[0] > 0.5:
@@ -634,9 +684,8 @@ def main(argv: list[str] | None = None) -> int:
     m = measure_all(params)
     measured = measured_inputs(m["extraction"], m["rendering"], m["decoding"], m["loading"], m["training"])
     epochs = {stage: params["train"][stage]["epochs"] for stage in ("teacher", "student", "joint")}
-    assumptions = default_assumptions(epochs, cores_per_gpu=args.cores_per_gpu, gpu=args.gpu,
-                                      utilisation=args.utilisation, storage_gb_per_s=args.storage_gb_per_s,
-                                      usd_per_gpu_hour=args.usd_per_gpu_hour)
+    assumptions = default_assumptions(epochs, cores_per_gpu=args.cores_per_gpu, storage_gb_per_s=args.storage_gb_per_s,
+                                      usd_per_gpu_hour=args.usd_per_gpu_hour, **gpu_assumption(args))
     projection = project(measured, assumptions)
     stages = stage_table(m["extraction"], m["rendering"], m["decoding"], m["loading"], m["training"])
     write_json(args.out, {

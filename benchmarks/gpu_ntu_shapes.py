@@ -143,7 +143,7 @@ def compare(stage: str, measured: dict, flops_per_clip: float, peak: float | Non
             f"(waiting {measured['loader_wait_share']:5.1%} of the wall time)")
     if peak:
         line += (f" | implied utilisation {achieved / peak:5.1%} of this GPU's peak (projection assumed "
-                 f"{utilisation:.0%}: {achieved / peak / utilisation:4.2f}x)")
+                 f"{utilisation:.1%}: {achieved / peak / utilisation:4.2f}x)")
     return line + f" | projection's A100: {assumed['gpu_clips_per_s']:.0f} clips/s"
 
 

@@ -205,3 +205,24 @@ def test_every_assumption_has_a_source_and_the_output_is_json(measured):
     assert "assumption" in projection["assumptions"]["gpu_utilisation"]["source"]
     assert "assumption" in projection["assumptions"]["storage_gb_per_s"]["source"]
     assert json.loads(json.dumps(projection)) == projection
+
+
+def _gpu_record(path, device: str = "NVIDIA H200") -> None:
+    stages = {"train_teacher": {"implied_utilisation": 0.033}, "train_student": {"implied_utilisation": 0.05},
+              "train_joint": {"implied_utilisation": 0.054}}
+    path.write_text(json.dumps({"projection_run": 1, "runs": [
+        {"device": device, "batch": 32, "cudnn_benchmark": False, "stages": {"train_teacher": {"implied_utilisation": 0.01}}},
+        {"device": device, "batch": 32, "cudnn_benchmark": True, "stages": stages}]}))
+
+
+def test_a_measured_gpu_run_gives_its_gpu_and_its_lowest_stage_share(tmp_path):
+    _gpu_record(tmp_path / "gpu.json")
+    gpu, share, source = bench.measured_gpu(tmp_path / "gpu.json")
+    assert (gpu, share) == ("H200", 0.033)  # the marked run, not the first; its slowest stage
+    assert source.startswith("measured") and "train_teacher" in source and "cuDNN benchmark on" in source
+
+
+def test_without_a_known_measured_gpu_the_projection_assumes_one(tmp_path):
+    assert bench.measured_gpu(tmp_path / "absent.json") is None
+    _gpu_record(tmp_path / "gpu.json", device="Some Future GPU")
+    assert bench.measured_gpu(tmp_path / "gpu.json") is None  # its peak is unknown: no share can be charged
