@@ -87,6 +87,9 @@ FRAMED = {
     "framed_uniform": ["research.deployment_framing=true", "model.guidance_source=uniform"],
 }
 VARIANTS.update(FRAMED)
+# Issue 23 C: the I3D candidates at the student's size (`pipeline.i3d_choice` picks on val by its rule).
+I3D_CANDIDATES = {"i3d_slow": ["i3d.model=i3d_r18_tiny_slow"], "i3d_centre": ["i3d.model=i3d_r18_tiny_centre"]}
+VARIANTS.update(I3D_CANDIDATES)
 # Issue 23 E: `full` again on the same data draw with another training seed (draw + RESEED_OFFSET), so
 # that training noise (seed to seed, same clips) is told apart from draw noise (`training_noise`).
 RESEED_OFFSET = 1000

@@ -51,24 +51,27 @@ def draw_score(val_top1: dict) -> float | None:
     return float(np.mean(gains))
 
 
-def choose(val_by_candidate: dict[str, dict[int, dict]]) -> dict:
-    """Apply `RULE` to {candidate: {draw: protocol.val_top1}}; every figure it used goes in the result."""
-    scores = {name: {draw: draw_score(val) for draw, val in by_draw.items()}
+def choose(val_by_candidate: dict[str, dict[int, dict]], *, rule: str = RULE, score=draw_score,
+           current: str = "full") -> dict:
+    """Apply `rule` to {candidate: {draw: protocol.val_top1}}: the highest mean of `score` over the common
+    draws, unless within `MARGIN` of `current`'s; every figure it used goes in the result.
+    (`pipeline.i3d_choice` applies the same rule to another score.)"""
+    scores = {name: {draw: score(val) for draw, val in by_draw.items()}
               for name, by_draw in val_by_candidate.items()}
     common = sorted(set.intersection(*[{d for d, s in by_draw.items() if s is not None}
                                        for by_draw in scores.values()])) if scores else []
     means = {name: round(float(np.mean([by_draw[d] for d in common])), 4) if common else None
              for name, by_draw in scores.items()}
-    result = {"rule": RULE, "candidates": list(val_by_candidate), "common_draws": common, "mean_score": means,
+    result = {"rule": rule, "candidates": list(val_by_candidate), "common_draws": common, "mean_score": means,
               "scores": {name: {str(d): (None if s is None else round(s, 4)) for d, s in by_draw.items()}
                          for name, by_draw in scores.items()},
               "val_top1": {name: {str(d): {m: v["top1"] for m, v in val.items()} for d, val in by_draw.items()}
                            for name, by_draw in val_by_candidate.items()}}
-    if len(common) < MIN_DRAWS or "full" not in means:
+    if len(common) < MIN_DRAWS or current not in means:
         return {**result, "chosen": None,
                 "status": f"undecided: {len(common)} common draws, the rule needs {MIN_DRAWS}"}
-    best = max(means, key=lambda name: (means[name], name == "full"))
-    chosen = "full" if means[best] - means["full"] <= MARGIN + 1e-9 else best
+    best = max(means, key=lambda name: (means[name], name == current))
+    chosen = current if means[best] - means[current] <= MARGIN + 1e-9 else best
     return {**result, "chosen": chosen, "status": "decided"}
 
 
