@@ -129,6 +129,14 @@ ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones
 # "abl6": before val chose keypoint guidance as the default (issue 23 A); its table and the decision are
 # kept as metrics/ablations_abl6.json and metrics/designs.json.
 QUEUE_PREFIX = "abl7"
+# Experiments of the earlier prefix that trained what this prefix's would, read under this prefix's name
+# (`record` marks them `carried_from`): abl7's `full` is abl6's `design_keypoint_guidance` (the switch val
+# chose, now the default), and abl6 -> abl7 changed nothing on the CPU path that training takes (the uint8
+# transport is CUDA's; checkpoints save the same weights). Checked, not assumed: abl7-full-d0, retrained
+# under the new code hashes on the Xeon that ran abl6, wrote byte-identical training curves (every stage),
+# metrics/evaluate.json and per-clip test predictions to abl6-design-keypoint-guidance-d0's.
+CARRIED_OVER = {("full", d): f"abl6-design-keypoint-guidance-d{d}" for d in (1, 2)}  # (variant, draw) -> abl6's
+CARRIED_PREFIX, CARRIED_TABLE = "abl6", "metrics/ablations_abl6.json"
 
 
 def experiment_name(variant: str, draw: int, profile: str = "research") -> str:
@@ -477,14 +485,17 @@ def _run_sweep(args: argparse.Namespace, params: dict, finished: dict[str, dict]
     # Experiments already queued or running (an earlier invocation's) are waited for, not queued again.
     active = {n for n, state in queue_states().items() if state in {"Queued", "Running"}}
     wanted = {experiment_name(v, d, args.profile) for v, d in sweep_order(args.variants, args.draws)}
-    done = set(finished) | set(recorded)
+    done = set(finished) | set(recorded) | set(carried_over(finished))
     names = queue(args.variants, args.draws, params, skip=active | (set() if args.rerun else done),
                   profile=args.profile)
     print(f"[ablations] queued {len(names)} experiments ({len(done & wanted)} already finished, "
           f"{len(active & wanted)} already queued or running); dvc queue start", flush=True)
     names = sorted(active & wanted) + names
     if names:
-        subprocess.run([_dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
+        # One worker: beside a busy one (an earlier invocation's), `dvc queue start -j 1` started a second
+        # (seen with DVC 3), and two trainings at once on 2 cores slow both many times over.
+        if not any(state == "Running" for state in queue_states().values()):
+            subprocess.run([_dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
         states = wait(names)
         failed = [n for n, s in states.items() if s != "Success"]
         if failed:
@@ -492,11 +503,29 @@ def _run_sweep(args: argparse.Namespace, params: dict, finished: dict[str, dict]
     return names
 
 
+def carried_over(finished: dict[str, dict], table: str = CARRIED_TABLE) -> dict[str, dict]:
+    """This prefix's name -> the record of the earlier experiment `CARRIED_OVER` reads in its place (from
+    this repository's experiments, else the earlier prefix's committed table), marked `carried_from`."""
+    earlier = recorded_experiments(table, prefix=CARRIED_PREFIX)
+    out = {}
+    for (variant, draw), old in CARRIED_OVER.items():
+        if old in finished:
+            rev = finished[old]["rev"]
+            entry = record(variant, draw, finished[old]["metrics"], *per_clip_correct(rev), machine=experiment_machine(rev))
+        elif old in earlier:
+            entry = {**earlier[old], "variant": variant, "draw": draw}
+        else:
+            continue
+        out[experiment_name(variant, draw)] = {**entry, "carried_from": old}
+    return out
+
+
 def _collect(args: argparse.Namespace, finished: dict[str, dict], recorded: dict[str, dict]
              ) -> tuple[dict[str, dict[int, dict]], dict[str, dict]]:
     """Each (variant, draw) of the sweep that finished: variant -> draw -> its figures, and the records to keep."""
     results: dict[str, dict[int, dict]] = {}
     experiments = {}
+    carried = carried_over(finished) if args.profile == "research" else {}
     for variant in args.variants:
         for draw in args.draws:
             name = experiment_name(variant, draw, args.profile)
@@ -506,6 +535,8 @@ def _collect(args: argparse.Namespace, finished: dict[str, dict], recorded: dict
                                machine=experiment_machine(rev))
             elif name in recorded:
                 entry = recorded[name]
+            elif name in carried:
+                entry = carried[name]
             else:
                 continue
             experiments[name] = entry

@@ -2,6 +2,7 @@
 (the README's headline table, everything else into docs/REPORT.md); the ablation summary carries
 intervals over data draws and the claims per draw."""
 
+import json
 import numpy as np
 import pytest
 
@@ -481,3 +482,16 @@ def test_training_noise_compares_two_seeds_on_the_same_clips_with_the_spread_ove
     assert noise["seed_sd"] == round(float(np.sqrt(0.2 ** 2 / 2)), 4)  # one pair: |0.1 - 0.3| / sqrt(2)
     assert noise["draw_sd"] == round(float(np.std([0.1, 0.4, -0.1], ddof=1)), 4) and noise["draws_of_full"] == 3
     assert training_noise({"full": results["full"]}, [("crychic_fused", "late_fusion")]) == {}
+
+
+def test_an_earlier_prefix_experiment_is_read_under_this_prefix_only_where_carried_over(tmp_path):
+    from pipeline.ablations import CARRIED_OVER, CARRIED_PREFIX, carried_over
+
+    (variant, draw), old = sorted(CARRIED_OVER.items())[0]
+    entry = {"variant": "design_keypoint_guidance", "draw": draw, "metrics": {}, "correct": {"rgb_only": "0110"}}
+    table = tmp_path / "earlier.json"
+    table.write_text(json.dumps({"experiments": {old: entry, f"{CARRIED_PREFIX}-full-d{draw}": {**entry, "variant": "full"}}}))
+    carried = carried_over({}, table=str(table))
+    assert list(carried) == [experiment_name(variant, draw)]  # the other earlier experiment is not carried
+    got = carried[experiment_name(variant, draw)]
+    assert (got["variant"], got["draw"], got["carried_from"], got["correct"]) == (variant, draw, old, entry["correct"])
