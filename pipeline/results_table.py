@@ -519,7 +519,16 @@ def sweep_scope_markdown(ablations: dict) -> str:
     return (f"The committed table (`metrics/ablations.json`"
             + (f", experiments {', '.join(f'`{p}-*`' for p in prefixes)}" if prefixes else "") + ") has "
             + ", ".join(f"`{v}` over draws {', '.join(str(d) for d in row['draws'])}" for v, row in variants.items())
-            + (f", {clips} test clips a draw" if clips else "") + "." + _sweep_machines(experiments))
+            + (f", {clips} test clips a draw" if clips else "") + "." + _sweep_machines(experiments)
+            + _carried(experiments))
+
+
+def _carried(experiments: dict) -> str:
+    """Experiments read from an earlier prefix's (`pipeline.ablations.CARRIED_OVER`, and why it is sound)."""
+    carried = [f"`{name}` is `{entry['carried_from']}`" for name, entry in sorted(experiments.items())
+               if entry.get("carried_from")]
+    return (" Carried over from the earlier prefix, the same training shown byte for byte on a re-run draw "
+            "(`pipeline.ablations.CARRIED_OVER`): " + "; ".join(carried) + ".") if carried else ""
 
 
 def _sweep_machines(experiments: dict) -> str:

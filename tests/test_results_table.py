@@ -495,3 +495,12 @@ def test_an_earlier_prefix_experiment_is_read_under_this_prefix_only_where_carri
     assert list(carried) == [experiment_name(variant, draw)]  # the other earlier experiment is not carried
     got = carried[experiment_name(variant, draw)]
     assert (got["variant"], got["draw"], got["carried_from"], got["correct"]) == (variant, draw, old, entry["correct"])
+
+
+def test_the_sweep_scope_names_what_was_carried_over_and_from_where():
+    from pipeline.results_table import sweep_scope_markdown
+
+    experiments = {"abl7-full-d0": {"variant": "full", "draw": 0},
+                   "abl7-full-d1": {"variant": "full", "draw": 1, "carried_from": "abl6-design-keypoint-guidance-d1"}}
+    text = sweep_scope_markdown({"experiments": experiments, "variants": {"full": {"draws": [0, 1]}}})
+    assert "`abl7-full-d1` is `abl6-design-keypoint-guidance-d1`" in text and "abl7-full-d0` is" not in text
