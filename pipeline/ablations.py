@@ -269,6 +269,20 @@ def per_clip_correct(rev: str, predictions_path: str = "plots/evaluate_predictio
         [row["actual"] for row in rows]
 
 
+CURVES = {"rgb_only": "plots/train_rgb_only.json", "student": "plots/train_student.json"}  # stage-2 / plain RGB
+
+
+def val_curves(rev: str) -> dict[str, list[float]]:
+    """Network -> its val top-1 per epoch, from an experiment's commit (`CURVES`): how soon each RGB
+    network left chance says whether a draw's pose-free claim is the method's or the baseline's late start."""
+    curves = {}
+    for name, path in CURVES.items():
+        shown = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
+        if shown.returncode == 0:
+            curves[name] = [round(float(row["val_top1"]), 4) for row in json.loads(shown.stdout)]
+    return curves
+
+
 def _lookup(metrics: dict, path: tuple[str, ...]):
     node = metrics
     for key in path:
@@ -426,7 +440,7 @@ def per_clip(entry: dict) -> dict[str, np.ndarray]:
 
 
 def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray], actual: list[str] | None = None,
-           machine: dict | None = None) -> dict:
+           machine: dict | None = None, curves: dict[str, list[float]] | None = None) -> dict:
     """What `recorded_experiments` reads back: enough to recompute every column and claim, and
     the val figures that `pipeline.designs` chooses by."""
     alignment = {key: _lookup(metrics, path) for key, path in ALIGNMENT_COLUMNS.items()}
@@ -438,6 +452,8 @@ def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray
         entry["actual"] = list(actual)
     if machine is not None:
         entry["machine"] = machine
+    if curves:
+        entry["val_curves"] = curves
     return entry
 
 
@@ -511,7 +527,8 @@ def carried_over(finished: dict[str, dict], table: str = CARRIED_TABLE) -> dict[
     for (variant, draw), old in CARRIED_OVER.items():
         if old in finished:
             rev = finished[old]["rev"]
-            entry = record(variant, draw, finished[old]["metrics"], *per_clip_correct(rev), machine=experiment_machine(rev))
+            entry = record(variant, draw, finished[old]["metrics"], *per_clip_correct(rev), machine=experiment_machine(rev),
+                           curves=val_curves(rev))
         elif old in earlier:
             entry = {**earlier[old], "variant": variant, "draw": draw}
         else:
@@ -532,11 +549,11 @@ def _collect(args: argparse.Namespace, finished: dict[str, dict], recorded: dict
             if name in finished:  # this repository's experiment wins over an earlier table's record
                 rev = finished[name]["rev"]
                 entry = record(variant, draw, finished[name]["metrics"], *per_clip_correct(rev),
-                               machine=experiment_machine(rev))
+                               machine=experiment_machine(rev), curves=val_curves(rev))
+            elif name in carried:  # read afresh from the earlier experiment (or its prefix's table)
+                entry = carried[name]
             elif name in recorded:
                 entry = recorded[name]
-            elif name in carried:
-                entry = carried[name]
             else:
                 continue
             experiments[name] = entry

@@ -211,7 +211,35 @@ def ablations_markdown(ablations: dict) -> str:
             groups = "; ".join(f"{g} {100 * f['mean']:+.1f}" for g, f in (c.get("groups") or {}).items()) or "–"
             lines.append(f"| `{claim}` | {per_draw} | {c['draws_a_better']} of {c['draws']} | {100 * c['mean']:+.1f} | "
                          f"{_interval(c['ci95'], signed=True)} | {t_cell} | {groups} |")
-    return "\n".join(lines + _training_noise_lines(ablations.get("training_noise") or {}))
+    return "\n".join(lines + _training_noise_lines(ablations.get("training_noise") or {}) + _late_start_lines(ablations))
+
+
+TAKE_OFF = 0.25  # val top-1 three times chance (12 classes): a network has left the plateau it starts on
+
+
+def take_off_epoch(curve: list[float], level: float = TAKE_OFF) -> int | None:
+    """The first epoch (0-based) whose val top-1 reaches `level`; None if none does."""
+    return next((epoch for epoch, top1 in enumerate(curve) if top1 >= level), None)
+
+
+def _late_start_lines(ablations: dict) -> list[str]:
+    """Per draw of `full`: when `rgb_only` and the guided student left chance on val, beside the pose-free
+    claim. A claim whose size follows the baseline's late start is about optimisation, not what was learnt."""
+    rows = sorted(((e["draw"], e) for e in (ablations.get("experiments") or {}).values()
+                   if e.get("variant") == "full" and e.get("val_curves")), key=lambda pair: pair[0])
+    if not rows:
+        return []
+    lines = ["", f"| `full`, draw | epoch `rgb_only` first reaches {100 * TAKE_OFF:.0f} % val top-1 | the same for the "
+             "guided student (stage 2) | `rgb_only` test top-1 % | `crychic_posefree - rgb_only`, points |",
+             "|---|---|---|---|---|"]
+    for draw, entry in rows:
+        correct = {m: [c == "1" for c in bits] for m, bits in entry["correct"].items()}
+        rgb = statistics.fmean(correct["rgb_only"]) if "rgb_only" in correct else None
+        gain = statistics.fmean(correct["crychic_posefree"]) - rgb if rgb is not None and "crychic_posefree" in correct else None
+        starts = [take_off_epoch(entry["val_curves"][n]) if n in entry["val_curves"] else None for n in ("rgb_only", "student")]
+        lines.append(f"| {draw} | " + " | ".join("never" if s is None else str(s) for s in starts)
+                     + f" | {'–' if rgb is None else f'{100 * rgb:.1f}'} | {'–' if gain is None else f'{100 * gain:+.1f}'} |")
+    return lines + ["", "Epochs count from 0; each network's val curve is the experiment's `plots/train_<stage>.json`."]
 
 
 def _training_noise_lines(noise: dict) -> list[str]:
@@ -699,6 +727,19 @@ def designs_markdown(designs: dict) -> str:
     return "\n".join(lines)
 
 
+def i3d_choice_markdown(choice: dict) -> str:
+    """`metrics/i3d_choice.json` (`python -m pipeline.i3d_choice`): each candidate's I3D val top-1 per draw, the verdict."""
+    lines = ["| candidate | network | I3D val top-1 % per draw | mean % |", "|---|---|---|---|"]
+    for name in choice["candidates"]:
+        per_draw = ", ".join(f"d{d} {100 * v:.1f}" for d, v in choice["scores"].get(name, {}).items() if v is not None)
+        mean = choice["mean_score"].get(name)
+        lines.append(f"| `{name}` | `{choice['models'][name]}` | {per_draw or '–'} | "
+                     f"{'–' if mean is None else f'{100 * mean:.1f}'} |")
+    lines += ["", f"Rule (fixed before any candidate ran): {choice['rule']}", "",
+              f"Status: {choice['status']}; chosen: {choice['chosen'] or 'none yet (the default stays `i3d_r18_tiny`)'}."]
+    return "\n".join(lines)
+
+
 def stage3_markdown(schedule: dict) -> str:
     """`metrics/stage3_schedule.json` (`python -m pipeline.stage3_schedule`): the candidates' val figures."""
     lines = ["| stage-3 start | fused val top-1 % (kept epoch) | pose-free val top-1 % (kept epoch) | score |",
@@ -714,7 +755,7 @@ def stage3_markdown(schedule: dict) -> str:
 # Which file holds which generated block: the README is a user guide (one short table), the report the rest.
 BLOCK_FILES = {
     "headline": "readme",
-    **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "protocol", "results", "findings",
+    **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "i3d_choice", "protocol", "results", "findings",
                                      "teacher_variants", "teacher_focus", "sweep_scope", "ablations",
                                      "sweep_findings", "pose_sampling", "ntu_shapes")},
 }
@@ -774,6 +815,7 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
         blocks |= {"teacher_variants": teacher_variants_markdown(variants),
                    "teacher_focus": teacher_focus_markdown(variants, evaluate)}
     for block, name, render in (("designs", "designs.json", designs_markdown),
+                                ("i3d_choice", "i3d_choice.json", i3d_choice_markdown),
                                 ("stage3", "stage3_schedule.json", stage3_markdown),
                                 ("pose_sampling", "pose_sampling.json", pose_sampling_markdown),
                                 ("ntu_shapes", "bench_ntu_shapes.json", ntu_shapes_markdown)):

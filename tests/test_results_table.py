@@ -504,3 +504,24 @@ def test_the_sweep_scope_names_what_was_carried_over_and_from_where():
                    "abl7-full-d1": {"variant": "full", "draw": 1, "carried_from": "abl6-design-keypoint-guidance-d1"}}
     text = sweep_scope_markdown({"experiments": experiments, "variants": {"full": {"draws": [0, 1]}}})
     assert "`abl7-full-d1` is `abl6-design-keypoint-guidance-d1`" in text and "abl7-full-d0` is" not in text
+
+
+def test_the_late_start_table_reads_when_each_rgb_network_left_chance():
+    from pipeline.results_table import _late_start_lines, take_off_epoch
+
+    assert take_off_epoch([0.08, 0.2, 0.25, 0.1]) == 2 and take_off_epoch([0.1, 0.2]) is None
+    entry = {"variant": "full", "draw": 1, "correct": {"rgb_only": "1000", "crychic_posefree": "1110"},
+             "val_curves": {"rgb_only": [0.1, 0.1, 0.3], "student": [0.1, 0.4]}}
+    lines = _late_start_lines({"experiments": {"abl7-full-d1": entry, "abl7-no-contrastive-d1": {**entry, "variant": "x"}}})
+    assert "| 1 | 2 | 1 | 25.0 | +50.0 |" in lines and sum(line.startswith("| 1 |") for line in lines) == 1
+
+
+def test_the_i3d_choice_block_shows_each_candidates_val_figures_and_the_verdict():
+    from pipeline.i3d_choice import MODELS, RULE
+    from pipeline.results_table import i3d_choice_markdown
+
+    choice = {"candidates": list(MODELS), "models": MODELS, "rule": RULE, "status": "decided", "chosen": "i3d_slow",
+              "scores": {"full": {"0": 0.25}, "i3d_slow": {"0": 0.5}, "i3d_centre": {"0": 0.4}},
+              "mean_score": {"full": 0.25, "i3d_slow": 0.5, "i3d_centre": 0.4}}
+    text = i3d_choice_markdown(choice)
+    assert "| `i3d_slow` | `i3d_r18_tiny_slow` | d0 50.0 | 50.0 |" in text and "chosen: i3d_slow" in text
