@@ -107,17 +107,19 @@ def _named(value, source: str) -> dict:
     return {"value": value, "source": source}
 
 
-def measured_gpu(path: Path = GPU_MEASURED) -> tuple[str, float, str] | None:
-    """(GPUS key, share of its peak, source) from a committed GPU run of gpu_ntu_shapes.py: the run it
-    marks for the projection, at its lowest stage (the projection charges one share to every stage)."""
+def measured_gpu(path: Path | None = None) -> tuple[str, float, str] | None:
+    """(GPUS key, share of its peak, source) from a committed GPU run of gpu_ntu_shapes.py (its `--out`, or
+    several runs gathered with the one for the projection marked): at its lowest stage, since the
+    projection charges one share to every stage. None without such a file, or for a GPU of unknown peak."""
+    path = path or GPU_MEASURED
     if not path.is_file():
         return None
     import json
 
     record = json.loads(path.read_text())
-    run = record["runs"][record["projection_run"]]
-    key = next((k for k, gpu in GPUS.items() if gpu["name"] == run["device"]), None)
-    if key is None:
+    run = record.get("runs", [record])[record.get("projection_run", 0)]
+    key = next((k for k, gpu in GPUS.items() if gpu["name"] == run.get("device")), None)
+    if key is None or not all(s.get("implied_utilisation") for s in run.get("stages", {}).values()):
         return None
     stage, figures = min(run["stages"].items(), key=lambda item: item[1]["implied_utilisation"])
     return key, figures["implied_utilisation"], (
@@ -634,9 +636,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def gpu_assumption(args: argparse.Namespace) -> dict:
-    """--gpu / --utilisation as given; otherwise the measured GPU run's, else an A100 at 30 % (assumed)."""
-    measured = measured_gpu() if args.gpu is None and args.utilisation is None else None
-    if measured:
+    """--gpu / --utilisation as given; otherwise the measured GPU run's (also for --gpu naming that GPU),
+    else an A100 at 30 % (assumed)."""
+    measured = measured_gpu() if args.utilisation is None else None
+    if measured and args.gpu in (None, measured[0]):
         return {"gpu": measured[0], "utilisation": measured[1], "utilisation_source": measured[2]}
     return {"gpu": args.gpu or "A100", "utilisation": 0.30 if args.utilisation is None else args.utilisation}
 

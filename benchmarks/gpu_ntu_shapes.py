@@ -1,9 +1,9 @@
 """The NTU projection's assumptions, checked on the GPU at hand (issue 26 D; `gpu_check.sh` runs it).
 
-`benchmarks/bench_ntu_shapes.py` projects NTU-60 training from CPU measurements and assumptions:
-the share of a GPU's dense FP16 tensor peak a training step sustains (`gpu_utilisation`, 30 % of an
-A100's 312 TFLOPS), and the cores that feed each GPU's loader (`cores_per_gpu`) at the loader's
-samples/s per core measured on the CPU. This runs each training stage's
+`benchmarks/bench_ntu_shapes.py` projects NTU-60 training from CPU measurements and the share of a
+GPU's dense FP16 tensor peak a training step sustains (`gpu_utilisation`: first an assumed 30 % of an
+A100's, now the share this script measured on an H200, `metrics/gpu_ntu_shapes.json`), and the cores
+that feed each GPU's loader (`cores_per_gpu`) at the loader's samples/s per core measured on the CPU. This runs each training stage's
 work at the preset's shapes on this machine's GPU and prints the measured figures beside those
 assumptions, so that the first GPU run confirms the projection or says by how much it was off.
 
@@ -144,7 +144,8 @@ def compare(stage: str, measured: dict, flops_per_clip: float, peak: float | Non
     if peak:
         line += (f" | implied utilisation {achieved / peak:5.1%} of this GPU's peak (projection assumed "
                  f"{utilisation:.1%}: {achieved / peak / utilisation:4.2f}x)")
-    return line + f" | projection's A100: {assumed['gpu_clips_per_s']:.0f} clips/s"
+    gpu = projection["projection"]["assumptions"]["gpu"]["value"]["name"]
+    return line + f" | the projection's {gpu}: {assumed['gpu_clips_per_s']:.0f} clips/s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-tflops", type=float, default=None, help="this GPU's dense FP16 tensor peak")
     parser.add_argument("--stages", nargs="+", default=list(STAGE_WORK), choices=list(STAGE_WORK))
     parser.add_argument("--out", default=None, help="also write the figures as JSON here")
-    parser.add_argument("--cudnn-benchmark", action="store_true",
-                        help="let cuDNN time its algorithms for each shape first (torch.backends.cudnn.benchmark)")
+    parser.add_argument("--no-cudnn-benchmark", dest="cudnn_benchmark", action="store_false",
+                        help="do not let cuDNN time its algorithms for each shape first (training does: "
+                             "crychic.core.devices.resolve_device)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
@@ -183,10 +185,11 @@ def main(argv: list[str] | None = None) -> int:
             workers = loader_workers(None, device.type)
             loader = long_loader(dataset, batch, WARMUP_STEPS + args.steps + 2 * workers, workers, device.type == "cuda")
             measured = measure_stage(stage, networks, _batches(loader, dataset), device, args.steps, amp)
-            results[stage] = {**measured, "loader_workers": workers}
             # A training clip costs forward + backward of each trained network, forward of each frozen one.
             cost = sum(flops[n] for n in work["trained"]) + sum(
                 projection["measured"]["flops_per_clip"][n]["forward"] for n in work["frozen"])
+            results[stage] = {**measured, "loader_workers": workers, "flops_per_clip": cost,
+                              "implied_utilisation": None if peak is None else measured["gpu_clips_per_s"] * cost / peak}
             print("[gpu_ntu_shapes] " + compare(stage, measured, cost, peak, projection), flush=True)
     per_core = projection["measured"]["loader_samples_per_s_per_core"]
     cores = projection["projection"]["assumptions"]["cores_per_gpu"]["value"]

@@ -135,14 +135,24 @@ QUEUE_PREFIX = "abl7"
 # transport is CUDA's; checkpoints save the same weights). Checked, not assumed: abl7-full-d0, retrained
 # under the new code hashes on the Xeon that ran abl6, wrote byte-identical training curves (every stage),
 # metrics/evaluate.json and per-clip test predictions to abl6-design-keypoint-guidance-d0's.
-CARRIED_OVER = {("full", d): f"abl6-design-keypoint-guidance-d{d}" for d in (1, 2)}  # (variant, draw) -> abl6's
+# Keyed by full name, so that a later prefix carries nothing over unless it says so.
+CARRIED_OVER = {f"abl7-full-d{d}": f"abl6-design-keypoint-guidance-d{d}" for d in (1, 2)}
 CARRIED_PREFIX, CARRIED_TABLE = "abl6", "metrics/ablations_abl6.json"
 
 
 def experiment_name(variant: str, draw: int, profile: str = "research") -> str:
-    """`abl6-<variant>-d<draw>`; another profile than the research one is named in it."""
+    """`abl7-<variant>-d<draw>`; another profile than the research one is named in it."""
     prefix = QUEUE_PREFIX if profile == "research" else f"{QUEUE_PREFIX}-{profile}"
     return f"{prefix}-{variant.replace('_', '-')}-d{draw}"
+
+
+def parse_experiment_name(name: str, profile: str = "research") -> tuple[str, int] | None:
+    """(variant, draw) of this prefix's and profile's experiment `name`, else None (`experiment_name`'s inverse)."""
+    for variant in VARIANTS:
+        stem = experiment_name(variant, 0, profile).removesuffix("0")
+        if name.startswith(stem) and name[len(stem):].isdigit():
+            return variant, int(name[len(stem):])
+    return None
 
 
 def overrides(variant: str, draw: int, params: dict, profile: str = "research") -> list[str]:
@@ -182,6 +192,12 @@ def queue_states() -> dict[str, str]:
     """Experiment name -> DVC queue state (Queued, Running, Success, Failed)."""
     out = subprocess.run([_dvc(), "queue", "status"], check=True, capture_output=True, text=True).stdout
     return parse_queue_status(out)
+
+
+def queue_busy() -> bool:
+    """Whether any experiment (of any prefix) is running in this repository's DVC queue."""
+    out = subprocess.run([_dvc(), "queue", "status"], check=True, capture_output=True, text=True).stdout
+    return any(line.split()[-1:] == ["Running"] for line in out.splitlines()[1:])
 
 
 def parse_queue_status(out: str) -> dict[str, str]:
@@ -430,8 +446,10 @@ def recorded_experiments(path: str, prefix: str = QUEUE_PREFIX) -> dict[str, dic
     resumes in a fresh clone, where the experiments' git refs of another machine are absent."""
     path = Path(path)
     recorded = json.loads(path.read_text()).get("experiments", {}) if path.is_file() else {}
-    # Only this revision's: an earlier prefix's experiments trained other networks.
-    return {name: entry for name, entry in recorded.items() if name.startswith(f"{prefix}-")}
+    # Only this revision's (an earlier prefix's experiments trained other networks), and only the research
+    # profile's: another profile's (`abl7-default-*`) has other data sizes.
+    others = tuple(f"{prefix}-{profile}-" for profile in PROFILES if profile != "research")
+    return {name: entry for name, entry in recorded.items() if name.startswith(f"{prefix}-") and not name.startswith(others)}
 
 
 def per_clip(entry: dict) -> dict[str, np.ndarray]:
@@ -510,7 +528,7 @@ def _run_sweep(args: argparse.Namespace, params: dict, finished: dict[str, dict]
     if names:
         # One worker: beside a busy one (an earlier invocation's), `dvc queue start -j 1` started a second
         # (seen with DVC 3), and two trainings at once on 2 cores slow both many times over.
-        if not any(state == "Running" for state in queue_states().values()):
+        if not queue_busy():
             subprocess.run([_dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
         states = wait(names)
         failed = [n for n, s in states.items() if s != "Success"]
@@ -519,12 +537,16 @@ def _run_sweep(args: argparse.Namespace, params: dict, finished: dict[str, dict]
     return names
 
 
-def carried_over(finished: dict[str, dict], table: str = CARRIED_TABLE) -> dict[str, dict]:
+def carried_over(finished: dict[str, dict], table: str | None = None) -> dict[str, dict]:
     """This prefix's name -> the record of the earlier experiment `CARRIED_OVER` reads in its place (from
     this repository's experiments, else the earlier prefix's committed table), marked `carried_from`."""
-    earlier = recorded_experiments(table, prefix=CARRIED_PREFIX)
+    earlier = recorded_experiments(table or CARRIED_TABLE, prefix=CARRIED_PREFIX)
     out = {}
-    for (variant, draw), old in CARRIED_OVER.items():
+    for name, old in CARRIED_OVER.items():
+        parsed = parse_experiment_name(name)
+        if parsed is None:  # another prefix's carry-over: not this sweep's
+            continue
+        variant, draw = parsed
         if old in finished:
             rev = finished[old]["rev"]
             entry = record(variant, draw, finished[old]["metrics"], *per_clip_correct(rev), machine=experiment_machine(rev),
@@ -533,32 +555,37 @@ def carried_over(finished: dict[str, dict], table: str = CARRIED_TABLE) -> dict[
             entry = {**earlier[old], "variant": variant, "draw": draw}
         else:
             continue
-        out[experiment_name(variant, draw)] = {**entry, "carried_from": old}
+        out[name] = {**entry, "carried_from": old}
     return out
 
 
 def _collect(args: argparse.Namespace, finished: dict[str, dict], recorded: dict[str, dict]
              ) -> tuple[dict[str, dict[int, dict]], dict[str, dict]]:
-    """Each (variant, draw) of the sweep that finished: variant -> draw -> its figures, and the records to keep."""
+    """Every finished (variant, draw) of this prefix and profile, whatever `--variants` and `--draws` asked to
+    run (the table is the whole sweep; a smaller invocation must not drop the rest): variant -> draw -> its
+    figures, and the records to keep. Sources, first found wins: this repository's experiment; an earlier
+    prefix's experiment carried over (`CARRIED_OVER`) when its commit is here; an earlier table's record; the
+    carried-over record of the earlier prefix's table (which has no val curves)."""
+    carried = carried_over(finished) if args.profile == "research" else {}
+    names = {name: parsed for name in set(finished) | set(recorded) | set(carried)
+             if (parsed := parse_experiment_name(name, args.profile))}
+    order = list(VARIANTS)
     results: dict[str, dict[int, dict]] = {}
     experiments = {}
-    carried = carried_over(finished) if args.profile == "research" else {}
-    for variant in args.variants:
-        for draw in args.draws:
-            name = experiment_name(variant, draw, args.profile)
-            if name in finished:  # this repository's experiment wins over an earlier table's record
-                rev = finished[name]["rev"]
-                entry = record(variant, draw, finished[name]["metrics"], *per_clip_correct(rev),
-                               machine=experiment_machine(rev), curves=val_curves(rev))
-            elif name in carried:  # read afresh from the earlier experiment (or its prefix's table)
-                entry = carried[name]
-            elif name in recorded:
-                entry = recorded[name]
-            else:
-                continue
-            experiments[name] = entry
-            results.setdefault(variant, {})[draw] = {"metrics": entry["metrics"], "correct": per_clip(entry),
-                                                     "actual": entry.get("actual")}
+    for name, (variant, draw) in sorted(names.items(), key=lambda item: (order.index(item[1][0]), item[1][1])):
+        if name in finished:
+            rev = finished[name]["rev"]
+            entry = record(variant, draw, finished[name]["metrics"], *per_clip_correct(rev),
+                           machine=experiment_machine(rev), curves=val_curves(rev))
+        elif name in carried and carried[name]["carried_from"] in finished:
+            entry = carried[name]
+        elif name in recorded:
+            entry = recorded[name]
+        else:
+            entry = carried[name]
+        experiments[name] = entry
+        results.setdefault(variant, {})[draw] = {"metrics": entry["metrics"], "correct": per_clip(entry),
+                                                 "actual": entry.get("actual")}
     return results, experiments
 
 

@@ -75,6 +75,16 @@ def choose(val_by_candidate: dict[str, dict[int, dict]], *, rule: str = RULE, sc
     return {**result, "chosen": chosen, "status": "decided"}
 
 
+def val_by_candidate(recorded: dict[str, dict], candidates) -> dict[str, dict[int, dict]]:
+    """{candidate: {draw: protocol.val_top1}} from a sweep's recorded experiments (`recorded_experiments`)."""
+    val: dict[str, dict[int, dict]] = {name: {} for name in candidates}
+    for entry in recorded.values():
+        figures = (entry.get("metrics", {}).get("protocol") or {}).get("val_top1")
+        if entry["variant"] in val and figures:
+            val[entry["variant"]][int(entry["draw"])] = figures
+    return val
+
+
 def main(argv: list[str] | None = None) -> None:
     from pipeline.ablations import recorded_experiments
 
@@ -83,13 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ablations", default="metrics/ablations_abl6.json")
     parser.add_argument("--out", default="metrics/designs.json")
     args = parser.parse_args(argv)
-    recorded = recorded_experiments(args.ablations, prefix=DECIDED_PREFIX)
-    val: dict[str, dict[int, dict]] = {name: {} for name in CANDIDATES}
-    for entry in recorded.values():
-        figures = (entry.get("metrics", {}).get("protocol") or {}).get("val_top1")
-        if entry["variant"] in val and figures:
-            val[entry["variant"]][int(entry["draw"])] = figures
-    result = choose(val)
+    result = choose(val_by_candidate(recorded_experiments(args.ablations, prefix=DECIDED_PREFIX), CANDIDATES))
     write_json(args.out, {**result, "overrides": OVERRIDES})
     for name in CANDIDATES:
         score = result["mean_score"].get(name)

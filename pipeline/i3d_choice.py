@@ -20,10 +20,11 @@ from __future__ import annotations
 import argparse
 
 from crychic.core.atomic_write import write_json
-from pipeline.designs import MARGIN, MIN_DRAWS, choose
+from pipeline.designs import MARGIN, MIN_DRAWS, choose, val_by_candidate
 
 CANDIDATES = ("full", "i3d_slow", "i3d_centre")  # full: the current default, i3d_r18_tiny
 MODELS = {"full": "i3d_r18_tiny", "i3d_slow": "i3d_r18_tiny_slow", "i3d_centre": "i3d_r18_tiny_centre"}
+NTU_MODELS = {"full": "i3d_r18", "i3d_slow": "i3d_r18_slow", "i3d_centre": "i3d_r18_centre"}  # presets/ntu60_xsub.yaml
 RULE = (
     "Val figures only (evaluate's protocol.val_top1['i3d'], the research profile's 240 val clips per "
     f"draw, sweep abl7). Over the draws that every candidate has (at least {MIN_DRAWS}), the candidate "
@@ -44,13 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ablations", default="metrics/ablations.json")
     parser.add_argument("--out", default="metrics/i3d_choice.json")
     args = parser.parse_args(argv)
-    val: dict[str, dict[int, dict]] = {name: {} for name in CANDIDATES}
-    for entry in recorded_experiments(args.ablations).values():
-        figures = (entry.get("metrics", {}).get("protocol") or {}).get("val_top1")
-        if entry["variant"] in val and figures:
-            val[entry["variant"]][int(entry["draw"])] = figures
-    result = choose(val, rule=RULE, score=i3d_val_top1)
-    write_json(args.out, {**result, "models": MODELS})
+    result = choose(val_by_candidate(recorded_experiments(args.ablations), CANDIDATES), rule=RULE, score=i3d_val_top1)
+    write_json(args.out, {**result, "models": MODELS, "ntu_models": NTU_MODELS})
     for name in CANDIDATES:
         print(f"{name:12s} {MODELS[name]:22s} mean val top-1 {result['mean_score'].get(name)}  "
               f"per draw {result['scores'].get(name)}")

@@ -232,12 +232,19 @@ def _late_start_lines(ablations: dict) -> list[str]:
     lines = ["", f"| `full`, draw | epoch `rgb_only` first reaches {100 * TAKE_OFF:.0f} % val top-1 | the same for the "
              "guided student (stage 2) | `rgb_only` test top-1 % | `crychic_posefree - rgb_only`, points |",
              "|---|---|---|---|---|"]
+    from pipeline.ablations import per_clip
+
+    def start(curves: dict, network: str) -> str:
+        if network not in curves:
+            return "–"
+        epoch = take_off_epoch(curves[network])
+        return "never" if epoch is None else str(epoch)
+
     for draw, entry in rows:
-        correct = {m: [c == "1" for c in bits] for m, bits in entry["correct"].items()}
-        rgb = statistics.fmean(correct["rgb_only"]) if "rgb_only" in correct else None
-        gain = statistics.fmean(correct["crychic_posefree"]) - rgb if rgb is not None and "crychic_posefree" in correct else None
-        starts = [take_off_epoch(entry["val_curves"][n]) if n in entry["val_curves"] else None for n in ("rgb_only", "student")]
-        lines.append(f"| {draw} | " + " | ".join("never" if s is None else str(s) for s in starts)
+        correct = per_clip(entry)
+        rgb = float(correct["rgb_only"].mean()) if "rgb_only" in correct else None
+        gain = float(correct["crychic_posefree"].mean()) - rgb if rgb is not None and "crychic_posefree" in correct else None
+        lines.append(f"| {draw} | " + " | ".join(start(entry["val_curves"], n) for n in ("rgb_only", "student"))
                      + f" | {'–' if rgb is None else f'{100 * rgb:.1f}'} | {'–' if gain is None else f'{100 * gain:+.1f}'} |")
     return lines + ["", "Epochs count from 0; each network's val curve is the experiment's `plots/train_<stage>.json`."]
 

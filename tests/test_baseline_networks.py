@@ -239,7 +239,8 @@ def test_i3d_matches_its_student_in_size_and_depth_with_3d_kernels_throughout(pr
 
 
 @pytest.mark.parametrize("name, student_name, classes", [
-    ("i3d_r18_tiny_slow", None, 12), ("i3d_r18_tiny_centre", None, 12), ("i3d_r18_slow", "ntu60_xsub.yaml", 60)])
+    ("i3d_r18_tiny_slow", None, 12), ("i3d_r18_tiny_centre", None, 12), ("i3d_r18_slow", "ntu60_xsub.yaml", 60),
+    ("i3d_r18_centre", "ntu60_xsub.yaml", 60)])
 def test_i3d_candidates_keep_the_students_size_and_3d_convolutions(name, student_name, classes):
     """The candidates for the default I3D (crychic/models/i3d.py): within +-20 % of the student's parameters,
     every convolution a Conv3d; the selective one (SlowOnly-style) has temporal taps in layers 3-4 only,

@@ -218,7 +218,7 @@ def _gpu_record(path, device: str = "NVIDIA H200") -> None:
 def test_a_measured_gpu_run_gives_its_gpu_and_its_lowest_stage_share(tmp_path):
     _gpu_record(tmp_path / "gpu.json")
     gpu, share, source = bench.measured_gpu(tmp_path / "gpu.json")
-    assert (gpu, share) == ("H200", 0.033)  # the marked run, not the first; its slowest stage
+    assert (gpu, share) == ("H200", 0.033)  # the marked run, not the first; its stage of the lowest share
     assert source.startswith("measured") and "train_teacher" in source and "cuDNN benchmark on" in source
 
 
@@ -226,3 +226,28 @@ def test_without_a_known_measured_gpu_the_projection_assumes_one(tmp_path):
     assert bench.measured_gpu(tmp_path / "absent.json") is None
     _gpu_record(tmp_path / "gpu.json", device="Some Future GPU")
     assert bench.measured_gpu(tmp_path / "gpu.json") is None  # its peak is unknown: no share can be charged
+
+
+def test_a_single_run_file_as_gpu_ntu_shapes_writes_it_is_read_too(tmp_path):
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"device": "NVIDIA H200", "batch": 32, "cudnn_benchmark": True,
+                                "stages": {"train_joint": {"implied_utilisation": 0.05}}}))
+    assert bench.measured_gpu(path)[:2] == ("H200", 0.05)
+
+
+def test_the_measured_share_is_used_unless_another_gpu_or_share_is_asked_for(tmp_path, monkeypatch):
+    _gpu_record(tmp_path / "gpu.json")
+    monkeypatch.setattr(bench, "GPU_MEASURED", tmp_path / "gpu.json")
+    assert bench.gpu_assumption(bench.parse_args([]))["utilisation"] == 0.033
+    assert bench.gpu_assumption(bench.parse_args(["--gpu", "H200"]))["utilisation"] == 0.033
+    assert bench.gpu_assumption(bench.parse_args(["--gpu", "A100"])) == {"gpu": "A100", "utilisation": 0.30}
+    assert bench.gpu_assumption(bench.parse_args(["--utilisation", "0.2"])) == {"gpu": "A100", "utilisation": 0.2}
+
+
+def test_reproject_recomputes_the_projection_from_the_recorded_measurements(tmp_path, measured):
+    out = tmp_path / "bench.json"
+    out.write_text(json.dumps({"shapes": {"epochs": EPOCHS}, "measured": measured, "projection": None}))
+    assert bench.main(["--reproject", "--out", str(out), "--gpu", "A100", "--utilisation", "0.5"]) == 0
+    projection = json.loads(out.read_text())["projection"]
+    assert projection["assumptions"]["gpu_utilisation"]["value"] == 0.5
+    assert projection == json.loads(json.dumps(bench.project(measured, bench.default_assumptions(EPOCHS, utilisation=0.5))))

@@ -485,9 +485,10 @@ def test_training_noise_compares_two_seeds_on_the_same_clips_with_the_spread_ove
 
 
 def test_an_earlier_prefix_experiment_is_read_under_this_prefix_only_where_carried_over(tmp_path):
-    from pipeline.ablations import CARRIED_OVER, CARRIED_PREFIX, carried_over
+    from pipeline.ablations import CARRIED_OVER, CARRIED_PREFIX, carried_over, parse_experiment_name
 
-    (variant, draw), old = sorted(CARRIED_OVER.items())[0]
+    name, old = sorted(CARRIED_OVER.items())[0]
+    variant, draw = parse_experiment_name(name)
     entry = {"variant": "design_keypoint_guidance", "draw": draw, "metrics": {}, "correct": {"rgb_only": "0110"}}
     table = tmp_path / "earlier.json"
     table.write_text(json.dumps({"experiments": {old: entry, f"{CARRIED_PREFIX}-full-d{draw}": {**entry, "variant": "full"}}}))
@@ -525,3 +526,26 @@ def test_the_i3d_choice_block_shows_each_candidates_val_figures_and_the_verdict(
               "mean_score": {"full": 0.25, "i3d_slow": 0.5, "i3d_centre": 0.4}}
     text = i3d_choice_markdown(choice)
     assert "| `i3d_slow` | `i3d_r18_tiny_slow` | d0 50.0 | 50.0 |" in text and "chosen: i3d_slow" in text
+
+
+def test_the_table_keeps_every_recorded_experiment_and_a_carried_ones_curves(tmp_path, monkeypatch):
+    """A smaller invocation (`--variants full --draws 0`) must not drop the rest of the sweep, and in a fresh
+    clone (no earlier experiment's commit) a carried-over draw keeps the val curves its record has."""
+    import argparse
+
+    from pipeline import ablations
+
+    name, old = sorted(ablations.CARRIED_OVER.items())[0]
+    variant, draw = ablations.parse_experiment_name(name)
+    bare = {"variant": "design_keypoint_guidance", "draw": draw, "metrics": {}, "correct": {"rgb_only": "01"}}
+    table = tmp_path / "earlier.json"
+    table.write_text(json.dumps({"experiments": {old: bare}}))
+    monkeypatch.setattr(ablations, "CARRIED_TABLE", str(table))
+    recorded = {name: {**bare, "variant": variant, "carried_from": old, "val_curves": {"rgb_only": [0.1, 0.3]}},
+                experiment_name("no_contrastive", 7): {**bare, "variant": "no_contrastive", "draw": 7}}
+    args = argparse.Namespace(profile="research", variants=["full"], draws=[0])
+    results, experiments = ablations._collect(args, finished={}, recorded=recorded)
+    assert experiments[name]["val_curves"] == {"rgb_only": [0.1, 0.3]}
+    assert set(results) == {variant, "no_contrastive"} and set(results["no_contrastive"]) == {7}
+    assert ablations.parse_experiment_name(f"{QUEUE_PREFIX}-default-full-d0") is None  # another profile's
+    assert ablations.parse_experiment_name(experiment_name("full_seed2", 3)) == ("full_seed2", 3)

@@ -16,16 +16,17 @@ import torch
 import torch.distributed as dist
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """The torch device of `train.device`. On CUDA, cuDNN times its convolution algorithms for each new
-    shape first (`cudnn.benchmark`, as PYSKL's configs do): our shapes are fixed per stage, and it made the
-    teacher's training steps 26 % faster on an H200 at NTU shapes (metrics/gpu_ntu_shapes.json). GPU
-    training was never bit-reproducible (AMP, atomic adds); the CPU path is untouched."""
+def resolve_device(name: str = "auto", *, train: bool = False) -> torch.device:
+    """The torch device of `train.device`. Training on CUDA (`train=True`) lets cuDNN time its convolution
+    algorithms for each new shape first (`cudnn.benchmark`, as PYSKL's configs do): a stage's shapes are
+    fixed, and it made the teacher's training steps 26 % faster on an H200 at NTU shapes
+    (metrics/gpu_ntu_shapes.json). Which algorithm wins that timing can change from run to run, so
+    evaluation leaves it off (its scores are meant to repeat); the CPU path is untouched."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("train.device asks for CUDA, but torch sees no GPU")
-    if name.startswith("cuda"):
+    if name.startswith("cuda") and train:
         torch.backends.cudnn.benchmark = True
     return torch.device(name)
 

@@ -58,7 +58,7 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
     if stage not in BASELINE_INPUTS:
         raise ValueError(f"unknown baseline {stage!r}; known: {sorted(BASELINE_INPUTS)}")
     input_name, section, train = BASELINE_INPUTS[stage], params[stage], params["train"]
-    device = resolve_device(train["device"])
+    device = resolve_device(train["device"], train=True)
     seed = int(params["seed"])
     seed_everything(seed)
     num_classes = len(label_names)

@@ -311,7 +311,7 @@ def train_stage(
 def _stage_device(setting: str) -> tuple[torch.device, object]:
     """(the device this process trains on, its distributed context): under torchrun on CUDA, each
     rank takes the GPU of its local rank."""
-    device = resolve_device(setting)
+    device = resolve_device(setting, train=True)
     ctx = init_distributed(device)
     if ctx.enabled and device.type == "cuda":
         device = torch.device("cuda", ctx.local_rank)
