@@ -90,6 +90,13 @@ VARIANTS.update(FRAMED)
 # Issue 23 C: the I3D candidates at the student's size (`pipeline.i3d_choice` picks on val by its rule).
 I3D_CANDIDATES = {"i3d_slow": ["i3d.model=i3d_r18_tiny_slow"], "i3d_centre": ["i3d.model=i3d_r18_tiny_centre"]}
 VARIANTS.update(I3D_CANDIDATES)
+# A control for the pose-free claim (issue 23 B/E): both stage-2 RGB networks, the guided student and
+# rgb_only (which trains by train.student's settings), warmed up linearly over 3 epochs, as stage 3 is.
+# rgb_only left chance on val late on some draws while the guided student did not (the report's take-off
+# table): if the warm-up makes rgb_only start as reliably and the claim shrinks with it, the claim is about
+# optimisation, not about what guidance teaches. `++`: the key is absent from params.yaml (0: no warm-up).
+CONTROLS = {"stage2_warmup": ["++train.student.warmup_epochs=3"]}
+VARIANTS.update(CONTROLS)
 # Issue 23 E: `full` again on the same data draw with another training seed (draw + RESEED_OFFSET), so
 # that training noise (seed to seed, same clips) is told apart from draw noise (`training_noise`).
 RESEED_OFFSET = 1000

@@ -166,6 +166,21 @@ def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     # A second training seed on the same data draw: the data seed stays, the training seed alone moves.
     assert overrides("full_seed2", 2, params) == ["data.seed=2", "seed=1002", *RESEARCH_PROFILE]
     assert experiment_name("no_attention_transfer", 2) == f"{QUEUE_PREFIX}-no-attention-transfer-d2" and QUEUE_PREFIX.startswith("abl")
+    assert "i3d.model=i3d_r18_tiny_slow" in overrides("i3d_slow", 0, params)
+    assert "++train.student.warmup_epochs=3" in overrides("stage2_warmup", 0, params)
+
+
+def test_dvc_applies_the_warm_up_controls_override_to_a_params_file_without_the_key(tmp_path):
+    """`dvc exp run -S ++key=value` adds a key params.yaml lacks (DVC's own Hydra override code)."""
+    import yaml
+    from dvc.utils.hydra import apply_overrides
+
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  student: {epochs: 25, lr: 0.003}\n")
+    apply_overrides(str(path), [o for o in overrides("stage2_warmup", 0, {"train": {s: {"epochs": 1} for s in
+                                                                               ("teacher", "student", "joint")}})
+                                if o.startswith("++")])
+    assert yaml.safe_load(path.read_text())["train"]["student"] == {"epochs": 25, "lr": 0.003, "warmup_epochs": 3}
 
 
 def test_sweep_runs_full_on_every_draw_first():
