@@ -629,7 +629,10 @@ def main(argv: list[str] | None = None) -> None:
     table = summarise(results)
     claims = claims_over_draws(results.get("full", {}), [c for c in COMPARISONS if c not in SWEEP_COMPARISONS_SKIPPED])
     against_full = variants_against_full(results)
-    variant_claims = {variant: claims_over_draws(by_draw, HEADLINE_CLAIMS) for variant, by_draw in results.items()}
+    # Inside every variant: the headline claims, and the I3D baseline against rgb_only (the I3D candidates'
+    # variants are the only experiments that trained the other I3D networks).
+    variant_claims = {variant: claims_over_draws(by_draw, [*HEADLINE_CLAIMS, ("i3d", "rgb_only")])
+                      for variant, by_draw in results.items()}
     noise = training_noise(results, HEADLINE_CLAIMS)
     # A sweep grows draw by draw, so its cost is the sum of its invocations: keep each one's time.
     runs = previous_runs(args.out)
