@@ -214,8 +214,9 @@ def _profile(preset: str | None) -> tuple[dict, int]:
 def test_i3d_matches_its_student_in_size_and_depth_with_3d_kernels_throughout(preset):
     """Issue 23 C: the I3D baseline against the student it is compared with (`rgb_only`, built the
     way that stage builds it, multi-scale temporal blocks included): parameters within +-20 %, the
-    same depth, and every spatial kernel inflated to t x k x k with t > 1 (the 1x1 projection
-    shortcuts are 1x1x1, as I3D's 1x1 convolutions)."""
+    same depth, and every convolution a t x k x k Conv3d, with temporal taps (t > 1) in every stage
+    its config inflates and t = 1 elsewhere (val chose the SlowOnly-style network, inflated in layers
+    3-4 only: metrics/i3d_choice.json); the 1x1 projection shortcuts are 1x1x1, as I3D's 1x1 convolutions."""
     params, classes = _profile(preset)
     student = build_model(classes, params["model"]).student
     i3d = create_model(params["i3d"]["model"], num_classes=classes)
@@ -227,10 +228,17 @@ def test_i3d_matches_its_student_in_size_and_depth_with_3d_kernels_throughout(pr
     assert [len(layer) for layer in i3d.layers] == [len(layer) for layer in student.layers]
     convs = [m for m in i3d.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Conv1d)]
     assert not convs, "an I3D conv that is not 3D"
-    kernels = [m.kernel_size for m in i3d.modules() if isinstance(m, torch.nn.Conv3d)]
-    assert all(t > 1 for t, h, w in kernels if (h, w) != (1, 1)), kernels
-    assert all((t, h, w) == (1, 1, 1) for t, h, w in kernels if t == 1), kernels  # shortcuts only
-    assert kernels[0] == (3, 7, 7)  # the stem
+    named = {n: m.kernel_size for n, m in i3d.named_modules() if isinstance(m, torch.nn.Conv3d)}
+    kernels = list(named.values())
+    assert all(h == w for _, h, w in kernels), kernels  # t x k x k
+    assert all(k == (1, 1, 1) for k in kernels if k[1] == 1), kernels  # 1x1 shortcuts only
+    stage_of = {n: 0 if n.startswith("stem") else int(n.split(".")[1]) + 1 for n in named}  # stem, layer1..4
+    for n, (t, h, _) in named.items():
+        if h > 1:  # a spatial kernel: temporal taps exactly where the config inflates (the first conv of a block at least)
+            assert (t > 1) == bool(i3d.config.inflate[stage_of[n]]) or (t == 1 and not i3d.config.inflate_second
+                                                                        and ".body.3" in n), (n, t)
+    assert any(t > 1 for t, _, _ in kernels) and i3d.config.inflate[-1]  # temporal modelling, the last stage at least
+    assert named["stem.0"][1:] == (7, 7)
     assert sum(h > 1 for _, h, _ in kernels) == 1 + 2 * sum(student.config.stage_blocks)  # stem + 2 per block
     frames, size = (params["rgb"]["clip_len"], 32)
     with torch.no_grad():
