@@ -195,16 +195,18 @@ def queue(variants: list[str], draws: list[int], params: dict, skip: set[str] = 
     return names
 
 
+def _queue_status() -> str:
+    return subprocess.run([_dvc(), "queue", "status"], check=True, capture_output=True, text=True).stdout
+
+
 def queue_states() -> dict[str, str]:
     """Experiment name -> DVC queue state (Queued, Running, Success, Failed)."""
-    out = subprocess.run([_dvc(), "queue", "status"], check=True, capture_output=True, text=True).stdout
-    return parse_queue_status(out)
+    return parse_queue_status(_queue_status())
 
 
 def queue_busy() -> bool:
     """Whether any experiment (of any prefix) is running in this repository's DVC queue."""
-    out = subprocess.run([_dvc(), "queue", "status"], check=True, capture_output=True, text=True).stdout
-    return any(line.split()[-1:] == ["Running"] for line in out.splitlines()[1:])
+    return any(line.split()[-1:] == ["Running"] for line in _queue_status().splitlines()[1:])
 
 
 def parse_queue_status(out: str) -> dict[str, str]:
@@ -520,13 +522,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _run_sweep(args: argparse.Namespace, params: dict, finished: dict[str, dict], recorded: dict[str, dict]
-               ) -> list[str]:
+def _run_sweep(args: argparse.Namespace, params: dict, finished: dict[str, dict], recorded: dict[str, dict],
+               carried: dict[str, dict]               ) -> list[str]:
     """Queue the experiments not yet finished, run the queue and wait for it; returns the names waited for."""
     # Experiments already queued or running (an earlier invocation's) are waited for, not queued again.
     active = {n for n, state in queue_states().items() if state in {"Queued", "Running"}}
     wanted = {experiment_name(v, d, args.profile) for v, d in sweep_order(args.variants, args.draws)}
-    done = set(finished) | set(recorded) | set(carried_over(finished))
+    done = set(finished) | set(recorded) | set(carried)
     names = queue(args.variants, args.draws, params, skip=active | (set() if args.rerun else done),
                   profile=args.profile)
     print(f"[ablations] queued {len(names)} experiments ({len(done & wanted)} already finished, "
@@ -566,14 +568,15 @@ def carried_over(finished: dict[str, dict], table: str | None = None) -> dict[st
     return out
 
 
-def _collect(args: argparse.Namespace, finished: dict[str, dict], recorded: dict[str, dict]
-             ) -> tuple[dict[str, dict[int, dict]], dict[str, dict]]:
+def _collect(args: argparse.Namespace, finished: dict[str, dict], recorded: dict[str, dict],
+             carried: dict[str, dict] | None = None) -> tuple[dict[str, dict[int, dict]], dict[str, dict]]:
     """Every finished (variant, draw) of this prefix and profile, whatever `--variants` and `--draws` asked to
     run (the table is the whole sweep; a smaller invocation must not drop the rest): variant -> draw -> its
     figures, and the records to keep. Sources, first found wins: this repository's experiment; an earlier
     prefix's experiment carried over (`CARRIED_OVER`) when its commit is here; an earlier table's record; the
     carried-over record of the earlier prefix's table (which has no val curves)."""
-    carried = carried_over(finished) if args.profile == "research" else {}
+    if carried is None:
+        carried = carried_over(finished) if args.profile == "research" else {}
     names = {name: parsed for name in set(finished) | set(recorded) | set(carried)
              if (parsed := parse_experiment_name(name, args.profile))}
     order = list(VARIANTS)
@@ -619,13 +622,15 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     finished = experiment_metrics()
     recorded = recorded_experiments(args.out)
+    # Read once (its records read each earlier experiment's commit): an earlier experiment never changes.
+    carried = carried_over(finished) if args.profile == "research" else {}
     names: list[str] = []
     if not args.table_only:
-        names = _run_sweep(args, params, finished, recorded)
+        names = _run_sweep(args, params, finished, recorded, carried)
         finished = experiment_metrics()
     from crychic.evaluation.methods import COMPARISONS
 
-    results, experiments = _collect(args, finished, recorded)
+    results, experiments = _collect(args, finished, recorded, carried)
     table = summarise(results)
     claims = claims_over_draws(results.get("full", {}), [c for c in COMPARISONS if c not in SWEEP_COMPARISONS_SKIPPED])
     against_full = variants_against_full(results)
