@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -204,9 +205,32 @@ def queue_states() -> dict[str, str]:
     return parse_queue_status(_queue_status())
 
 
+def active_workers(out: str) -> int:
+    """The number of live queue workers in `dvc queue status` text ("Worker status: 1 active, 0 idle")."""
+    found = re.search(r"Worker status: (\d+) active", out)
+    return int(found.group(1)) if found else 0
+
+
 def queue_busy() -> bool:
-    """Whether any experiment (of any prefix) is running in this repository's DVC queue."""
-    return any(line.split()[-1:] == ["Running"] for line in _queue_status().splitlines()[1:])
+    """Whether a DVC queue worker of this repository is running an experiment (of any prefix)."""
+    return active_workers(_queue_status()) > 0
+
+
+def stale_running(out: str) -> list[str]:
+    """Experiments (any prefix) that `dvc queue status` calls Running while no worker is alive: their
+    worker was killed (a crash, a closed session), and DVC would call them Running for ever."""
+    if active_workers(out) > 0:
+        return []
+    return [fields[1] for line in out.splitlines()[1:] if len(fields := line.split()) >= 3 and fields[-1] == "Running"]
+
+
+def fail_stale_running() -> list[str]:
+    """Mark the stale Running experiments Failed (`dvc queue kill`), so that a resumed sweep queues them again."""
+    names = stale_running(_queue_status())
+    for name in names:
+        print(f"[ablations] {name} is Running with no live queue worker (killed?): marking it Failed", flush=True)
+        subprocess.run([_dvc(), "queue", "kill", name], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return names
 
 
 def parse_queue_status(out: str) -> dict[str, str]:
@@ -228,9 +252,16 @@ def wait(names: list[str], poll_seconds: float = 15.0) -> dict[str, str]:
     """Block until every named experiment has finished, printing progress with counts and rate.
     An experiment that left the queue unfinished (removed by hand with `dvc queue remove`) is
     reported as "Removed", and the sweep goes on to record the others."""
-    started, last, idle_polls = time.perf_counter(), None, 0
+    started, last, idle_polls, orphan_polls = time.perf_counter(), None, 0, 0
     while True:
-        states = queue_states()
+        out = _queue_status()
+        states = parse_queue_status(out)
+        # A worker killed mid-experiment leaves it Running for ever: after two polls in a row, marked Failed.
+        orphan_polls = orphan_polls + 1 if any(n in stale_running(out) for n in names) else 0
+        if orphan_polls >= 2:
+            fail_stale_running()
+            orphan_polls = 0
+            continue
         done = [n for n in names if states.get(n) in {"Success", "Failed"}]
         running = [n for n in names if states.get(n) == "Running"]
         elapsed = time.perf_counter() - started
@@ -525,7 +556,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _run_sweep(args: argparse.Namespace, params: dict, finished: dict[str, dict], recorded: dict[str, dict],
                carried: dict[str, dict]               ) -> list[str]:
     """Queue the experiments not yet finished, run the queue and wait for it; returns the names waited for."""
-    # Experiments already queued or running (an earlier invocation's) are waited for, not queued again.
+    # Experiments already queued or running (an earlier invocation's) are waited for, not queued again;
+    # one left Running by a killed worker is marked Failed first, and so queued again.
+    fail_stale_running()
     active = {n for n, state in queue_states().items() if state in {"Queued", "Running"}}
     wanted = {experiment_name(v, d, args.profile) for v, d in sweep_order(args.variants, args.draws)}
     done = set(finished) | set(recorded) | set(carried)

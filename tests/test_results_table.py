@@ -248,24 +248,56 @@ def test_a_failed_attempt_never_stands_in_for_the_finished_run():
         assert found == {"abl3-x-d1": {"metrics": {"seed": 1}, "rev": "good"}}
 
 
+def _status_text(states: dict[str, str], workers: int) -> str:
+    """`dvc queue status` text for `states` (name -> state) with `workers` live workers."""
+    rows = [f"{i:07x}  {name}  03:36 AM   {state}" for i, (name, state) in enumerate(states.items())]
+    return "\n".join(["Task     Name    Created    Status", *rows, "", f"Worker status: {workers} active, 0 idle", ""])
+
+
+def _fake_queue(monkeypatch, states: list[dict[str, str]], workers: list[int]) -> list[list[str]]:
+    """`dvc queue status` answers from the lists, poll by poll; returns the other dvc commands run."""
+    import pipeline.ablations as ablations
+
+    answers = iter(_status_text(s, w) for s, w in zip(states, workers))
+    monkeypatch.setattr(ablations, "_queue_status", lambda: next(answers))
+    commands = []
+    monkeypatch.setattr(ablations.subprocess, "run", lambda command, **kwargs: commands.append(command[1:]))
+    return commands
+
+
 def test_wait_restarts_a_queue_worker_that_stopped_with_experiments_queued(monkeypatch):
     import pipeline.ablations as ablations
 
-    states = iter([{"e": "Queued"}, {"e": "Queued"}, {"e": "Running"}, {"e": "Success"}])
-    monkeypatch.setattr(ablations, "queue_states", lambda: next(states))
-    started = []
-    monkeypatch.setattr(ablations.subprocess, "run", lambda command, **kwargs: started.append(command[1:]))
-    assert ablations.wait(["e"], poll_seconds=0) == {"e": "Success"}
-    assert started == [["queue", "start", "-j", "1"]]
+    name = f"{QUEUE_PREFIX}-e-d0"
+    commands = _fake_queue(monkeypatch, [{name: s} for s in ("Queued", "Queued", "Running", "Success")], [0, 0, 1, 0])
+    assert ablations.wait([name], poll_seconds=0) == {name: "Success"}
+    assert commands == [["queue", "start", "-j", "1"]]
 
 
 def test_wait_reports_an_experiment_removed_from_the_queue_and_returns(monkeypatch):
     import pipeline.ablations as ablations
 
     # "b" was removed by hand (`dvc queue remove`) while "a" ran: the sweep records "a" and goes on.
-    states = iter([{"a": "Running", "b": "Queued"}, {"a": "Success"}])
-    monkeypatch.setattr(ablations, "queue_states", lambda: next(states))
-    assert ablations.wait(["a", "b"], poll_seconds=0) == {"a": "Success", "b": "Removed"}
+    a, b = f"{QUEUE_PREFIX}-a-d0", f"{QUEUE_PREFIX}-b-d0"
+    _fake_queue(monkeypatch, [{a: "Running", b: "Queued"}, {a: "Success"}], [1, 0])
+    assert ablations.wait([a, b], poll_seconds=0) == {a: "Success", b: "Removed"}
+
+
+def test_an_experiment_left_running_by_a_killed_worker_is_marked_failed(monkeypatch):
+    """A closed session killed the queue worker mid-experiment: DVC calls it Running for ever. The sweep
+    marks it Failed (`dvc queue kill`) rather than wait for ever, and a resumed sweep queues it again."""
+    import pipeline.ablations as ablations
+    from pipeline.ablations import stale_running
+
+    name = f"{QUEUE_PREFIX}-full-seed2-d4"
+    assert stale_running(_status_text({name: "Running"}, workers=0)) == [name]
+    assert stale_running(_status_text({name: "Running"}, workers=1)) == []  # a live worker runs it
+    assert stale_running(_status_text({name: "Failed"}, workers=0)) == []
+    # wait(): two orphaned polls in a row, then the kill (which reads the status once more), then Failed.
+    polls = [{name: "Running"}] * 3 + [{name: "Failed"}]
+    commands = _fake_queue(monkeypatch, polls, [0, 0, 0, 0])
+    assert ablations.wait([name], poll_seconds=0) == {name: "Failed"}
+    assert commands == [["queue", "kill", name]]
 
 
 def _sweep(t_ci95=None, groups=None) -> dict:
