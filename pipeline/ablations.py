@@ -103,6 +103,10 @@ VARIANTS.update(CONTROLS)
 RESEED_OFFSET = 1000
 SEEDS = {"full_seed2": ["seed={reseed}"]}
 VARIANTS.update(SEEDS)
+# `full` on a draw no experiment has used, run by `pipeline.holdout_check` to see whether the claims called
+# supported keep their sign there: never one of the sweep's draws (`_collect` leaves it out of the table).
+HOLDOUT_VARIANT = "holdout"
+VARIANTS[HOLDOUT_VARIANT] = []
 # The method's two headline claims, read inside every variant (its own rgb_only and late fusion).
 HEADLINE_CLAIMS = [("crychic_fused", "late_fusion"), ("crychic_posefree", "rgb_only"), ("student_guided", "rgb_only")]
 # What every sweep experiment runs on top of its variant (see the module docstring): 16 train, 10
@@ -611,7 +615,7 @@ def _collect(args: argparse.Namespace, finished: dict[str, dict], recorded: dict
     if carried is None:
         carried = carried_over(finished) if args.profile == "research" else {}
     names = {name: parsed for name in set(finished) | set(recorded) | set(carried)
-             if (parsed := parse_experiment_name(name, args.profile))}
+             if (parsed := parse_experiment_name(name, args.profile)) and parsed[0] != HOLDOUT_VARIANT}
     order = list(VARIANTS)
     results: dict[str, dict[int, dict]] = {}
     experiments = {}

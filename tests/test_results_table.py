@@ -589,10 +589,13 @@ def test_the_table_keeps_every_recorded_experiment_and_a_carried_ones_curves(tmp
     table.write_text(json.dumps({"experiments": {old: bare}}))
     monkeypatch.setattr(ablations, "CARRIED_TABLE", str(table))
     recorded = {name: {**bare, "variant": variant, "carried_from": old, "val_curves": {"rgb_only": [0.1, 0.3]}},
-                experiment_name("no_contrastive", 7): {**bare, "variant": "no_contrastive", "draw": 7}}
+                experiment_name("no_contrastive", 7): {**bare, "variant": "no_contrastive", "draw": 7},
+                # the held-out draw's experiment checks the table (`pipeline.holdout_check`): never in it
+                experiment_name(ablations.HOLDOUT_VARIANT, 9): {**bare, "variant": "holdout", "draw": 9}}
     args = argparse.Namespace(profile="research", variants=["full"], draws=[0])
     results, experiments = ablations._collect(args, finished={}, recorded=recorded)
     assert experiments[name]["val_curves"] == {"rgb_only": [0.1, 0.3]}
     assert set(results) == {variant, "no_contrastive"} and set(results["no_contrastive"]) == {7}
+    assert experiment_name(ablations.HOLDOUT_VARIANT, 9) not in experiments
     assert ablations.parse_experiment_name(f"{QUEUE_PREFIX}-default-full-d0") is None  # another profile's
     assert ablations.parse_experiment_name(experiment_name("full_seed2", 3)) == ("full_seed2", 3)

@@ -1,0 +1,120 @@
+"""Issue 23: does every claim the report calls supported keep its sign on a data draw nobody has used?
+
+    python -m pipeline.holdout_check --draw N     # N: a draw no sweep experiment has used (refused otherwise)
+
+A sweep's intervals are computed on the draws it ran, and the choices behind the method (the design,
+the I3D network, the epochs) were read off those same draws' val splits. A draw that none of that saw
+is the honest out-of-sample check: the whole pipeline, exactly as the sweep's `full` runs it (research
+profile, `dvc exp run` of every stage from ingest on), is run once on draw N as the queued experiment
+`<prefix>-holdout-d<N>`, and each supported claim's paired top-1 difference on that draw's test clips
+is compared with the sign the report gave it.
+
+Which claims: those of `metrics/ablations.json` `claims` that `pipeline.results_table` reads with a
+direction (`CLAIM_STATEMENTS`) and calls supported (`verdict` of `draw_interval`), read from the table
+*before* the run, and written to the result with the interval that made each one supported. One draw
+cannot confirm an interval; a flipped sign on it is a warning that the interval was too narrow (few
+draws, or a choice tuned to them). The held-out experiment stays out of the sweep's table
+(`pipeline.ablations.HOLDOUT`), so it never becomes one of the draws it checks.
+
+Result: `metrics/holdout_check.json` (the draw, the experiment, the machine, and per claim the interval
+it was supported by, the expected sign, the difference on the held-out draw and whether the sign held).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from crychic.core.atomic_write import write_json
+from pipeline import ablations
+from pipeline.results_table import CLAIM_STATEMENTS, draw_interval, verdict
+
+
+def supported_claims(table: dict) -> dict[str, dict]:
+    """Claim -> {"direction", "interval", "interval_kind"} for every claim of the sweep's table that the
+    report calls supported (the claim's direction, read from its interval over draws)."""
+    out = {}
+    for name, entry in (table.get("claims") or {}).items():
+        direction = CLAIM_STATEMENTS.get(name, (None, 0))[1]
+        interval, kind = draw_interval(entry)
+        if direction and verdict(interval, direction) == "supported":
+            out[name] = {"direction": direction, "interval": interval, "interval_kind": kind,
+                         "draws": entry.get("draws")}
+    return out
+
+
+def used_draws(tables: list[dict]) -> set[int]:
+    """Every data draw any experiment of these ablation tables ran on (of any variant or prefix)."""
+    return {int(entry["draw"]) for table in tables for entry in (table.get("experiments") or {}).values()
+            if "draw" in entry}
+
+
+def check(claims: dict[str, dict], correct: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Each supported claim "a - b": its top-1 difference on the held-out draw (`correct`: model -> per-clip
+    right or wrong) and whether it has the claimed sign (a zero difference keeps no sign)."""
+    out = {}
+    for name, claim in claims.items():
+        a, b = name.split(" - ")
+        difference = float(correct[a].mean() - correct[b].mean())
+        out[name] = {**claim, "difference": round(difference, 4), "kept_sign": bool(difference * claim["direction"] > 0)}
+    return out
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--draw", type=int, required=True, help="a data draw no sweep experiment has used")
+    parser.add_argument("--table", default="metrics/ablations.json", help="the sweep's table whose claims are checked")
+    parser.add_argument("--out", default="metrics/holdout_check.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    table = json.loads(Path(args.table).read_text())
+    earlier = [json.loads(p.read_text()) for p in sorted(Path(args.table).parent.glob("ablations*.json"))]
+    if args.draw in used_draws([table, *earlier]) or args.draw == int(yaml.safe_load(Path("params.yaml").read_text())["data"]["seed"]):
+        sys.exit(f"holdout_check: draw {args.draw} has been used (by the default pipeline or a sweep "
+                 f"experiment in {Path(args.table).parent}/ablations*.json): choose another")
+    claims = supported_claims(table)
+    if not claims:
+        sys.exit(f"holdout_check: {args.table} has no claim the report calls supported: nothing to check")
+    print(f"[holdout] checking {len(claims)} supported claims on draw {args.draw}: {', '.join(claims)}", flush=True)
+    name = ablations.experiment_name(ablations.HOLDOUT_VARIANT, args.draw)
+    finished = ablations.experiment_metrics()
+    if name not in finished:
+        ablations.fail_stale_running()
+        params = yaml.safe_load(Path("params.yaml").read_text())
+        active = {n for n, s in ablations.queue_states().items() if s in {"Queued", "Running"}}
+        if name not in active:
+            ablations.queue([ablations.HOLDOUT_VARIANT], [args.draw], params)
+        if not ablations.queue_busy():
+            subprocess.run([ablations._dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
+        state = ablations.wait([name])[name]
+        if state != "Success":
+            sys.exit(f"holdout_check: the experiment {name} ended {state}: see `dvc queue logs {name}`")
+        finished = ablations.experiment_metrics()
+    rev = finished[name]["rev"]
+    correct, _ = ablations.per_clip_correct(rev)
+    results = check(claims, correct)
+    write_json(args.out, {
+        "draw": args.draw, "experiment": name, "rev": rev, "machine": ablations.experiment_machine(rev),
+        "table": args.table, "clips": len(next(iter(correct.values()))),
+        "rule": "Every claim the report calls supported (its interval over the sweep's draws on the claimed side of "
+                "zero) is checked on one draw no sweep experiment used: the sign of its paired top-1 difference on "
+                "that draw's test clips must be the claimed one.",
+        "claims": results, "all_kept": all(r["kept_sign"] for r in results.values())})
+    for claim, result in results.items():
+        print(f"[holdout] {claim}: {result['difference'] * 100:+.1f} points on draw {args.draw} "
+              f"({'sign kept' if result['kept_sign'] else 'SIGN NOT KEPT'}; supported by {result['interval_kind']} "
+              f"[{result['interval'][0] * 100:+.1f}, {result['interval'][1] * 100:+.1f}])", flush=True)
+    return 0 if all(r["kept_sign"] for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

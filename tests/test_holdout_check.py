@@ -1,0 +1,50 @@
+"""pipeline.holdout_check: which claims are checked, which draws are refused, how a sign is judged."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline.holdout_check import check, main, supported_claims, used_draws
+
+
+def _table() -> dict:
+    claim = lambda t: {"per_draw": [0.1, 0.2, 0.15], "draws": 3, "t_ci95": t, "ci95": t}  # noqa: E731
+    return {
+        "claims": {
+            "crychic_fused - crychic_posefree": claim([0.05, 0.25]),  # supported, claimed better
+            "crychic_fused - late_fusion": claim([-0.05, 0.18]),  # straddles zero: not supported
+            "i3d - rgb_only": claim([-0.5, -0.1]),  # a baseline comparison: no direction, never "supported"
+        },
+        "experiments": {"abl7-full-d0": {"variant": "full", "draw": 0}, "abl7-no-contrastive-d3": {"variant": "x", "draw": 3}},
+    }
+
+
+def test_only_the_claims_the_report_calls_supported_are_checked():
+    claims = supported_claims(_table())
+    assert list(claims) == ["crychic_fused - crychic_posefree"]
+    assert claims["crychic_fused - crychic_posefree"]["direction"] == 1
+    assert claims["crychic_fused - crychic_posefree"]["interval"] == [0.05, 0.25]
+
+
+def test_a_sign_is_kept_only_on_the_claimed_side_of_zero():
+    claims = supported_claims(_table())
+    ahead = {"crychic_fused": np.array([1, 1, 0, 1], bool), "crychic_posefree": np.array([1, 0, 0, 1], bool)}
+    assert check(claims, ahead)["crychic_fused - crychic_posefree"] == {
+        **claims["crychic_fused - crychic_posefree"], "difference": 0.25, "kept_sign": True}
+    tied = {"crychic_fused": ahead["crychic_posefree"], "crychic_posefree": ahead["crychic_posefree"]}
+    assert check(claims, tied)["crychic_fused - crychic_posefree"]["kept_sign"] is False  # zero keeps no sign
+    behind = {"crychic_fused": ahead["crychic_posefree"], "crychic_posefree": ahead["crychic_fused"]}
+    assert check(claims, behind)["crychic_fused - crychic_posefree"]["kept_sign"] is False
+
+
+def test_a_draw_any_experiment_used_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/ablations.json").write_text(json.dumps(_table()))
+    (tmp_path / "metrics/ablations_abl6.json").write_text(json.dumps({"experiments": {"abl6-full-d5": {"draw": 5}}}))
+    (tmp_path / "params.yaml").write_text("data:\n  seed: 7\n")
+    monkeypatch.chdir(tmp_path)
+    assert used_draws([_table()]) == {0, 3}
+    for draw in (0, 3, 5, 7):  # this sweep's, an earlier sweep's, the default pipeline's
+        with pytest.raises(SystemExit, match=f"draw {draw} has been used"):
+            main(["--draw", str(draw)])
