@@ -747,6 +747,21 @@ def i3d_choice_markdown(choice: dict) -> str:
     return "\n".join(lines)
 
 
+def holdout_markdown(check: dict) -> str:
+    """`metrics/holdout_check.json` (`python -m pipeline.holdout_check`): each supported claim on the held-out draw."""
+    machine = check.get("machine") or {}
+    lines = ["| claim (supported over the sweep's draws) | interval it was supported by, points | "
+             f"on held-out draw {check['draw']}, points | sign kept |", "|---|---|---|---|"]
+    for name, claim in check["claims"].items():
+        low, high = claim["interval"]
+        lines.append(f"| `{name}` | [{100 * low:+.1f}, {100 * high:+.1f}] ({claim['interval_kind']}, {claim['draws']} draws) | "
+                     f"{100 * claim['difference']:+.1f} | {'yes' if claim['kept_sign'] else '**no**'} |")
+    lines += ["", f"Experiment `{check['experiment']}` ({check['clips']} test clips; trained on "
+              f"{machine.get('cpu', 'an unrecorded machine')}), claims read from `{check['table']}` before it ran. "
+              f"Rule: {check['rule']} Every sign kept: {'yes' if check['all_kept'] else '**no**'}."]
+    return "\n".join(lines)
+
+
 def stage3_markdown(schedule: dict) -> str:
     """`metrics/stage3_schedule.json` (`python -m pipeline.stage3_schedule`): the candidates' val figures."""
     lines = ["| stage-3 start | fused val top-1 % (kept epoch) | pose-free val top-1 % (kept epoch) | score |",
@@ -762,7 +777,8 @@ def stage3_markdown(schedule: dict) -> str:
 # Which file holds which generated block: the README is a user guide (one short table), the report the rest.
 BLOCK_FILES = {
     "headline": "readme",
-    **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "i3d_choice", "protocol", "results", "findings",
+    **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "i3d_choice", "holdout", "protocol",
+                                     "results", "findings",
                                      "teacher_variants", "teacher_focus", "sweep_scope", "ablations",
                                      "sweep_findings", "pose_sampling", "ntu_shapes")},
 }
@@ -823,6 +839,7 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
                    "teacher_focus": teacher_focus_markdown(variants, evaluate)}
     for block, name, render in (("designs", "designs.json", designs_markdown),
                                 ("i3d_choice", "i3d_choice.json", i3d_choice_markdown),
+                                ("holdout", "holdout_check.json", holdout_markdown),
                                 ("stage3", "stage3_schedule.json", stage3_markdown),
                                 ("pose_sampling", "pose_sampling.json", pose_sampling_markdown),
                                 ("ntu_shapes", "bench_ntu_shapes.json", ntu_shapes_markdown)):

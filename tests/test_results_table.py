@@ -599,3 +599,17 @@ def test_the_table_keeps_every_recorded_experiment_and_a_carried_ones_curves(tmp
     assert experiment_name(ablations.HOLDOUT_VARIANT, 9) not in experiments
     assert ablations.parse_experiment_name(f"{QUEUE_PREFIX}-default-full-d0") is None  # another profile's
     assert ablations.parse_experiment_name(experiment_name("full_seed2", 3)) == ("full_seed2", 3)
+
+
+def test_the_held_out_draw_block_quotes_each_claim_and_says_when_a_sign_flipped():
+    from pipeline.results_table import holdout_markdown
+
+    claim = {"direction": 1, "interval": [0.105, 0.162], "interval_kind": "t interval over draws", "draws": 5}
+    check = {"draw": 4242, "experiment": "abl7-holdout-d4242", "clips": 720, "table": "metrics/ablations.json",
+             "machine": {"cpu": "Some CPU"}, "rule": "The rule.", "all_kept": False,
+             "claims": {"crychic_fused - crychic_posefree": {**claim, "difference": 0.125, "kept_sign": True},
+                        "late_fusion - teacher": {**claim, "difference": -0.02, "kept_sign": False}}}
+    text = holdout_markdown(check)
+    assert "| `crychic_fused - crychic_posefree` | [+10.5, +16.2] (t interval over draws, 5 draws) | +12.5 | yes |" in text
+    assert "| `late_fusion - teacher` | [+10.5, +16.2] (t interval over draws, 5 draws) | -2.0 | **no** |" in text
+    assert "on held-out draw 4242" in text and "Every sign kept: **no**." in text and "Some CPU" in text
