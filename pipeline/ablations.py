@@ -79,11 +79,13 @@ DESIGNS: dict[str, list[str]] = {
 }
 VARIANTS.update(DESIGNS)
 # Issue 23 D: every RGB network trained and tested in the framing the pose-free path gets (no
-# keypoint box; stage decode_rgb_framed), the teacher's maps carried into that frame; controls: an
-# oracle hand mask (the wrists' keypoints) and a uniform map in place of the teacher's attention.
-# Each variant's own rgb_only is the "neither" arm (no guidance, same framing, same epochs).
+# keypoint box; stage decode_rgb_framed), the guidance maps carried into that frame: the current
+# method's keypoint regions, the teacher's attention; controls: an oracle hand mask (the wrists'
+# keypoints) and a uniform map. Each variant's own rgb_only is the "neither" arm (no guidance, same
+# framing, same epochs). Each names its guidance source: the default changed under them (abl7).
 FRAMED = {
-    "framed_teacher": ["research.deployment_framing=true"],
+    "framed_keypoints": ["research.deployment_framing=true", "model.guidance_source=keypoints"],
+    "framed_teacher": ["research.deployment_framing=true", "model.guidance_source=teacher"],
     "framed_hands": ["research.deployment_framing=true", "model.guidance_source=hands"],
     "framed_uniform": ["research.deployment_framing=true", "model.guidance_source=uniform"],
 }
