@@ -560,8 +560,11 @@ def test_the_late_start_table_reads_when_each_rgb_network_left_chance():
     assert take_off_epoch([0.08, 0.2, 0.25, 0.1]) == 2 and take_off_epoch([0.1, 0.2]) is None
     entry = {"variant": "full", "draw": 1, "correct": {"rgb_only": "1000", "crychic_posefree": "1110"},
              "val_curves": {"rgb_only": [0.1, 0.1, 0.3], "student": [0.1, 0.4]}}
-    lines = _late_start_lines({"experiments": {"abl7-full-d1": entry, "abl7-no-contrastive-d1": {**entry, "variant": "x"}}})
-    assert "| 1 | 2 | 1 | 25.0 | +50.0 |" in lines and sum(line.startswith("| 1 |") for line in lines) == 1
+    warmed = {**entry, "variant": "stage2_warmup", "val_curves": {"rgb_only": [0.3], "student": [0.4]}}
+    lines = _late_start_lines({"experiments": {"abl7-stage2-warmup-d1": warmed, "abl7-full-d1": entry,
+                                               "abl7-no-contrastive-d1": {**entry, "variant": "x"}}})
+    rows = [line for line in lines if line.startswith("| `")]
+    assert rows == ["| `full` d1 | 2 | 1 | 25.0 | +50.0 |", "| `stage2_warmup` d1 | 0 | 0 | 25.0 | +50.0 |"]
 
 
 def test_the_i3d_choice_block_shows_each_candidates_val_figures_and_the_verdict():
