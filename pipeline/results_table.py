@@ -741,17 +741,28 @@ def designs_markdown(designs: dict) -> str:
     return "\n".join(lines)
 
 
-def i3d_choice_markdown(choice: dict) -> str:
-    """`metrics/i3d_choice.json` (`python -m pipeline.i3d_choice`): each candidate's I3D val top-1 per draw, the verdict."""
-    lines = ["| candidate | network | I3D val top-1 % per draw | mean % |", "|---|---|---|---|"]
+def choice_markdown(choice: dict, labels: dict[str, str], what: str, score: str, default: str) -> str:
+    """A pre-registered choice on val (`pipeline.designs.choose`'s result): each candidate (`labels`: what it
+    is, in the column `what`) with its `score` per draw and mean, the rule and the verdict."""
+    lines = [f"| candidate | {what} | {score} per draw | mean over the common draws, % |", "|---|---|---|---|"]
     for name in choice["candidates"]:
         per_draw = ", ".join(f"d{d} {100 * v:.1f}" for d, v in choice["scores"].get(name, {}).items() if v is not None)
         mean = choice["mean_score"].get(name)
-        lines.append(f"| `{name}` | `{choice['models'][name]}` | {per_draw or '–'} | "
-                     f"{'–' if mean is None else f'{100 * mean:.1f}'} |")
-    lines += ["", f"Rule (fixed before any candidate ran): {choice['rule']}", "",
-              f"Status: {choice['status']}; chosen: {choice['chosen'] or 'none yet (the default stays `i3d_r18_tiny`)'}."]
+        lines.append(f"| `{name}` | `{labels[name]}` | {per_draw or '–'} | {'–' if mean is None else f'{100 * mean:.1f}'} |")
+    lines += ["", f"Rule (fixed before the deciding draws ran): {choice['rule']}", "",
+              f"Status: {choice['status']}; chosen: {choice['chosen'] or f'none yet (the default stays {default})'}."]
     return "\n".join(lines)
+
+
+def i3d_choice_markdown(choice: dict) -> str:
+    """`metrics/i3d_choice.json` (`python -m pipeline.i3d_choice`): each candidate's I3D val top-1 per draw, the verdict."""
+    return choice_markdown(choice, choice["models"], "network", "I3D val top-1 %", "`i3d_r18_tiny`")
+
+
+def warmup_choice_markdown(choice: dict) -> str:
+    """`metrics/warmup_choice.json` (`python -m pipeline.warmup_choice`): the stage-2 recipe's val figures, the verdict."""
+    return choice_markdown(choice, choice["switches"], "switch", "mean val top-1 % of `rgb_only` and the stage-2 student",
+                           "no warm-up")
 
 
 def holdout_markdown(check: dict) -> str:
@@ -784,7 +795,8 @@ def stage3_markdown(schedule: dict) -> str:
 # Which file holds which generated block: the README is a user guide (one short table), the report the rest.
 BLOCK_FILES = {
     "headline": "readme",
-    **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "i3d_choice", "holdout", "protocol",
+    **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "i3d_choice", "warmup_choice", "holdout",
+                                     "protocol",
                                      "results", "findings",
                                      "teacher_variants", "teacher_focus", "sweep_scope", "ablations",
                                      "sweep_findings", "pose_sampling", "ntu_shapes")},
@@ -846,6 +858,7 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
                    "teacher_focus": teacher_focus_markdown(variants, evaluate)}
     for block, name, render in (("designs", "designs.json", designs_markdown),
                                 ("i3d_choice", "i3d_choice.json", i3d_choice_markdown),
+                                ("warmup_choice", "warmup_choice.json", warmup_choice_markdown),
                                 ("holdout", "holdout_check.json", holdout_markdown),
                                 ("stage3", "stage3_schedule.json", stage3_markdown),
                                 ("pose_sampling", "pose_sampling.json", pose_sampling_markdown),
