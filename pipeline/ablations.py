@@ -211,31 +211,62 @@ def queue_states() -> dict[str, str]:
     return parse_queue_status(_queue_status())
 
 
-def active_workers(out: str) -> int:
-    """The number of live queue workers in `dvc queue status` text ("Worker status: 1 active, 0 idle")."""
-    found = re.search(r"Worker status: (\d+) active", out)
-    return int(found.group(1)) if found else 0
+QUEUE_RUN_DIR = Path(".dvc/tmp/exps/run")  # DVC's record of each queued task's process: <task id>/<task id>.json
+
+
+def running_tasks(out: str) -> list[tuple[str, str]]:
+    """(task id, name) of every experiment (any prefix) that `dvc queue status` text calls Running; an
+    unnamed one goes by its task id."""
+    rows = []
+    for line in out.splitlines()[1:]:
+        fields = line.split()  # task id, [name], created (two fields: "08:02 PM", "Dec 04"), status
+        if len(fields) >= 4 and fields[-1] == "Running":
+            rows.append((fields[0], fields[1] if len(fields) >= 5 else fields[0]))
+    return rows
+
+
+def task_alive(task_id: str, run_dir: Path = QUEUE_RUN_DIR) -> bool | None:
+    """Whether the process DVC started for a queued task is alive, from DVC's record of it (the task's
+    ProcessInfo JSON, its `pid`); None while DVC has written no record. The queue's "Worker status" line
+    is not read: it is a one-second broadcast to celery that can miss a busy worker."""
+    records = sorted(Path(run_dir).glob(f"{task_id}*/*.json"))
+    if not records:
+        return None
+    try:
+        os.kill(int(json.loads(records[0].read_text())["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def queue_busy() -> bool:
-    """Whether a DVC queue worker of this repository is running an experiment (of any prefix)."""
-    return active_workers(_queue_status()) > 0
+    """Whether an experiment (of any prefix) is running in this repository's DVC queue: a Running entry
+    whose process is alive, or not yet recorded."""
+    return any(task_alive(task) is not False for task, _ in running_tasks(_queue_status()))
 
 
-def stale_running(out: str) -> list[str]:
-    """Experiments (any prefix) that `dvc queue status` calls Running while no worker is alive: their
-    worker was killed (a crash, a closed session), and DVC would call them Running for ever."""
-    if active_workers(out) > 0:
-        return []
-    return [fields[1] for line in out.splitlines()[1:] if len(fields := line.split()) >= 3 and fields[-1] == "Running"]
+def stale_running(out: str, alive=None) -> list[str]:
+    """Experiments (any prefix) that `dvc queue status` text calls Running whose process is dead (`alive`:
+    task id -> `task_alive`'s answer): it was killed (a crash, a closed session) and DVC would call it
+    Running for ever."""
+    alive = alive or task_alive
+    return [name for task, name in running_tasks(out) if alive(task) is False]
 
 
-def fail_stale_running() -> list[str]:
-    """Mark the stale Running experiments Failed (`dvc queue kill`), so that a resumed sweep queues them again."""
+def fail_stale_running(confirm_seconds: float = 20.0) -> list[str]:
+    """Mark the stale Running experiments Failed (`dvc queue kill`), so that a resumed sweep queues them again.
+    Only those stale in two readings `confirm_seconds` apart; a kill that fails is reported, never raised."""
     names = stale_running(_queue_status())
+    if names and confirm_seconds:
+        time.sleep(confirm_seconds)
+        names = [name for name in stale_running(_queue_status()) if name in names]
     for name in names:
-        print(f"[ablations] {name} is Running with no live queue worker (killed?): marking it Failed", flush=True)
-        subprocess.run([_dvc(), "queue", "kill", name], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(f"[ablations] {name} is Running but its process is gone (killed?): marking it Failed", flush=True)
+        done = subprocess.run([_dvc(), "queue", "kill", name], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"[ablations] dvc queue kill {name} failed: {(done.stderr or done.stdout).strip()[-500:]}", flush=True)
     return names
 
 
@@ -257,7 +288,8 @@ def parse_queue_status(out: str) -> dict[str, str]:
 def wait(names: list[str], poll_seconds: float = 15.0) -> dict[str, str]:
     """Block until every named experiment has finished, printing progress with counts and rate.
     An experiment that left the queue unfinished (removed by hand with `dvc queue remove`) is
-    reported as "Removed", and the sweep goes on to record the others."""
+    reported as "Removed", one whose process died under it (`stale_running`, two polls in a row) is
+    marked Failed, and the sweep goes on to record the others."""
     started, last, idle_polls, orphan_polls = time.perf_counter(), None, 0, 0
     while True:
         out = _queue_status()
@@ -265,7 +297,7 @@ def wait(names: list[str], poll_seconds: float = 15.0) -> dict[str, str]:
         # A worker killed mid-experiment leaves it Running for ever: after two polls in a row, marked Failed.
         orphan_polls = orphan_polls + 1 if any(n in stale_running(out) for n in names) else 0
         if orphan_polls >= 2:
-            fail_stale_running()
+            fail_stale_running(confirm_seconds=0)  # two readings already
             orphan_polls = 0
             continue
         done = [n for n in names if states.get(n) in {"Success", "Failed"}]
@@ -547,7 +579,8 @@ def previous_runs(path: str) -> list[dict]:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    sweep_variants = [v for v in VARIANTS if v != HOLDOUT_VARIANT]  # the held-out draw is pipeline.holdout_check's
+    parser.add_argument("--variants", nargs="+", default=sweep_variants, choices=sweep_variants)
     parser.add_argument("--draws", nargs="+", type=int, default=[0, 1, 2],
                         help="data draws: data.seed and seed together")
     parser.add_argument("--params", default="params.yaml")
@@ -658,6 +691,10 @@ def main(argv: list[str] | None = None) -> None:
     from crychic.core.params import load_params
 
     params = load_params(args.params)
+    holdout = Path(args.out).with_name("holdout_check.json")  # its draw stays out of every sweep
+    if not args.table_only and holdout.is_file() and json.loads(holdout.read_text())["draw"] in args.draws:
+        sys.exit(f"ablations: draw {json.loads(holdout.read_text())['draw']} is the held-out draw of {holdout}: "
+                 "the sweep never runs on it")
     started = time.perf_counter()
     finished = experiment_metrics()
     recorded = recorded_experiments(args.out)

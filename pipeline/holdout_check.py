@@ -14,7 +14,7 @@ direction (`CLAIM_STATEMENTS`) and calls supported (`verdict` of `draw_interval`
 *before* the run, and written to the result with the interval that made each one supported. One draw
 cannot confirm an interval; a flipped sign on it is a warning that the interval was too narrow (few
 draws, or a choice tuned to them). The held-out experiment stays out of the sweep's table
-(`pipeline.ablations.HOLDOUT`), so it never becomes one of the draws it checks.
+(`pipeline.ablations.HOLDOUT_VARIANT`), and the sweep refuses that draw once this file records it, so it never becomes one of the draws it checks.
 
 Result: `metrics/holdout_check.json` (the draw, the experiment, the machine, and per claim the interval
 it was supported by, the expected sign, the difference on the held-out draw and whether the sign held).
@@ -87,8 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[holdout] checking {len(claims)} supported claims on draw {args.draw}: {', '.join(claims)}", flush=True)
     name = ablations.experiment_name(ablations.HOLDOUT_VARIANT, args.draw)
     finished = ablations.experiment_metrics()
+    # Nor may this repository hold an experiment on the draw (one not yet in a table: queued, running, unrecorded).
+    here = {n for n in {*finished, *ablations.queue_states()} if n != name
+            and (parsed := ablations.parse_experiment_name(n)) and parsed[1] == args.draw}
+    if here:
+        sys.exit(f"holdout_check: draw {args.draw} has been used by this repository's experiments {sorted(here)}: "
+                 "choose another")
     if name not in finished:
-        ablations.fail_stale_running()
+        ablations.fail_stale_running()  # one left Running by a killed worker would never finish
         params = yaml.safe_load(Path("params.yaml").read_text())
         active = {n for n, s in ablations.queue_states().items() if s in {"Queued", "Running"}}
         if name not in active:

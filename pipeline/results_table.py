@@ -741,28 +741,30 @@ def designs_markdown(designs: dict) -> str:
     return "\n".join(lines)
 
 
-def choice_markdown(choice: dict, labels: dict[str, str], what: str, score: str, default: str) -> str:
+def choice_markdown(choice: dict, labels: dict[str, str], what: str, score: str, default: str, fixed: str) -> str:
     """A pre-registered choice on val (`pipeline.designs.choose`'s result): each candidate (`labels`: what it
-    is, in the column `what`) with its `score` per draw and mean, the rule and the verdict."""
+    is, in the column `what`) with its `score` per draw and mean, the rule (`fixed`: when it was written) and
+    the verdict."""
     lines = [f"| candidate | {what} | {score} per draw | mean over the common draws, % |", "|---|---|---|---|"]
     for name in choice["candidates"]:
         per_draw = ", ".join(f"d{d} {100 * v:.1f}" for d, v in choice["scores"].get(name, {}).items() if v is not None)
         mean = choice["mean_score"].get(name)
         lines.append(f"| `{name}` | `{labels[name]}` | {per_draw or '–'} | {'–' if mean is None else f'{100 * mean:.1f}'} |")
-    lines += ["", f"Rule (fixed before the deciding draws ran): {choice['rule']}", "",
+    lines += ["", f"Rule (fixed {fixed}): {choice['rule']}", "",
               f"Status: {choice['status']}; chosen: {choice['chosen'] or f'none yet (the default stays {default})'}."]
     return "\n".join(lines)
 
 
 def i3d_choice_markdown(choice: dict) -> str:
     """`metrics/i3d_choice.json` (`python -m pipeline.i3d_choice`): each candidate's I3D val top-1 per draw, the verdict."""
-    return choice_markdown(choice, choice["models"], "network", "I3D val top-1 %", "`i3d_r18_tiny`")
+    return choice_markdown(choice, choice["models"], "network", "I3D val top-1 %", "`i3d_r18_tiny`",
+                           "before any candidate ran")
 
 
 def warmup_choice_markdown(choice: dict) -> str:
     """`metrics/warmup_choice.json` (`python -m pipeline.warmup_choice`): the stage-2 recipe's val figures, the verdict."""
     return choice_markdown(choice, choice["switches"], "switch", "mean val top-1 % of `rgb_only` and the stage-2 student",
-                           "no warm-up")
+                           "no warm-up", "after draw 4's control ran, before draws 0 and 3")
 
 
 def holdout_markdown(check: dict) -> str:
@@ -772,7 +774,8 @@ def holdout_markdown(check: dict) -> str:
              f"on held-out draw {check['draw']}, points | sign kept |", "|---|---|---|---|"]
     for name, claim in check["claims"].items():
         low, high = claim["interval"]
-        lines.append(f"| `{name}` | [{100 * low:+.1f}, {100 * high:+.1f}] ({claim['interval_kind']}, {claim['draws']} draws) | "
+        draws = f", {claim['draws']} draws" if claim.get("draws") else ""
+        lines.append(f"| `{name}` | [{100 * low:+.1f}, {100 * high:+.1f}] ({claim['interval_kind']}{draws}) | "
                      f"{100 * claim['difference']:+.1f} | {'yes' if claim['kept_sign'] else '**no**'} |")
     lines += ["", f"Experiment `{check['experiment']}` ({check['clips']} test clips; trained on "
               f"{machine.get('cpu', 'an unrecorded machine')}), claims read from `{check['table']}` before it ran. "

@@ -130,7 +130,8 @@ def test_push_then_pull_in_a_fresh_clone_needs_no_training(repo, first_repro):
 
 @pytest.fixture(scope="module")
 def contrastive_experiment(repo, first_repro) -> str:
-    run(["git", "add", "-A"], repo)  # the baseline, committed as a user would before experimenting
+    # The baseline, committed as a user would before experimenting (empty when the push test committed it)
+    run(["git", "add", "-A"], repo)
     run(["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-q", "--allow-empty",
          "-m", "baseline"], repo)
     return run(["dvc", "exp", "run", "-n", "contrastive-half", "-S", "loss.contrastive_weight=0.5"], repo)

@@ -48,3 +48,28 @@ def test_a_draw_any_experiment_used_is_refused(tmp_path, monkeypatch):
     for draw in (0, 3, 5, 7):  # this sweep's, an earlier sweep's, the default pipeline's
         with pytest.raises(SystemExit, match=f"draw {draw} has been used"):
             main(["--draw", str(draw)])
+
+
+def test_an_unused_draw_goes_on_to_the_experiment_and_the_sweep_then_refuses_it(tmp_path, monkeypatch):
+    from conftest import PROJECT_ROOT
+    from pipeline import ablations
+
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/ablations.json").write_text(json.dumps(_table()))
+    (tmp_path / "params.yaml").write_text("data:\n  seed: 0\n")
+    monkeypatch.chdir(tmp_path)
+
+    class ReachedTheExperiment(Exception):
+        pass
+
+    def experiments():
+        raise ReachedTheExperiment
+
+    monkeypatch.setattr(ablations, "experiment_metrics", experiments)
+    with pytest.raises(ReachedTheExperiment):  # past every refusal
+        main(["--draw", "9"])
+    # Once a check on draw 9 is recorded, the sweep refuses to run on it.
+    (tmp_path / "metrics/holdout_check.json").write_text(json.dumps({"draw": 9}))
+    with pytest.raises(SystemExit, match="draw 9 is the held-out draw"):
+        ablations.main(["--variants", "full", "--draws", "0", "9", "--params", str(PROJECT_ROOT / "params.yaml"),
+                        "--out", str(tmp_path / "metrics/ablations.json")])

@@ -254,14 +254,23 @@ def _status_text(states: dict[str, str], workers: int) -> str:
     return "\n".join(["Task     Name    Created    Status", *rows, "", f"Worker status: {workers} active, 0 idle", ""])
 
 
-def _fake_queue(monkeypatch, states: list[dict[str, str]], workers: list[int]) -> list[list[str]]:
-    """`dvc queue status` answers from the lists, poll by poll; returns the other dvc commands run."""
+def _fake_queue(monkeypatch, states: list[dict[str, str]], workers: list[int], alive: bool = True) -> list[list[str]]:
+    """`dvc queue status` answers from the lists, poll by poll, every Running task's process `alive` or not;
+    returns the other dvc commands run."""
+    import subprocess
+
     import pipeline.ablations as ablations
 
     answers = iter(_status_text(s, w) for s, w in zip(states, workers))
     monkeypatch.setattr(ablations, "_queue_status", lambda: next(answers))
+    monkeypatch.setattr(ablations, "task_alive", lambda task: alive)
     commands = []
-    monkeypatch.setattr(ablations.subprocess, "run", lambda command, **kwargs: commands.append(command[1:]))
+
+    def run(command, **kwargs):
+        commands.append(command[1:])
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(ablations.subprocess, "run", run)
     return commands
 
 
@@ -283,21 +292,53 @@ def test_wait_reports_an_experiment_removed_from_the_queue_and_returns(monkeypat
     assert ablations.wait([a, b], poll_seconds=0) == {a: "Success", b: "Removed"}
 
 
+def test_a_running_experiment_is_stale_only_when_its_process_is_gone(tmp_path):
+    """Judged by the process DVC recorded for the task (its pid), never by the queue's worker count, which
+    can read 0 while a worker is busy: a live experiment is never killed."""
+    import os
+    import subprocess
+
+    from pipeline.ablations import running_tasks, stale_running, task_alive
+
+    name = f"{QUEUE_PREFIX}-full-seed2-d4"
+    text = _status_text({name: "Running", f"{QUEUE_PREFIX}-x-d0": "Failed"}, workers=0)
+    assert running_tasks(text) == [("0000000", name)]
+    assert running_tasks("Task  Name  Created  Status\n1234abc  08:02 PM   Running\n") == [("1234abc", "1234abc")]  # unnamed
+    assert stale_running(text, alive=lambda task: False) == [name]
+    assert stale_running(text, alive=lambda task: True) == []  # alive: kept, whatever the worker count says
+    assert stale_running(text, alive=lambda task: None) == []  # not yet recorded by DVC: kept
+    # task_alive reads DVC's ProcessInfo record: this process is alive, a finished child is not.
+    assert task_alive("0000000", run_dir=tmp_path) is None
+    record = tmp_path / "0000000aaaa" / "0000000aaaa.json"
+    record.parent.mkdir()
+    record.write_text(json.dumps({"pid": os.getpid(), "returncode": None}))
+    assert task_alive("0000000", run_dir=tmp_path) is True
+    child = subprocess.Popen(["true"])
+    child.wait()
+    record.write_text(json.dumps({"pid": child.pid, "returncode": None}))
+    assert task_alive("0000000", run_dir=tmp_path) is False
+
+
 def test_an_experiment_left_running_by_a_killed_worker_is_marked_failed(monkeypatch):
     """A closed session killed the queue worker mid-experiment: DVC calls it Running for ever. The sweep
     marks it Failed (`dvc queue kill`) rather than wait for ever, and a resumed sweep queues it again."""
     import pipeline.ablations as ablations
-    from pipeline.ablations import stale_running
 
     name = f"{QUEUE_PREFIX}-full-seed2-d4"
-    assert stale_running(_status_text({name: "Running"}, workers=0)) == [name]
-    assert stale_running(_status_text({name: "Running"}, workers=1)) == []  # a live worker runs it
-    assert stale_running(_status_text({name: "Failed"}, workers=0)) == []
-    # wait(): two orphaned polls in a row, then the kill (which reads the status once more), then Failed.
-    polls = [{name: "Running"}] * 3 + [{name: "Failed"}]
-    commands = _fake_queue(monkeypatch, polls, [0, 0, 0, 0])
+    # wait(): two polls in a row with the process gone, then the kill (which reads the status once more), then Failed.
+    commands = _fake_queue(monkeypatch, [{name: "Running"}] * 3 + [{name: "Failed"}], [1] * 4, alive=False)
     assert ablations.wait([name], poll_seconds=0) == {name: "Failed"}
     assert commands == [["queue", "kill", name]]
+
+
+def test_a_stale_experiment_is_killed_only_if_still_stale_on_a_second_reading(monkeypatch):
+    import pipeline.ablations as ablations
+
+    name = f"{QUEUE_PREFIX}-full-d4"
+    alive = iter([False, True])  # gone on the first reading, alive on the second (a slow record): not killed
+    _fake_queue(monkeypatch, [{name: "Running"}] * 2, [0, 0])
+    monkeypatch.setattr(ablations, "task_alive", lambda task: next(alive))
+    assert ablations.fail_stale_running(confirm_seconds=0.01) == []
 
 
 def _sweep(t_ci95=None, groups=None) -> dict:

@@ -1,6 +1,6 @@
 """pipeline.warmup_choice: the stage-2 warm-up chosen on val for both RGB networks by its pre-registered rule."""
 
-from pipeline.warmup_choice import CANDIDATES, RULE, choose, stage2_val_top1
+from pipeline.warmup_choice import RULE, choose, stage2_val_top1
 
 
 def _val(rgb_only: float, student: float) -> dict:
@@ -20,4 +20,3 @@ def test_the_warm_up_is_chosen_only_when_it_wins_by_more_than_a_point_over_three
     assert decide((0.5, 0.7), (0.7, 0.72))["chosen"] == "stage2_warmup"  # rgb_only much better, student no worse
     assert decide((0.5, 0.7), (0.51, 0.7))["chosen"] == "full"  # half a point: the current recipe stays
     assert decide((0.5, 0.7), (0.7, 0.72), draws=(0, 4))["chosen"] is None  # two draws decide nothing
-    assert list(CANDIDATES) == ["full", "stage2_warmup"]
