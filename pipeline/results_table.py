@@ -223,8 +223,8 @@ def take_off_epoch(curve: list[float], level: float = TAKE_OFF) -> int | None:
 
 
 # The variants whose RGB training the late-start table compares: `full`, and its controls (both stage-2 RGB
-# networks warmed up; another training seed on the same draw).
-LATE_START_VARIANTS = ("full", "stage2_warmup", "full_seed2")
+# networks warmed up; another training seed on the same draw; the student without attention transfer).
+LATE_START_VARIANTS = ("full", "stage2_warmup", "full_seed2", "no_attention_transfer")
 
 
 def _late_start_lines(ablations: dict) -> list[str]:
@@ -237,8 +237,8 @@ def _late_start_lines(ablations: dict) -> list[str]:
     if not rows:
         return []
     lines = ["", f"| variant, draw | epoch `rgb_only` first reaches {100 * TAKE_OFF:.0f} % val top-1 | the same for the "
-             "guided student (stage 2) | `rgb_only` test top-1 % | `crychic_posefree - rgb_only`, points |",
-             "|---|---|---|---|---|"]
+             "guided student (stage 2) | best val top-1 %, `rgb_only` / student | `rgb_only` test top-1 % | "
+             "`crychic_posefree - rgb_only`, points |", "|---|---|---|---|---|---|"]
     from pipeline.ablations import per_clip
 
     def start(curves: dict, network: str) -> str:
@@ -251,8 +251,10 @@ def _late_start_lines(ablations: dict) -> list[str]:
         correct = per_clip(entry)
         rgb = float(correct["rgb_only"].mean()) if "rgb_only" in correct else None
         gain = float(correct["crychic_posefree"].mean()) - rgb if rgb is not None and "crychic_posefree" in correct else None
+        best = " / ".join(f"{100 * max(entry['val_curves'][n]):.1f}" if entry["val_curves"].get(n) else "–"
+                          for n in ("rgb_only", "student"))
         lines.append(f"| `{entry['variant']}` d{draw} | " + " | ".join(start(entry["val_curves"], n) for n in ("rgb_only", "student"))
-                     + f" | {'–' if rgb is None else f'{100 * rgb:.1f}'} | {'–' if gain is None else f'{100 * gain:+.1f}'} |")
+                     + f" | {best} | {'–' if rgb is None else f'{100 * rgb:.1f}'} | {'–' if gain is None else f'{100 * gain:+.1f}'} |")
     return lines + ["", "Epochs count from 0; each network's val curve is the experiment's `plots/train_<stage>.json`."]
 
 

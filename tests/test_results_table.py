@@ -605,7 +605,7 @@ def test_the_late_start_table_reads_when_each_rgb_network_left_chance():
     lines = _late_start_lines({"experiments": {"abl7-stage2-warmup-d1": warmed, "abl7-full-d1": entry,
                                                "abl7-no-contrastive-d1": {**entry, "variant": "x"}}})
     rows = [line for line in lines if line.startswith("| `")]
-    assert rows == ["| `full` d1 | 2 | 1 | 25.0 | +50.0 |", "| `stage2_warmup` d1 | 0 | 0 | 25.0 | +50.0 |"]
+    assert rows == ["| `full` d1 | 2 | 1 | 30.0 / 40.0 | 25.0 | +50.0 |", "| `stage2_warmup` d1 | 0 | 0 | 30.0 / 40.0 | 25.0 | +50.0 |"]
 
 
 def test_the_i3d_choice_block_shows_each_candidates_val_figures_and_the_verdict():
