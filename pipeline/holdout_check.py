@@ -66,6 +66,22 @@ def check(claims: dict[str, dict], correct: dict[str, np.ndarray]) -> dict[str, 
     return out
 
 
+def table_source(path: str) -> str:
+    """Where the claims were read: the table's path in its git repository and that repository's commit
+    (marked when the file differs from it), else the path as given."""
+    where = Path(path).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=where, capture_output=True, text=True).stdout.strip()
+
+    top = git("rev-parse", "--show-toplevel")
+    if not top:
+        return path
+    relative = str(Path(path).resolve().relative_to(top))
+    changed = " (with uncommitted changes)" if git("status", "--porcelain", "--", f":/{relative}") else ""
+    return f"{relative} at commit {git('rev-parse', '--short', 'HEAD')}{changed}"
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--draw", type=int, required=True, help="a data draw no sweep experiment has used")
@@ -81,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.draw in used_draws([table, *earlier]) or args.draw == int(yaml.safe_load(Path("params.yaml").read_text())["data"]["seed"]):
         sys.exit(f"holdout_check: draw {args.draw} has been used (by the default pipeline or a sweep "
                  f"experiment in {Path(args.table).parent}/ablations*.json): choose another")
-    claims = supported_claims(table)
+    claims, source = supported_claims(table), table_source(args.table)
     if not claims:
         sys.exit(f"holdout_check: {args.table} has no claim the report calls supported: nothing to check")
     print(f"[holdout] checking {len(claims)} supported claims on draw {args.draw}: {', '.join(claims)}", flush=True)
@@ -108,13 +124,19 @@ def main(argv: list[str] | None = None) -> int:
     rev = finished[name]["rev"]
     correct, _ = ablations.per_clip_correct(rev)
     results = check(claims, correct)
+    # The claims the report does not call supported, on the same draw: read, not checked.
+    others = {}
+    for claim in table.get("claims") or {}:
+        a, b = claim.split(" - ")
+        if claim not in claims and a in correct and b in correct:
+            others[claim] = round(float(correct[a].mean() - correct[b].mean()), 4)
     write_json(args.out, {
         "draw": args.draw, "experiment": name, "rev": rev, "machine": ablations.experiment_machine(rev),
-        "table": args.table, "clips": len(next(iter(correct.values()))),
+        "table": source, "clips": len(next(iter(correct.values()))),
         "rule": "Every claim the report calls supported (its interval over the sweep's draws on the claimed side of "
                 "zero) is checked on one draw no sweep experiment used: the sign of its paired top-1 difference on "
                 "that draw's test clips must be the claimed one.",
-        "claims": results, "all_kept": all(r["kept_sign"] for r in results.values())})
+        "claims": results, "all_kept": all(r["kept_sign"] for r in results.values()), "not_checked": others})
     for claim, result in results.items():
         print(f"[holdout] {claim}: {result['difference'] * 100:+.1f} points on draw {args.draw} "
               f"({'sign kept' if result['kept_sign'] else 'SIGN NOT KEPT'}; supported by {result['interval_kind']} "

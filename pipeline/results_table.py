@@ -782,6 +782,9 @@ def holdout_markdown(check: dict) -> str:
     lines += ["", f"Experiment `{check['experiment']}` ({check['clips']} test clips; trained on "
               f"{machine.get('cpu', 'an unrecorded machine')}), claims read from `{check['table']}` before it ran. "
               f"Rule: {check['rule']} Every sign kept: {'yes' if check['all_kept'] else '**no**'}."]
+    if check.get("not_checked"):
+        lines += ["", f"The claims the report does not call supported, on draw {check['draw']} (read, not checked): "
+                  + "; ".join(f"`{claim}` {100 * value:+.1f}" for claim, value in check["not_checked"].items()) + " points."]
     return "\n".join(lines)
 
 

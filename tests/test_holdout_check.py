@@ -73,3 +73,21 @@ def test_an_unused_draw_goes_on_to_the_experiment_and_the_sweep_then_refuses_it(
     with pytest.raises(SystemExit, match="draw 9 is the held-out draw"):
         ablations.main(["--variants", "full", "--draws", "0", "9", "--params", str(PROJECT_ROOT / "params.yaml"),
                         "--out", str(tmp_path / "metrics/ablations.json")])
+
+
+def test_the_table_source_names_the_file_in_its_repository_and_the_commit(tmp_path):
+    import subprocess
+
+    from pipeline.holdout_check import table_source
+
+    repo = tmp_path / "repo"
+    (repo / "metrics").mkdir(parents=True)
+    (repo / "metrics/ablations.json").write_text("{}")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=repo, check=True)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    assert table_source(str(repo / "metrics/ablations.json")) == f"metrics/ablations.json at commit {head}"
+    (repo / "metrics/ablations.json").write_text("{\"claims\": {}}")
+    assert table_source(str(repo / "metrics/ablations.json")).endswith("(with uncommitted changes)")

@@ -657,3 +657,5 @@ def test_the_held_out_draw_block_quotes_each_claim_and_says_when_a_sign_flipped(
     assert "| `crychic_fused - crychic_posefree` | [+10.5, +16.2] (t interval over draws, 5 draws) | +12.5 | yes |" in text
     assert "| `late_fusion - teacher` | [+10.5, +16.2] (t interval over draws, 5 draws) | -2.0 | **no** |" in text
     assert "on held-out draw 4242" in text and "Every sign kept: **no**." in text and "Some CPU" in text
+    text = holdout_markdown({**check, "not_checked": {"crychic_fused - late_fusion": -0.031}})
+    assert "on draw 4242 (read, not checked): `crychic_fused - late_fusion` -3.1 points." in text
