@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         "rule": "Every claim the report calls supported (its interval over the sweep's draws on the claimed side of "
                 "zero) is checked on one draw no sweep experiment used: the sign of its paired top-1 difference on "
                 "that draw's test clips must be the claimed one.",
-        "claims": results, "all_kept": all(r["kept_sign"] for r in results.values()), "not_checked": others})
+        "claims": results, "all_kept": all(r["kept_sign"] for r in results.values()), "not_checked": others,
+        "val_curves": ablations.val_curves(rev)})  # the RGB networks' start, as the report's late-start table reads it
     for claim, result in results.items():
         print(f"[holdout] {claim}: {result['difference'] * 100:+.1f} points on draw {args.draw} "
               f"({'sign kept' if result['kept_sign'] else 'SIGN NOT KEPT'}; supported by {result['interval_kind']} "

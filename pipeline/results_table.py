@@ -785,6 +785,12 @@ def holdout_markdown(check: dict) -> str:
     if check.get("not_checked"):
         lines += ["", f"The claims the report does not call supported, on draw {check['draw']} (read, not checked): "
                   + "; ".join(f"`{claim}` {100 * value:+.1f}" for claim, value in check["not_checked"].items()) + " points."]
+    curves = check.get("val_curves") or {}
+    if curves:
+        starts = [f"{'`rgb_only`' if name == 'rgb_only' else 'the guided student (stage 2)'} first reached "
+                  f"{100 * TAKE_OFF:.0f} % val top-1 at epoch {take_off_epoch(curve)} (best {100 * max(curve):.1f} %)"
+                  for name, curve in curves.items() if curve]
+        lines += ["", f"On draw {check['draw']}, " + "; ".join(starts) + " (the late-start table's reading, above)."]
     return "\n".join(lines)
 
 

@@ -659,3 +659,6 @@ def test_the_held_out_draw_block_quotes_each_claim_and_says_when_a_sign_flipped(
     assert "on held-out draw 4242" in text and "Every sign kept: **no**." in text and "Some CPU" in text
     text = holdout_markdown({**check, "not_checked": {"crychic_fused - late_fusion": -0.031}})
     assert "on draw 4242 (read, not checked): `crychic_fused - late_fusion` -3.1 points." in text
+    text = holdout_markdown({**check, "val_curves": {"rgb_only": [0.1, 0.3, 0.5], "student": [0.3]}})
+    assert "`rgb_only` first reached 25 % val top-1 at epoch 1 (best 50.0 %); the guided student (stage 2) first " \
+           "reached 25 % val top-1 at epoch 0 (best 30.0 %)" in text
