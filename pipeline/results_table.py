@@ -780,7 +780,7 @@ def holdout_markdown(check: dict) -> str:
         lines.append(f"| `{name}` | [{100 * low:+.1f}, {100 * high:+.1f}] ({claim['interval_kind']}{draws}) | "
                      f"{100 * claim['difference']:+.1f} | {'yes' if claim['kept_sign'] else '**no**'} |")
     lines += ["", f"Experiment `{check['experiment']}` ({check['clips']} test clips; trained on "
-              f"{machine.get('cpu', 'an unrecorded machine')}), claims read from `{check['table']}` before it ran. "
+              f"{machine.get('cpu', 'an unrecorded machine')}), claims read from `{check['table']}`. "
               f"Rule: {check['rule']} Every sign kept: {'yes' if check['all_kept'] else '**no**'}."]
     if check.get("not_checked"):
         lines += ["", f"The claims the report does not call supported, on draw {check['draw']} (read, not checked): "
