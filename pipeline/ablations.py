@@ -93,12 +93,11 @@ VARIANTS.update(FRAMED)
 # Issue 23 C: the I3D candidates at the student's size (`pipeline.i3d_choice` picks on val by its rule).
 I3D_CANDIDATES = {"i3d_slow": ["i3d.model=i3d_r18_tiny_slow"], "i3d_centre": ["i3d.model=i3d_r18_tiny_centre"]}
 VARIANTS.update(I3D_CANDIDATES)
-# A control for the pose-free claim (issue 23 B/E): both stage-2 RGB networks, the guided student and
-# rgb_only (which trains by train.student's settings), warmed up linearly over 3 epochs, as stage 3 is.
-# rgb_only left chance on val late on some draws while the guided student did not (the report's take-off
-# table): if the warm-up makes rgb_only start as reliably and the claim shrinks with it, the claim is about
-# optimisation, not about what guidance teaches. `++`: the key is absent from params.yaml (0: no warm-up).
-CONTROLS = {"stage2_warmup": ["++train.student.warmup_epochs=3"]}
+# A control for the pose-free claim (issue 23 B/E): rgb_only left chance on val late on some draws while
+# the guided student did not (the report's late-start table). abl7's variant `stage2_warmup` warmed both
+# stage-2 RGB networks up over 3 epochs, and val chose it as the default (metrics/warmup_choice.json);
+# since abl8 the control is the recipe without it.
+CONTROLS = {"no_stage2_warmup": ["train.student.warmup_epochs=0"]}
 VARIANTS.update(CONTROLS)
 # Issue 23 E: `full` again on the same data draw with another training seed (draw + RESEED_OFFSET), so
 # that training noise (seed to seed, same clips) is told apart from draw noise (`training_noise`).
@@ -142,20 +141,20 @@ ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones
 # its table and design figures are kept as metrics/ablations_abl5.json and metrics/designs_abl5.json.
 # "abl6": before val chose keypoint guidance as the default (issue 23 A); its table and the decision are
 # kept as metrics/ablations_abl6.json and metrics/designs.json.
-QUEUE_PREFIX = "abl7"
+# "abl7": before val chose stage 2's warm-up (metrics/warmup_choice.json); its table is
+# metrics/ablations_abl7.json (the I3D and warm-up choices read it).
+QUEUE_PREFIX = "abl8"
 # Experiments of the earlier prefix that trained what this prefix's would, read under this prefix's name
-# (`record` marks them `carried_from`): abl7's `full` is abl6's `design_keypoint_guidance` (the switch val
-# chose, now the default), and abl6 -> abl7 changed nothing on the CPU path that training takes (the uint8
-# transport is CUDA's; checkpoints save the same weights). Checked, not assumed: abl7-full-d0, retrained
-# under the new code hashes on the Xeon that ran abl6, wrote byte-identical training curves (every stage),
-# metrics/evaluate.json and per-clip test predictions to abl6-design-keypoint-guidance-d0's.
-# Keyed by full name, so that a later prefix carries nothing over unless it says so.
-CARRIED_OVER = {f"abl7-full-d{d}": f"abl6-design-keypoint-guidance-d{d}" for d in (1, 2)}
-CARRIED_PREFIX, CARRIED_TABLE = "abl6", "metrics/ablations_abl6.json"
+# (`record` marks them `carried_from`). abl7 carried abl6's `design_keypoint_guidance` (draws 1, 2) as its
+# `full`, shown byte-identical on a re-run draw. abl8 carries nothing: abl7's `stage2_warmup` trained the
+# warm-up, but with the earlier I3D network as `i3d`. Keyed by full name, so that a later prefix carries
+# nothing over unless it says so.
+CARRIED_OVER: dict[str, str] = {}
+CARRIED_PREFIX, CARRIED_TABLE = "abl7", "metrics/ablations_abl7.json"
 
 
 def experiment_name(variant: str, draw: int, profile: str = "research") -> str:
-    """`abl7-<variant>-d<draw>`; another profile than the research one is named in it."""
+    """`abl8-<variant>-d<draw>`; another profile than the research one is named in it."""
     prefix = QUEUE_PREFIX if profile == "research" else f"{QUEUE_PREFIX}-{profile}"
     return f"{prefix}-{variant.replace('_', '-')}-d{draw}"
 
@@ -525,7 +524,7 @@ def recorded_experiments(path: str, prefix: str = QUEUE_PREFIX) -> dict[str, dic
     path = Path(path)
     recorded = json.loads(path.read_text()).get("experiments", {}) if path.is_file() else {}
     # Only this revision's (an earlier prefix's experiments trained other networks), and only the research
-    # profile's: another profile's (`abl7-default-*`) has other data sizes.
+    # profile's: another profile's (`abl8-default-*`) has other data sizes.
     others = tuple(f"{prefix}-{profile}-" for profile in PROFILES if profile != "research")
     return {name: entry for name, entry in recorded.items() if name.startswith(f"{prefix}-") and not name.startswith(others)}
 

@@ -1,7 +1,7 @@
 """Issue 23 C: which I3D-style network is the baseline, chosen on val by a rule written down before
 any candidate was trained.
 
-    python -m pipeline.i3d_choice    # apply the rule to the abl7 sweep's experiments (metrics/ablations.json)
+    python -m pipeline.i3d_choice    # apply the rule to the abl7 sweep's experiments (metrics/ablations_abl7.json)
 
 The default `i3d_r18_tiny` (every kernel 3D from the stem on, width 9) underfits: its train loss
 stays near chance for epochs, and val follows train (a reading of the code and the curves found no
@@ -22,6 +22,7 @@ import argparse
 from crychic.core.atomic_write import write_json
 from pipeline.designs import MARGIN, MIN_DRAWS, choose, val_by_candidate
 
+DECIDED_PREFIX = "abl7"  # the sweep it was decided on (its table: metrics/ablations_abl7.json)
 CANDIDATES = ("full", "i3d_slow", "i3d_centre")  # full: the current default, i3d_r18_tiny
 MODELS = {"full": "i3d_r18_tiny", "i3d_slow": "i3d_r18_tiny_slow", "i3d_centre": "i3d_r18_tiny_centre"}
 NTU_MODELS = {"full": "i3d_r18", "i3d_slow": "i3d_r18_slow", "i3d_centre": "i3d_r18_centre"}  # presets/ntu60_xsub.yaml
@@ -42,10 +43,11 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.ablations import recorded_experiments
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ablations", default="metrics/ablations.json")
+    parser.add_argument("--ablations", default="metrics/ablations_abl7.json")
     parser.add_argument("--out", default="metrics/i3d_choice.json")
     args = parser.parse_args(argv)
-    result = choose(val_by_candidate(recorded_experiments(args.ablations), CANDIDATES), rule=RULE, score=i3d_val_top1)
+    recorded = recorded_experiments(args.ablations, prefix=DECIDED_PREFIX)
+    result = choose(val_by_candidate(recorded, CANDIDATES), rule=RULE, score=i3d_val_top1)
     write_json(args.out, {**result, "models": MODELS, "ntu_models": NTU_MODELS})
     for name in CANDIDATES:
         print(f"{name:12s} {MODELS[name]:22s} mean val top-1 {result['mean_score'].get(name)}  "

@@ -1,7 +1,7 @@
 """Issue 23 B: whether the stage-2 RGB recipe gets a learning-rate warm-up, chosen on val by a rule written
 down before the deciding draws ran.
 
-    python -m pipeline.warmup_choice    # apply the rule to the sweep's experiments (metrics/ablations.json)
+    python -m pipeline.warmup_choice    # apply the rule to the abl7 sweep's experiments (metrics/ablations_abl7.json)
 
 `rgb_only` left chance late on some draws (epoch 16 and 21 of 31 on draws 1 and 3) and ended far below
 its accuracy on the others, and the pose-free claim is largest exactly there: the baseline's recipe, not
@@ -12,6 +12,9 @@ The baselines get the same tuning effort as the method: the recipe is chosen for
 on val. Written after draw 4's control had run (its val figures were seen: rgb_only 74.6 against 57.9,
 the guided student 76.2 against 71.3) and before draws 0 and 3, which decide with it. Result, with every
 val figure that decided it: `metrics/warmup_choice.json`. Test figures are never read here.
+
+Decided on abl7 (draws 0, 3, 4): `stage2_warmup`, now the default (params.yaml train.student.warmup_epochs:
+3); the sweep moved to abl8, where the recipe without it is the control `no_stage2_warmup`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import numpy as np
 from crychic.core.atomic_write import write_json
 from pipeline.designs import MARGIN, MIN_DRAWS, choose, val_by_candidate
 
-CANDIDATES = ("full", "stage2_warmup")  # full: no warm-up in stage 2 (params.yaml today)
+DECIDED_PREFIX = "abl7"  # the sweep it was decided on (its table: metrics/ablations_abl7.json)
+CANDIDATES = ("full", "stage2_warmup")  # full: no warm-up in stage 2 (params.yaml until the decision)
 SWITCHES = {"full": "train.student.warmup_epochs: 0", "stage2_warmup": "train.student.warmup_epochs: 3"}
 NETWORKS = ("rgb_only", "student_guided")  # the two networks train.student's settings train
 RULE = (
@@ -47,10 +51,11 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.ablations import recorded_experiments
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ablations", default="metrics/ablations.json")
+    parser.add_argument("--ablations", default="metrics/ablations_abl7.json")
     parser.add_argument("--out", default="metrics/warmup_choice.json")
     args = parser.parse_args(argv)
-    result = choose(val_by_candidate(recorded_experiments(args.ablations), CANDIDATES), rule=RULE, score=stage2_val_top1)
+    recorded = recorded_experiments(args.ablations, prefix=DECIDED_PREFIX)
+    result = choose(val_by_candidate(recorded, CANDIDATES), rule=RULE, score=stage2_val_top1)
     write_json(args.out, {**result, "switches": SWITCHES, "networks": list(NETWORKS)})
     for name in CANDIDATES:
         print(f"{name:14s} {SWITCHES[name]:32s} mean score {result['mean_score'].get(name)}  "

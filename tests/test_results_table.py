@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.ablations import (RESEARCH_PROFILE, QUEUE_PREFIX, claims_over_draws, experiment_name, overrides, summarise,
-                                variants_against_full)
+from pipeline.ablations import (CARRIED_PREFIX, RESEARCH_PROFILE, QUEUE_PREFIX, claims_over_draws, experiment_name,
+                                overrides, summarise, variants_against_full)
 from pipeline.results_table import ablations_markdown, protocol_markdown, replace_between, results_markdown
 from crychic.evaluation.methods import METHODS as MODEL_DESCRIPTIONS
 
@@ -167,20 +167,22 @@ def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     assert overrides("full_seed2", 2, params) == ["data.seed=2", "seed=1002", *RESEARCH_PROFILE]
     assert experiment_name("no_attention_transfer", 2) == f"{QUEUE_PREFIX}-no-attention-transfer-d2" and QUEUE_PREFIX.startswith("abl")
     assert "i3d.model=i3d_r18_tiny_slow" in overrides("i3d_slow", 0, params)
-    assert "++train.student.warmup_epochs=3" in overrides("stage2_warmup", 0, params)
+    assert "train.student.warmup_epochs=0" in overrides("no_stage2_warmup", 0, params)
 
 
-def test_dvc_applies_the_warm_up_controls_override_to_a_params_file_without_the_key(tmp_path):
-    """`dvc exp run -S ++key=value` adds a key params.yaml lacks (DVC's own Hydra override code)."""
+def test_dvc_applies_the_warm_up_controls_override_to_the_params_file(tmp_path):
+    """`dvc exp run -S key=value` through DVC's own Hydra override code: the control turns the default warm-up off."""
     import yaml
     from dvc.utils.hydra import apply_overrides
 
+    from conftest import PROJECT_ROOT
+
     path = tmp_path / "params.yaml"
-    path.write_text("train:\n  student: {epochs: 25, lr: 0.003}\n")
-    apply_overrides(str(path), [o for o in overrides("stage2_warmup", 0, {"train": {s: {"epochs": 1} for s in
-                                                                               ("teacher", "student", "joint")}})
-                                if o.startswith("++")])
-    assert yaml.safe_load(path.read_text())["train"]["student"] == {"epochs": 25, "lr": 0.003, "warmup_epochs": 3}
+    path.write_text((PROJECT_ROOT / "params.yaml").read_text())
+    assert yaml.safe_load(path.read_text())["train"]["student"]["warmup_epochs"] == 3  # val's choice, the default
+    apply_overrides(str(path), [o for o in overrides("no_stage2_warmup", 0, yaml.safe_load(path.read_text()))
+                                if o.startswith("train.student")])
+    assert yaml.safe_load(path.read_text())["train"]["student"]["warmup_epochs"] == 0
 
 
 def test_sweep_runs_full_on_every_draw_first():
@@ -572,10 +574,16 @@ def test_training_noise_compares_two_seeds_on_the_same_clips_with_the_spread_ove
     assert training_noise({"full": results["full"]}, [("crychic_fused", "late_fusion")]) == {}
 
 
-def test_an_earlier_prefix_experiment_is_read_under_this_prefix_only_where_carried_over(tmp_path):
-    from pipeline.ablations import CARRIED_OVER, CARRIED_PREFIX, carried_over, parse_experiment_name
+# A carry-over as abl7 had one (abl8 carries nothing): this prefix's `full` on draw 1 read from the earlier one's.
+CARRY = {experiment_name("full", 1): f"{CARRIED_PREFIX}-design-keypoint-guidance-d1"}
 
-    name, old = sorted(CARRIED_OVER.items())[0]
+
+def test_an_earlier_prefix_experiment_is_read_under_this_prefix_only_where_carried_over(tmp_path, monkeypatch):
+    from pipeline import ablations
+    from pipeline.ablations import CARRIED_PREFIX, carried_over, parse_experiment_name
+
+    monkeypatch.setattr(ablations, "CARRIED_OVER", CARRY)
+    name, old = sorted(CARRY.items())[0]
     variant, draw = parse_experiment_name(name)
     entry = {"variant": "design_keypoint_guidance", "draw": draw, "metrics": {}, "correct": {"rgb_only": "0110"}}
     table = tmp_path / "earlier.json"
@@ -626,7 +634,8 @@ def test_the_table_keeps_every_recorded_experiment_and_a_carried_ones_curves(tmp
 
     from pipeline import ablations
 
-    name, old = sorted(ablations.CARRIED_OVER.items())[0]
+    monkeypatch.setattr(ablations, "CARRIED_OVER", CARRY)
+    name, old = sorted(CARRY.items())[0]
     variant, draw = ablations.parse_experiment_name(name)
     bare = {"variant": "design_keypoint_guidance", "draw": draw, "metrics": {}, "correct": {"rgb_only": "01"}}
     table = tmp_path / "earlier.json"
