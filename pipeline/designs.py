@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -83,6 +84,27 @@ def val_by_candidate(recorded: dict[str, dict], candidates) -> dict[str, dict[in
         if entry["variant"] in val and figures:
             val[entry["variant"]][int(entry["draw"])] = figures
     return val
+
+
+def choice_cli(argv: list[str] | None, *, doc: str, table: str, out: str, prefix: str, candidates, rule: str,
+               score, labels: dict[str, str], extra: dict) -> dict:
+    """The command line of a later pre-registered choice (`pipeline.i3d_choice`, `pipeline.warmup_choice`): the
+    rule applied to the sweep `prefix`'s recorded experiments in `table`, written with `extra` to `out`, and
+    printed with each candidate's `labels` entry."""
+    from pipeline.ablations import recorded_experiments
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--ablations", default=table)
+    parser.add_argument("--out", default=out)
+    args = parser.parse_args(argv)
+    recorded = recorded_experiments(args.ablations, prefix=prefix)
+    result = choose(val_by_candidate(recorded, candidates), rule=rule, score=score)
+    write_json(args.out, {**result, **extra})
+    for name in candidates:
+        print(f"{name:14s} {labels[name]:32s} mean score {result['mean_score'].get(name)}  "
+              f"per draw {result['scores'].get(name)}")
+    print(f"[{Path(args.out).stem}] {result['status']}; chosen: {result['chosen']}")
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,10 +17,7 @@ every `full` experiment. `RULE` is the rule; the result, with every val figure t
 
 from __future__ import annotations
 
-import argparse
-
-from crychic.core.atomic_write import write_json
-from pipeline.designs import MARGIN, MIN_DRAWS, choose, val_by_candidate
+from pipeline.designs import MARGIN, MIN_DRAWS, choice_cli, choose
 
 DECIDED_PREFIX = "abl7"  # the sweep it was decided on (its table: metrics/ablations_abl7.json)
 CANDIDATES = ("full", "i3d_slow", "i3d_centre")  # full: the current default, i3d_r18_tiny
@@ -40,19 +37,9 @@ def i3d_val_top1(val_top1: dict) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pipeline.ablations import recorded_experiments
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ablations", default="metrics/ablations_abl7.json")
-    parser.add_argument("--out", default="metrics/i3d_choice.json")
-    args = parser.parse_args(argv)
-    recorded = recorded_experiments(args.ablations, prefix=DECIDED_PREFIX)
-    result = choose(val_by_candidate(recorded, CANDIDATES), rule=RULE, score=i3d_val_top1)
-    write_json(args.out, {**result, "models": MODELS, "ntu_models": NTU_MODELS})
-    for name in CANDIDATES:
-        print(f"{name:12s} {MODELS[name]:22s} mean val top-1 {result['mean_score'].get(name)}  "
-              f"per draw {result['scores'].get(name)}")
-    print(f"[i3d_choice] {result['status']}; chosen: {result['chosen']}")
+    choice_cli(argv, doc=__doc__, table="metrics/ablations_abl7.json", out="metrics/i3d_choice.json",
+               prefix=DECIDED_PREFIX, candidates=CANDIDATES, rule=RULE, score=i3d_val_top1, labels=MODELS,
+               extra={"models": MODELS, "ntu_models": NTU_MODELS})
 
 
 if __name__ == "__main__":

@@ -19,12 +19,9 @@ Decided on abl7 (draws 0, 3, 4): `stage2_warmup`, now the default (params.yaml t
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
-from crychic.core.atomic_write import write_json
-from pipeline.designs import MARGIN, MIN_DRAWS, choose, val_by_candidate
+from pipeline.designs import MARGIN, MIN_DRAWS, choice_cli, choose
 
 DECIDED_PREFIX = "abl7"  # the sweep it was decided on (its table: metrics/ablations_abl7.json)
 CANDIDATES = ("full", "stage2_warmup")  # full: no warm-up in stage 2 (params.yaml until the decision)
@@ -48,19 +45,9 @@ def stage2_val_top1(val_top1: dict) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pipeline.ablations import recorded_experiments
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ablations", default="metrics/ablations_abl7.json")
-    parser.add_argument("--out", default="metrics/warmup_choice.json")
-    args = parser.parse_args(argv)
-    recorded = recorded_experiments(args.ablations, prefix=DECIDED_PREFIX)
-    result = choose(val_by_candidate(recorded, CANDIDATES), rule=RULE, score=stage2_val_top1)
-    write_json(args.out, {**result, "switches": SWITCHES, "networks": list(NETWORKS)})
-    for name in CANDIDATES:
-        print(f"{name:14s} {SWITCHES[name]:32s} mean score {result['mean_score'].get(name)}  "
-              f"per draw {result['scores'].get(name)}")
-    print(f"[warmup_choice] {result['status']}; chosen: {result['chosen']}")
+    choice_cli(argv, doc=__doc__, table="metrics/ablations_abl7.json", out="metrics/warmup_choice.json",
+               prefix=DECIDED_PREFIX, candidates=CANDIDATES, rule=RULE, score=stage2_val_top1, labels=SWITCHES,
+               extra={"switches": SWITCHES, "networks": list(NETWORKS)})
 
 
 if __name__ == "__main__":
