@@ -407,8 +407,8 @@ def _sweep_name(ablations: dict) -> str:
 
     prefixes = sorted({name.split("-")[0] for name in (ablations or {}).get("experiments", {})})
     earlier = [prefix for prefix in prefixes if prefix != QUEUE_PREFIX]
-    return (f"the `{'`, `'.join(earlier)}` ablation sweep (an earlier revision's: "
-            f"the current one is `{QUEUE_PREFIX}`)") if earlier else "the ablation sweep"
+    return (f"the `{'`, `'.join(earlier)}` ablation sweep, an earlier revision's, not the current "
+            f"`{QUEUE_PREFIX}`") if earlier else "the ablation sweep"
 
 
 def _findings_scope(evaluate: dict, ablations: dict) -> str:
@@ -420,7 +420,7 @@ def _findings_scope(evaluate: dict, ablations: dict) -> str:
              "the clips)")
     if ablations.get("claims") or {}:
         draws = full.get("draws") or []
-        scope += (f", and over the {len(draws)} data draws of {_sweep_name(ablations)}'s `full` variant "
+        scope += (f", and over the {len(draws)} data draws of the `full` variant in {_sweep_name(ablations)} "
                   f"(`metrics/ablations.json`{f', {clips} test clips a draw' if clips else ''}; a draw brings new "
                   "synthetic subjects, so new train, val and test clips, and a new training seed)")
     return scope + (". Verdict rule: a claim is **supported** only when the interval over draws (the draw-level t "
@@ -716,7 +716,7 @@ def headline_markdown(evaluate: dict, timing: dict | None = None, ablations: dic
             n = over_draws["draws"]
             figures.append(f"{_signed(over_draws['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'} over "
                            f"{n} data draw{'' if n == 1 else 's'} of {_sweep_name(ablations)}"
-                           + (f" ({clips} test clips a draw; {basis})" if clips else f" ({basis})"))
+                           + (f", {clips} test clips a draw ({basis})" if clips else f" ({basis})"))
         else:
             ci = test["ci95"]
         lines.append(f"- {statement}: **{verdict(ci, direction)}**. `{claim}`, points: " + "; ".join(figures) + ".")
