@@ -321,6 +321,7 @@ RULES: dict[str, Rule] = {
     "i3d.epochs": EPOCHS,
     "i3d.lr": LEARNING_RATE,
     "i3d.weight_decay": WEIGHT_DECAY,
+    "i3d.warmup_epochs": Integer(ge=0),
     "colour_cue.c_grid": NumberList(Number(gt=0)),
     "colour_cue.hue_bins": Integer(ge=1),
     # evaluate

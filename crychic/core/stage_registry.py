@@ -76,10 +76,11 @@ def _trained(name: str, **fields) -> Stage:
                  plots=((f"plots/train_{name}.json", {"x": "epoch", "y": "val_top1"}),), **fields)
 
 
-def _keypoint_baseline(name: str, about: str, data: tuple[str, ...] = ("data/keypoints", "data/clips", _MANIFEST)) -> Stage:
+def _keypoint_baseline(name: str, about: str, data: tuple[str, ...] = ("data/keypoints", "data/clips", _MANIFEST),
+                       extra_params: tuple[str, ...] = ()) -> Stage:
     return _trained(name, about=about, data=data, code=_BASELINE_CODE,
                     params=("seed", f"{name}.model", f"{name}.epochs", f"{name}.lr", f"{name}.weight_decay",
-                            "train.device", "train.batch_size"))
+                            *extra_params, "train.device", "train.batch_size"))
 
 
 _STAGE_LIST = (
@@ -138,7 +139,7 @@ _STAGE_LIST = (
     _keypoint_baseline("msg3d", "baseline: MS-G3D-style network on the raw keypoints"),
     _keypoint_baseline("sta_lstm", "baseline: STA-LSTM on the raw keypoints"),
     _keypoint_baseline("i3d", "baseline: I3D-style RGB network (ResNet inflated to 3D) on the student's clips",
-                       data=("data/keypoints", "data/clips", "data/rgb", _MANIFEST)),
+                       data=("data/keypoints", "data/clips", "data/rgb", _MANIFEST), extra_params=("i3d.warmup_epochs",)),
     Stage("train_colour_cue", "reference baseline: saturated-hue histogram at the wrists + logistic regression",
           params=("seed", "colour_cue.c_grid", "colour_cue.hue_bins"), data=("data/keypoints", "data/clips", "data/ingest"),
           code=(*_KEYPOINT_STORE, "crychic/training/colour_cue.py", "crychic/reporting/tracking.py"),
