@@ -591,30 +591,36 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _run_sweep(args: argparse.Namespace, params: dict, finished: dict[str, dict], recorded: dict[str, dict],
-               carried: dict[str, dict]               ) -> list[str]:
-    """Queue the experiments not yet finished, run the queue and wait for it; returns the names waited for."""
-    # Experiments already queued or running (an earlier invocation's) are waited for, not queued again;
-    # one left Running by a killed worker is marked Failed first, and so queued again.
+def run_experiments(variants: list[str], draws: list[int], params: dict, *, profile: str = "research",
+                    skip: set[str] = frozenset()) -> dict[str, str]:
+    """Queue each (variant, draw) not in `skip` (finished) and not already queued or running (an earlier
+    invocation's: waited for, not queued again), start one queue worker unless one is busy, and wait:
+    name -> its final state. One left Running by a killed worker is marked Failed first, and so queued again."""
     fail_stale_running()
     active = {n for n, state in queue_states().items() if state in {"Queued", "Running"}}
-    wanted = {experiment_name(v, d, args.profile) for v, d in sweep_order(args.variants, args.draws)}
-    done = set(finished) | set(recorded) | set(carried)
-    names = queue(args.variants, args.draws, params, skip=active | (set() if args.rerun else done),
-                  profile=args.profile)
-    print(f"[ablations] queued {len(names)} experiments ({len(done & wanted)} already finished, "
+    wanted = {experiment_name(v, d, profile) for v, d in sweep_order(variants, draws)}
+    queued = queue(variants, draws, params, skip=active | set(skip), profile=profile)
+    print(f"[ablations] queued {len(queued)} experiments ({len(set(skip) & wanted)} already finished, "
           f"{len(active & wanted)} already queued or running); dvc queue start", flush=True)
-    names = sorted(active & wanted) + names
-    if names:
-        # One worker: beside a busy one (an earlier invocation's), `dvc queue start -j 1` started a second
-        # (seen with DVC 3), and two trainings at once on 2 cores slow both many times over.
-        if not queue_busy():
-            subprocess.run([_dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
-        states = wait(names)
-        failed = [n for n, s in states.items() if s != "Success"]
-        if failed:
-            print(f"[ablations] failed: {failed} (see `dvc queue logs <name>`)", flush=True)
-    return names
+    names = sorted(active & wanted) + queued
+    if not names:
+        return {}
+    # One worker: beside a busy one (an earlier invocation's), `dvc queue start -j 1` started a second
+    # (seen with DVC 3), and two trainings at once on 2 cores slow both many times over.
+    if not queue_busy():
+        subprocess.run([_dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
+    return wait(names)
+
+
+def _run_sweep(args: argparse.Namespace, params: dict, finished: dict[str, dict], recorded: dict[str, dict],
+               carried: dict[str, dict]) -> list[str]:
+    """Run the sweep's experiments not yet finished and wait for them; returns the names waited for."""
+    done = set() if args.rerun else set(finished) | set(recorded) | set(carried)
+    states = run_experiments(args.variants, args.draws, params, profile=args.profile, skip=done)
+    failed = [n for n, s in states.items() if s != "Success"]
+    if failed:
+        print(f"[ablations] failed: {failed} (see `dvc queue logs <name>`)", flush=True)
+    return list(states)
 
 
 def carried_over(finished: dict[str, dict], table: str | None = None) -> dict[str, dict]:

@@ -55,14 +55,19 @@ def used_draws(tables: list[dict]) -> set[int]:
             if "draw" in entry}
 
 
+def difference(claim: str, correct: dict[str, np.ndarray]) -> float:
+    """A claim "a - b"'s top-1 difference on one draw's test clips (`correct`: model -> per-clip right or wrong)."""
+    a, b = claim.split(" - ")
+    return float(correct[a].mean() - correct[b].mean())
+
+
 def check(claims: dict[str, dict], correct: dict[str, np.ndarray]) -> dict[str, dict]:
-    """Each supported claim "a - b": its top-1 difference on the held-out draw (`correct`: model -> per-clip
-    right or wrong) and whether it has the claimed sign (a zero difference keeps no sign)."""
+    """Each supported claim with its difference on the held-out draw and whether it has the claimed sign (a
+    zero difference keeps no sign)."""
     out = {}
     for name, claim in claims.items():
-        a, b = name.split(" - ")
-        difference = float(correct[a].mean() - correct[b].mean())
-        out[name] = {**claim, "difference": round(difference, 4), "kept_sign": bool(difference * claim["direction"] > 0)}
+        value = difference(name, correct)
+        out[name] = {**claim, "difference": round(value, 4), "kept_sign": bool(value * claim["direction"] > 0)}
     return out
 
 
@@ -94,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     table = json.loads(Path(args.table).read_text())
     earlier = [json.loads(p.read_text()) for p in sorted(Path(args.table).parent.glob("ablations*.json"))]
-    if args.draw in used_draws([table, *earlier]) or args.draw == int(yaml.safe_load(Path("params.yaml").read_text())["data"]["seed"]):
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    if args.draw in used_draws([table, *earlier]) or args.draw == int(params["data"]["seed"]):
         sys.exit(f"holdout_check: draw {args.draw} has been used (by the default pipeline or a sweep "
                  f"experiment in {Path(args.table).parent}/ablations*.json): choose another")
     claims, source = supported_claims(table), table_source(args.table)
@@ -110,14 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"holdout_check: draw {args.draw} has been used by this repository's experiments {sorted(here)}: "
                  "choose another")
     if name not in finished:
-        ablations.fail_stale_running()  # one left Running by a killed worker would never finish
-        params = yaml.safe_load(Path("params.yaml").read_text())
-        active = {n for n, s in ablations.queue_states().items() if s in {"Queued", "Running"}}
-        if name not in active:
-            ablations.queue([ablations.HOLDOUT_VARIANT], [args.draw], params)
-        if not ablations.queue_busy():
-            subprocess.run([ablations._dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
-        state = ablations.wait([name])[name]
+        state = ablations.run_experiments([ablations.HOLDOUT_VARIANT], [args.draw], params)[name]
         if state != "Success":
             sys.exit(f"holdout_check: the experiment {name} ended {state}: see `dvc queue logs {name}`")
         finished = ablations.experiment_metrics()
@@ -125,11 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     correct, _ = ablations.per_clip_correct(rev)
     results = check(claims, correct)
     # The claims the report does not call supported, on the same draw: read, not checked.
-    others = {}
-    for claim in table.get("claims") or {}:
-        a, b = claim.split(" - ")
-        if claim not in claims and a in correct and b in correct:
-            others[claim] = round(float(correct[a].mean() - correct[b].mean()), 4)
+    others = {claim: round(difference(claim, correct), 4) for claim in table.get("claims") or {}
+              if claim not in claims and set(claim.split(" - ")) <= set(correct)}
     write_json(args.out, {
         "draw": args.draw, "experiment": name, "rev": rev, "machine": ablations.experiment_machine(rev),
         "table": source, "clips": len(next(iter(correct.values()))),
