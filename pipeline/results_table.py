@@ -811,8 +811,7 @@ def stage3_markdown(schedule: dict) -> str:
 BLOCK_FILES = {
     "headline": "readme",
     **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "i3d_choice", "warmup_choice", "holdout",
-                                     "protocol",
-                                     "results", "findings",
+                                     "protocol", "results", "findings",
                                      "teacher_variants", "teacher_focus", "sweep_scope", "ablations",
                                      "sweep_findings", "pose_sampling", "ntu_shapes")},
 }
