@@ -99,6 +99,12 @@ VARIANTS.update(I3D_CANDIDATES)
 # since abl8 the control is the recipe without it.
 CONTROLS = {"no_stage2_warmup": ["train.student.warmup_epochs=0"]}
 VARIANTS.update(CONTROLS)
+# The baseline's own learning rate: rgb_only (and late fusion, which averages it with the teacher) at 0.3 and
+# 3 times the student's rate, the rest of its recipe unchanged; `pipeline.rgb_lr_choice` picks on val by the
+# rule written there before any of them ran. The method's settings were chosen on val for the method; these
+# give the baseline the same chance.
+RGB_LR_CANDIDATES = {"rgb_lr_low": ["train.rgb_only.lr_scale=0.3"], "rgb_lr_high": ["train.rgb_only.lr_scale=3.0"]}
+VARIANTS.update(RGB_LR_CANDIDATES)
 # Issue 23 E: `full` again on the same data draw with another training seed (draw + RESEED_OFFSET), so
 # that training noise (seed to seed, same clips) is told apart from draw noise (`training_noise`).
 RESEED_OFFSET = 1000

@@ -272,7 +272,7 @@ def train_stage(
     inputs, and start from one saved under the same token (`crychic.training.resume`)."""
     if stage not in SPECS:
         raise ValueError(f"unknown training stage {stage!r}: expected one of {STAGES}")
-    spec, settings = SPECS[stage], params["train"][SETTINGS[stage]]
+    spec, settings = SPECS[stage], stage_settings(stage, params["train"])
     train_common, loss_params = params["train"], (params["loss"] if spec.guidance_terms else {})
     device, ctx = _stage_device(train_common["device"])
     seed_everything(int(params["seed"]) + ctx.rank)
@@ -416,6 +416,16 @@ def _stage_loss(stage: str, spec: StageSpec, loss_params: dict, model: CrychicMo
         num_classes=num_classes, embed_dim=model.config.embed_dim, classify=_classify(stage, spec, model),
         confidence_gating=guided and bool(loss_params.get("confidence_gating", False)),
     ).to(device)
+
+
+def stage_settings(stage: str, train_params: dict) -> dict:
+    """train.<section> of a stage. rgb_only trains by the student's section at its own learning rate,
+    train.student.lr x train.rgb_only.lr_scale: the baseline's rate is chosen on val for it alone
+    (`pipeline.rgb_lr_choice`), as the method's settings were chosen for the method."""
+    settings = dict(train_params[SETTINGS[stage]])
+    if stage == "rgb_only":
+        settings["lr"] = float(settings["lr"]) * float(train_params["rgb_only"]["lr_scale"])
+    return settings
 
 
 def stage_epochs(stage: str, train_params: dict) -> int:
