@@ -770,6 +770,12 @@ def warmup_choice_markdown(choice: dict) -> str:
                            "no warm-up", "after draw 4's control ran, before draws 0 and 3")
 
 
+def rgb_lr_choice_markdown(choice: dict) -> str:
+    """`metrics/rgb_lr_choice.json` (`python -m pipeline.rgb_lr_choice`): `rgb_only`'s val top-1 per rate and draw, the verdict."""
+    return choice_markdown(choice, choice["lr_scales"], "rate", "`rgb_only` val top-1 %", "x1, the student's rate",
+                           "before any candidate ran")
+
+
 def holdout_markdown(check: dict) -> str:
     """`metrics/holdout_check.json` (`python -m pipeline.holdout_check`): each supported claim on the held-out draw."""
     machine = check.get("machine") or {}
@@ -810,8 +816,8 @@ def stage3_markdown(schedule: dict) -> str:
 # Which file holds which generated block: the README is a user guide (one short table), the report the rest.
 BLOCK_FILES = {
     "headline": "readme",
-    **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "i3d_choice", "warmup_choice", "holdout",
-                                     "protocol", "results", "findings",
+    **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "i3d_choice", "warmup_choice",
+                                     "rgb_lr_choice", "holdout", "protocol", "results", "findings",
                                      "teacher_variants", "teacher_focus", "sweep_scope", "ablations",
                                      "sweep_findings", "pose_sampling", "ntu_shapes")},
 }
@@ -873,6 +879,7 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
     for block, name, render in (("designs", "designs.json", designs_markdown),
                                 ("i3d_choice", "i3d_choice.json", i3d_choice_markdown),
                                 ("warmup_choice", "warmup_choice.json", warmup_choice_markdown),
+                                ("rgb_lr_choice", "rgb_lr_choice.json", rgb_lr_choice_markdown),
                                 ("holdout", "holdout_check.json", holdout_markdown),
                                 ("stage3", "stage3_schedule.json", stage3_markdown),
                                 ("pose_sampling", "pose_sampling.json", pose_sampling_markdown),

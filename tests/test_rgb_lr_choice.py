@@ -40,3 +40,14 @@ def test_rgb_only_trains_at_the_student_rate_times_its_scale_and_the_student_is_
     assert stage_settings("rgb_only", train)["lr"] == pytest.approx(0.003 * scale)
     assert stage_settings("student", train)["lr"] == 0.003
     assert train["student"]["lr"] == 0.003  # the section itself is never changed
+
+
+def test_the_report_block_shows_every_candidate_rate_and_the_verdict():
+    from pipeline.rgb_lr_choice import LR_SCALES
+    from pipeline.results_table import rgb_lr_choice_markdown
+
+    val = {"full": {d: _val(0.6) for d in (0, 3, 4)}, "rgb_lr_low": {d: _val(0.7) for d in (0, 3, 4)},
+           "rgb_lr_high": {d: _val(0.5) for d in (0, 3)}}
+    block = rgb_lr_choice_markdown({**choose(val, rule=RULE, score=rgb_only_val_top1), "lr_scales": LR_SCALES})
+    assert "train.rgb_only.lr_scale: 0.3" in block and "d4 70.0" in block
+    assert "undecided" in block  # rgb_lr_high lacks draw 4: two common draws decide nothing
