@@ -99,11 +99,13 @@ VARIANTS.update(I3D_CANDIDATES)
 # since abl8 the control is the recipe without it.
 CONTROLS = {"no_stage2_warmup": ["train.student.warmup_epochs=0"]}
 VARIANTS.update(CONTROLS)
-# The baseline's own learning rate: rgb_only (and late fusion, which averages it with the teacher) at 0.3 and
-# 3 times the student's rate, the rest of its recipe unchanged; `pipeline.rgb_lr_choice` picks on val by the
-# rule written there before any of them ran. The method's settings were chosen on val for the method; these
-# give the baseline the same chance.
-RGB_LR_CANDIDATES = {"rgb_lr_low": ["train.rgb_only.lr_scale=0.3"], "rgb_lr_high": ["train.rgb_only.lr_scale=3.0"]}
+# The RGB baselines' own learning rates: rgb_only (and so late fusion, which averages it with the teacher) and
+# the I3D network at 0.3 and 3 times the student's rate, the rest of their recipe unchanged;
+# `pipeline.rgb_lr_choice` picks each one's rate on its own val by the rule written there before any of them
+# ran. The method's settings were set for the method; these give the baselines the same chance.
+RGB_LR_SCALES = {"rgb_lr_low": 0.3, "rgb_lr_high": 3.0}
+RGB_LR_CANDIDATES = {name: [f"train.rgb_only.lr_scale={scale}", f"i3d.lr={{student_lr_x{name}}}"]
+                     for name, scale in RGB_LR_SCALES.items()}
 VARIANTS.update(RGB_LR_CANDIDATES)
 # Issue 23 E: `full` again on the same data draw with another training seed (draw + RESEED_OFFSET), so
 # that training noise (seed to seed, same clips) is told apart from draw noise (`training_noise`).
@@ -176,7 +178,10 @@ def parse_experiment_name(name: str, profile: str = "research") -> tuple[str, in
 
 def overrides(variant: str, draw: int, params: dict, profile: str = "research") -> list[str]:
     joint_epochs = sum(int(params["train"][s]["epochs"]) for s in ("student", "joint"))
-    values = [item.format(single_stage_epochs=joint_epochs, reseed=draw + RESEED_OFFSET) for item in VARIANTS[variant]]
+    scaled_lr = {f"student_lr_x{name}": f"{float(params['train']['student']['lr']) * scale:.6g}"
+                 for name, scale in RGB_LR_SCALES.items()}  # I3D's candidate rates: the student's rate x the scale
+    values = [item.format(single_stage_epochs=joint_epochs, reseed=draw + RESEED_OFFSET, **scaled_lr)
+              for item in VARIANTS[variant]]
     reseeded = any(value.startswith("seed=") for value in values)  # the variant's own training seed
     return [f"data.seed={draw}", *([] if reseeded else [f"seed={draw}"]), *values, *PROFILES[profile]]
 

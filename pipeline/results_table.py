@@ -225,7 +225,8 @@ def take_off_epoch(curve: list[float], level: float = TAKE_OFF) -> int | None:
 # The variants whose RGB training the late-start table compares: `full`, and its controls (both stage-2 RGB
 # networks warmed up (abl7), or not (abl8, where the warm-up is the default); another training seed on the
 # same draw; the student without attention transfer).
-LATE_START_VARIANTS = ("full", "stage2_warmup", "no_stage2_warmup", "full_seed2", "no_attention_transfer")
+LATE_START_VARIANTS = ("full", "stage2_warmup", "no_stage2_warmup", "full_seed2", "no_attention_transfer", "rgb_lr_low",
+                       "rgb_lr_high")
 
 
 def _late_start_lines(ablations: dict) -> list[str]:
@@ -771,9 +772,19 @@ def warmup_choice_markdown(choice: dict) -> str:
 
 
 def rgb_lr_choice_markdown(choice: dict) -> str:
-    """`metrics/rgb_lr_choice.json` (`python -m pipeline.rgb_lr_choice`): `rgb_only`'s val top-1 per rate and draw, the verdict."""
-    return choice_markdown(choice, choice["lr_scales"], "rate", "`rgb_only` val top-1 %", "x1, the student's rate",
-                           "before any candidate ran")
+    """`metrics/rgb_lr_choice.json` (`python -m pipeline.rgb_lr_choice`): each RGB baseline's val top-1 per rate
+    and draw, and its verdict."""
+    lines = ["| network | candidate | rate | val top-1 % per draw | mean over the common draws, % |", "|---|---|---|---|---|"]
+    for network, result in choice["networks"].items():
+        for name in result["candidates"]:
+            per_draw = ", ".join(f"d{d} {100 * v:.1f}" for d, v in result["scores"].get(name, {}).items() if v is not None)
+            mean = result["mean_score"].get(name)
+            lines.append(f"| `{network}` | `{name}` | x{choice['scales'][name]:g} the student's | {per_draw or '–'} | "
+                         f"{'–' if mean is None else f'{100 * mean:.1f}'} |")
+    lines += ["", f"Rule (fixed before any candidate ran): {choice['rule']}", ""]
+    lines += [f"Status, `{network}` (sets `{choice['sets'][network]}`): {result['status']}; chosen: "
+              f"{result['chosen'] or 'none yet (the rate stays x1)'}." for network, result in choice["networks"].items()]
+    return "\n".join(lines)
 
 
 def holdout_markdown(check: dict) -> str:

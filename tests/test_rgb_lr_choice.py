@@ -1,37 +1,49 @@
-"""pipeline.rgb_lr_choice: rgb_only's own learning rate, chosen on val by its pre-registered rule."""
+"""pipeline.rgb_lr_choice: the RGB baselines' own learning rates, chosen on val by a pre-registered rule."""
 
 import pytest
+import yaml
 
 from crychic.training.loop import stage_settings
-from pipeline.ablations import VARIANTS
-from pipeline.designs import choose
-from pipeline.rgb_lr_choice import CANDIDATES, RULE, rgb_only_val_top1
+from pipeline.ablations import VARIANTS, overrides
+from pipeline.rgb_lr_choice import CANDIDATES, SCALES, decide, network_val_top1
 
 
-def _val(rgb_only: float) -> dict:
-    return {"rgb_only": {"top1": rgb_only}, "crychic_posefree": {"top1": 0.99}, "late_fusion": {"top1": 0.98}}
+def _val(rgb_only: float, i3d: float = 0.5) -> dict:
+    return {"rgb_only": {"top1": rgb_only}, "i3d": {"top1": i3d}, "crychic_posefree": {"top1": 0.99}}
 
 
-def test_the_score_is_rgb_only_val_top1_and_nothing_else():
-    assert rgb_only_val_top1(_val(0.6)) == 0.6
-    assert rgb_only_val_top1({"crychic_posefree": {"top1": 0.9}}) is None
+def _recorded(by_candidate: dict[str, dict[int, dict]]) -> dict[str, dict]:
+    return {f"abl8-{name}-d{draw}": {"variant": name, "draw": draw, "metrics": {"protocol": {"val_top1": val}}}
+            for name, by_draw in by_candidate.items() for draw, val in by_draw.items()}
 
 
-def test_a_rate_is_chosen_only_when_it_wins_by_more_than_a_point_over_three_draws():
-    def decide(low: float, high: float, draws=(0, 3, 4)) -> dict:
-        val = {"full": {d: _val(0.6) for d in draws}, "rgb_lr_low": {d: _val(low) for d in draws},
-               "rgb_lr_high": {d: _val(high) for d in draws}}
-        return choose(val, rule=RULE, score=rgb_only_val_top1)
-
-    assert decide(0.7, 0.5)["chosen"] == "rgb_lr_low"
-    assert decide(0.5, 0.65)["chosen"] == "rgb_lr_high"
-    assert decide(0.605, 0.55)["chosen"] == "full"  # half a point: the current rate stays
-    assert decide(0.7, 0.5, draws=(0, 4))["chosen"] is None  # two draws decide nothing
+def test_each_network_is_scored_by_its_own_val_top1_and_nothing_else():
+    assert network_val_top1("rgb_only")(_val(0.6, 0.4)) == 0.6
+    assert network_val_top1("i3d")(_val(0.6, 0.4)) == 0.4
+    assert network_val_top1("rgb_only")({"crychic_posefree": {"top1": 0.9}}) is None
 
 
-def test_every_candidate_is_a_sweep_variant_that_moves_only_rgb_only_rate():
+def test_each_rate_is_chosen_on_its_own_network_and_only_when_it_wins_by_more_than_a_point_over_three_draws():
+    def chosen(low: tuple, high: tuple, draws=(0, 3, 4)) -> dict:
+        val = {"full": {d: _val(0.6, 0.6) for d in draws}, "rgb_lr_low": {d: _val(*low) for d in draws},
+               "rgb_lr_high": {d: _val(*high) for d in draws}}
+        return {network: result["chosen"] for network, result in decide(_recorded(val)).items()}
+
+    assert chosen((0.7, 0.5), (0.5, 0.65)) == {"rgb_only": "rgb_lr_low", "i3d": "rgb_lr_high"}
+    assert chosen((0.605, 0.6), (0.55, 0.61)) == {"rgb_only": "full", "i3d": "full"}  # within a point: x1 stays
+    assert chosen((0.7, 0.7), (0.5, 0.5), draws=(0, 4)) == {"rgb_only": None, "i3d": None}  # two draws decide nothing
+
+
+def test_every_candidate_retrains_both_rgb_baselines_at_its_multiple_of_the_student_rate_and_nothing_else():
+    params = yaml.safe_load(open("params.yaml"))
+    student_lr = float(params["train"]["student"]["lr"])
     for name in CANDIDATES[1:]:
-        assert [item.split("=")[0] for item in VARIANTS[name]] == ["train.rgb_only.lr_scale"]
+        assert [item.split("=")[0] for item in VARIANTS[name]] == ["train.rgb_only.lr_scale", "i3d.lr"]
+        values = dict(item.split("=") for item in overrides(name, 3, params)[2:4])
+        assert float(values["train.rgb_only.lr_scale"]) == SCALES[name]
+        assert float(values["i3d.lr"]) == pytest.approx(student_lr * SCALES[name])
+    # x1 (the current rate, `full`): params.yaml's two rates agree
+    assert float(params["i3d"]["lr"]) == pytest.approx(student_lr * float(params["train"]["rgb_only"]["lr_scale"]))
 
 
 @pytest.mark.parametrize("scale", [0.3, 1.0, 3.0])
@@ -42,12 +54,12 @@ def test_rgb_only_trains_at_the_student_rate_times_its_scale_and_the_student_is_
     assert train["student"]["lr"] == 0.003  # the section itself is never changed
 
 
-def test_the_report_block_shows_every_candidate_rate_and_the_verdict():
-    from pipeline.rgb_lr_choice import LR_SCALES
+def test_the_report_block_shows_every_network_rate_and_verdict():
     from pipeline.results_table import rgb_lr_choice_markdown
+    from pipeline.rgb_lr_choice import NETWORKS, RULE
 
     val = {"full": {d: _val(0.6) for d in (0, 3, 4)}, "rgb_lr_low": {d: _val(0.7) for d in (0, 3, 4)},
            "rgb_lr_high": {d: _val(0.5) for d in (0, 3)}}
-    block = rgb_lr_choice_markdown({**choose(val, rule=RULE, score=rgb_only_val_top1), "lr_scales": LR_SCALES})
-    assert "train.rgb_only.lr_scale: 0.3" in block and "d4 70.0" in block
-    assert "undecided" in block  # rgb_lr_high lacks draw 4: two common draws decide nothing
+    block = rgb_lr_choice_markdown({"rule": RULE, "scales": SCALES, "sets": NETWORKS, "networks": decide(_recorded(val))})
+    assert "| `rgb_only` | `rgb_lr_low` | x0.3 the student's | d0 70.0, d3 70.0, d4 70.0 | 70.0 |" in block
+    assert "`i3d` (sets `i3d.lr`): undecided" in block  # rgb_lr_high lacks draw 4: two common draws decide nothing
