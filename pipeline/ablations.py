@@ -179,7 +179,7 @@ def parse_experiment_name(name: str, profile: str = "research") -> tuple[str, in
 def overrides(variant: str, draw: int, params: dict, profile: str = "research") -> list[str]:
     joint_epochs = sum(int(params["train"][s]["epochs"]) for s in ("student", "joint"))
     scaled_lr = {f"student_lr_x{name}": f"{float(params['train']['student']['lr']) * scale:.6g}"
-                 for name, scale in RGB_LR_SCALES.items()}  # I3D's candidate rates: the student's rate x the scale
+                 for name, scale in RGB_LR_SCALES.items()} if variant in RGB_LR_CANDIDATES else {}  # I3D's candidates
     values = [item.format(single_stage_epochs=joint_epochs, reseed=draw + RESEED_OFFSET, **scaled_lr)
               for item in VARIANTS[variant]]
     reseeded = any(value.startswith("seed=") for value in values)  # the variant's own training seed
