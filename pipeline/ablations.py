@@ -151,18 +151,22 @@ ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones
 # kept as metrics/ablations_abl6.json and metrics/designs.json.
 # "abl7": before val chose stage 2's warm-up (metrics/warmup_choice.json); its table is
 # metrics/ablations_abl7.json (the I3D and warm-up choices read it).
-QUEUE_PREFIX = "abl8"
+# "abl8": before val chose `rgb_only`'s own learning rate (metrics/rgb_lr_choice.json: x3 the student's); its
+# table is metrics/ablations_abl8.json (`full` at x1 and the rate candidates; the rate choice reads it).
+QUEUE_PREFIX = "abl9"
 # Experiments of the earlier prefix that trained what this prefix's would, read under this prefix's name
 # (`record` marks them `carried_from`). abl7 carried abl6's `design_keypoint_guidance` (draws 1, 2) as its
 # `full`, shown byte-identical on a re-run draw. abl8 carries nothing: abl7's `stage2_warmup` trained the
-# warm-up, but with the earlier I3D network as `i3d`. Keyed by full name, so that a later prefix carries
-# nothing over unless it says so.
+# warm-up, but with the earlier I3D network as `i3d`. abl9 carries nothing either: abl8's `rgb_lr_high` trained
+# `rgb_only` at x3, but I3D at x3 too (val kept it at x1); DVC's run cache makes abl9's `full` cheap instead
+# (only `rgb_only` and evaluate retrain). Keyed by full name, so that a later prefix carries nothing over
+# unless it says so.
 CARRIED_OVER: dict[str, str] = {}
-CARRIED_PREFIX, CARRIED_TABLE = "abl7", "metrics/ablations_abl7.json"
+CARRIED_PREFIX, CARRIED_TABLE = "abl8", "metrics/ablations_abl8.json"
 
 
 def experiment_name(variant: str, draw: int, profile: str = "research") -> str:
-    """`abl8-<variant>-d<draw>`; another profile than the research one is named in it."""
+    """`abl9-<variant>-d<draw>`; another profile than the research one is named in it."""
     prefix = QUEUE_PREFIX if profile == "research" else f"{QUEUE_PREFIX}-{profile}"
     return f"{prefix}-{variant.replace('_', '-')}-d{draw}"
 

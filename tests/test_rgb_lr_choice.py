@@ -42,8 +42,16 @@ def test_every_candidate_retrains_both_rgb_baselines_at_its_multiple_of_the_stud
         values = dict(item.split("=") for item in overrides(name, 3, params)[2:4])
         assert float(values["train.rgb_only.lr_scale"]) == SCALES[name]
         assert float(values["i3d.lr"]) == pytest.approx(student_lr * SCALES[name])
-    # x1 (the current rate, `full`): params.yaml's two rates agree
-    assert float(params["i3d"]["lr"]) == pytest.approx(student_lr * float(params["train"]["rgb_only"]["lr_scale"]))
+
+
+def test_params_yaml_holds_the_rates_the_committed_choice_decided():
+    import json
+
+    params = yaml.safe_load(open("params.yaml"))
+    networks = json.loads(open("metrics/rgb_lr_choice.json").read())["networks"]
+    scale = {network: SCALES[result["chosen"] or "full"] for network, result in networks.items()}
+    assert float(params["train"]["rgb_only"]["lr_scale"]) == scale["rgb_only"]
+    assert float(params["i3d"]["lr"]) == pytest.approx(float(params["train"]["student"]["lr"]) * scale["i3d"])
 
 
 @pytest.mark.parametrize("scale", [0.3, 1.0, 3.0])
