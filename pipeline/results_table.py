@@ -357,7 +357,7 @@ CLAIM_STATEMENTS = {
                                         "without the class sentences, same start, same epochs)", 1),
     "msg3d - gcn": ("The keypoint baselines, MS-G3D against the ST-GCN stand-in", 0),
     "i3d - rgb_only": ("The RGB baselines, the I3D-style network against the plain student (same epochs and "
-                       "learning rate, both from scratch)", 0),
+                       "warm-up, each at its own rate chosen on val, both from scratch)", 0),
 }
 
 
