@@ -27,11 +27,12 @@ from __future__ import annotations
 import argparse
 
 from crychic.core.atomic_write import write_json
+from pipeline.ablations import RGB_LR_SCALES, recorded_experiments
 from pipeline.designs import MARGIN, MIN_DRAWS, choose, val_by_candidate
 
 DECIDED_PREFIX = "abl8"  # the sweep that decided (its table: metrics/ablations_abl8.json)
 CANDIDATES = ("full", "rgb_lr_low", "rgb_lr_high")  # full: x1, the student's rate
-SCALES = {"full": 1.0, "rgb_lr_low": 0.3, "rgb_lr_high": 3.0}  # x train.student.lr
+SCALES = {"full": 1.0, **RGB_LR_SCALES}  # x train.student.lr: the sweep variants' own scales, not a copy
 NETWORKS = {"rgb_only": "train.rgb_only.lr_scale", "i3d": "i3d.lr"}  # each network -> the param its choice sets
 RULE = (
     "Val figures only (evaluate's protocol.val_top1, the research profile's 240 val clips per draw, sweep "
@@ -59,8 +60,6 @@ def decide(recorded: dict[str, dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from pipeline.ablations import recorded_experiments
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ablations", default="metrics/ablations_abl8.json")
     parser.add_argument("--out", default="metrics/rgb_lr_choice.json")
