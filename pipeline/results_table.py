@@ -356,8 +356,8 @@ CLAIM_STATEMENTS = {
     "crychic_text - crychic_posefree": ("The text anchor makes the pose-free student better (stage 3 with and "
                                         "without the class sentences, same start, same epochs)", 1),
     "msg3d - gcn": ("The keypoint baselines, MS-G3D against the ST-GCN stand-in", 0),
-    "i3d - rgb_only": ("The RGB baselines, the I3D-style network against the plain student (same epochs and "
-                       "warm-up, each at its own rate chosen on val, both from scratch)", 0),
+    "i3d - rgb_only": ("The RGB baselines, the I3D-style network against the plain student (same warm-up, "
+                       "each at its own epochs and rate, both from scratch)", 0),
 }
 
 

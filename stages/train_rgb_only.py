@@ -1,4 +1,4 @@
-"""DVC stage `train_rgb_only`: baseline: the plain RGB student, no teacher, stages 2 + 3 epochs.
+"""DVC stage `train_rgb_only`: baseline: the plain RGB student, no teacher, its own epochs.
 
 What is trained: `crychic.training.loop`; params read, outputs written: `crychic.training.stage`.
 """

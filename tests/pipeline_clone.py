@@ -61,7 +61,7 @@ def make_clone(repo: Path) -> Path:
         shutil.rmtree(repo / generated, ignore_errors=True)
     # The default profile, with the training stages cut to one epoch each so the suite stays quick;
     # `make demo` runs the full default (timed in docs/REPORT.md).
-    for stage in ("teacher", "student", "joint"):
+    for stage in ("teacher", "student", "joint", "rgb_only"):
         set_param(repo, f"train.{stage}.epochs", 1)
     for baseline in ("gcn", "msg3d", "sta_lstm", "i3d"):
         set_param(repo, f"{baseline}.epochs", 1)

@@ -176,7 +176,7 @@ def test_evaluate_reports_every_model_and_draws_its_pictures(repo, first_repro):
     for choice in ("crychic_fused", "late_fusion", "crychic_posefree_nokp"):
         assert protocol[choice]["chosen"] in protocol[choice]["candidates_val_top1"]
     assert len(protocol["crychic_fused"]["candidates_val_top1"]) == 6
-    assert protocol["checkpoints"]["rgb_only"]["of_epochs"] == 2  # stages 2 + 3 epochs (1 + 1 here)
+    assert protocol["checkpoints"]["rgb_only"]["of_epochs"] == 1  # train.rgb_only.epochs
     assert protocol["colour_cue"]["chosen_c"] in (0.1, 1.0, 10.0)
     alignment = metrics["alignment"]
     assert 0.0 <= alignment["cka"] <= 1.0 and alignment["projections_trained"] is True

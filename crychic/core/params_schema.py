@@ -288,6 +288,7 @@ RULES: dict[str, Rule] = {
     "train.student.momentum": MOMENTUM,
     "train.student.warmup_epochs": Integer(ge=0),
     "train.rgb_only.lr_scale": Number(gt=0),
+    "train.rgb_only.epochs": EPOCHS,
     "train.joint.epochs": EPOCHS,
     "train.joint.lr": LEARNING_RATE,
     "train.joint.weight_decay": WEIGHT_DECAY,

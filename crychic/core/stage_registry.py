@@ -130,10 +130,9 @@ _STAGE_LIST = (
                    "crychic/reporting"),
              settings="joint", previous="student", model_name="text_anchored_student"),
     # The plain student network (no attention weighting), the student stage's settings at its own learning
-    # rate and the epochs of stages 2 + 3 together (crychic.training.loop.stage_settings, stage_epochs).
-    _trained("rgb_only", about="baseline: the plain student (no attention weighting), RGB only, stages 2 + 3 epochs",
-             params=(*_TRAINING_COMMON, "train.student", "train.rgb_only", "train.joint.epochs",
-                     "research.deployment_framing"),
+    # rate and epochs (crychic.training.loop.stage_settings, stage_epochs).
+    _trained("rgb_only", about="baseline: the plain student (no attention weighting), RGB only, its own epochs",
+             params=(*_TRAINING_COMMON, "train.student", "train.rgb_only", "research.deployment_framing"),
              data=("data/rgb", "data/rgb_framed", _MANIFEST), code=_CRYCHIC_CODE,
              settings="student", model_name="rgb_only_student"),
     _keypoint_baseline("gcn", "baseline: ST-GCN-style graph network on the raw keypoints, cut by the same person box"),

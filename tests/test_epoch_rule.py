@@ -1,0 +1,47 @@
+"""The epoch rule (`pipeline.epoch_rule`): where a val curve plateaus, and writing the epochs into params.yaml."""
+
+import pytest
+import yaml
+
+from pipeline.epoch_rule import NETWORKS, apply_epochs, plateau_epoch
+
+
+def test_plateau_is_the_first_window_within_tolerance_of_the_best():
+    # running means of 3: 0.2, 0.4, 0.6, 0.7, 0.7033, 0.7033: the first within 0.01 of 0.7033 ends at epoch 6
+    curve = [0.1, 0.2, 0.3, 0.7, 0.8, 0.6, 0.71, 0.8]
+    assert plateau_epoch(curve) == 6
+    assert plateau_epoch(curve, tolerance=0.0) == 7  # the maximum itself: epochs 5-7 and 6-8 tie, the first wins
+    assert plateau_epoch([0.5, 0.5, 0.5, 0.5]) == 3  # flat from the start: the first full window
+    assert plateau_epoch([0.3, 0.4]) == 2  # shorter than the window: one window over the whole curve
+
+
+def test_a_curve_still_rising_plateaus_at_its_end():
+    assert plateau_epoch([0.1 * e for e in range(1, 11)]) == 10
+
+
+def test_an_empty_curve_is_refused():
+    with pytest.raises(ValueError, match="empty val curve"):
+        plateau_epoch([])
+
+
+def test_every_trained_network_has_its_own_epochs_in_params(tmp_path):
+    """The baselines are calibrated like CRYCHIC's stages: each has an epochs key of its own, and
+    applying the rule rewrites those keys and keeps the file's comments and other values."""
+    from crychic.core.params import load_params
+
+    assert {"rgb_only", "i3d", "teacher", "student", "joint"} <= set(NETWORKS)
+    keys = [key for key, _ in NETWORKS.values()]
+    assert len(set(keys)) == len(keys)
+    params = load_params("params.yaml")
+    for key in keys:
+        section = params
+        for part in key.split("."):
+            section = section[part]
+        assert isinstance(section, int), key
+    copy = tmp_path / "params.yaml"
+    copy.write_text(open("params.yaml").read())
+    apply_epochs(str(copy), {"train.rgb_only.epochs": 44, "i3d.epochs": 7})
+    written = yaml.safe_load(copy.read_text())
+    assert written["train"]["rgb_only"] == {**params["train"]["rgb_only"], "epochs": 44}
+    assert written["i3d"]["epochs"] == 7 and written["train"]["student"] == params["train"]["student"]
+    assert "# CRYCHIC parameters" in copy.read_text()
