@@ -16,7 +16,7 @@ from crychic.losses.contrastive import info_nce
 from crychic.models import CrychicConfig, CrychicModel
 from crychic.models.crychic_model import REGION_JOINTS
 from crychic.models.checkpoints import load_checkpoint, save_checkpoint
-from crychic.training.loop import _optimizer, _scheduler, fit
+from crychic.training.loop import _optimizer, fit, warmup_cosine_schedule
 
 
 def small_crychic(**overrides) -> CrychicModel:
@@ -150,7 +150,7 @@ def test_weighted_terms_are_the_mean_of_weight_times_each_clips_term():
 
 def test_warmup_ramps_then_decays_by_cosine():
     optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
-    scheduler = _scheduler(optimizer, steps=10, warmup_steps=4)
+    scheduler = warmup_cosine_schedule(optimizer, steps=10, warmup_steps=4)
     rates = []
     for _ in range(10):
         rates.append(optimizer.param_groups[0]["lr"])
@@ -158,7 +158,7 @@ def test_warmup_ramps_then_decays_by_cosine():
         scheduler.step()
     assert rates[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
     assert rates[4:] == pytest.approx([0.5 * (1 + math.cos(math.pi * k / 6)) for k in range(6)])
-    plain = _scheduler(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), steps=10, warmup_steps=0)
+    plain = warmup_cosine_schedule(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), steps=10, warmup_steps=0)
     assert isinstance(plain, torch.optim.lr_scheduler.CosineAnnealingLR)  # unchanged without warm-up
 
 

@@ -28,7 +28,7 @@ from crychic.training.data import PoseRgbDataset, make_loader, model_input
 from crychic.core.devices import resolve_device, seed_everything
 from crychic.models.checkpoints import read_checkpoint, save_checkpoint
 from crychic.models.inference import collect_logits
-from crychic.training.loop import _scheduler, fit
+from crychic.training.loop import fit, warmup_cosine_schedule
 from crychic.training.resume import ResumePoint
 from crychic.training.stage import BASELINE_INPUTS
 
@@ -46,14 +46,6 @@ def _labels(dataset) -> set[int]:
     if isinstance(dataset, KeypointClips):
         return {int(r["label"]) for r in dataset.rows}
     return {int(label) for split, label in dataset.rgb_clips.metadata().values() if split == dataset.split}
-
-
-def _baseline_scheduler(optimizer: torch.optim.Optimizer, steps: int, warmup_steps: int):
-    """Cosine decay per step; with a warm-up (I3D keeps rgb_only's recipe, its stage-2 warm-up included), the
-    CRYCHIC stages' own schedule, so that the one recipe is one schedule."""
-    if warmup_steps:
-        return _scheduler(optimizer, steps, warmup_steps)
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
 
 
 def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | None,
@@ -96,7 +88,7 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
     epochs = int(section["epochs"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(section["lr"]), weight_decay=float(section["weight_decay"]))
     steps = len(train_loader)  # batches an epoch
-    scheduler = _baseline_scheduler(optimizer, epochs * steps, int(section.get("warmup_epochs", 0)) * steps)
+    scheduler = warmup_cosine_schedule(optimizer, epochs * steps, int(section.get("warmup_epochs", 0)) * steps)
     loss_fn = nn.CrossEntropyLoss()
 
     def loss_on_batch(batch: dict) -> tuple[torch.Tensor, dict]:

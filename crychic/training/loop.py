@@ -286,7 +286,7 @@ def train_stage(
 
     optimizer = _optimizer(model, stage, settings)
     epochs = stage_epochs(stage, params["train"])
-    scheduler = _scheduler(optimizer, epochs * len(train_loader), int(settings.get("warmup_epochs", 0)) * len(train_loader))
+    scheduler = warmup_cosine_schedule(optimizer, epochs * len(train_loader), int(settings.get("warmup_epochs", 0)) * len(train_loader))
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     wrapped = _ddp(model, ctx, device)
 
@@ -455,8 +455,9 @@ def _classify(stage: str, spec: StageSpec, model: CrychicModel) -> tuple[str, ..
     return spec.classify
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, steps: int, warmup_steps: int):
-    """Cosine decay per step over `steps`; with `warmup_steps`, a linear ramp first, the cosine over the rest."""
+def warmup_cosine_schedule(optimizer: torch.optim.Optimizer, steps: int, warmup_steps: int):
+    """Cosine decay per step over `steps`; with `warmup_steps`, a linear ramp first, the cosine over the rest.
+    The one schedule of every trained network (CRYCHIC's stages and the baselines): one recipe, one schedule."""
     if warmup_steps <= 0:
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
     decay = max(steps - warmup_steps, 1)
