@@ -153,7 +153,9 @@ ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones
 # metrics/ablations_abl7.json (the I3D and warm-up choices read it).
 # "abl8": before val chose `rgb_only`'s own learning rate (metrics/rgb_lr_choice.json: x3 the student's); its
 # table is metrics/ablations_abl8.json (`full` at x1 and the rate candidates; the rate choice reads it).
-QUEUE_PREFIX = "abl9"
+# "abl9": before the epoch rule set every network's epochs (metrics/epoch_rule.json); its table is
+# metrics/ablations_abl9.json (`full` over draws 0-4).
+QUEUE_PREFIX = "abl10"
 # Experiments of the earlier prefix that trained what this prefix's would, read under this prefix's name
 # (`record` marks them `carried_from`). abl7 carried abl6's `design_keypoint_guidance` (draws 1, 2) as its
 # `full`, shown byte-identical on a re-run draw. abl8 carries nothing: abl7's `stage2_warmup` trained the
@@ -162,11 +164,11 @@ QUEUE_PREFIX = "abl9"
 # (only `rgb_only` and evaluate retrain). Keyed by full name, so that a later prefix carries nothing over
 # unless it says so.
 CARRIED_OVER: dict[str, str] = {}
-CARRIED_PREFIX, CARRIED_TABLE = "abl8", "metrics/ablations_abl8.json"
+CARRIED_PREFIX, CARRIED_TABLE = "abl9", "metrics/ablations_abl9.json"
 
 
 def experiment_name(variant: str, draw: int, profile: str = "research") -> str:
-    """`abl9-<variant>-d<draw>`; another profile than the research one is named in it."""
+    """`abl10-<variant>-d<draw>`; another profile than the research one is named in it."""
     prefix = QUEUE_PREFIX if profile == "research" else f"{QUEUE_PREFIX}-{profile}"
     return f"{prefix}-{variant.replace('_', '-')}-d{draw}"
 

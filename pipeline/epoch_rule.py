@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
+from pathlib import Path
 
 import numpy as np
+import yaml
 
-from crychic.core.atomic_write import write_json
+from crychic.core.atomic_write import atomic_path, write_json
 from crychic.core.params import load_params
 from pipeline.ablations import _dvc, experiment_metrics
 
@@ -93,18 +96,30 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def apply_epochs(params_path: str, epochs: dict[str, int]) -> None:
-    """Write each network's epochs into params.yaml through DVC's own params editor (`dvc exp run -S`
-    edits the file the same way), keeping its comments."""
-    from dvc.utils.serialize import modify_yaml
+    """Write each network's epochs into params.yaml as a text edit of that one number, so that the file's
+    comments and layout stay as written (YAML round-trippers reflow its one-line sections): each
+    occurrence of `<leaf>: <int>` is tried, and the one whose change moves exactly `key` is kept."""
+    text = Path(params_path).read_text()
+    for key, value in epochs.items():
+        leaf = key.rsplit(".", 1)[-1]
+        wanted = _set(yaml.safe_load(text), key, int(value))
+        for match in re.finditer(rf"(?<![\w.]){re.escape(leaf)}:\s*(\d+)", text):
+            edited = text[:match.start(1)] + str(int(value)) + text[match.end(1):]
+            if yaml.safe_load(edited) == wanted:
+                text = edited
+                break
+        else:
+            raise ValueError(f"{params_path}: no `{leaf}: <integer>` that is {key}")
+    with atomic_path(params_path) as tmp:
+        tmp.write_text(text)
 
-    with modify_yaml(params_path) as params:
-        for key, value in epochs.items():
-            *path, leaf = key.split(".")
-            section = params
-            for part in path:
-                section = section[part]
-            section[leaf] = int(value)
 
-
-if __name__ == "__main__":
-    main()
+def _set(params: dict, dotted: str, value) -> dict:
+    *path, leaf = dotted.split(".")
+    section = params
+    for part in path:
+        section = section[part]
+    if leaf not in section:
+        raise KeyError(f"params.yaml has no {dotted}")
+    section[leaf] = value
+    return params
