@@ -29,7 +29,7 @@ import yaml
 
 from crychic.core.atomic_write import atomic_path, write_json
 from crychic.core.params import load_params
-from pipeline.ablations import _dvc, experiment_metrics
+from pipeline.ablations import _dvc, experiment_machine, experiment_metrics
 
 FACTOR, WINDOW, TOLERANCE = 2, 3, 0.01
 RULE = (f"epochs = the first epoch at which the {WINDOW}-epoch running mean of val top-1, in a calibration run "
@@ -79,12 +79,13 @@ def main(argv: list[str] | None = None) -> None:
     if EXPERIMENT not in finished:
         raise SystemExit(f"no finished experiment named {EXPERIMENT}: run with --run first")
     rev = finished[EXPERIMENT]["rev"]
-    result = {"rule": RULE, "experiment": EXPERIMENT, "networks": {}}
+    result = {"rule": RULE, "experiment": EXPERIMENT, "machine": experiment_machine(rev), "networks": {}}
     for name, (key, curve) in NETWORKS.items():
         rows = json.loads(subprocess.run(["git", "show", f"{rev}:{curve}"], check=True, capture_output=True,
                                          text=True).stdout)
         values = [row["val_top1"] for row in rows]
-        result["networks"][name] = {"params_key": key, "before": int(_get(params, key)),
+        # "before": the epochs the calibration doubled (params.yaml may hold the rule's own since)
+        result["networks"][name] = {"params_key": key, "before": len(values) // FACTOR,
                                     "calibration_epochs": len(values), "plateau_epoch": plateau_epoch(values),
                                     "val_top1": [round(v, 4) for v in values]}
     write_json(args.out, result)
@@ -123,3 +124,7 @@ def _set(params: dict, dotted: str, value) -> dict:
         raise KeyError(f"params.yaml has no {dotted}")
     section[leaf] = value
     return params
+
+
+if __name__ == "__main__":
+    main()

@@ -824,10 +824,29 @@ def stage3_markdown(schedule: dict) -> str:
     return "\n".join(lines)
 
 
+def epoch_rule_markdown(rule: dict) -> str:
+    """`metrics/epoch_rule.json` (`python -m pipeline.epoch_rule`): each network's epochs before, where its
+    calibration val curve plateaus (its epochs now), and the curve's best 3-epoch running mean."""
+    lines = ["| network | params key | epochs before | calibration epochs | plateau epoch (epochs now) | "
+             "val top-1 % at the plateau's window / best window |", "|---|---|---|---|---|---|"]
+    for name, n in rule["networks"].items():
+        window = min(3, len(n["val_top1"]))
+        means = [sum(n["val_top1"][i:i + window]) / window for i in range(len(n["val_top1"]) - window + 1)]
+        at = means[n["plateau_epoch"] - window]
+        lines.append(f"| `{name}` | `{n['params_key']}` | {n['before']} | {n['calibration_epochs']} | "
+                     f"**{n['plateau_epoch']}** | {100 * at:.1f} / {100 * max(means):.1f} |")
+    machine = rule.get("machine") or {}
+    trained = (f", trained on {machine['cpu']} (family {machine.get('family', '?')}, model {machine.get('model', '?')})"
+               if machine.get("cpu") else "")
+    lines += ["", f"Rule: {rule['rule']}. Calibration experiment `{rule['experiment']}` (the default draw's val split, "
+              f"one run{trained})."]
+    return "\n".join(lines)
+
+
 # Which file holds which generated block: the README is a user guide (one short table), the report the rest.
 BLOCK_FILES = {
     "headline": "readme",
-    **{block: "report" for block in ("stages", "stage_times", "stage3", "designs", "i3d_choice", "warmup_choice",
+    **{block: "report" for block in ("stages", "stage_times", "stage3", "epoch_rule", "designs", "i3d_choice", "warmup_choice",
                                      "rgb_lr_choice", "holdout", "protocol", "results", "findings",
                                      "teacher_variants", "teacher_focus", "sweep_scope", "ablations",
                                      "sweep_findings", "pose_sampling", "ntu_shapes")},
@@ -893,6 +912,7 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
                                 ("rgb_lr_choice", "rgb_lr_choice.json", rgb_lr_choice_markdown),
                                 ("holdout", "holdout_check.json", holdout_markdown),
                                 ("stage3", "stage3_schedule.json", stage3_markdown),
+                                ("epoch_rule", "epoch_rule.json", epoch_rule_markdown),
                                 ("pose_sampling", "pose_sampling.json", pose_sampling_markdown),
                                 ("ntu_shapes", "bench_ntu_shapes.json", ntu_shapes_markdown)):
         path = Path(args.ablations).with_name(name)

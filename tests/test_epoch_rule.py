@@ -55,3 +55,14 @@ def params_of(line: str) -> int:
     import re
 
     return int(re.search(r"epochs:\s*(\d+)", line).group(1))
+
+
+def test_the_report_block_shows_each_networks_epochs_before_and_after():
+    from pipeline.results_table import epoch_rule_markdown
+
+    rule = {"rule": "the rule", "experiment": "calibration-epochs", "machine": {"cpu": "CPU X", "family": "6"},
+            "networks": {"rgb_only": {"params_key": "train.rgb_only.epochs", "before": 4, "calibration_epochs": 8,
+                                      "plateau_epoch": 6, "val_top1": [0.1, 0.2, 0.4, 0.5, 0.6, 0.7, 0.7, 0.7]}}}
+    block = epoch_rule_markdown(rule)
+    assert "| `rgb_only` | `train.rgb_only.epochs` | 4 | 8 | **6** | 60.0 / 70.0 |" in block
+    assert "CPU X (family 6, model ?)" in block and "the rule" in block
