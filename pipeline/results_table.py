@@ -154,7 +154,7 @@ def protocol_markdown(evaluate: dict) -> str:
     kept = ", ".join(f"`{name}` {entry['kept_epoch']} of {entry['of_epochs']} (val {_pct(entry['val_top1'])})"
                      for name, entry in protocol.get("checkpoints", {}).items() if entry.get("kept_epoch"))
     if kept:
-        lines += ["", f"Kept epoch (best val top-1 of the stage's primary head, the later on ties): {kept}."]
+        lines += ["", f"Kept epoch (best val top-1 of the stage's primary head, the later on ties; the nth of the stage's epochs, counting from 1): {kept}."]
     return "\n".join(lines)
 
 
