@@ -28,7 +28,7 @@ import numpy as np
 import yaml
 
 from crychic.core.atomic_write import atomic_path, write_json
-from crychic.core.params import load_params
+from crychic.core.params import flatten, load_params
 from pipeline.ablations import _dvc, experiment_machine, experiment_metrics
 
 FACTOR, WINDOW, TOLERANCE = 2, 3, 0.01
@@ -45,13 +45,19 @@ NETWORKS = {"teacher": ("train.teacher.epochs", "plots/train_teacher.json"),
             "i3d": ("i3d.epochs", "plots/train_i3d.json")}
 
 
-def plateau_epoch(val_top1: list[float], window: int = WINDOW, tolerance: float = TOLERANCE) -> int:
-    """1-based epoch where the running mean first comes within `tolerance` of its maximum."""
+def running_means(val_top1: list[float], window: int = WINDOW) -> tuple[np.ndarray, int]:
+    """The running means the rule reads (running[i]: epochs i+1 .. i+window) and the window used
+    (a curve shorter than `window` is one window)."""
     values = np.asarray(val_top1, dtype=float)
     if values.size == 0:
         raise ValueError("an empty val curve has no plateau")
     window = min(window, values.size)
-    running = np.convolve(values, np.ones(window) / window, mode="valid")  # running[i]: epochs i+1 .. i+window
+    return np.convolve(values, np.ones(window) / window, mode="valid"), window
+
+
+def plateau_epoch(val_top1: list[float], window: int = WINDOW, tolerance: float = TOLERANCE) -> int:
+    """1-based epoch where the running mean first comes within `tolerance` of its maximum."""
+    running, window = running_means(val_top1, window)
     first = int(np.argmax(running >= running.max() - tolerance - 1e-12))
     return first + window
 
@@ -103,27 +109,19 @@ def apply_epochs(params_path: str, epochs: dict[str, int]) -> None:
     text = Path(params_path).read_text()
     for key, value in epochs.items():
         leaf = key.rsplit(".", 1)[-1]
-        wanted = _set(yaml.safe_load(text), key, int(value))
+        before = flatten(yaml.safe_load(text))
+        if key not in before:
+            raise KeyError(f"params.yaml has no {key}")
+        wanted = {**before, key: int(value)}
         for match in re.finditer(rf"(?<![\w.]){re.escape(leaf)}:\s*(\d+)", text):
             edited = text[:match.start(1)] + str(int(value)) + text[match.end(1):]
-            if yaml.safe_load(edited) == wanted:
+            if flatten(yaml.safe_load(edited)) == wanted:
                 text = edited
                 break
         else:
             raise ValueError(f"{params_path}: no `{leaf}: <integer>` that is {key}")
     with atomic_path(params_path) as tmp:
         tmp.write_text(text)
-
-
-def _set(params: dict, dotted: str, value) -> dict:
-    *path, leaf = dotted.split(".")
-    section = params
-    for part in path:
-        section = section[part]
-    if leaf not in section:
-        raise KeyError(f"params.yaml has no {dotted}")
-    section[leaf] = value
-    return params
 
 
 if __name__ == "__main__":

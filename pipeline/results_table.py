@@ -829,9 +829,10 @@ def epoch_rule_markdown(rule: dict) -> str:
     calibration val curve plateaus (its epochs now), and the curve's best 3-epoch running mean."""
     lines = ["| network | params key | epochs before | calibration epochs | plateau epoch (epochs now) | "
              "val top-1 % at the plateau's window / best window |", "|---|---|---|---|---|---|"]
+    from pipeline.epoch_rule import running_means  # the rule's own windows, not a second copy
+
     for name, n in rule["networks"].items():
-        window = min(3, len(n["val_top1"]))
-        means = [sum(n["val_top1"][i:i + window]) / window for i in range(len(n["val_top1"]) - window + 1)]
+        means, window = running_means(n["val_top1"])
         at = means[n["plateau_epoch"] - window]
         lines.append(f"| `{name}` | `{n['params_key']}` | {n['before']} | {n['calibration_epochs']} | "
                      f"**{n['plateau_epoch']}** | {100 * at:.1f} / {100 * max(means):.1f} |")
