@@ -93,8 +93,10 @@ def long_loader(dataset, batch: int, batches: int, workers: int, pin: bool):
                        sampler=sampler, pin_memory=pin)
 
 
-def measure_stage(stage: str, networks: dict, batches, device: torch.device, steps: int, amp: bool) -> dict:
-    """Median compute seconds per step and seconds waiting for each batch, over `steps` timed steps."""
+def measure_stage(stage: str, networks: dict, batches, device: torch.device, steps: int, amp: bool,
+                  warmup: int = WARMUP_STEPS) -> dict:
+    """Median compute seconds per step and seconds waiting for each batch, over `steps` timed steps after
+    `warmup` untimed ones."""
     work = STAGE_WORK[stage]
     trained = [networks[name][0].to(device).train() for name in work["trained"]]
     frozen = [networks[name][0].to(device).eval() for name in work["frozen"]]
@@ -102,7 +104,7 @@ def measure_stage(stage: str, networks: dict, batches, device: torch.device, ste
     optimizer = torch.optim.AdamW([p for net in trained for p in net.parameters()], lr=1e-4)
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     compute, waits, clips = [], [], 0
-    for step in range(WARMUP_STEPS + steps):
+    for step in range(warmup + steps):
         started = time.perf_counter()
         batch = next(batches)
         fetched = time.perf_counter()
@@ -120,7 +122,7 @@ def measure_stage(stage: str, networks: dict, batches, device: torch.device, ste
         optimizer.zero_grad(set_to_none=True)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        if step >= WARMUP_STEPS:
+        if step >= warmup:
             compute.append(time.perf_counter() - fetched)
             waits.append(fetched - started)
             clips += len(labels)
@@ -150,7 +152,9 @@ def compare(stage: str, measured: dict, flops_per_clip: float, peak: float | Non
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per stage (after 3 untimed)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per stage (after --warmup untimed)")
+    parser.add_argument("--warmup", type=int, default=WARMUP_STEPS,
+                        help="untimed steps first (a CPU test of the code needs none: no kernels to pick)")
     parser.add_argument("--batch", type=int, default=None, help="clips per step (default: the preset's batch_size)")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--peak-tflops", type=float, default=None, help="this GPU's dense FP16 tensor peak")
@@ -183,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             dataset = PoseRgbDataset(heatmap_dir, rgb_dir if "rgb" in work["reads"] else None, split="train",
                                      augment=True, modalities=work["reads"], transport="uint8")
             workers = loader_workers(None, device.type)
-            loader = long_loader(dataset, batch, WARMUP_STEPS + args.steps + 2 * workers, workers, device.type == "cuda")
-            measured = measure_stage(stage, networks, _batches(loader, dataset), device, args.steps, amp)
+            loader = long_loader(dataset, batch, args.warmup + args.steps + 2 * workers, workers, device.type == "cuda")
+            measured = measure_stage(stage, networks, _batches(loader, dataset), device, args.steps, amp, args.warmup)
             # A training clip costs forward + backward of each trained network, forward of each frozen one.
             cost = sum(flops[n] for n in work["trained"]) + sum(
                 projection["measured"]["flops_per_clip"][n]["forward"] for n in work["frozen"])

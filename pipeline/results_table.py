@@ -745,15 +745,20 @@ def designs_markdown(designs: dict) -> str:
     return "\n".join(lines)
 
 
+def score_cells(choice: dict, name: str) -> str:
+    """A candidate's two table cells in a pre-registered choice: its score per draw, and its mean (in %)."""
+    per_draw = ", ".join(f"d{d} {100 * v:.1f}" for d, v in choice["scores"].get(name, {}).items() if v is not None)
+    mean = choice["mean_score"].get(name)
+    return f"{per_draw or '–'} | {'–' if mean is None else f'{100 * mean:.1f}'}"
+
+
 def choice_markdown(choice: dict, labels: dict[str, str], what: str, score: str, default: str, fixed: str) -> str:
     """A pre-registered choice on val (`pipeline.designs.choose`'s result): each candidate (`labels`: what it
     is, in the column `what`) with its `score` per draw and mean, the rule (`fixed`: when it was written) and
     the verdict."""
     lines = [f"| candidate | {what} | {score} per draw | mean over the common draws, % |", "|---|---|---|---|"]
     for name in choice["candidates"]:
-        per_draw = ", ".join(f"d{d} {100 * v:.1f}" for d, v in choice["scores"].get(name, {}).items() if v is not None)
-        mean = choice["mean_score"].get(name)
-        lines.append(f"| `{name}` | `{labels[name]}` | {per_draw or '–'} | {'–' if mean is None else f'{100 * mean:.1f}'} |")
+        lines.append(f"| `{name}` | `{labels[name]}` | {score_cells(choice, name)} |")
     lines += ["", f"Rule (fixed {fixed}): {choice['rule']}", "",
               f"Status: {choice['status']}; chosen: {choice['chosen'] or f'none yet (the default stays {default})'}."]
     return "\n".join(lines)
@@ -777,10 +782,7 @@ def rgb_lr_choice_markdown(choice: dict) -> str:
     lines = ["| network | candidate | rate | val top-1 % per draw | mean over the common draws, % |", "|---|---|---|---|---|"]
     for network, result in choice["networks"].items():
         for name in result["candidates"]:
-            per_draw = ", ".join(f"d{d} {100 * v:.1f}" for d, v in result["scores"].get(name, {}).items() if v is not None)
-            mean = result["mean_score"].get(name)
-            lines.append(f"| `{network}` | `{name}` | x{choice['scales'][name]:g} the student's | {per_draw or '–'} | "
-                         f"{'–' if mean is None else f'{100 * mean:.1f}'} |")
+            lines.append(f"| `{network}` | `{name}` | x{choice['scales'][name]:g} the student's | {score_cells(result, name)} |")
     lines += ["", f"Rule (fixed before any candidate ran): {choice['rule']}", ""]
     lines += [f"Status, `{network}` (sets `{choice['sets'][network]}`): {result['status']}; chosen: "
               f"{result['chosen'] or 'none yet (the rate stays x1)'}." for network, result in choice["networks"].items()]

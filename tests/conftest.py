@@ -34,6 +34,27 @@ if "PREFECT_HOME" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 
 
+def pytest_configure(config):
+    """One real `prefect server` per pytest process (each xdist worker, or the one serial session), which every
+    flow of the session reports to, the stages that DVC starts included (they inherit PREFECT_API_URL).
+    Without it each process that runs a flow starts Prefect's ephemeral server of its own, 15 to 35 s of
+    start-up on a busy 2-core machine, paid by every stage the suite runs (docs/REPORT.md, Test suite).
+    Not for the unit tier (`-m "not slow"`), which runs no stage; not where PREFECT_API_URL is set."""
+    if "PREFECT_API_URL" in os.environ or "not slow" in (config.option.markexpr or ""):
+        return
+    from prefect_server import PrefectServer
+
+    config._crychic_prefect_server = PrefectServer.start(Path(tempfile.mkdtemp(prefix="crychic-prefect-server-")))
+    os.environ["PREFECT_API_URL"] = config._crychic_prefect_server.api_url
+
+
+def pytest_unconfigure(config):
+    server = getattr(config, "_crychic_prefect_server", None)
+    if server is not None:
+        server.stop()
+        os.environ.pop("PREFECT_API_URL", None)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     data = SHARED / "data"

@@ -26,7 +26,7 @@ def test_ntu_shapes_check_runs_the_projection_stage_on_the_cpu(tmp_path):
     stage's networks at the preset's shapes through the uint8 loader, compared with the projection."""
     out = tmp_path / "ntu.json"
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_ntu_shapes.py"), "--device", "cpu",
-                             "--steps", "1", "--batch", "2", "--stages", "train_joint", "--peak-tflops", "1",
+                             "--steps", "1", "--warmup", "0", "--batch", "2", "--stages", "train_joint", "--peak-tflops", "1",
                              "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assumed = json.loads((ROOT / "metrics" / "bench_ntu_shapes.json").read_text())["projection"]["assumptions"]
