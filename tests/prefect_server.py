@@ -20,6 +20,21 @@ from pathlib import Path
 READY_TIMEOUT = 300  # s: the first start migrates a new database, minutes on a loaded 2-core machine
 
 
+def server_command(port: int) -> list[str]:
+    """`prefect server start` on loopback at `port`, API only (no UI, scheduler or late-run service)."""
+    return [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
+            "--no-ui", "--no-scheduler", "--no-late-runs"]
+
+
+def healthy(api_url: str) -> bool:
+    """Whether the server at `api_url` answers its health check (a starved server answers late)."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=10) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return False
+
+
 @dataclass
 class PrefectServer:
     process: subprocess.Popen
@@ -34,27 +49,18 @@ class PrefectServer:
         env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                "PREFECT_LOGGING_LEVEL": "WARNING"}
         env.pop("PREFECT_API_URL", None)
-        log = open(home / "server.log", "w")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
-             "--no-ui", "--no-scheduler", "--no-late-runs"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(home / "server.log", "w") as log:  # the server keeps its own copy of the descriptor
+            process = subprocess.Popen(server_command(port), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
         server = cls(process, home, f"http://127.0.0.1:{port}/api")
         deadline = time.monotonic() + READY_TIMEOUT
-        while not server.healthy():
+        while not healthy(server.api_url):
             if process.poll() is not None or time.monotonic() > deadline:
                 server.stop(keep_home=True)
                 raise RuntimeError(f"the test session's prefect server did not start (exit {process.poll()}): "
                                    f"{(home / 'server.log').read_text()[-3000:]}")
             time.sleep(0.5)
         return server
-
-    def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.api_url}/health", timeout=10) as response:
-                return response.status == 200
-        except (urllib.error.URLError, ConnectionError, OSError):
-            return False
 
     def stop(self, keep_home: bool = False) -> None:
         try:

@@ -15,13 +15,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
 from conftest import PROJECT_ROOT, free_port
+from prefect_server import healthy, server_command
 
 pytestmark = pytest.mark.slow  # real Dask scheduler and worker processes, a real Prefect server, MediaPipe
 
@@ -103,11 +103,6 @@ class Processes:
         return self.group_members()
 
 
-def health(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/health", timeout=10) as response:  # a starved server answers late
-        return response.status == 200
-
-
 def prefect_runs(api_url: str):
     """(flow name, flow run, task runs) of the one flow run on the server at `api_url`."""
     from prefect.client.orchestration import get_client
@@ -146,8 +141,7 @@ def test_extract_keypoints_on_a_dask_cluster_reports_to_a_prefect_server(shared_
     procs = Processes(logs, env)
     client = None
     try:
-        procs.start("prefect-server", [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                       "--port", str(port), "--no-ui", "--no-scheduler", "--no-late-runs"])
+        procs.start("prefect-server", server_command(port))
         procs.start("scheduler", [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                                   "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)])
         procs.wait_until("the Dask scheduler's file", scheduler_file.exists, ["scheduler"])
@@ -160,7 +154,7 @@ def test_extract_keypoints_on_a_dask_cluster_reports_to_a_prefect_server(shared_
         client = Client(scheduler_file=str(scheduler_file), timeout=READY_TIMEOUT, set_as_default=False)
         procs.wait_until("two Dask workers", lambda: len(client.scheduler_info()["workers"]) == 2,
                          ["scheduler", "worker-0", "worker-1"])
-        procs.wait_until(f"the Prefect server at {api_url}", lambda: health(api_url), ["prefect-server"])
+        procs.wait_until(f"the Prefect server at {api_url}", lambda: healthy(api_url), ["prefect-server"])
         ready = time.monotonic() - started
 
         done = subprocess.run(  # run from tmp_path: a developer's execution.yaml must not change the task size
