@@ -250,6 +250,27 @@ def test_a_failed_attempt_never_stands_in_for_the_finished_run():
         assert found == {"abl3-x-d1": {"metrics": {"seed": 1}, "rev": "good"}}
 
 
+def test_experiments_are_read_from_the_baselines_that_hold_them_only():
+    """`exp show --all-commits` reads every commit of the history (16 min on a 2-core VM): the sweep asks
+    for the commits named in DVC's experiment refs, once each, and never for the queue's own refs."""
+    from pipeline.ablations import experiment_baselines
+
+    a, b = "0f" + "b" * 38, "9c" + "d" * 38
+    refs = "\n".join([f"refs/exps/{a[:2]}/{a[2:]}/abl10-full-d0", f"refs/exps/{a[:2]}/{a[2:]}/abl10-full-d3",
+                      f"refs/exps/{b[:2]}/{b[2:]}/abl9-full-d1", "refs/exps/celery/failed", "refs/exps/celery/stash",
+                      "refs/exps/exec/EXEC_BASELINE"])
+    assert experiment_baselines(refs) == sorted([a, b])
+    assert experiment_baselines("") == []
+
+
+def test_queue_polls_thin_out_as_the_sweep_runs():
+    """Each `dvc queue status` costs seconds of CPU that the training it watches would use."""
+    from pipeline.ablations import poll_interval
+
+    waits = [poll_interval(minutes * 60) for minutes in (0, 1, 10, 60, 600)]
+    assert waits == sorted(waits) and waits[0] <= 10 and waits[-1] == 120
+
+
 def _status_text(states: dict[str, str], workers: int) -> str:
     """`dvc queue status` text for `states` (name -> state) with `workers` live workers."""
     rows = [f"{i:07x}  {name}  03:36 AM   {state}" for i, (name, state) in enumerate(states.items())]
