@@ -231,6 +231,7 @@ def queue_states() -> dict[str, str]:
 
 
 QUEUE_RUN_DIR = Path(".dvc/tmp/exps/run")  # DVC's record of each queued task's process: <task id>/<task id>.json
+QUEUE_WORKER_DIR = Path(".dvc/tmp/exps/celery")  # and of each queue worker's: dvc-exp-worker-<n>.json
 
 
 def running_tasks(out: str) -> list[tuple[str, str]]:
@@ -244,20 +245,28 @@ def running_tasks(out: str) -> list[tuple[str, str]]:
     return rows
 
 
-def task_alive(task_id: str, run_dir: Path = QUEUE_RUN_DIR) -> bool | None:
-    """Whether the process DVC started for a queued task is alive, from DVC's record of it (the task's
-    ProcessInfo JSON, its `pid`); None while DVC has written no record. The queue's "Worker status" line
-    is not read: it is a one-second broadcast to celery that can miss a busy worker."""
-    records = sorted(Path(run_dir).glob(f"{task_id}*/*.json"))
-    if not records:
-        return None
+def _pid_alive(record: Path) -> bool:
+    """Whether the process a DVC ProcessInfo record (JSON with its `pid`) names is alive."""
     try:
-        os.kill(int(json.loads(records[0].read_text())["pid"]), 0)
+        os.kill(int(json.loads(record.read_text())["pid"]), 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process: alive
         return True
     return True
+
+
+def task_alive(task_id: str, run_dir: Path = QUEUE_RUN_DIR, worker_dir: Path = QUEUE_WORKER_DIR) -> bool | None:
+    """Whether the process DVC started for a queued task is alive, from DVC's record of it (the task's
+    ProcessInfo JSON, its `pid`). Before DVC writes that record the task can only be starting inside a
+    queue worker: None while a worker's process (its own record) is alive, False when none is (a task
+    killed in its first seconds, with its worker, stays Running for ever otherwise). The queue's
+    "Worker status" line is not read: it is a one-second broadcast to celery that can miss a busy worker."""
+    records = sorted(Path(run_dir).glob(f"{task_id}*/*.json"))
+    if records:
+        return _pid_alive(records[0])
+    workers = sorted(Path(worker_dir).glob("dvc-exp-worker-*.json"))
+    return None if any(_pid_alive(worker) for worker in workers) else False
 
 
 def queue_busy() -> bool:
@@ -351,18 +360,13 @@ def wait(names: list[str], poll_seconds: float | None = None) -> dict[str, str]:
         time.sleep(poll_interval(elapsed) if poll_seconds is None else poll_seconds)
 
 
-def experiment_baselines(refs: str | None = None) -> list[str]:
-    """The commits that finished experiments were run from, read off DVC's experiment refs
-    (`refs/exps/<sha[:2]>/<sha[2:]>/<name>`; `refs` is `git for-each-ref` output, read here when None)."""
-    if refs is None:
-        refs = subprocess.run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], check=True,
-                              capture_output=True, text=True).stdout
-    baselines = set()
-    for ref in refs.split():
-        parts = ref.split("/")  # refs, exps, sha[:2], sha[2:], name  (the queue's refs/exps/celery/* have 4)
-        if len(parts) == 5 and len(parts[2]) == 2 and len(parts[3]) == 38:
-            baselines.add(parts[2] + parts[3])
-    return sorted(baselines)
+def experiment_baselines(root: str = ".") -> list[str]:
+    """The commits that finished experiments were run from, read off DVC's experiment refs by DVC itself
+    (`exp_refs` skips the queue's and executor's own refs)."""
+    from dvc.repo.experiments.utils import exp_refs
+    from dvc.scm import SCM
+
+    return sorted({ref.baseline_sha for ref in exp_refs(SCM(root))})
 
 
 def experiment_metrics() -> dict[str, dict]:
@@ -748,6 +752,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"ablations: draw {json.loads(holdout.read_text())['draw']} is the held-out draw of {holdout}: "
                  "the sweep never runs on it")
     started = time.perf_counter()
+    if not args.table_only:
+        # A killed experiment's half-removed workspace makes `dvc exp show` fail: marked Failed first.
+        fail_stale_running()
     finished = experiment_metrics()
     recorded = recorded_experiments(args.out)
     # Read once (its records read each earlier experiment's commit): an earlier experiment never changes.

@@ -250,17 +250,29 @@ def test_a_failed_attempt_never_stands_in_for_the_finished_run():
         assert found == {"abl3-x-d1": {"metrics": {"seed": 1}, "rev": "good"}}
 
 
-def test_experiments_are_read_from_the_baselines_that_hold_them_only():
+def test_experiments_are_read_from_the_baselines_that_hold_them_only(tmp_path):
     """`exp show --all-commits` reads every commit of the history (16 min on a 2-core VM): the sweep asks
-    for the commits named in DVC's experiment refs, once each, and never for the queue's own refs."""
+    for the commits named in DVC's experiment refs (a real git repository's), once each, and never for
+    the queue's own refs."""
+    import subprocess
+
     from pipeline.ablations import experiment_baselines
 
-    a, b = "0f" + "b" * 38, "9c" + "d" * 38
-    refs = "\n".join([f"refs/exps/{a[:2]}/{a[2:]}/abl10-full-d0", f"refs/exps/{a[:2]}/{a[2:]}/abl10-full-d3",
-                      f"refs/exps/{b[:2]}/{b[2:]}/abl9-full-d1", "refs/exps/celery/failed", "refs/exps/celery/stash",
-                      "refs/exps/exec/EXEC_BASELINE"])
-    assert experiment_baselines(refs) == sorted([a, b])
-    assert experiment_baselines("") == []
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "a")
+    a = git("rev-parse", "HEAD")
+    assert experiment_baselines(str(tmp_path)) == []
+    git("commit", "-q", "--allow-empty", "-m", "b")
+    b = git("rev-parse", "HEAD")
+    for ref in [f"refs/exps/{a[:2]}/{a[2:]}/abl10-full-d0", f"refs/exps/{a[:2]}/{a[2:]}/abl10-full-d3",
+                f"refs/exps/{b[:2]}/{b[2:]}/abl9-full-d1", "refs/exps/celery/failed", "refs/exps/celery/stash",
+                "refs/exps/exec/EXEC_BASELINE"]:
+        git("update-ref", ref, b)
+    assert experiment_baselines(str(tmp_path)) == sorted([a, b])
 
 
 def test_queue_polls_thin_out_as_the_sweep_runs():
@@ -331,7 +343,7 @@ def test_a_running_experiment_is_stale_only_when_its_process_is_gone(tmp_path):
     assert stale_running(text, alive=lambda task: True) == []  # alive: kept, whatever the worker count says
     assert stale_running(text, alive=lambda task: None) == []  # not yet recorded by DVC: kept
     # task_alive reads DVC's ProcessInfo record: this process is alive, a finished child is not.
-    assert task_alive("0000000", run_dir=tmp_path) is None
+    assert task_alive("0000000", run_dir=tmp_path, worker_dir=tmp_path) is False  # no record, no worker
     record = tmp_path / "0000000aaaa" / "0000000aaaa.json"
     record.parent.mkdir()
     record.write_text(json.dumps({"pid": os.getpid(), "returncode": None}))
@@ -340,6 +352,26 @@ def test_a_running_experiment_is_stale_only_when_its_process_is_gone(tmp_path):
     child.wait()
     record.write_text(json.dumps({"pid": child.pid, "returncode": None}))
     assert task_alive("0000000", run_dir=tmp_path) is False
+
+
+def test_a_running_experiment_without_a_process_record_is_stale_once_no_queue_worker_lives(tmp_path):
+    """A task killed in its first seconds (a session closed under it) never gets DVC's process record; with
+    no live queue worker nothing can still be starting it, and it would stay Running for ever."""
+    import os
+    import subprocess
+
+    from pipeline.ablations import task_alive
+
+    runs, workers = tmp_path / "run", tmp_path / "celery"
+    runs.mkdir(), workers.mkdir()
+    assert task_alive("0000000", run_dir=runs, worker_dir=workers) is False  # no worker ever recorded
+    worker = workers / "dvc-exp-worker-1.json"
+    worker.write_text(json.dumps({"pid": os.getpid(), "returncode": None}))
+    assert task_alive("0000000", run_dir=runs, worker_dir=workers) is None  # a live worker: maybe starting it
+    child = subprocess.Popen(["true"])
+    child.wait()
+    worker.write_text(json.dumps({"pid": child.pid, "returncode": None}))
+    assert task_alive("0000000", run_dir=runs, worker_dir=workers) is False
 
 
 def test_an_experiment_left_running_by_a_killed_worker_is_marked_failed(monkeypatch):
