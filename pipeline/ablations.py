@@ -155,9 +155,7 @@ ALIGNMENT_COLUMNS = {"cka": ("alignment", "cka")}  # linear CKA of the backbones
 # table is metrics/ablations_abl8.json (`full` at x1 and the rate candidates; the rate choice reads it).
 # "abl9": before the epoch rule set every network's epochs (metrics/epoch_rule.json); its table is
 # metrics/ablations_abl9.json (`full` over draws 0-4).
-# "abl10": the current method (every network at its epoch rule's epochs). Until its `full` has five draws, its
-# finished experiments are kept in metrics/ablations_abl10.json (`--out` it, and the sweep resumes from it in a
-# fresh clone); then it becomes metrics/ablations.json.
+# "abl10": the current method (every network at its epoch rule's epochs); its table is metrics/ablations.json.
 QUEUE_PREFIX = "abl10"
 # Experiments of the earlier prefix that trained what this prefix's would, read under this prefix's name
 # (`record` marks them `carried_from`). abl7 carried abl6's `design_keypoint_guidance` (draws 1, 2) as its
