@@ -372,6 +372,8 @@ def experiment_metrics() -> dict[str, dict]:
     experiment `dvc exp show` lists."""
     # `exp show --all-commits` reads the metrics of every commit of the history (16 min for 340 commits on a
     # 2-core VM): asking for the baselines that hold experiments, and only those, takes seconds.
+    # A killed experiment stays Running, and its half-removed workspace makes `exp show` fail: marked Failed first.
+    fail_stale_running()
     baselines = experiment_baselines()
     if not baselines:
         return {}
@@ -644,8 +646,8 @@ def run_experiments(variants: list[str], draws: list[int], params: dict, *, prof
                     skip: set[str] = frozenset()) -> dict[str, str]:
     """Queue each (variant, draw) not in `skip` (finished) and not already queued or running (an earlier
     invocation's: waited for, not queued again), start one queue worker unless one is busy, and wait:
-    name -> its final state. One left Running by a killed worker is marked Failed first, and so queued again."""
-    fail_stale_running()
+    name -> its final state. One left Running by a killed worker was marked Failed by `experiment_metrics`, which
+    every caller reads first, and so is queued again."""
     active = {n for n, state in queue_states().items() if state in {"Queued", "Running"}}
     wanted = {experiment_name(v, d, profile) for v, d in sweep_order(variants, draws)}
     queued = queue(variants, draws, params, skip=active | set(skip), profile=profile)
@@ -750,9 +752,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"ablations: draw {json.loads(holdout.read_text())['draw']} is the held-out draw of {holdout}: "
                  "the sweep never runs on it")
     started = time.perf_counter()
-    if not args.table_only:
-        # A killed experiment's half-removed workspace makes `dvc exp show` fail: marked Failed first.
-        fail_stale_running()
     finished = experiment_metrics()
     recorded = recorded_experiments(args.out)
     # Read once (its records read each earlier experiment's commit): an earlier experiment never changes.
