@@ -350,7 +350,10 @@ def wait(names: list[str], poll_seconds: float | None = None) -> dict[str, str]:
             return {n: "Removed" if n in missing else states[n] for n in names}
         # DVC's queue worker can exit between experiments with some still queued (seen with DVC 3):
         # nothing would ever run them, so after two idle polls in a row a worker is started again.
-        idle_polls = idle_polls + 1 if queued and not running else 0
+        # Idle means no experiment of the queue runs, ours or another (a sweep asked for a few while
+        # an earlier one's experiment still runs: the worker is busy, not gone).
+        busy = any(line.split()[-1:] == ["Running"] for line in out.splitlines()[1:])
+        idle_polls = idle_polls + 1 if queued and not busy else 0
         if idle_polls >= 2:
             print("[ablations] the queue worker stopped with experiments queued: starting it again", flush=True)
             subprocess.run([_dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)

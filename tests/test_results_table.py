@@ -318,6 +318,17 @@ def test_wait_restarts_a_queue_worker_that_stopped_with_experiments_queued(monke
     assert commands == [["queue", "start", "-j", "1"]]
 
 
+def test_wait_leaves_the_worker_alone_while_another_experiment_runs(monkeypatch):
+    import pipeline.ablations as ablations
+
+    # "mine" waits in the queue behind "other" (queued by an earlier sweep): the worker is busy, not gone.
+    mine, other = f"{QUEUE_PREFIX}-mine-d0", f"{QUEUE_PREFIX}-other-d0"
+    polls = [{other: "Running", mine: "Queued"}] * 3 + [{other: "Success", mine: "Running"}, {mine: "Success"}]
+    commands = _fake_queue(monkeypatch, polls, [1, 1, 1, 1, 0])
+    assert ablations.wait([mine], poll_seconds=0) == {mine: "Success"}
+    assert commands == []
+
+
 def test_wait_reports_an_experiment_removed_from_the_queue_and_returns(monkeypatch):
     import pipeline.ablations as ablations
 
