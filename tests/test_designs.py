@@ -230,3 +230,14 @@ def test_the_deployment_framing_switches_every_rgb_network_to_the_framed_clips_b
         assert "data/rgb_framed" in framed and "data/rgb" not in framed
     teacher = build_parser("teacher").parse_args([])
     assert rgb_dir("teacher", {"research": {"deployment_framing": True}}, teacher) == "data/rgb"
+
+
+def test_one_optimizer_function_serves_the_stages_and_the_baselines():
+    from crychic.training.loop import make_optimizer
+
+    weights = [nn.Parameter(torch.zeros(3))]
+    sgd = make_optimizer(weights, {"optimizer": "sgd", "lr": 0.1, "weight_decay": 1e-4, "momentum": 0.9})
+    assert isinstance(sgd, torch.optim.SGD)
+    assert sgd.defaults["nesterov"] and sgd.defaults["momentum"] == 0.9 and sgd.defaults["lr"] == 0.1
+    adamw = make_optimizer(weights, {"optimizer": "adamw", "lr": 0.003, "weight_decay": 1e-4, "momentum": 0.9})
+    assert type(adamw) is torch.optim.AdamW and adamw.defaults["weight_decay"] == 1e-4

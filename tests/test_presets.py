@@ -39,3 +39,17 @@ def test_a_preset_holds_only_what_differs_from_the_defaults():
     for preset in (PROJECT_ROOT / "presets").glob("*.yaml"):
         same = [key for key, value in flatten(yaml.safe_load(preset.read_text())).items() if params.get(key) == value]
         assert not same, f"{preset.name} repeats defaults: {same}"
+
+
+def test_the_i3d_baseline_trains_with_the_rgb_networks_optimizer_in_every_preset():
+    """Baselines get the tuning their peers get: I3D trains with the optimizer of the student and `rgb_only`
+    (train.student.optimizer), and where no val choice set its rate (a preset), at `rgb_only`'s rate."""
+    defaults = flatten(yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text()))
+    assert defaults["i3d.optimizer"] == defaults["train.student.optimizer"]
+    for preset in (PROJECT_ROOT / "presets").glob("*.yaml"):
+        changes = flatten(yaml.safe_load(preset.read_text()))
+        effective = {**defaults, **changes}
+        assert effective["i3d.optimizer"] == effective["train.student.optimizer"], preset.name
+        if any(key.startswith(("train.student.", "train.rgb_only.")) for key in changes):
+            rgb_only_lr = effective["train.student.lr"] * effective["train.rgb_only.lr_scale"]
+            assert effective["i3d.lr"] == rgb_only_lr, preset.name

@@ -206,7 +206,7 @@ class ModelName(Rule):
 
 PATH = "a path (text)"
 EPOCHS, LEARNING_RATE, WEIGHT_DECAY = Integer(ge=1), Number(gt=0), Number(ge=0)
-OPTIMIZER = Choice("adamw", "sgd")  # crychic.training.loop._optimizer: SGD for "sgd", else AdamW
+OPTIMIZER = Choice("adamw", "sgd")  # crychic.training.loop.make_optimizer: SGD for "sgd", else AdamW
 MOMENTUM = Number(ge=0, lt=1)
 
 RULES: dict[str, Rule] = {
@@ -324,6 +324,8 @@ RULES: dict[str, Rule] = {
     "i3d.lr": LEARNING_RATE,
     "i3d.weight_decay": WEIGHT_DECAY,
     "i3d.warmup_epochs": Integer(ge=0),
+    "i3d.optimizer": OPTIMIZER,
+    "i3d.momentum": MOMENTUM,
     "colour_cue.c_grid": NumberList(Number(gt=0)),
     "colour_cue.hue_bins": Integer(ge=1),
     # evaluate

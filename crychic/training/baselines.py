@@ -4,9 +4,10 @@ Keypoint networks (``gcn``: ST-GCN-style, ``msg3d``: MS-G3D-style, ``sta_lstm``:
 `crychic.keypoints.clips.KeypointClips` items (``keypoint 3 x T x V x M``); the RGB network
 (``i3d``: a ResNet inflated to 3D) reads the Arrow RGB clips (``rgb 3 x T x H x W``) that the
 student reads. Each stage's params section (`gcn.*`, `msg3d.*`, ...) names a registered model and
-its schedule: AdamW with a per-step cosine decay, flip augmentation, the kept epoch the best on
-"val" (or "test" for NTU, which has no val). The checkpoint is ``{stage, model_name, model_config,
-state_dict, label_names}``, which `load_baseline` rebuilds from the registry.
+its schedule: AdamW (for i3d, its section's `optimizer`) with a per-step cosine decay, flip
+augmentation, the kept epoch the best on "val" (every source has one: `validation_split`). The
+checkpoint is ``{stage, model_name, model_config, state_dict, label_names}``, which `load_baseline`
+rebuilds from the registry.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from crychic.training.data import PoseRgbDataset, make_loader, model_input
 from crychic.core.devices import resolve_device, seed_everything
 from crychic.models.checkpoints import read_checkpoint, save_checkpoint
 from crychic.models.inference import collect_logits
-from crychic.training.loop import fit, warmup_cosine_schedule
+from crychic.training.loop import fit, make_optimizer, warmup_cosine_schedule
 from crychic.training.resume import ResumePoint
 from crychic.training.stage import BASELINE_INPUTS
 
@@ -86,7 +87,8 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
     val_loader = make_loader(datasets[val_split], batch_size=batch_size, shuffle=False, workers=workers, seed=seed,
                              pin_memory=pin)
     epochs = int(section["epochs"])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(section["lr"]), weight_decay=float(section["weight_decay"]))
+    # The keypoint baselines train with AdamW; the RGB one (i3d) by its own section's optimizer, as its peers do.
+    optimizer = make_optimizer(model.parameters(), {"optimizer": "adamw", **section})
     steps = len(train_loader)  # batches an epoch
     scheduler = warmup_cosine_schedule(optimizer, epochs * steps, int(section.get("warmup_epochs", 0)) * steps)
     loss_fn = nn.CrossEntropyLoss()

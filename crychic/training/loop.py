@@ -471,7 +471,7 @@ def warmup_cosine_schedule(optimizer: torch.optim.Optimizer, steps: int, warmup_
 
 
 def _optimizer(model: CrychicModel, stage: str, settings: dict) -> torch.optim.Optimizer:
-    lr, weight_decay = float(settings["lr"]), float(settings["weight_decay"])
+    lr = float(settings["lr"])
     if stage in ("joint", "text"):  # PoseConv3D-style fine-tuning: the pre-trained networks move slower
         teacher = [p for p in model.teacher.parameters() if p.requires_grad]
         student = [p for p in model.student.parameters() if p.requires_grad]
@@ -487,6 +487,14 @@ def _optimizer(model: CrychicModel, stage: str, settings: dict) -> torch.optim.O
                       {"params": student, "lr": lr * student_scale}]
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+    return make_optimizer(groups, settings)
+
+
+def make_optimizer(groups, settings: dict) -> torch.optim.Optimizer:
+    """`settings["optimizer"]`: "sgd" (Nesterov, at `momentum`) or "adamw", at `lr` and `weight_decay`; one
+    function for CRYCHIC's stages and the baselines, so that a preset switching an RGB network to SGD
+    switches its baseline peer the same way."""
+    lr, weight_decay = float(settings["lr"]), float(settings["weight_decay"])
     if settings["optimizer"] == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=float(settings["momentum"]), nesterov=True,
                                weight_decay=weight_decay)
