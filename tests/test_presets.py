@@ -6,7 +6,8 @@ import yaml
 
 from conftest import PROJECT_ROOT
 from crychic.models import create_model
-from crychic.core.params import flatten
+from crychic.core.params import flatten, select
+from crychic.training.stage import PARAM_KEYS
 from pipeline.presets import experiment_command
 
 
@@ -53,3 +54,13 @@ def test_the_i3d_baseline_trains_with_the_rgb_networks_optimizer_in_every_preset
         if any(key.startswith(("train.student.", "train.rgb_only.")) for key in changes):
             rgb_only_lr = effective["train.student.lr"] * effective["train.rgb_only.lr_scale"]
             assert effective["i3d.lr"] == rgb_only_lr, preset.name
+        # ...and the stage reads it: train_i3d sees only the keys dvc.yaml lists for it (`select`).
+        nested = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+        for key, value in changes.items():
+            *parents, leaf = key.split(".")
+            node = nested
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        section = select(nested, PARAM_KEYS["i3d"])["i3d"]
+        assert (section["optimizer"], section["lr"]) == (effective["i3d.optimizer"], effective["i3d.lr"]), preset.name
