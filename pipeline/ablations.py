@@ -352,8 +352,7 @@ def wait(names: list[str], poll_seconds: float | None = None) -> dict[str, str]:
         # nothing would ever run them, so after two idle polls in a row a worker is started again.
         # Idle means no experiment of the queue runs, ours or another (a sweep asked for a few while
         # an earlier one's experiment still runs: the worker is busy, not gone).
-        busy = any(line.split()[-1:] == ["Running"] for line in out.splitlines()[1:])
-        idle_polls = idle_polls + 1 if queued and not busy else 0
+        idle_polls = idle_polls + 1 if queued and not running_tasks(out) else 0
         if idle_polls >= 2:
             print("[ablations] the queue worker stopped with experiments queued: starting it again", flush=True)
             subprocess.run([_dvc(), "queue", "start", "-j", "1"], check=True, stdout=subprocess.DEVNULL)
