@@ -744,15 +744,20 @@ def _print_table(table: dict, against_full: dict, claims: dict) -> None:
               f"mean {figures['mean']:+.3f} {figures['ci95']} t {figures['t_ci95']}")
 
 
+def held_out_draws(metrics_dir: Path) -> dict[int, Path]:
+    """Draw -> the held-out check that ran on it (`metrics/holdout_check*.json`: the current one and those
+    kept from earlier revisions, `holdout_check_<prefix>.json`)."""
+    return {int(json.loads(path.read_text())["draw"]): path for path in sorted(Path(metrics_dir).glob("holdout_check*.json"))}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     from crychic.core.params import load_params
 
     params = load_params(args.params)
-    holdout = Path(args.out).with_name("holdout_check.json")  # its draw stays out of every sweep
-    if not args.table_only and holdout.is_file() and json.loads(holdout.read_text())["draw"] in args.draws:
-        sys.exit(f"ablations: draw {json.loads(holdout.read_text())['draw']} is the held-out draw of {holdout}: "
-                 "the sweep never runs on it")
+    held_out = held_out_draws(Path(args.out).parent)  # their draws stay out of every sweep
+    if not args.table_only and (clash := sorted(set(args.draws) & set(held_out))):
+        sys.exit(f"ablations: draw {clash[0]} is the held-out draw of {held_out[clash[0]]}: the sweep never runs on it")
     started = time.perf_counter()
     finished = experiment_metrics()
     recorded = recorded_experiments(args.out)

@@ -100,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     table = json.loads(Path(args.table).read_text())
     earlier = [json.loads(p.read_text()) for p in sorted(Path(args.table).parent.glob("ablations*.json"))]
     params = yaml.safe_load(Path("params.yaml").read_text())
-    if args.draw in used_draws([table, *earlier]) or args.draw == int(params["data"]["seed"]):
-        sys.exit(f"holdout_check: draw {args.draw} has been used (by the default pipeline or a sweep "
-                 f"experiment in {Path(args.table).parent}/ablations*.json): choose another")
+    held_out = ablations.held_out_draws(Path(args.table).parent)
+    if args.draw in used_draws([table, *earlier]) or args.draw == int(params["data"]["seed"]) or args.draw in held_out:
+        sys.exit(f"holdout_check: draw {args.draw} has been used (by the default pipeline, a sweep experiment in "
+                 f"{Path(args.table).parent}/ablations*.json or an earlier held-out check): choose another")
     claims, source = supported_claims(table), table_source(args.table)
     if not claims:
         sys.exit(f"holdout_check: {args.table} has no claim the report calls supported: nothing to check")

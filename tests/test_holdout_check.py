@@ -68,11 +68,18 @@ def test_an_unused_draw_goes_on_to_the_experiment_and_the_sweep_then_refuses_it(
     monkeypatch.setattr(ablations, "experiment_metrics", experiments)
     with pytest.raises(ReachedTheExperiment):  # past every refusal
         main(["--draw", "9"])
-    # Once a check on draw 9 is recorded, the sweep refuses to run on it.
+    # Once a check on draw 9 is recorded, the sweep refuses to run on it, and so does a later check,
+    # also after the file is kept under an earlier revision's name.
     (tmp_path / "metrics/holdout_check.json").write_text(json.dumps({"draw": 9}))
     with pytest.raises(SystemExit, match="draw 9 is the held-out draw"):
         ablations.main(["--variants", "full", "--draws", "0", "9", "--params", str(PROJECT_ROOT / "params.yaml"),
                         "--out", str(tmp_path / "metrics/ablations.json")])
+    (tmp_path / "metrics/holdout_check.json").rename(tmp_path / "metrics/holdout_check_abl7.json")
+    with pytest.raises(SystemExit, match="draw 9 is the held-out draw"):
+        ablations.main(["--variants", "full", "--draws", "9", "--params", str(PROJECT_ROOT / "params.yaml"),
+                        "--out", str(tmp_path / "metrics/ablations.json")])
+    with pytest.raises(SystemExit, match="draw 9 has been used"):
+        main(["--draw", "9"])
 
 
 def test_the_table_source_names_the_file_in_its_repository_and_the_commit(tmp_path):
