@@ -543,19 +543,25 @@ def training_noise(results: dict[str, dict[int, dict]], comparisons: list[tuple[
 
 
 AGAINST_FULL_COLUMNS = ("fused", "posefree", "text", "teacher", "rgb_only")  # what a switch could move
+# Issue 23 D, read: each framed arm's guided student against the uniform-map control's, on the same draws and
+# the same framed test clips. `rgb_only` reads no guidance param, so it is one network in every arm of a draw:
+# an arm's gain over the control is what its guidance map adds beyond the teacher's other terms.
+FRAMED_CONTROL = "framed_uniform"
+FRAMED_COLUMNS = ("student_guided", "posefree")
 
 
 def variants_against_full(results: dict[str, dict[int, dict]], columns=AGAINST_FULL_COLUMNS,
-                          resamples: int = 2000) -> dict:
-    """variant -> column -> the paired difference "variant - full" on the draws both have.
+                          resamples: int = 2000, reference: str = "full", variants: list[str] | None = None) -> dict:
+    """variant -> column -> the paired difference "variant - full" on the draws both have (against
+    `reference` instead of `full`, and for `variants` only, where given).
 
     A draw fixes the test clips, so a variant and `full` of the same draw are scored on the same
     clips: the difference is paired per clip within a draw (far tighter than two unpaired means),
     and its interval resamples draws, then clips, like the report's claims."""
-    full = results.get("full", {})
+    full = results.get(reference, {})
     out: dict = {}
     for variant, by_draw in results.items():
-        if variant == "full":
+        if variant == reference or (variants is not None and variant not in variants):
             continue
         for column in columns:
             model = TOP1_COLUMNS[column]
@@ -773,6 +779,8 @@ def main(argv: list[str] | None = None) -> None:
     table = summarise(results)
     claims = claims_over_draws(results.get("full", {}), [c for c in COMPARISONS if c not in SWEEP_COMPARISONS_SKIPPED])
     against_full = variants_against_full(results)
+    framed = variants_against_full(results, FRAMED_COLUMNS, reference=FRAMED_CONTROL,
+                                   variants=[v for v in FRAMED if v != FRAMED_CONTROL])
     # Inside every variant: the headline claims, and the I3D baseline against rgb_only (the I3D candidates'
     # variants are the only experiments that trained the other I3D networks).
     variant_claims = {variant: claims_over_draws(by_draw, [*HEADLINE_CLAIMS, ("i3d", "rgb_only")])
@@ -784,7 +792,8 @@ def main(argv: list[str] | None = None) -> None:
         runs.append({"prefix": QUEUE_PREFIX, "experiments": len(names),
                      "minutes": round((time.perf_counter() - started) / 60, 1)})
     write_json(args.out, {"variants": table, "claims": claims, "against_full": against_full,
-                          "variant_claims": variant_claims, "training_noise": noise, "runs": runs,
+                          "variant_claims": variant_claims, "framed_against_control": framed,
+                          "training_noise": noise, "runs": runs,
                           "experiments": experiments})
     _print_table(table, against_full, claims)
 

@@ -623,6 +623,91 @@ def sweep_findings_markdown(ablations: dict) -> str:
     return "\n".join(lines)
 
 
+# Issue 23 D: what each framed arm's guidance map is, and what its gain over the uniform-map control would show.
+FRAMED_ARMS = {"framed_keypoints": ("the keypoint regions (hands, head, feet)", "the keypoints"),
+               "framed_teacher": ("the teacher's attention", "the teacher"),
+               "framed_hands": ("an oracle hand mask (the wrists' keypoints)", "the keypoints")}
+
+
+def _over_draws_cell(entry: dict | None) -> str:
+    """Per-draw differences, then the interval a verdict reads (t over draws where finite)."""
+    if not entry:
+        return "–"
+    ci, _ = draw_interval(entry)
+    return f"{_per_draw(entry['per_draw'])}; {_interval(ci, signed=True) if _finite(ci) else '–'}"
+
+
+def framed_needs(ablations: dict) -> tuple[list[str], str] | None:
+    """The D arms read by the verdict rule: one sentence each for guidance of any kind (the uniform map's
+    student against `rgb_only`, both framed) and for each map against the uniform one, then what the
+    student needs: the teacher, the keypoints, or neither. None until `framed_uniform` has a draw."""
+    from pipeline.ablations import FRAMED_CONTROL
+
+    inside = ablations.get("variant_claims") or {}
+    control = (inside.get(FRAMED_CONTROL) or {}).get("crychic_posefree - rgb_only")
+    if not control:
+        return None
+    against = ablations.get("framed_against_control") or {}
+    ci, basis = draw_interval(control)
+    any_guidance = reading(ci, "the uniform-map student", "`rgb_only`")
+    lines = [f"- Guidance of any kind (the uniform-map student, which keeps the teacher's contrastive term and "
+             f"stage 3, against `rgb_only`, both framed; `crychic_posefree - rgb_only` over {control['draws']} "
+             f"draw{'' if control['draws'] == 1 else 's'}, {basis}): {_signed(control['mean'])} "
+             f"{_interval(ci, signed=True) if _finite(ci) else '–'}, **{any_guidance}**."]
+    needs = []
+    for arm, (what, source) in FRAMED_ARMS.items():
+        entry = (against.get(arm) or {}).get("posefree")
+        if not entry:
+            continue
+        ci, basis = draw_interval(entry)
+        word = reading(ci, f"`{arm}`", f"`{FRAMED_CONTROL}`")
+        if word == f"`{arm}` ahead":
+            needs.append(source)
+        lines.append(f"- {what[0].upper() + what[1:]} against a uniform map (`{arm} - {FRAMED_CONTROL}`, the pose-free "
+                     f"student, {entry['draws']} draw{'' if entry['draws'] == 1 else 's'}, {basis}): "
+                     f"{_signed(entry['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'}, **{word}**.")
+    if needs:
+        verdict_text = "it needs " + " and ".join(dict.fromkeys(needs)) + " (a map from them beats a uniform one)"
+    elif any_guidance.startswith("the uniform-map student"):
+        verdict_text = ("neither the teacher's maps nor the keypoints: a uniform map does as well as theirs, and "
+                        "the teacher's other terms carry the gain over `rgb_only`")
+    else:
+        verdict_text = ("none shown: no guidance map beats a uniform one and the uniform-map student does not beat "
+                        "`rgb_only` on these draws (no interval clears zero)")
+    return lines, verdict_text
+
+
+def framed_arms_markdown(ablations: dict) -> str:
+    """The D arms (`framed_*`): inside each, the guided student against `rgb_only` trained in the same framing;
+    each arm's student against the uniform-map control's; then what the student needs, in words."""
+    from pipeline.ablations import FRAMED, FRAMED_CONTROL
+
+    inside = ablations.get("variant_claims") or {}
+    against = ablations.get("framed_against_control") or {}
+    arms = [arm for arm in FRAMED if arm in inside]
+    if not arms:
+        return "No `framed_*` arm in the committed table yet."
+    lines = ["| arm (every RGB network trained and tested without keypoint boxes) | draws | `student_guided - rgb_only` "
+             "(stage 2), per draw; interval | `crychic_posefree - rgb_only` (stage 3), per draw; interval | by group, "
+             "`crychic_posefree - rgb_only` mean | the pose-free student: arm - `" + FRAMED_CONTROL + "`, per draw; "
+             "interval |", "|---|---|---|---|---|---|"]
+    for arm in arms:
+        claims = inside[arm]
+        posefree = claims.get("crychic_posefree - rgb_only") or {}
+        groups = "; ".join(f"{g} {_signed(f['mean'])}" for g, f in (posefree.get("groups") or {}).items()) or "–"
+        lines.append(f"| `{arm}` | {posefree.get('draws', 0)} | {_over_draws_cell(claims.get('student_guided - rgb_only'))} "
+                     f"| {_over_draws_cell(posefree)} | {groups} | "
+                     f"{_over_draws_cell((against.get(arm) or {}).get('posefree')) if arm != FRAMED_CONTROL else 'the control'} |")
+    lines += ["", "Points; interval: the t interval over draws where there are two or more, else the bootstrap over "
+              "the draw's test clips. Every arm's `rgb_only` reads no guidance param, so on a draw it is one network, "
+              "scored on the same framed test clips in every arm."]
+    read = framed_needs(ablations)
+    if read:
+        sentences, needs = read
+        lines += ["", *sentences, f"- **What the pose-free student needs**, by these arms: {needs}."]
+    return "\n".join(lines)
+
+
 def teacher_focus_markdown(variants: dict, evaluate: dict | None = None) -> str:
     """What the teacher-variant table and the pipeline teacher's wrist focus say, figures filled in."""
     rows = variants["variants"]
@@ -724,7 +809,23 @@ def headline_markdown(evaluate: dict, timing: dict | None = None, ablations: dic
         else:
             ci = test["ci95"]
         lines.append(f"- {statement}: **{verdict(ci, direction)}**. `{claim}`, points: " + "; ".join(figures) + ".")
-    return "\n".join(lines)
+    return "\n".join(lines + _framed_headline(ablations or {}))
+
+
+def _framed_headline(ablations: dict) -> list[str]:
+    """The README's line for the D arms: the current method's student against `rgb_only`, both trained and tested
+    without keypoint boxes, and what the controls say the student needs."""
+    framed = ((ablations.get("variant_claims") or {}).get("framed_keypoints") or {}).get("crychic_posefree - rgb_only")
+    read = framed_needs(ablations)
+    if not framed or not read:
+        return []
+    ci, basis = draw_interval(framed)
+    n = framed["draws"]
+    return [f"- A skeleton teacher makes a pose-free RGB student better with every RGB network trained and tested "
+            f"without keypoint boxes (`framed_keypoints`, `crychic_posefree - rgb_only`): "
+            f"**{verdict(ci)}**, {_signed(framed['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'} over "
+            f"{n} draw{'' if n == 1 else 's'} ({basis}). What the student needs, by the controls (uniform map, "
+            f"oracle hand mask, the teacher's attention; the report's D arms): {read[1]}."]
 
 
 def replace_between(text: str, marker: str, body: str) -> str:
@@ -855,7 +956,7 @@ BLOCK_FILES = {
     **{block: "report" for block in ("stages", "stage_times", "stage3", "epoch_rule", "designs", "i3d_choice", "warmup_choice",
                                      "rgb_lr_choice", "holdout", "protocol", "results", "findings",
                                      "teacher_variants", "teacher_focus", "sweep_scope", "ablations",
-                                     "sweep_findings", "pose_sampling", "ntu_shapes")},
+                                     "sweep_findings", "framed_arms", "pose_sampling", "ntu_shapes")},
 }
 START_MARKER = re.compile(r"^<!-- (\w+):start -->$", re.M)
 
@@ -907,7 +1008,8 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
               "findings": findings_markdown(evaluate, ablations)}
     if ablations:
         blocks |= {"ablations": ablations_markdown(ablations), "sweep_scope": sweep_scope_markdown(ablations),
-                   "sweep_findings": sweep_findings_markdown(ablations)}
+                   "sweep_findings": sweep_findings_markdown(ablations),
+                   "framed_arms": framed_arms_markdown(ablations)}
     if Path(args.teacher_variants).is_file():
         variants = json.loads(Path(args.teacher_variants).read_text())
         blocks |= {"teacher_variants": teacher_variants_markdown(variants),

@@ -516,7 +516,7 @@ def _main_inputs(tmp_path):
     variants = summarise({"full": {0: _draw(80, 60), 1: _draw(60, 50)}}, resamples=100)
     (tmp_path / "ablations.json").write_text(json.dumps({**_sweep(t_ci95=[0.07, 0.17]), "variants": variants}))
     (tmp_path / "params.yaml").write_text("data:\n  source: synthetic\n")
-    markers = ["stages", "stage_times", "protocol", "results", "findings", "sweep_scope", "ablations", "sweep_findings"]
+    markers = ["stages", "stage_times", "protocol", "results", "findings", "sweep_scope", "ablations", "sweep_findings", "framed_arms"]
     readme, report = tmp_path / "README.md", tmp_path / "REPORT.md"
     readme.write_text("# guide\n<!-- headline:start -->\nold\n<!-- headline:end -->\nthe rest\n")
     report.write_text("".join(f"<!-- {m}:start -->\nold\n<!-- {m}:end -->\n" for m in markers))
@@ -735,3 +735,49 @@ def test_the_held_out_draw_block_quotes_each_claim_and_says_when_a_sign_flipped(
     text = holdout_markdown({**check, "val_curves": {"rgb_only": [0.1, 0.3, 0.5], "student": [0.3]}})
     assert "`rgb_only` first reached 25 % val top-1 at epoch 1 (best 50.0 %); the guided student (stage 2) first " \
            "reached 25 % val top-1 at epoch 0 (best 30.0 %)" in text
+
+
+def _framed_draw(student_right: int, rgb_right: int, clips: int = 100) -> dict:
+    student = np.arange(clips) < student_right
+    return {"correct": {"student_guided": student, "crychic_posefree": student,
+                        "rgb_only": np.arange(clips) < rgb_right}}
+
+
+def test_the_d_arms_say_what_the_student_needs_from_the_arm_against_the_uniform_control():
+    from pipeline.ablations import FRAMED_COLUMNS, FRAMED_CONTROL, HEADLINE_CLAIMS
+    from pipeline.results_table import framed_arms_markdown, framed_needs, headline_markdown
+
+    def read(results: dict) -> dict:
+        return {"variant_claims": {v: claims_over_draws(d, HEADLINE_CLAIMS, resamples=200) for v, d in results.items()},
+                "framed_against_control": variants_against_full(
+                    results, FRAMED_COLUMNS, resamples=200, reference=FRAMED_CONTROL,
+                    variants=[v for v in results if v != FRAMED_CONTROL])}
+
+    # rgb_only is one network in every arm of a draw; the teacher's map beats the uniform one on all three draws
+    rgb, near = {0: 60, 1: 55, 2: 65}, {0: 2, 1: -1, 2: 0}  # the uniform-map student: about rgb_only
+    uniform = {d: _framed_draw(r + near[d], r) for d, r in rgb.items()}
+    teacher = {d: _framed_draw(r + near[d] + 9 + d, r) for d, r in rgb.items()}
+    hands = {d: _framed_draw(r + near[d] + (2 if d else -1), r) for d, r in rgb.items()}
+    ablations = read({FRAMED_CONTROL: uniform, "framed_teacher": teacher, "framed_hands": hands})
+    sentences, needs = framed_needs(ablations)
+    assert needs.startswith("it needs the teacher") and "keypoints" not in needs
+    assert any("`framed_teacher - framed_uniform`" in s and "+10.0 [" in s and "**`framed_teacher` ahead**" in s
+               for s in sentences)
+    assert any("`framed_hands - framed_uniform`" in s and "**no difference shown**" in s for s in sentences)
+    markdown = framed_arms_markdown(ablations)
+    assert "| `framed_teacher` | 3 | +11.0, +9.0, +11.0; [" in markdown and "| the control |" in markdown
+    # no arm beats the control and the control's student does not beat rgb_only: nothing is claimed
+    flat = read({FRAMED_CONTROL: uniform, "framed_hands": hands})
+    assert framed_needs(flat)[1].startswith("none shown")
+    # the uniform-map student beats rgb_only and no map beats it: the gain is the teacher's other terms
+    lifted = {d: _framed_draw(r + 5 + d, r) for d, r in rgb.items()}
+    lifted_hands = {d: _framed_draw(r + 5 + d + (2 if d else -1), r) for d, r in rgb.items()}
+    assert framed_needs(read({FRAMED_CONTROL: lifted, "framed_hands": lifted_hands}))[1].startswith("neither")
+    # the README's line: the current method's arm against rgb_only in that framing, and the controls' reading
+    assert "framed_keypoints" not in headline_markdown(_evaluate_metrics(), ablations=ablations)
+    with_keypoints = read({FRAMED_CONTROL: uniform, "framed_teacher": teacher, "framed_keypoints": teacher})
+    line = headline_markdown(_evaluate_metrics(), ablations=with_keypoints).splitlines()[-1]
+    assert "(`framed_keypoints`, `crychic_posefree - rgb_only`): **supported**, +10.3 [" in line and "over 3 draws" in line
+    assert line.endswith("it needs the keypoints and the teacher (a map from them beats a uniform one).")
+    assert framed_needs({"variant_claims": {"full": {}}}) is None
+    assert "No `framed_*` arm" in framed_arms_markdown({"variant_claims": {"full": {}}})
