@@ -623,10 +623,13 @@ def sweep_findings_markdown(ablations: dict) -> str:
     return "\n".join(lines)
 
 
-# Issue 23 D: what each framed arm's guidance map is, and what its gain over the uniform-map control would show.
+# Issue 23 D: each framed arm's guidance map, and what the student would need if that map beat the control's. The
+# control (`framed_uniform`) is not blank: in a framed clip its map is the person box (uniform inside, zero outside),
+# which the keypoints place, so an arm's gain over it is what a finer map adds to knowing where the person is.
 FRAMED_ARMS = {"framed_keypoints": ("the keypoint regions (hands, head, feet)", "the keypoints"),
-               "framed_teacher": ("the teacher's attention", "the teacher"),
+               "framed_teacher": ("the teacher's attention", "the teacher's attention"),
                "framed_hands": ("an oracle hand mask (the wrists' keypoints)", "the keypoints")}
+FRAMED_CONTROL_MAP = "the person box, uniform inside"
 
 
 def _over_draws_cell(entry: dict | None) -> str:
@@ -637,49 +640,63 @@ def _over_draws_cell(entry: dict | None) -> str:
     return f"{_per_draw(entry['per_draw'])}; {_interval(ci, signed=True) if _finite(ci) else '–'}"
 
 
+def _draws(n: int) -> str:
+    return f"{n} draw{'' if n == 1 else 's'}"
+
+
 def framed_needs(ablations: dict) -> tuple[list[str], str] | None:
-    """The D arms read by the verdict rule: one sentence each for guidance of any kind (the uniform map's
-    student against `rgb_only`, both framed) and for each map against the uniform one, then what the
-    student needs: the teacher, the keypoints, or neither. None until `framed_uniform` has a draw."""
+    """The D arms read by the verdict rule: one sentence for the control's student against `rgb_only` (both framed)
+    and one for each finer map against the control's, then what the student needs. None until the control and one
+    arm against it are in the table. Read only over two draws or more: one draw's interval is one training run's
+    spread over its test clips, which says nothing of another run (the report's draw spread)."""
     from pipeline.ablations import FRAMED_CONTROL
 
     inside = ablations.get("variant_claims") or {}
     control = (inside.get(FRAMED_CONTROL) or {}).get("crychic_posefree - rgb_only")
-    if not control:
+    against = {arm: entry for arm in FRAMED_ARMS
+               if (entry := ((ablations.get("framed_against_control") or {}).get(arm) or {}).get("posefree"))}
+    if not control or not against:
         return None
-    against = ablations.get("framed_against_control") or {}
+    if control["draws"] < 2 or min(entry["draws"] for entry in against.values()) < 2:
+        return [], (f"not read yet: the control has {_draws(control['draws'])}, the arms against it "
+                    + ", ".join(f"`{arm}` {_draws(entry['draws'])}" for arm, entry in against.items())
+                    + "; a verdict reads the interval over two draws or more")
     ci, basis = draw_interval(control)
-    any_guidance = reading(ci, "the uniform-map student", "`rgb_only`")
-    lines = [f"- Guidance of any kind (the uniform-map student, which keeps the teacher's contrastive term and "
-             f"stage 3, against `rgb_only`, both framed; `crychic_posefree - rgb_only` over {control['draws']} "
-             f"draw{'' if control['draws'] == 1 else 's'}, {basis}): {_signed(control['mean'])} "
-             f"{_interval(ci, signed=True) if _finite(ci) else '–'}, **{any_guidance}**."]
-    needs = []
-    for arm, (what, source) in FRAMED_ARMS.items():
-        entry = (against.get(arm) or {}).get("posefree")
-        if not entry:
-            continue
+    box_helps = verdict(ci) == "supported"
+    lines = [f"- The control's student (guided by {FRAMED_CONTROL_MAP}, with the teacher's contrastive term and "
+             f"stage 3) against `rgb_only`, both framed (`{FRAMED_CONTROL}`, `crychic_posefree - rgb_only`, "
+             f"{_draws(control['draws'])}, {basis}): {_signed(control['mean'])} "
+             f"{_interval(ci, signed=True) if _finite(ci) else '–'}, "
+             f"**{reading(ci, 'the guided student', '`rgb_only`')}**."]
+    needs, compared = [], []
+    for arm, entry in against.items():
+        what, source = FRAMED_ARMS[arm]
         ci, basis = draw_interval(entry)
         word = reading(ci, f"`{arm}`", f"`{FRAMED_CONTROL}`")
-        if word == f"`{arm}` ahead":
+        own = (inside.get(arm) or {}).get("crychic_posefree - rgb_only") or {}
+        beats_rgb = verdict(draw_interval(own)[0]) == "supported"
+        if word == f"`{arm}` ahead" and beats_rgb:  # finer than the box, and better than no guidance at all
             needs.append(source)
-        lines.append(f"- {what[0].upper() + what[1:]} against a uniform map (`{arm} - {FRAMED_CONTROL}`, the pose-free "
-                     f"student, {entry['draws']} draw{'' if entry['draws'] == 1 else 's'}, {basis}): "
-                     f"{_signed(entry['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'}, **{word}**.")
+        compared.append(what)
+        lines.append(f"- {what[0].upper() + what[1:]} against {FRAMED_CONTROL_MAP} (`{arm} - {FRAMED_CONTROL}`, the "
+                     f"pose-free student, {_draws(entry['draws'])}, {basis}): {_signed(entry['mean'])} "
+                     f"{_interval(ci, signed=True) if _finite(ci) else '–'}, **{word}**; that arm against `rgb_only`: "
+                     f"**{verdict(draw_interval(own)[0])}**.")
     if needs:
-        verdict_text = "it needs " + " and ".join(dict.fromkeys(needs)) + " (a map from them beats a uniform one)"
-    elif any_guidance.startswith("the uniform-map student"):
-        verdict_text = ("neither the teacher's maps nor the keypoints: a uniform map does as well as theirs, and "
-                        "the teacher's other terms carry the gain over `rgb_only`")
+        text = (f"{' or '.join(dict.fromkeys(needs))}: a map from {'them' if len(needs) > 1 else 'it'} beats "
+                f"{FRAMED_CONTROL_MAP}, and its student beats `rgb_only`")
+    elif box_helps:
+        text = (f"no more than where the person is: no finer map ({'; '.join(compared)}) beats {FRAMED_CONTROL_MAP}, "
+                "whose student (with the teacher's other terms) beats `rgb_only`")
     else:
-        verdict_text = ("none shown: no guidance map beats a uniform one and the uniform-map student does not beat "
-                        "`rgb_only` on these draws (no interval clears zero)")
-    return lines, verdict_text
+        text = (f"none shown: no finer map beats {FRAMED_CONTROL_MAP} with a student ahead of `rgb_only`, and the "
+                "control's student is not shown ahead of `rgb_only` (no interval lies above zero)")
+    return lines, text
 
 
 def framed_arms_markdown(ablations: dict) -> str:
     """The D arms (`framed_*`): inside each, the guided student against `rgb_only` trained in the same framing;
-    each arm's student against the uniform-map control's; then what the student needs, in words."""
+    each arm's student against the control's; then what the student needs, in words."""
     from pipeline.ablations import FRAMED, FRAMED_CONTROL
 
     inside = ablations.get("variant_claims") or {}
@@ -689,18 +706,20 @@ def framed_arms_markdown(ablations: dict) -> str:
         return "No `framed_*` arm in the committed table yet."
     lines = ["| arm (every RGB network trained and tested without keypoint boxes) | draws | `student_guided - rgb_only` "
              "(stage 2), per draw; interval | `crychic_posefree - rgb_only` (stage 3), per draw; interval | by group, "
-             "`crychic_posefree - rgb_only` mean | the pose-free student: arm - `" + FRAMED_CONTROL + "`, per draw; "
-             "interval |", "|---|---|---|---|---|---|"]
+             "`crychic_posefree - rgb_only` mean | arm - `" + FRAMED_CONTROL + "`, the stage-2 student | arm - `"
+             + FRAMED_CONTROL + "`, the pose-free student |", "|---|---|---|---|---|---|---|"]
     for arm in arms:
         claims = inside[arm]
         posefree = claims.get("crychic_posefree - rgb_only") or {}
         groups = "; ".join(f"{g} {_signed(f['mean'])}" for g, f in (posefree.get("groups") or {}).items()) or "–"
+        versus = (" | ".join(_over_draws_cell((against.get(arm) or {}).get(c)) for c in ("student_guided", "posefree"))
+                  if arm != FRAMED_CONTROL else "the control | the control")
         lines.append(f"| `{arm}` | {posefree.get('draws', 0)} | {_over_draws_cell(claims.get('student_guided - rgb_only'))} "
-                     f"| {_over_draws_cell(posefree)} | {groups} | "
-                     f"{_over_draws_cell((against.get(arm) or {}).get('posefree')) if arm != FRAMED_CONTROL else 'the control'} |")
-    lines += ["", "Points; interval: the t interval over draws where there are two or more, else the bootstrap over "
-              "the draw's test clips. Every arm's `rgb_only` reads no guidance param, so on a draw it is one network, "
-              "scored on the same framed test clips in every arm."]
+                     f"| {_over_draws_cell(posefree)} | {groups} | {versus} |")
+    lines += ["", "Points, per draw; interval: the t interval over draws where there are two or more, else the bootstrap "
+              "over the draw's test clips (one training run: no verdict reads it). Every arm's `rgb_only` reads no "
+              f"guidance param, so on a draw it is one network, scored on the same framed test clips in every arm. The "
+              f"control's map is {FRAMED_CONTROL_MAP} (the keypoints place the box), not a blank one."]
     read = framed_needs(ablations)
     if read:
         sentences, needs = read
@@ -813,19 +832,18 @@ def headline_markdown(evaluate: dict, timing: dict | None = None, ablations: dic
 
 
 def _framed_headline(ablations: dict) -> list[str]:
-    """The README's line for the D arms: the current method's student against `rgb_only`, both trained and tested
-    without keypoint boxes, and what the controls say the student needs."""
+    """The README's line for the D arms, over two draws or more: the current method's student against `rgb_only`,
+    both trained and tested without keypoint boxes, and what the controls say the student needs."""
     framed = ((ablations.get("variant_claims") or {}).get("framed_keypoints") or {}).get("crychic_posefree - rgb_only")
-    read = framed_needs(ablations)
-    if not framed or not read:
+    if not framed or framed["draws"] < 2:
         return []
     ci, basis = draw_interval(framed)
-    n = framed["draws"]
-    return [f"- A skeleton teacher makes a pose-free RGB student better with every RGB network trained and tested "
-            f"without keypoint boxes (`framed_keypoints`, `crychic_posefree - rgb_only`): "
-            f"**{verdict(ci)}**, {_signed(framed['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'} over "
-            f"{n} draw{'' if n == 1 else 's'} ({basis}). What the student needs, by the controls (uniform map, "
-            f"oracle hand mask, the teacher's attention; the report's D arms): {read[1]}."]
+    read = framed_needs(ablations)
+    return [f"- A skeleton teacher makes a pose-free RGB student better, both trained and tested without keypoint "
+            f"boxes (`framed_keypoints`: the current method's student against `rgb_only` in that framing): "
+            f"**{verdict(ci)}**. `crychic_posefree - rgb_only`, points: {_signed(framed['mean'])} "
+            f"{_interval(ci, signed=True) if _finite(ci) else '–'} over {_draws(framed['draws'])} ({basis})."
+            + (f" What the student needs, by the controls (the report's D arms): {read[1]}." if read else "")]
 
 
 def replace_between(text: str, marker: str, body: str) -> str:

@@ -12,9 +12,9 @@ Outputs (keys present only when computable):
       by its own attention, which the attention-transfer loss trains to match the teacher's)
   teacher_attention_aligned  (both given: the teacher's maps on the student's stage grids)
   guidance_maps  (both given: what guides the student, on its stage grids, per `guidance_source`:
-      the teacher's attention (default), keypoint regions (hands, head, feet: from the heatmap
-      volume's joint channels, whatever the teacher learned), the wrists alone (`hands`: an oracle
-      hand mask, a control) or a uniform map (a control); the
+      the teacher's attention, keypoint regions (hands, head, feet: from the heatmap volume's joint
+      channels, whatever the teacher learned; params.yaml's default), the wrists alone (`hands`: an
+      oracle hand mask, a control) or a map uniform over the person box (`uniform`, a control); the
       attention-transfer loss pulls the student's own attention toward these and, with
       `use_attention_guidance`, they weight its features). With `heatmap_in_rgb` (``N x 4``, clips
       cut by the deployment framing: where the heatmap's square lies in the RGB clip) every map is
