@@ -224,9 +224,9 @@ def take_off_epoch(curve: list[float], level: float = TAKE_OFF) -> int | None:
 
 # The variants whose RGB training the late-start table compares: `full`, and its controls (both stage-2 RGB
 # networks warmed up (abl7), or not (abl8, where the warm-up is the default); another training seed on the
-# same draw; the student without attention transfer).
+# same draw; the student without attention transfer), and the D arms, where both train without keypoint boxes.
 LATE_START_VARIANTS = ("full", "stage2_warmup", "no_stage2_warmup", "full_seed2", "no_attention_transfer", "rgb_lr_low",
-                       "rgb_lr_high")
+                       "rgb_lr_high", "framed_keypoints", "framed_uniform", "framed_teacher", "framed_hands")
 
 
 def _late_start_lines(ablations: dict) -> list[str]:

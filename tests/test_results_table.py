@@ -744,11 +744,11 @@ def _framed_draw(student_right: int, rgb_right: int, clips: int = 100) -> dict:
 
 
 def test_the_d_arms_say_what_the_student_needs_from_each_map_against_the_box_control():
-    from pipeline.ablations import FRAMED_COLUMNS, FRAMED_CONTROL, HEADLINE_CLAIMS
+    from pipeline.ablations import FRAMED_COLUMNS, FRAMED_CONTROL, claims_inside_variants
     from pipeline.results_table import framed_arms_markdown, framed_needs, headline_markdown
 
     def read(results: dict) -> dict:
-        return {"variant_claims": {v: claims_over_draws(d, HEADLINE_CLAIMS, resamples=200) for v, d in results.items()},
+        return {"variant_claims": claims_inside_variants(results, resamples=200),
                 "framed_against_control": variants_against_full(
                     results, FRAMED_COLUMNS, resamples=200, reference=FRAMED_CONTROL,
                     variants=[v for v in results if v != FRAMED_CONTROL])}
@@ -792,3 +792,15 @@ def test_the_d_arms_say_what_the_student_needs_from_each_map_against_the_box_con
     assert framed_needs({"variant_claims": {"full": {}}}) is None
     assert framed_needs(read({FRAMED_CONTROL: uniform})) is None  # no arm against the control yet
     assert "No `framed_*` arm" in framed_arms_markdown({"variant_claims": {"full": {}}})
+
+
+def test_the_i3d_claim_is_left_out_of_the_framed_arms_whose_i3d_is_not_framed():
+    from pipeline.ablations import claims_inside_variants
+
+    def draw() -> dict:
+        right = np.arange(10) < 5
+        return {"correct": {m: right for m in ("crychic_fused", "late_fusion", "crychic_posefree", "rgb_only", "i3d")}}
+
+    inside = claims_inside_variants({"full": {0: draw()}, "framed_keypoints": {0: draw()}}, resamples=50)
+    assert "i3d - rgb_only" in inside["full"] and "crychic_posefree - rgb_only" in inside["framed_keypoints"]
+    assert "i3d - rgb_only" not in inside["framed_keypoints"]
