@@ -597,12 +597,15 @@ def sweep_findings_markdown(ablations: dict) -> str:
     """Each variant against `full`: which figures the switch moved, read from the interval over draws."""
     lines = []
     for variant, by_column in (ablations.get("against_full") or {}).items():
-        moved: dict[str, list[str]] = {"higher": [], "lower": [], "none": [], "identical": []}
+        moved: dict[str, list[str]] = {"higher": [], "lower": [], "none": [], "identical": [], "unread": []}
         basis, draws = "", 0
         for column, f in by_column.items():
             draws = max(draws, f["draws"])
             if all(v == 0 for v in f["per_draw"]):
                 moved["identical"].append(f"`{column}`")
+                continue
+            if f["draws"] < 2:  # one training run: its interval is over test clips, and says nothing of another run
+                moved["unread"].append(f"`{column}` {_signed(f['mean'])}")
                 continue
             ci, basis = draw_interval(f)
             side = {"the first ahead": "higher", "the second ahead": "lower"}.get(reading(ci), "none")
@@ -610,6 +613,7 @@ def sweep_findings_markdown(ablations: dict) -> str:
         parts = [f"shown higher than `full`: {', '.join(moved['higher'])}" if moved["higher"] else "",
                  f"shown lower: {', '.join(moved['lower'])}" if moved["lower"] else "",
                  f"no difference shown: {', '.join(moved['none'])}" if moved["none"] else "",
+                 f"one draw, not read (a verdict needs two or more): {', '.join(moved['unread'])}" if moved["unread"] else "",
                  f"identical on every draw (those stages read none of the variant's params, so DVC reused them): "
                  f"{', '.join(moved['identical'])}" if moved["identical"] else ""]
         lines.append(f"- **`{variant}` - `full`** ({draws} draw{'' if draws == 1 else 's'}"
