@@ -224,9 +224,11 @@ def take_off_epoch(curve: list[float], level: float = TAKE_OFF) -> int | None:
 
 # The variants whose RGB training the late-start table compares: `full`, and its controls (both stage-2 RGB
 # networks warmed up (abl7), or not (abl8, where the warm-up is the default); another training seed on the
-# same draw; the student without attention transfer), and the D arms, where both train without keypoint boxes.
+# same draw; the student without attention transfer), and the D arms, where both train without keypoint boxes,
+# with the framed `rgb_only` at other rates.
 LATE_START_VARIANTS = ("full", "stage2_warmup", "no_stage2_warmup", "full_seed2", "no_attention_transfer", "rgb_lr_low",
-                       "rgb_lr_high", "framed_keypoints", "framed_uniform", "framed_teacher", "framed_hands")
+                       "rgb_lr_high", "framed_keypoints", "framed_uniform", "framed_teacher", "framed_hands",
+                       "framed_rgb_lr_x1", "framed_rgb_lr_low")
 
 
 def _late_start_lines(ablations: dict) -> list[str]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.ablations import (CARRIED_PREFIX, RESEARCH_PROFILE, QUEUE_PREFIX, claims_over_draws, experiment_name,
-                                overrides, summarise, variants_against_full)
+                                overrides, parse_experiment_name, summarise, variants_against_full)
 from pipeline.results_table import ablations_markdown, protocol_markdown, replace_between, results_markdown
 from crychic.evaluation.methods import METHODS as MODEL_DESCRIPTIONS
 
@@ -803,6 +803,15 @@ def test_the_i3d_claim_is_left_out_of_the_framed_arms_whose_i3d_is_not_framed():
         right = np.arange(10) < 5
         return {"correct": {m: right for m in ("crychic_fused", "late_fusion", "crychic_posefree", "rgb_only", "i3d")}}
 
-    inside = claims_inside_variants({"full": {0: draw()}, "framed_keypoints": {0: draw()}}, resamples=50)
+    inside = claims_inside_variants({"full": {0: draw()}, "framed_keypoints": {0: draw()},
+                                     "framed_rgb_lr_x1": {0: draw()}}, resamples=50)
     assert "i3d - rgb_only" in inside["full"] and "crychic_posefree - rgb_only" in inside["framed_keypoints"]
-    assert "i3d - rgb_only" not in inside["framed_keypoints"]
+    assert "i3d - rgb_only" not in inside["framed_keypoints"] and "i3d - rgb_only" not in inside["framed_rgb_lr_x1"]
+
+
+def test_the_framed_rate_controls_change_only_rgb_only_s_rate_on_top_of_the_current_framed_arm():
+    params = {"train": {"student": {"epochs": 20, "lr": 0.001}, "joint": {"epochs": 8}}}
+    current = overrides("framed_keypoints", 3, params)
+    for variant, scale in (("framed_rgb_lr_x1", "1.0"), ("framed_rgb_lr_low", "0.3")):
+        assert sorted(overrides(variant, 3, params)) == sorted([*current, f"train.rgb_only.lr_scale={scale}"])
+        assert parse_experiment_name(experiment_name(variant, 3)) == (variant, 3)
