@@ -81,8 +81,9 @@ VARIANTS.update(DESIGNS)
 # Issue 23 D: every RGB network trained and tested in the framing the pose-free path gets (no
 # keypoint box; stage decode_rgb_framed), the guidance maps carried into that frame: the current
 # method's keypoint regions, the teacher's attention; controls: an oracle hand mask (the wrists'
-# keypoints) and a map uniform inside the person box. Each variant's own rgb_only is the "neither" arm (no guidance, same
-# framing, same epochs). Each names its guidance source: the default changed under them (abl7).
+# keypoints) and a map uniform inside the person box. Each variant's own rgb_only is the "neither"
+# arm (no guidance, same framing, same epochs). Each names its guidance source: the default changed
+# under them (abl7).
 FRAMED = {
     "framed_keypoints": ["research.deployment_framing=true", "model.guidance_source=keypoints"],
     "framed_teacher": ["research.deployment_framing=true", "model.guidance_source=teacher"],
@@ -560,9 +561,9 @@ def training_noise(results: dict[str, dict[int, dict]], comparisons: list[tuple[
 
 
 AGAINST_FULL_COLUMNS = ("fused", "posefree", "text", "teacher", "rgb_only")  # what a switch could move
-# Issue 23 D, read: each framed arm's guided student against the control's (its map uniform inside the person box),
-# on the same draws and the same framed test clips. `rgb_only` reads no guidance param, so it is one network in every arm of a draw:
-# an arm's gain over the control is what its guidance map adds beyond the teacher's other terms.
+# Issue 23 D, read: each framed arm's guided student against the control's (its map uniform inside the person
+# box), on the same draws and the same framed test clips. `rgb_only` reads no guidance param, so it is one network
+# in every arm of a draw: an arm's gain over the control is what its finer map adds to knowing where the person is.
 FRAMED_CONTROL = "framed_uniform"
 FRAMED_COLUMNS = ("student_guided", "posefree")
 
