@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 from crychic.evaluation.methods import METHODS
+from pipeline.ablations import FRAMED, FRAMED_RGB_RATES
 from pipeline.dvc_yaml import stage_table_markdown
 
 
@@ -227,8 +228,7 @@ def take_off_epoch(curve: list[float], level: float = TAKE_OFF) -> int | None:
 # same draw; the student without attention transfer), and the D arms, where both train without keypoint boxes,
 # with the framed `rgb_only` at other rates.
 LATE_START_VARIANTS = ("full", "stage2_warmup", "no_stage2_warmup", "full_seed2", "no_attention_transfer", "rgb_lr_low",
-                       "rgb_lr_high", "framed_keypoints", "framed_uniform", "framed_teacher", "framed_hands",
-                       "framed_rgb_lr_x1", "framed_rgb_lr_low")
+                       "rgb_lr_high", *FRAMED, *FRAMED_RGB_RATES)
 
 
 def _late_start_lines(ablations: dict) -> list[str]:
@@ -305,6 +305,15 @@ def _signed(value) -> str:
 
 def _finite(ci) -> bool:
     return ci is not None and len(ci) == 2 and all(x is not None for x in ci)
+
+
+def _draws(n: int) -> str:
+    return f"{n} draw{'' if n == 1 else 's'}"
+
+
+# A verdict reads an interval over this many draws or more: one draw's interval is one training run's spread
+# over its test clips, which says nothing of another run (the report's draw spread).
+VERDICT_DRAWS = 2
 
 
 def _per_draw(values) -> str:
@@ -386,7 +395,7 @@ def claim_markdown(claim: str, test: dict | None, over_draws: dict | None) -> st
     if over_draws:
         n = over_draws["draws"]
         ci, basis = draw_interval(over_draws)
-        text = (f"over {n} draw{'' if n == 1 else 's'} {_per_draw(over_draws['per_draw'])} "
+        text = (f"over {_draws(n)} {_per_draw(over_draws['per_draw'])} "
                 f"({over_draws['draws_a_better']} of {n} with the first ahead), mean {_signed(over_draws['mean'])}")
         if "t_ci95" in over_draws:
             t = over_draws["t_ci95"]
@@ -606,7 +615,7 @@ def sweep_findings_markdown(ablations: dict) -> str:
             if all(v == 0 for v in f["per_draw"]):
                 moved["identical"].append(f"`{column}`")
                 continue
-            if f["draws"] < 2:  # one training run: its interval is over test clips, and says nothing of another run
+            if f["draws"] < VERDICT_DRAWS:
                 moved["unread"].append(f"`{column}` {_signed(f['mean'])}")
                 continue
             ci, basis = draw_interval(f)
@@ -618,7 +627,7 @@ def sweep_findings_markdown(ablations: dict) -> str:
                  f"one draw, not read (a verdict needs two or more): {', '.join(moved['unread'])}" if moved["unread"] else "",
                  f"identical on every draw (those stages read none of the variant's params, so DVC reused them): "
                  f"{', '.join(moved['identical'])}" if moved["identical"] else ""]
-        lines.append(f"- **`{variant}` - `full`** ({draws} draw{'' if draws == 1 else 's'}"
+        lines.append(f"- **`{variant}` - `full`** ({_draws(draws)}"
                      + (f"; {basis}" if basis else "") + "): " + "; ".join(p for p in parts if p) + ".")
     anchor = {v: [t - p for t, p in zip(row["text"]["values"], row["posefree"]["values"])]
               for v, row in (ablations.get("variants") or {}).items() if "text" in row and "posefree" in row}
@@ -646,15 +655,10 @@ def _over_draws_cell(entry: dict | None) -> str:
     return f"{_per_draw(entry['per_draw'])}; {_interval(ci, signed=True) if _finite(ci) else '–'}"
 
 
-def _draws(n: int) -> str:
-    return f"{n} draw{'' if n == 1 else 's'}"
-
-
 def framed_needs(ablations: dict) -> tuple[list[str], str] | None:
     """The D arms read by the verdict rule: one sentence for the control's student against `rgb_only` (both framed)
     and one for each finer map against the control's, then what the student needs. None until the control and one
-    arm against it are in the table. Read only over two draws or more: one draw's interval is one training run's
-    spread over its test clips, which says nothing of another run (the report's draw spread)."""
+    arm against it are in the table; not read under `VERDICT_DRAWS`."""
     from pipeline.ablations import FRAMED_CONTROL
 
     inside = ablations.get("variant_claims") or {}
@@ -663,7 +667,7 @@ def framed_needs(ablations: dict) -> tuple[list[str], str] | None:
                if (entry := ((ablations.get("framed_against_control") or {}).get(arm) or {}).get("posefree"))}
     if not control or not against:
         return None
-    if control["draws"] < 2 or min(entry["draws"] for entry in against.values()) < 2:
+    if min(entry["draws"] for entry in [control, *against.values()]) < VERDICT_DRAWS:
         return [], (f"not read yet: the control has {_draws(control['draws'])}, the arms against it "
                     + ", ".join(f"`{arm}` {_draws(entry['draws'])}" for arm, entry in against.items())
                     + "; a verdict reads the interval over two draws or more")
@@ -679,15 +683,14 @@ def framed_needs(ablations: dict) -> tuple[list[str], str] | None:
         what, source = FRAMED_ARMS[arm]
         ci, basis = draw_interval(entry)
         word = reading(ci, f"`{arm}`", f"`{FRAMED_CONTROL}`")
-        own = (inside.get(arm) or {}).get("crychic_posefree - rgb_only") or {}
-        beats_rgb = verdict(draw_interval(own)[0]) == "supported"
-        if word == f"`{arm}` ahead" and beats_rgb:  # finer than the box, and better than no guidance at all
+        own = verdict(draw_interval((inside.get(arm) or {}).get("crychic_posefree - rgb_only") or {})[0])
+        if word == f"`{arm}` ahead" and own == "supported":  # finer than the box, and better than no guidance at all
             needs.append(source)
         compared.append(what)
         lines.append(f"- {what[0].upper() + what[1:]} against {FRAMED_CONTROL_MAP} (`{arm} - {FRAMED_CONTROL}`, the "
                      f"pose-free student, {_draws(entry['draws'])}, {basis}): {_signed(entry['mean'])} "
                      f"{_interval(ci, signed=True) if _finite(ci) else '–'}, **{word}**; that arm against `rgb_only`: "
-                     f"**{verdict(draw_interval(own)[0])}**.")
+                     f"**{own}**.")
     if needs:
         text = (f"{' or '.join(dict.fromkeys(needs))}: a map from {'them' if len(needs) > 1 else 'it'} beats "
                 f"{FRAMED_CONTROL_MAP}, and its student beats `rgb_only`")
@@ -841,7 +844,7 @@ def _framed_headline(ablations: dict) -> list[str]:
     """The README's line for the D arms, over two draws or more: the current method's student against `rgb_only`,
     both trained and tested without keypoint boxes, and what the controls say the student needs."""
     framed = ((ablations.get("variant_claims") or {}).get("framed_keypoints") or {}).get("crychic_posefree - rgb_only")
-    if not framed or framed["draws"] < 2:
+    if not framed or framed["draws"] < VERDICT_DRAWS:
         return []
     ci, basis = draw_interval(framed)
     read = framed_needs(ablations)
