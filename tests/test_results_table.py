@@ -812,6 +812,6 @@ def test_the_i3d_claim_is_left_out_of_the_framed_arms_whose_i3d_is_not_framed():
 def test_the_framed_rate_controls_change_only_rgb_only_s_rate_on_top_of_the_current_framed_arm():
     params = {"train": {"student": {"epochs": 20, "lr": 0.001}, "joint": {"epochs": 8}}}
     current = overrides("framed_keypoints", 3, params)
-    for variant, scale in (("framed_rgb_lr_x1", "1.0"), ("framed_rgb_lr_low", "0.3")):
+    for variant, scale in (("framed_rgb_lr_x1", "1.0"), ("framed_rgb_lr_low", "0.3"), ("framed_rgb_lr_lowest", "0.1")):
         assert sorted(overrides(variant, 3, params)) == sorted([*current, f"train.rgb_only.lr_scale={scale}"])
         assert parse_experiment_name(experiment_name(variant, 3)) == (variant, 3)
