@@ -802,6 +802,9 @@ def main(argv: list[str] | None = None) -> None:
     framed = variants_against_full(results, FRAMED_COLUMNS, reference=FRAMED_CONTROL,
                                    variants=[v for v in FRAMED if v != FRAMED_CONTROL])
     variant_claims = claims_inside_variants(results)
+    from pipeline.framed_rate_choice import framed_baseline
+
+    baseline = framed_baseline(results, experiments)  # the D arms' rgb_only at the rate val chose framed
     noise = training_noise(results, HEADLINE_CLAIMS)
     # A sweep grows draw by draw, so its cost is the sum of its invocations: keep each one's time.
     runs = previous_runs(args.out)
@@ -810,7 +813,7 @@ def main(argv: list[str] | None = None) -> None:
                      "minutes": round((time.perf_counter() - started) / 60, 1)})
     write_json(args.out, {"variants": table, "claims": claims, "against_full": against_full,
                           "variant_claims": variant_claims, "framed_against_control": framed,
-                          "training_noise": noise, "runs": runs,
+                          "framed_baseline": baseline, "training_noise": noise, "runs": runs,
                           "experiments": experiments})
     _print_table(table, against_full, claims)
 

@@ -87,7 +87,7 @@ def val_by_candidate(recorded: dict[str, dict], candidates) -> dict[str, dict[in
 
 
 def choice_cli(argv: list[str] | None, *, doc: str, table: str, out: str, prefix: str, candidates, rule: str,
-               score, labels: dict[str, str], extra: dict) -> dict:
+               score, labels: dict[str, str], extra: dict, current: str = "full") -> dict:
     """The command line of a later pre-registered choice (`pipeline.i3d_choice`, `pipeline.warmup_choice`): the
     rule applied to the sweep `prefix`'s recorded experiments in `table`, written with `extra` to `out`, and
     printed with each candidate's `labels` entry."""
@@ -98,7 +98,7 @@ def choice_cli(argv: list[str] | None, *, doc: str, table: str, out: str, prefix
     parser.add_argument("--out", default=out)
     args = parser.parse_args(argv)
     recorded = recorded_experiments(args.ablations, prefix=prefix)
-    result = choose(val_by_candidate(recorded, candidates), rule=rule, score=score)
+    result = choose(val_by_candidate(recorded, candidates), rule=rule, score=score, current=current)
     write_json(args.out, {**result, **extra})
     for name in candidates:
         print(f"{name:14s} {labels[name]:32s} mean score {result['mean_score'].get(name)}  "

@@ -647,6 +647,33 @@ FRAMED_ARMS = {"framed_keypoints": ("the keypoint regions (hands, head, feet)", 
 FRAMED_CONTROL_MAP = "the person box, uniform inside"
 
 
+def framed_claims(ablations: dict) -> dict:
+    """Each variant's own claims, the D arms' read against `rgb_only` at the rate val chose for the framing
+    (`pipeline.framed_rate_choice`) once the rule has chosen one other than the box-crop rate."""
+    return {**(ablations.get("variant_claims") or {}),
+            **((ablations.get("framed_baseline") or {}).get("variant_claims") or {})}
+
+
+def framed_rate_sentence(ablations: dict) -> str | None:
+    """Which `rgb_only` the D arms are read against, by the rule of `pipeline.framed_rate_choice`."""
+    choice = (ablations.get("framed_baseline") or {}).get("choice")
+    if not choice:
+        return None
+    from pipeline.framed_rate_choice import CURRENT
+
+    means = "; ".join(f"`{name}` {_pct(mean)} %" for name, mean in choice["mean_score"].items() if mean is not None)
+    if choice["chosen"] is None:
+        return (f"The framed baseline's rate (`pipeline/framed_rate_choice.py`, rule committed before the rate "
+                f"controls' later draws): {choice['status']}; until then every arm is read against its own `rgb_only` "
+                f"(x3 the student's rate, the box-crop choice).")
+    which = ("x3 the student's rate stays (the box-crop choice)" if choice["chosen"] == CURRENT
+             else f"`{choice['chosen']}`'s rate: every arm's `rgb_only` and late fusion in this block are that "
+                  "control's, on the same draw")
+    return (f"The framed baseline's rate (`pipeline/framed_rate_choice.py`, its rule committed before the rate "
+            f"controls' later draws), by mean val top-1 of `rgb_only` over draws "
+            f"{', '.join(map(str, choice['common_draws']))} ({means}): {which}.")
+
+
 def _over_draws_cell(entry: dict | None) -> str:
     """Per-draw differences, then the interval a verdict reads (t over draws where finite)."""
     if not entry:
@@ -661,7 +688,7 @@ def framed_needs(ablations: dict) -> tuple[list[str], str] | None:
     arm against it are in the table; not read under `VERDICT_DRAWS`."""
     from pipeline.ablations import FRAMED_CONTROL
 
-    inside = ablations.get("variant_claims") or {}
+    inside = framed_claims(ablations)
     control = (inside.get(FRAMED_CONTROL) or {}).get("crychic_posefree - rgb_only")
     against = {arm: entry for arm in FRAMED_ARMS
                if (entry := ((ablations.get("framed_against_control") or {}).get(arm) or {}).get("posefree"))}
@@ -708,7 +735,7 @@ def framed_arms_markdown(ablations: dict) -> str:
     each arm's student against the control's; then what the student needs, in words."""
     from pipeline.ablations import FRAMED, FRAMED_CONTROL
 
-    inside = ablations.get("variant_claims") or {}
+    inside = framed_claims(ablations)
     against = ablations.get("framed_against_control") or {}
     arms = [arm for arm in FRAMED if arm in inside]
     if not arms:
@@ -729,6 +756,8 @@ def framed_arms_markdown(ablations: dict) -> str:
               "over the draw's test clips (one training run: no verdict reads it). Every arm's `rgb_only` reads no "
               f"guidance param, so on a draw it is one network, scored on the same framed test clips in every arm. The "
               f"control's map is {FRAMED_CONTROL_MAP} (the keypoints place the box), not a blank one."]
+    if rate := framed_rate_sentence(ablations):
+        lines += ["", rate]
     read = framed_needs(ablations)
     if read:
         sentences, needs = read
@@ -843,13 +872,17 @@ def headline_markdown(evaluate: dict, timing: dict | None = None, ablations: dic
 def _framed_headline(ablations: dict) -> list[str]:
     """The README's line for the D arms, over two draws or more: the current method's student against `rgb_only`,
     both trained and tested without keypoint boxes, and what the controls say the student needs."""
-    framed = ((ablations.get("variant_claims") or {}).get("framed_keypoints") or {}).get("crychic_posefree - rgb_only")
+    framed = (framed_claims(ablations).get("framed_keypoints") or {}).get("crychic_posefree - rgb_only")
     if not framed or framed["draws"] < VERDICT_DRAWS:
         return []
     ci, basis = draw_interval(framed)
     read = framed_needs(ablations)
+    chosen = ((ablations.get("framed_baseline") or {}).get("choice") or {}).get("chosen")
+    from pipeline.framed_rate_choice import CURRENT
+
+    rate = f", at the rate val chose there (`{chosen}`)" if chosen not in (None, CURRENT) else ""
     return [f"- A skeleton teacher makes a pose-free RGB student better, both trained and tested without keypoint "
-            f"boxes (`framed_keypoints`: the current method's student against `rgb_only` in that framing): "
+            f"boxes (`framed_keypoints`: the current method's student against `rgb_only` in that framing{rate}): "
             f"**{verdict(ci)}**. `crychic_posefree - rgb_only`, points: {_signed(framed['mean'])} "
             f"{_interval(ci, signed=True) if _finite(ci) else '–'} over {_draws(framed['draws'])} ({basis})."
             + (f" What the student needs, by the controls (the report's D arms): {read[1]}." if read else "")]

@@ -796,6 +796,57 @@ def test_the_d_arms_say_what_the_student_needs_from_each_map_against_the_box_con
     assert "No `framed_*` arm" in framed_arms_markdown({"variant_claims": {"full": {}}})
 
 
+def test_the_framed_baseline_s_rate_is_chosen_on_val_and_the_d_arms_are_then_read_against_it():
+    from pipeline.ablations import FRAMED_COLUMNS, FRAMED_CONTROL, claims_inside_variants
+    from pipeline.framed_rate_choice import CANDIDATES, CURRENT, framed_baseline
+    from pipeline.results_table import framed_arms_markdown, headline_markdown
+
+    def experiments(val: dict[str, float], draws=(0, 3, 4)) -> dict:
+        return {f"{v}-d{d}": {"variant": v, "draw": d,
+                              "metrics": {"protocol": {"val_top1": {"rgb_only": {"top1": score + d / 1000}}}}}
+                for v, score in val.items() for d in draws}
+
+    def draw(student_right: int, rgb_right: int) -> dict:
+        entry = _framed_draw(student_right, rgb_right)
+        return {"correct": {**entry["correct"], "late_fusion": entry["correct"]["rgb_only"]}}
+
+    # on the test clips x3's rgb_only gets 12 of 100 right, x0.3's 30, the others 15; the guided students do not
+    # read rgb_only's rate (the same in every rate control)
+    results = {v: {d: draw(60 + d, {CURRENT: 12, "framed_rgb_lr_low": 30}.get(v, 15)) for d in (0, 3, 4)}
+               for v in CANDIDATES}
+    results[FRAMED_CONTROL] = {d: draw(20 + d, 12) for d in (0, 3, 4)}
+    val = {CURRENT: 0.18, "framed_rgb_lr_x1": 0.19, "framed_rgb_lr_low": 0.27, "framed_rgb_lr_lowest": 0.22}
+    baseline = framed_baseline(results, experiments(val))
+    assert baseline["choice"]["chosen"] == "framed_rgb_lr_low" and baseline["choice"]["common_draws"] == [0, 3, 4]
+    swapped = baseline["variant_claims"]
+    assert sorted(swapped) == sorted([CURRENT, FRAMED_CONTROL])  # the D arms only, not the rate controls
+    # each arm's rgb_only and late fusion are the chosen control's on the same draw (30 right), not its own (12)
+    assert swapped[CURRENT]["crychic_posefree - rgb_only"]["per_draw"] == [0.30, 0.33, 0.34]
+    assert swapped[FRAMED_CONTROL]["crychic_posefree - rgb_only"]["per_draw"] == [-0.10, -0.07, -0.06]
+    assert swapped[FRAMED_CONTROL]["student_guided - rgb_only"]["per_draw"] == [-0.10, -0.07, -0.06]
+    # a point or less above x3's mean val: x3 stays and every arm keeps its own rgb_only
+    kept = framed_baseline(results, experiments({**val, "framed_rgb_lr_low": 0.19, "framed_rgb_lr_lowest": 0.1}))
+    assert kept["choice"]["chosen"] == CURRENT and kept["variant_claims"] == {}
+    # two common draws: undecided, and read against the arms' own rgb_only
+    pending = framed_baseline(results, experiments(val, draws=(0, 3)))
+    assert pending["choice"]["chosen"] is None and pending["variant_claims"] == {}
+
+    # the report's D-arm block and the README's line read the chosen baseline, and say so
+    table = {"variant_claims": claims_inside_variants(results, resamples=200), "framed_baseline": baseline,
+             "framed_against_control": variants_against_full(results, FRAMED_COLUMNS, resamples=200,
+                                                             reference=FRAMED_CONTROL, variants=[CURRENT])}
+    markdown = framed_arms_markdown(table)
+    assert "by mean val top-1 of `rgb_only` over draws 0, 3, 4 (`framed_keypoints` 18.2 %; `framed_rgb_lr_x1` 19.2 %; " \
+           "`framed_rgb_lr_low` 27.2 %; `framed_rgb_lr_lowest` 22.2 %): `framed_rgb_lr_low`'s rate" in markdown
+    assert "| `framed_keypoints` | 3 | +30.0, +33.0, +34.0; [" in markdown  # not +48 against x3's own rgb_only
+    assert "`crychic_posefree - rgb_only`, 3 draws, t interval over draws): -7.7 [" in markdown  # the control's
+    line = headline_markdown(_evaluate_metrics(), ablations=table).splitlines()[-1]
+    assert "in that framing, at the rate val chose there (`framed_rgb_lr_low`)): **supported**. " \
+           "`crychic_posefree - rgb_only`, points: +32.3 [" in line
+    assert "(x3 the student's rate, the box-crop choice)" in framed_arms_markdown({**table, "framed_baseline": pending})
+    assert "undecided: 2 common draws, the rule needs 3" in framed_arms_markdown({**table, "framed_baseline": pending})
+
+
 def test_the_i3d_claim_is_left_out_of_the_framed_arms_whose_i3d_is_not_framed():
     from pipeline.ablations import claims_inside_variants
 
