@@ -2,7 +2,7 @@
 repository (tracked and untracked files, not ignored ones), with the test profile's params, and the
 helpers those tests share (running a command, editing params, killing a stage mid-run).
 
-The test profile: the default pipeline with every training stage cut to one epoch, a third of the
+The test profile: the default pipeline with every training stage cut to one epoch, about a quarter of the
 synthetic data, and evaluate's cost and interval figures at their smallest that still exercise them.
 `make demo` runs the full default (timed in docs/REPORT.md).
 """
@@ -67,7 +67,7 @@ def make_clone(repo: Path) -> Path:
         set_param(repo, f"train.{stage}.epochs", 1)
     for baseline in ("gcn", "msg3d", "sta_lstm", "i3d"):
         set_param(repo, f"{baseline}.epochs", 1)
-    # A third of the default data (8 subjects of 24; 24 clips each: 192 clips, 48 in val and 48 in test)
+    # About a quarter of the default data (8 subjects of 31; 24 clips each: 192 clips, 48 in val and 48 in test)
     for key, value in {"num_subjects": 8, "val_subjects": 2, "test_subjects": 2}.items():
         set_param(repo, f"data.synthetic.{key}", value)
     set_param(repo, "evaluate.end_to_end_clips", 2)
