@@ -811,13 +811,24 @@ def teacher_focus_markdown(variants: dict, evaluate: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def stage_times_markdown(timings: dict[str, dict]) -> str:
-    """Each stage's seconds from `metrics/timing/<stage>.json`, longest first, and their sum."""
+def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None) -> str:
+    """Each stage's seconds from `metrics/timing/<stage>.json`, longest first, and their sum; then the
+    whole `make demo`'s wall time where `metrics/demo_time.json` records one (`pipeline.demo_time`)."""
     seconds = {stage: t["seconds"] for stage, t in timings.items() if isinstance(t.get("seconds"), (int, float))}
     total = sum(seconds.values())
     ordered = sorted(seconds.items(), key=lambda item: -item[1])
-    return (", ".join(f"`{stage}` {s:.1f}" + (" s" if i == 0 else "") for i, (stage, s) in enumerate(ordered))
+    text = (", ".join(f"`{stage}` {s:.1f}" + (" s" if i == 0 else "") for i, (stage, s) in enumerate(ordered))
             + f": {int(total // 60)} min {total % 60:.0f} s together.")
+    if not demo:
+        return text + ("\n\nNo `make demo` wall time is recorded yet: `make demo` writes it, the install included, "
+                       "to `metrics/demo_time.json`.")
+    machine = demo["machine"]
+    identity = machine.get("cpu_id") or {}
+    return text + (f"\n\nThe whole `make demo`, the install included (`metrics/demo_time.json`): "
+                   f"{int(demo['seconds'] // 60)} min {demo['seconds'] % 60:.0f} s on a {machine.get('cores')}-core "
+                   f"{machine.get('cpu')} (family {identity.get('family')}, model {identity.get('model')}) at commit "
+                   f"{(demo.get('commit') or 'unknown')[:7]}{' with code changes' if demo.get('code_changed') else ''}: "
+                   f"**{'within' if demo['within_budget'] else 'over'} the {demo['budget_seconds'] // 60}-minute budget**.")
 
 
 # The README's headline: CRYCHIC's two rows beside the baselines they have to beat, so that the short
@@ -1088,7 +1099,8 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
             blocks[block] = render(json.loads(path.read_text()))
     timings = {path.stem: json.loads(path.read_text()) for path in sorted(Path(args.timing_dir).glob("*.json"))}
     if timings:
-        blocks["stage_times"] = stage_times_markdown(timings)
+        demo = Path(args.ablations).with_name("demo_time.json")
+        blocks["stage_times"] = stage_times_markdown(timings, json.loads(demo.read_text()) if demo.is_file() else None)
     return blocks
 
 

@@ -3,6 +3,7 @@
 intervals over data draws and the claims per draw."""
 
 import json
+import time
 import numpy as np
 import pytest
 
@@ -505,7 +506,24 @@ def test_teacher_focus_and_stage_times_quote_their_files():
     assert "kept epoch 18 of 20, val top-1 60.0 %" in text and "motion 3.00/2.00" in text and "hand_to_mouth 1;" in text
     times = stage_times_markdown({"train_teacher": {"seconds": 100.0, "mlflow_run_id": "x"}, "ingest": {"samples": 3},
                                   "decode_rgb": {"seconds": 21.07}})
-    assert times == "`train_teacher` 100.0 s, `decode_rgb` 21.1: 2 min 1 s together."
+    assert times.startswith("`train_teacher` 100.0 s, `decode_rgb` 21.1: 2 min 1 s together.\n\nNo `make demo` wall time")
+
+
+def test_make_demo_s_wall_time_is_recorded_with_its_machine_and_read_against_the_budget(tmp_path):
+    from pipeline.demo_time import BUDGET_SECONDS, main as record_demo
+    from pipeline.results_table import stage_times_markdown
+
+    out = tmp_path / "demo_time.json"
+    started = time.time() - 1000.4
+    demo = record_demo(["--started", str(started), "--out", str(out)])
+    assert json.loads(out.read_text()) == demo
+    assert 1000 <= demo["seconds"] < 1100 and demo["within_budget"] and demo["budget_seconds"] == BUDGET_SECONDS
+    assert demo["machine"]["cores"] >= 1 and len(demo["commit"] or "") in (0, 40)
+    text = stage_times_markdown({"evaluate": {"seconds": 10.0}}, demo)
+    assert f"16 min {demo['seconds'] - 960:.0f} s on a {demo['machine']['cores']}-core" in text
+    assert "**within the 20-minute budget**" in text
+    over = stage_times_markdown({"evaluate": {"seconds": 10.0}}, {**demo, "seconds": 1300.0, "within_budget": False})
+    assert "21 min 40 s" in over and "**over the 20-minute budget**" in over
 
 
 def _main_inputs(tmp_path):
