@@ -18,6 +18,15 @@ draws, or a choice tuned to them). The held-out experiment stays out of the swee
 
 Result: `metrics/holdout_check.json` (the draw, the experiment, the machine, and per claim the interval
 it was supported by, the expected sign, the difference on the held-out draw and whether the sign held).
+
+    python -m pipeline.holdout_check --draw N --variant framed_keypoints
+
+checks a sweep variant's own claims instead (the report's D-arm block reads them: `framed_keypoints`'
+student against `rgb_only` trained in the same framing, at the rate `pipeline.framed_rate_choice` chose
+there): the held-out experiment `<prefix>-holdout-<variant>-d<N>` runs that variant's overrides (and the
+chosen rate's) on draw N, written to `metrics/holdout_check_<variant>.json`. Draw N may be an earlier
+held-out check's (no sweep experiment used it either, and DVC's run cache then reuses what the variant
+shares with `full`), never a sweep's.
 """
 
 from __future__ import annotations
@@ -47,6 +56,32 @@ def supported_claims(table: dict) -> dict[str, dict]:
             out[name] = {"direction": direction, "interval": interval, "interval_kind": kind,
                          "draws": entry.get("draws")}
     return out
+
+
+def variant_claims(table: dict, variant: str) -> dict[str, dict]:
+    """The claims a check on `variant` reads: `full`'s are the table's `claims`; another variant's are its own
+    (a D arm's against `rgb_only` at the rate val chose for the framing, as the report reads them)."""
+    if variant == "full":
+        return table.get("claims") or {}
+    from pipeline.results_table import framed_claims
+
+    return framed_claims(table).get(variant) or {}
+
+
+def held_out_variant(table: dict, variant: str) -> str:
+    """The held-out experiment's variant: `full`'s is `HOLDOUT_VARIANT`; another's is registered as
+    `holdout_<variant>`, its overrides (and for a D arm, `rgb_only` at the rate the table's rule chose)."""
+    if variant == "full":
+        return ablations.HOLDOUT_VARIANT
+    from pipeline.framed_rate_choice import CURRENT
+
+    items = list(ablations.VARIANTS[variant])
+    chosen = ((table.get("framed_baseline") or {}).get("choice") or {}).get("chosen")
+    if variant in ablations.FRAMED and chosen not in (None, CURRENT):
+        items += [item for item in ablations.VARIANTS[chosen] if item.startswith("train.rgb_only.lr_scale=")]
+    name = f"{ablations.HOLDOUT_VARIANT}_{variant}"
+    ablations.VARIANTS[name] = items
+    return name
 
 
 def used_draws(tables: list[dict]) -> set[int]:
@@ -91,8 +126,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--draw", type=int, required=True, help="a data draw no sweep experiment has used")
     parser.add_argument("--table", default="metrics/ablations.json", help="the sweep's table whose claims are checked")
-    parser.add_argument("--out", default="metrics/holdout_check.json")
-    return parser.parse_args(argv)
+    parser.add_argument("--variant", default="full", help="whose claims: full's (the report's), or a sweep variant's "
+                        "own (e.g. framed_keypoints)")
+    parser.add_argument("--out", help="default: metrics/holdout_check.json, or metrics/holdout_check_<variant>.json")
+    args = parser.parse_args(argv)
+    if args.variant != "full" and args.variant not in ablations.VARIANTS:
+        parser.error(f"--variant {args.variant!r}: not a sweep variant (pipeline.ablations.VARIANTS)")
+    if args.out is None:
+        args.out = "metrics/holdout_check.json" if args.variant == "full" else f"metrics/holdout_check_{args.variant}.json"
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,24 +142,30 @@ def main(argv: list[str] | None = None) -> int:
     table = json.loads(Path(args.table).read_text())
     earlier = [json.loads(p.read_text()) for p in sorted(Path(args.table).parent.glob("ablations*.json"))]
     params = yaml.safe_load(Path("params.yaml").read_text())
-    held_out = ablations.held_out_draws(Path(args.table).parent)
+    # `full`'s check needs a draw no check used; a variant's may share an earlier check's (no sweep saw it either)
+    held_out = ablations.held_out_draws(Path(args.table).parent) if args.variant == "full" else {}
     if args.draw in used_draws([table, *earlier]) or args.draw == int(params["data"]["seed"]) or args.draw in held_out:
         sys.exit(f"holdout_check: draw {args.draw} has been used (by the default pipeline, a sweep experiment in "
                  f"{Path(args.table).parent}/ablations*.json or an earlier held-out check): choose another")
-    claims, source = supported_claims(table), table_source(args.table)
+    of_variant = variant_claims(table, args.variant)
+    claims, source = supported_claims({"claims": of_variant}), table_source(args.table)
     if not claims:
-        sys.exit(f"holdout_check: {args.table} has no claim the report calls supported: nothing to check")
-    print(f"[holdout] checking {len(claims)} supported claims on draw {args.draw}: {', '.join(claims)}", flush=True)
-    name = ablations.experiment_name(ablations.HOLDOUT_VARIANT, args.draw)
+        sys.exit(f"holdout_check: {args.table} has no claim of {args.variant} the report calls supported: nothing to check")
+    print(f"[holdout] checking {len(claims)} supported claims of {args.variant} on draw {args.draw}: "
+          f"{', '.join(claims)}", flush=True)
+    experiment_variant = held_out_variant(table, args.variant)
+    name = ablations.experiment_name(experiment_variant, args.draw)
     finished = ablations.experiment_metrics()
-    # Nor may this repository hold an experiment on the draw (one not yet in a table: queued, running, unrecorded).
+    # Nor may this repository hold a sweep experiment on the draw (one not yet in a table: queued, running,
+    # unrecorded); held-out experiments of other variants may share it.
     here = {n for n in {*finished, *ablations.queue_states()} if n != name
-            and (parsed := ablations.parse_experiment_name(n)) and parsed[1] == args.draw}
+            and (parsed := ablations.parse_experiment_name(n)) and parsed[1] == args.draw
+            and not parsed[0].startswith(ablations.HOLDOUT_VARIANT)}
     if here:
         sys.exit(f"holdout_check: draw {args.draw} has been used by this repository's experiments {sorted(here)}: "
                  "choose another")
     if name not in finished:
-        state = ablations.run_experiments([ablations.HOLDOUT_VARIANT], [args.draw], params)[name]
+        state = ablations.run_experiments([experiment_variant], [args.draw], params)[name]
         if state != "Success":
             sys.exit(f"holdout_check: the experiment {name} ended {state}: see `dvc queue logs {name}`")
         finished = ablations.experiment_metrics()
@@ -125,10 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     correct, _ = ablations.per_clip_correct(rev)
     results = check(claims, correct)
     # The claims the report does not call supported, on the same draw: read, not checked.
-    others = {claim: round(difference(claim, correct), 4) for claim in table.get("claims") or {}
+    others = {claim: round(difference(claim, correct), 4) for claim in of_variant
               if claim not in claims and set(claim.split(" - ")) <= set(correct)}
     write_json(args.out, {
-        "draw": args.draw, "experiment": name, "rev": rev, "machine": ablations.experiment_machine(rev),
+        "draw": args.draw, "variant": args.variant, "experiment": name, "rev": rev, "machine": ablations.experiment_machine(rev),
         "table": source, "clips": len(next(iter(correct.values()))),
         "rule": "Every claim the report calls supported (its interval over the sweep's draws on the claimed side of "
                 "zero) is checked on one draw no sweep experiment used: the sign of its paired top-1 difference on "

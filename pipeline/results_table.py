@@ -964,8 +964,17 @@ def rgb_lr_choice_markdown(choice: dict) -> str:
     return "\n".join(lines)
 
 
-def holdout_markdown(check: dict) -> str:
-    """`metrics/holdout_check.json` (`python -m pipeline.holdout_check`): each supported claim on the held-out draw."""
+def holdout_markdown(check: dict, variant_checks: list[dict] = ()) -> str:
+    """`metrics/holdout_check.json` (`python -m pipeline.holdout_check`): each supported claim on the held-out draw;
+    then each sweep variant's own check (`metrics/holdout_check_<variant>.json`), where there is one."""
+    text = _holdout_check_markdown(check)
+    for other in variant_checks:
+        text += (f"\n\n**`{other['variant']}`'s own claims** (as the report reads them inside that variant), on held-out "
+                 f"draw {other['draw']}:\n\n" + _holdout_check_markdown(other))
+    return text
+
+
+def _holdout_check_markdown(check: dict) -> str:
     machine = check.get("machine") or {}
     lines = ["| claim (supported over the sweep's draws) | interval it was supported by, points | "
              f"on held-out draw {check['draw']}, points | sign kept |", "|---|---|---|---|"]
@@ -1097,6 +1106,10 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
         path = Path(args.ablations).with_name(name)
         if path.is_file():
             blocks[block] = render(json.loads(path.read_text()))
+    if "holdout" in blocks:  # and each sweep variant's own held-out check (earlier revisions' files have no variant)
+        checks = [json.loads(p.read_text()) for p in sorted(Path(args.ablations).parent.glob("holdout_check_*.json"))]
+        blocks["holdout"] = holdout_markdown(json.loads(Path(args.ablations).with_name("holdout_check.json").read_text()),
+                                             [c for c in checks if c.get("variant", "full") != "full"])
     timings = {path.stem: json.loads(path.read_text()) for path in sorted(Path(args.timing_dir).glob("*.json"))}
     if timings:
         demo = Path(args.ablations).with_name("demo_time.json")

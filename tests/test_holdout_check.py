@@ -98,3 +98,64 @@ def test_the_table_source_names_the_file_in_its_repository_and_the_commit(tmp_pa
     assert table_source(str(repo / "metrics/ablations.json")) == f"metrics/ablations.json at commit {head}"
     (repo / "metrics/ablations.json").write_text("{\"claims\": {}}")
     assert table_source(str(repo / "metrics/ablations.json")).endswith("(with uncommitted changes)")
+
+
+def test_a_variant_s_own_claims_are_checked_with_its_overrides_and_the_framed_rate_val_chose(tmp_path, monkeypatch):
+    from pipeline import ablations
+    from pipeline.holdout_check import held_out_variant, variant_claims
+    from pipeline.results_table import holdout_markdown
+
+    own = {"crychic_posefree - rgb_only": {"per_draw": [0.4, 0.45, 0.5], "draws": 3, "t_ci95": [0.3, 0.6], "ci95": [0.3, 0.6]}}
+    at_low_rate = {"crychic_posefree - rgb_only": {**own["crychic_posefree - rgb_only"], "t_ci95": [0.2, 0.5]}}
+    chosen = {"choice": {"chosen": "framed_rgb_lr_low"}, "variant_claims": {"framed_keypoints": at_low_rate}}
+    table = {**_table(), "variant_claims": {"framed_keypoints": own}, "framed_baseline": chosen}
+    # the D arm's claims as the report reads them: against rgb_only at the rate val chose for the framing
+    assert variant_claims(table, "framed_keypoints") == at_low_rate
+    assert variant_claims(table, "full") == table["claims"]
+    name = held_out_variant(table, "framed_keypoints")
+    try:
+        assert name == "holdout_framed_keypoints"
+        assert ablations.VARIANTS[name] == [*ablations.FRAMED["framed_keypoints"], "train.rgb_only.lr_scale=0.3"]
+        assert ablations.parse_experiment_name(ablations.experiment_name(name, 37)) == (name, 37)
+        undecided = {**table, "framed_baseline": {"choice": {"chosen": None}, "variant_claims": {}}}
+        assert ablations.VARIANTS[held_out_variant(undecided, "framed_keypoints")] == ablations.FRAMED["framed_keypoints"]
+    finally:
+        ablations.VARIANTS.pop(name, None)
+
+    # a variant's check may use the draw of full's held-out check (no sweep used it), never a sweep's draw
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/ablations.json").write_text(json.dumps(table))
+    (tmp_path / "metrics/holdout_check.json").write_text(json.dumps({"draw": 9}))
+    (tmp_path / "params.yaml").write_text("data:\n  seed: 7\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match="draw 3 has been used"):
+        main(["--draw", "3", "--variant", "framed_keypoints"])
+    with pytest.raises(SystemExit, match="draw 9 has been used"):  # full's own check refuses it
+        main(["--draw", "9"])
+
+    class ReachedTheExperiment(Exception):
+        pass
+
+    def experiments():
+        raise ReachedTheExperiment
+
+    monkeypatch.setattr(ablations, "experiment_metrics", experiments)
+    try:
+        with pytest.raises(ReachedTheExperiment):
+            main(["--draw", "9", "--variant", "framed_keypoints"])
+    finally:
+        ablations.VARIANTS.pop("holdout_framed_keypoints", None)
+    with pytest.raises(SystemExit, match="no claim of no_contrastive the report calls supported"):
+        main(["--draw", "9", "--variant", "no_contrastive"])
+
+    # the report renders full's check, then the variant's
+    def result(variant: str, claim: str) -> dict:
+        return {"draw": 9, "variant": variant, "experiment": "abl10-x-d9", "clips": 720, "machine": {"cpu": "AMD EPYC"},
+                "table": "metrics/ablations.json at commit abc", "rule": "The rule.", "all_kept": True,
+                "claims": {claim: {"direction": 1, "interval": [0.2, 0.5], "interval_kind": "t interval over draws",
+                                   "draws": 3, "difference": 0.41, "kept_sign": True}}}
+
+    text = holdout_markdown(result("full", "crychic_fused - teacher"),
+                            [result("framed_keypoints", "crychic_posefree - rgb_only")])
+    assert text.index("`crychic_fused - teacher`") < text.index("**`framed_keypoints`'s own claims**") \
+        < text.index("`crychic_posefree - rgb_only`")
