@@ -771,8 +771,9 @@ def _print_table(table: dict, against_full: dict, claims: dict) -> None:
 
 
 def held_out_draws(metrics_dir: Path) -> dict[int, Path]:
-    """Draw -> the held-out check that ran on it (`metrics/holdout_check*.json`: the current one and those
-    kept from earlier revisions, `holdout_check_<prefix>.json`)."""
+    """Draw -> a held-out check that ran on it (`metrics/holdout_check*.json`: the current one, a sweep
+    variant's own, `holdout_check_<variant>.json`, and those kept from earlier revisions,
+    `holdout_check_<prefix>.json`)."""
     return {int(json.loads(path.read_text())["draw"]): path for path in sorted(Path(metrics_dir).glob("holdout_check*.json"))}
 
 

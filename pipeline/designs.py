@@ -87,10 +87,10 @@ def val_by_candidate(recorded: dict[str, dict], candidates) -> dict[str, dict[in
 
 
 def choice_cli(argv: list[str] | None, *, doc: str, table: str, out: str, prefix: str, candidates, rule: str,
-               score, labels: dict[str, str], extra: dict, current: str = "full") -> dict:
-    """The command line of a later pre-registered choice (`pipeline.i3d_choice`, `pipeline.warmup_choice`): the
-    rule applied to the sweep `prefix`'s recorded experiments in `table`, written with `extra` to `out`, and
-    printed with each candidate's `labels` entry."""
+               labels: dict[str, str], extra: dict, score=None, decide=None) -> dict:
+    """The command line of a later pre-registered choice (`pipeline.i3d_choice`, `pipeline.warmup_choice`,
+    `pipeline.framed_rate_choice`): the rule applied to the sweep `prefix`'s recorded experiments in `table`,
+    written with `extra` to `out`, and printed with each candidate's `labels` entry."""
     from pipeline.ablations import recorded_experiments
 
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
@@ -98,7 +98,8 @@ def choice_cli(argv: list[str] | None, *, doc: str, table: str, out: str, prefix
     parser.add_argument("--out", default=out)
     args = parser.parse_args(argv)
     recorded = recorded_experiments(args.ablations, prefix=prefix)
-    result = choose(val_by_candidate(recorded, candidates), rule=rule, score=score, current=current)
+    # `decide`: a choice's own application of its rule to the recorded experiments (else `choose` by `score`)
+    result = decide(recorded) if decide else choose(val_by_candidate(recorded, candidates), rule=rule, score=score)
     write_json(args.out, {**result, **extra})
     for name in candidates:
         print(f"{name:14s} {labels[name]:32s} mean score {result['mean_score'].get(name)}  "

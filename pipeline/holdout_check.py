@@ -42,7 +42,7 @@ import yaml
 
 from crychic.core.atomic_write import write_json
 from pipeline import ablations
-from pipeline.results_table import CLAIM_STATEMENTS, draw_interval, verdict
+from pipeline.results_table import CLAIM_STATEMENTS, VERDICT_DRAWS, draw_interval, verdict
 
 
 def supported_claims(table: dict) -> dict[str, dict]:
@@ -52,10 +52,16 @@ def supported_claims(table: dict) -> dict[str, dict]:
     for name, entry in (table.get("claims") or {}).items():
         direction = CLAIM_STATEMENTS.get(name, (None, 0))[1]
         interval, kind = draw_interval(entry)
-        if direction and verdict(interval, direction) == "supported":
+        # under VERDICT_DRAWS the interval is one training run's spread over its clips: the report reads no verdict
+        if direction and (entry.get("draws") or 0) >= VERDICT_DRAWS and verdict(interval, direction) == "supported":
             out[name] = {"direction": direction, "interval": interval, "interval_kind": kind,
                          "draws": entry.get("draws")}
     return out
+
+
+# The claims the report's D-arm block reads inside a framed arm (the stage-2 and the pose-free student against
+# `rgb_only` in the same framing); inside another variant, the headline claims it carries.
+FRAMED_CLAIMS = ("student_guided - rgb_only", "crychic_posefree - rgb_only")
 
 
 def variant_claims(table: dict, variant: str) -> dict[str, dict]:
@@ -65,7 +71,8 @@ def variant_claims(table: dict, variant: str) -> dict[str, dict]:
         return table.get("claims") or {}
     from pipeline.results_table import framed_claims
 
-    return framed_claims(table).get(variant) or {}
+    own = framed_claims(table).get(variant) or {}
+    return {c: entry for c, entry in own.items() if c in FRAMED_CLAIMS} if variant in ablations.FRAMED else own
 
 
 def held_out_variant(table: dict, variant: str) -> str:
@@ -73,13 +80,13 @@ def held_out_variant(table: dict, variant: str) -> str:
     `holdout_<variant>`, its overrides (and for a D arm, `rgb_only` at the rate the table's rule chose)."""
     if variant == "full":
         return ablations.HOLDOUT_VARIANT
-    from pipeline.framed_rate_choice import CURRENT
+    from pipeline.framed_rate_choice import chosen_control
 
-    items = list(ablations.VARIANTS[variant])
-    chosen = ((table.get("framed_baseline") or {}).get("choice") or {}).get("chosen")
-    if variant in ablations.FRAMED and chosen not in (None, CURRENT):
-        items += [item for item in ablations.VARIANTS[chosen] if item.startswith("train.rgb_only.lr_scale=")]
-    name = f"{ablations.HOLDOUT_VARIANT}_{variant}"
+    items, name = list(ablations.VARIANTS[variant]), f"{ablations.HOLDOUT_VARIANT}_{variant}"
+    control = chosen_control(table) if variant in ablations.FRAMED else None
+    if control:  # the rate is in the name, so that a check at another rate never reuses this experiment
+        items += [item for item in ablations.VARIANTS[control] if item.startswith("train.rgb_only.lr_scale=")]
+        name += "_" + control.removeprefix("framed_")
     ablations.VARIANTS[name] = items
     return name
 
@@ -160,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     # unrecorded); held-out experiments of other variants may share it.
     here = {n for n in {*finished, *ablations.queue_states()} if n != name
             and (parsed := ablations.parse_experiment_name(n)) and parsed[1] == args.draw
-            and not parsed[0].startswith(ablations.HOLDOUT_VARIANT)}
+            and parsed[0] != ablations.HOLDOUT_VARIANT and not parsed[0].startswith(f"{ablations.HOLDOUT_VARIANT}_")}
     if here:
         sys.exit(f"holdout_check: draw {args.draw} has been used by this repository's experiments {sorted(here)}: "
                  "choose another")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from crychic.evaluation.methods import METHODS
 from pipeline.ablations import FRAMED, FRAMED_RGB_RATES
+from pipeline.framed_rate_choice import chosen_control
 from pipeline.dvc_yaml import stage_table_markdown
 
 
@@ -656,19 +657,20 @@ def framed_claims(ablations: dict) -> dict:
 
 def framed_rate_sentence(ablations: dict) -> str | None:
     """Which `rgb_only` the D arms are read against, by the rule of `pipeline.framed_rate_choice`."""
-    choice = (ablations.get("framed_baseline") or {}).get("choice")
+    baseline = ablations.get("framed_baseline") or {}
+    choice = baseline.get("choice")
     if not choice:
         return None
-    from pipeline.framed_rate_choice import CURRENT
-
     means = "; ".join(f"`{name}` {_pct(mean)} %" for name, mean in choice["mean_score"].items() if mean is not None)
     if choice["chosen"] is None:
         return (f"The framed baseline's rate (`pipeline/framed_rate_choice.py`, rule committed before the rate "
                 f"controls' later draws): {choice['status']}; until then every arm is read against its own `rgb_only` "
                 f"(x3 the student's rate, the box-crop choice).")
-    which = ("x3 the student's rate stays (the box-crop choice)" if choice["chosen"] == CURRENT
-             else f"`{choice['chosen']}`'s rate: every arm's `rgb_only` and late fusion in this block are that "
-                  "control's, on the same draw")
+    control = chosen_control(ablations)
+    draws = "; ".join(f"`{arm}` {', '.join(map(str, d)) or 'none yet'}" for arm, d in (baseline.get("draws") or {}).items())
+    which = ("x3 the student's rate stays (the box-crop choice)" if control is None
+             else f"`{control}`'s rate: every arm's `rgb_only` and late fusion in this block are that control's, on "
+                  f"the same draw, and an arm is read on the draws the control has (draws: {draws})")
     return (f"The framed baseline's rate (`pipeline/framed_rate_choice.py`, its rule committed before the rate "
             f"controls' later draws), by mean val top-1 of `rgb_only` over draws "
             f"{', '.join(map(str, choice['common_draws']))} ({means}): {which}.")
@@ -824,11 +826,15 @@ def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None) -> 
                        "to `metrics/demo_time.json`.")
     machine = demo["machine"]
     identity = machine.get("cpu_id") or {}
+    kind = (f" (family {identity['family']}, model {identity['model']})"
+            if identity.get("family") and identity.get("model") else "")
+    changes = {True: " with code changes", None: " (code changes unknown)"}.get(demo.get("code_changed"), "")
+    verdict = (f"**{'within' if demo['within_budget'] else 'over'} the {demo['budget_seconds'] // 60}-minute budget**"
+               if demo.get("complete") else f"a partial run ({demo.get('timed_stages_run')} of {demo.get('timed_stages')} "
+               "timed stages ran), not the budget's figure")
     return text + (f"\n\nThe whole `make demo`, the install included (`metrics/demo_time.json`): "
                    f"{int(demo['seconds'] // 60)} min {demo['seconds'] % 60:.0f} s on a {machine.get('cores')}-core "
-                   f"{machine.get('cpu')} (family {identity.get('family')}, model {identity.get('model')}) at commit "
-                   f"{(demo.get('commit') or 'unknown')[:7]}{' with code changes' if demo.get('code_changed') else ''}: "
-                   f"**{'within' if demo['within_budget'] else 'over'} the {demo['budget_seconds'] // 60}-minute budget**.")
+                   f"{machine.get('cpu')}{kind} at commit {(demo.get('commit') or 'unknown')[:7]}{changes}: {verdict}.")
 
 
 # The README's headline: CRYCHIC's two rows beside the baselines they have to beat, so that the short
@@ -888,10 +894,8 @@ def _framed_headline(ablations: dict) -> list[str]:
         return []
     ci, basis = draw_interval(framed)
     read = framed_needs(ablations)
-    chosen = ((ablations.get("framed_baseline") or {}).get("choice") or {}).get("chosen")
-    from pipeline.framed_rate_choice import CURRENT
-
-    rate = f", at the rate val chose there (`{chosen}`)" if chosen not in (None, CURRENT) else ""
+    control = chosen_control(ablations)
+    rate = f", at the rate val chose there (`{control}`)" if control else ""
     return [f"- A skeleton teacher makes a pose-free RGB student better, both trained and tested without keypoint "
             f"boxes (`framed_keypoints`: the current method's student against `rgb_only` in that framing{rate}): "
             f"**{verdict(ci)}**. `crychic_posefree - rgb_only`, points: {_signed(framed['mean'])} "
@@ -1098,7 +1102,6 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
                                 ("i3d_choice", "i3d_choice.json", i3d_choice_markdown),
                                 ("warmup_choice", "warmup_choice.json", warmup_choice_markdown),
                                 ("rgb_lr_choice", "rgb_lr_choice.json", rgb_lr_choice_markdown),
-                                ("holdout", "holdout_check.json", holdout_markdown),
                                 ("stage3", "stage3_schedule.json", stage3_markdown),
                                 ("epoch_rule", "epoch_rule.json", epoch_rule_markdown),
                                 ("pose_sampling", "pose_sampling.json", pose_sampling_markdown),
@@ -1106,9 +1109,10 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
         path = Path(args.ablations).with_name(name)
         if path.is_file():
             blocks[block] = render(json.loads(path.read_text()))
-    if "holdout" in blocks:  # and each sweep variant's own held-out check (earlier revisions' files have no variant)
-        checks = [json.loads(p.read_text()) for p in sorted(Path(args.ablations).parent.glob("holdout_check_*.json"))]
-        blocks["holdout"] = holdout_markdown(json.loads(Path(args.ablations).with_name("holdout_check.json").read_text()),
+    holdout = Path(args.ablations).with_name("holdout_check.json")
+    if holdout.is_file():  # and each sweep variant's own held-out check (earlier revisions' files have no variant)
+        checks = [json.loads(p.read_text()) for p in sorted(holdout.parent.glob("holdout_check_*.json"))]
+        blocks["holdout"] = holdout_markdown(json.loads(holdout.read_text()),
                                              [c for c in checks if c.get("variant", "full") != "full"])
     timings = {path.stem: json.loads(path.read_text()) for path in sorted(Path(args.timing_dir).glob("*.json"))}
     if timings:

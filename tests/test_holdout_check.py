@@ -112,15 +112,25 @@ def test_a_variant_s_own_claims_are_checked_with_its_overrides_and_the_framed_ra
     # the D arm's claims as the report reads them: against rgb_only at the rate val chose for the framing
     assert variant_claims(table, "framed_keypoints") == at_low_rate
     assert variant_claims(table, "full") == table["claims"]
+    # only the claims the D-arm block reads, and only over two draws or more (one draw: one run's clip interval)
+    one_draw = {"student_guided - rgb_only": {"per_draw": [0.5], "draws": 1, "t_ci95": [None, None], "ci95": [0.4, 0.6]},
+                "crychic_fused - late_fusion": own["crychic_posefree - rgb_only"]}
+    from pipeline.holdout_check import supported_claims
+
+    mixed = variant_claims({"variant_claims": {"framed_keypoints": {**own, **one_draw}}}, "framed_keypoints")
+    assert sorted(mixed) == ["crychic_posefree - rgb_only", "student_guided - rgb_only"]
+    assert list(supported_claims({"claims": mixed})) == ["crychic_posefree - rgb_only"]
     name = held_out_variant(table, "framed_keypoints")
-    try:
-        assert name == "holdout_framed_keypoints"
+    undecided = {**table, "framed_baseline": {"choice": {"chosen": None}, "variant_claims": {}}}
+    at_x3 = held_out_variant(undecided, "framed_keypoints")
+    try:  # the rate is in the name: a check at another rate never reuses the experiment
+        assert name == "holdout_framed_keypoints_rgb_lr_low" and at_x3 == "holdout_framed_keypoints"
         assert ablations.VARIANTS[name] == [*ablations.FRAMED["framed_keypoints"], "train.rgb_only.lr_scale=0.3"]
         assert ablations.parse_experiment_name(ablations.experiment_name(name, 37)) == (name, 37)
-        undecided = {**table, "framed_baseline": {"choice": {"chosen": None}, "variant_claims": {}}}
-        assert ablations.VARIANTS[held_out_variant(undecided, "framed_keypoints")] == ablations.FRAMED["framed_keypoints"]
+        assert ablations.VARIANTS[at_x3] == ablations.FRAMED["framed_keypoints"]
     finally:
         ablations.VARIANTS.pop(name, None)
+        ablations.VARIANTS.pop(at_x3, None)
 
     # a variant's check may use the draw of full's held-out check (no sweep used it), never a sweep's draw
     (tmp_path / "metrics").mkdir()
@@ -144,7 +154,7 @@ def test_a_variant_s_own_claims_are_checked_with_its_overrides_and_the_framed_ra
         with pytest.raises(ReachedTheExperiment):
             main(["--draw", "9", "--variant", "framed_keypoints"])
     finally:
-        ablations.VARIANTS.pop("holdout_framed_keypoints", None)
+        ablations.VARIANTS.pop("holdout_framed_keypoints_rgb_lr_low", None)
     with pytest.raises(SystemExit, match="no claim of no_contrastive the report calls supported"):
         main(["--draw", "9", "--variant", "no_contrastive"])
 

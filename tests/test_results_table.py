@@ -509,21 +509,32 @@ def test_teacher_focus_and_stage_times_quote_their_files():
     assert times.startswith("`train_teacher` 100.0 s, `decode_rgb` 21.1: 2 min 1 s together.\n\nNo `make demo` wall time")
 
 
-def test_make_demo_s_wall_time_is_recorded_with_its_machine_and_read_against_the_budget(tmp_path):
+def test_make_demo_s_wall_time_is_recorded_with_its_machine_and_read_against_the_budget(tmp_path, monkeypatch):
+    import os
+
     from pipeline.demo_time import BUDGET_SECONDS, main as record_demo
     from pipeline.results_table import stage_times_markdown
 
-    out = tmp_path / "demo_time.json"
     started = time.time() - 1000.4
-    demo = record_demo(["--started", str(started), "--out", str(out)])
-    assert json.loads(out.read_text()) == demo
+    (tmp_path / "metrics/timing").mkdir(parents=True)
+    for stage in ("train_teacher", "evaluate"):
+        (tmp_path / f"metrics/timing/{stage}.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    demo = record_demo(["--started", str(started)])
+    assert json.loads((tmp_path / "metrics/demo_time.json").read_text()) == demo
     assert 1000 <= demo["seconds"] < 1100 and demo["within_budget"] and demo["budget_seconds"] == BUDGET_SECONDS
-    assert demo["machine"]["cores"] >= 1 and len(demo["commit"] or "") in (0, 40)
+    assert demo["complete"] and demo["timed_stages_run"] == demo["timed_stages"] == 2
+    assert demo["machine"]["cores"] >= 1 and demo["commit"] is None and demo["code_changed"] is None  # not a git repo
     text = stage_times_markdown({"evaluate": {"seconds": 10.0}}, demo)
     assert f"16 min {demo['seconds'] - 960:.0f} s on a {demo['machine']['cores']}-core" in text
-    assert "**within the 20-minute budget**" in text
+    assert "(code changes unknown): **within the 20-minute budget**" in text
     over = stage_times_markdown({"evaluate": {"seconds": 10.0}}, {**demo, "seconds": 1300.0, "within_budget": False})
     assert "21 min 40 s" in over and "**over the 20-minute budget**" in over
+    # a stage that was up to date wrote no timing file this run: not a timing of the demo
+    os.utime(tmp_path / "metrics/timing/evaluate.json", (started - 60, started - 60))
+    partial = record_demo(["--started", str(started)])
+    assert not partial["complete"] and partial["timed_stages_run"] == 1
+    assert "a partial run (1 of 2 timed stages ran), not the budget's figure" in stage_times_markdown({}, partial)
 
 
 def _main_inputs(tmp_path):
@@ -828,20 +839,34 @@ def test_the_framed_baseline_s_rate_is_chosen_on_val_and_the_d_arms_are_then_rea
         entry = _framed_draw(student_right, rgb_right)
         return {"correct": {**entry["correct"], "late_fusion": entry["correct"]["rgb_only"]}}
 
-    # on the test clips x3's rgb_only gets 12 of 100 right, x0.3's 30, the others 15; the guided students do not
-    # read rgb_only's rate (the same in every rate control)
-    results = {v: {d: draw(60 + d, {CURRENT: 12, "framed_rgb_lr_low": 30}.get(v, 15)) for d in (0, 3, 4)}
+    # on the test clips x3's rgb_only gets 12 of 100 right, x0.3's 30 + d on draw d, the others 15; the guided
+    # students do not read rgb_only's rate (the same in every rate control)
+    results = {v: {d: draw(60 + d, {CURRENT: 12, "framed_rgb_lr_low": 30 + d}.get(v, 15)) for d in (0, 3, 4)}
                for v in CANDIDATES}
     results[FRAMED_CONTROL] = {d: draw(20 + d, 12) for d in (0, 3, 4)}
+    for by_draw in results.values():  # the fused model: 70 right on every draw
+        for entry in by_draw.values():
+            entry["correct"]["crychic_fused"] = np.arange(100) < 70
     val = {CURRENT: 0.18, "framed_rgb_lr_x1": 0.19, "framed_rgb_lr_low": 0.27, "framed_rgb_lr_lowest": 0.22}
     baseline = framed_baseline(results, experiments(val))
     assert baseline["choice"]["chosen"] == "framed_rgb_lr_low" and baseline["choice"]["common_draws"] == [0, 3, 4]
     swapped = baseline["variant_claims"]
     assert sorted(swapped) == sorted([CURRENT, FRAMED_CONTROL])  # the D arms only, not the rate controls
     # each arm's rgb_only and late fusion are the chosen control's on the same draw (30 right), not its own (12)
-    assert swapped[CURRENT]["crychic_posefree - rgb_only"]["per_draw"] == [0.30, 0.33, 0.34]
-    assert swapped[FRAMED_CONTROL]["crychic_posefree - rgb_only"]["per_draw"] == [-0.10, -0.07, -0.06]
-    assert swapped[FRAMED_CONTROL]["student_guided - rgb_only"]["per_draw"] == [-0.10, -0.07, -0.06]
+    # (on the same draw: x0.3's rgb_only gets 30 + d right)
+    assert swapped[CURRENT]["crychic_posefree - rgb_only"]["per_draw"] == [0.30, 0.30, 0.30]
+    assert swapped[FRAMED_CONTROL]["crychic_posefree - rgb_only"]["per_draw"] == [-0.10, -0.10, -0.10]
+    assert swapped[FRAMED_CONTROL]["student_guided - rgb_only"]["per_draw"] == [-0.10, -0.10, -0.10]
+    assert swapped[FRAMED_CONTROL]["crychic_fused - late_fusion"]["per_draw"] == [0.40, 0.37, 0.36]  # late fusion too
+    assert baseline["draws"] == {CURRENT: [0, 3, 4], FRAMED_CONTROL: [0, 3, 4]}
+    # an arm on a draw the chosen control lacks is read without it; with none in common, it has no claims
+    results["framed_hands"] = {1: draw(50, 12)}
+    partly = framed_baseline(results, experiments(val))
+    assert partly["variant_claims"]["framed_hands"] == {} and partly["draws"]["framed_hands"] == []
+    del results["framed_hands"]
+    # the rule reads draws 0, 3 and 4 only: a later draw does not move the choice
+    later = experiments({**val, CURRENT: 0.9}, draws=(7,))
+    assert framed_baseline(results, {**experiments(val), **later})["choice"]["chosen"] == "framed_rgb_lr_low"
     # a point or less above x3's mean val: x3 stays and every arm keeps its own rgb_only
     kept = framed_baseline(results, experiments({**val, "framed_rgb_lr_low": 0.19, "framed_rgb_lr_lowest": 0.1}))
     assert kept["choice"]["chosen"] == CURRENT and kept["variant_claims"] == {}
@@ -856,11 +881,13 @@ def test_the_framed_baseline_s_rate_is_chosen_on_val_and_the_d_arms_are_then_rea
     markdown = framed_arms_markdown(table)
     assert "by mean val top-1 of `rgb_only` over draws 0, 3, 4 (`framed_keypoints` 18.2 %; `framed_rgb_lr_x1` 19.2 %; " \
            "`framed_rgb_lr_low` 27.2 %; `framed_rgb_lr_lowest` 22.2 %): `framed_rgb_lr_low`'s rate" in markdown
-    assert "| `framed_keypoints` | 3 | +30.0, +33.0, +34.0; [" in markdown  # not +48 against x3's own rgb_only
-    assert "`crychic_posefree - rgb_only`, 3 draws, t interval over draws): -7.7 [" in markdown  # the control's
+    assert "| `framed_keypoints` | 3 | +30.0, +30.0, +30.0; [" in markdown  # not +48 against x3's own rgb_only
+    assert "an arm is read on the draws the control has (draws: `framed_keypoints` 0, 3, 4; `framed_uniform` 0, 3, 4)" \
+        in markdown
+    assert "`crychic_posefree - rgb_only`, 3 draws, t interval over draws): -10.0 [" in markdown  # the control's
     line = headline_markdown(_evaluate_metrics(), ablations=table).splitlines()[-1]
     assert "in that framing, at the rate val chose there (`framed_rgb_lr_low`)): **supported**. " \
-           "`crychic_posefree - rgb_only`, points: +32.3 [" in line
+           "`crychic_posefree - rgb_only`, points: +30.0 [" in line
     assert "(x3 the student's rate, the box-crop choice)" in framed_arms_markdown({**table, "framed_baseline": pending})
     assert "undecided: 2 common draws, the rule needs 3" in framed_arms_markdown({**table, "framed_baseline": pending})
 
