@@ -895,7 +895,10 @@ def _framed_headline(ablations: dict) -> list[str]:
     ci, basis = draw_interval(framed)
     read = framed_needs(ablations)
     control = chosen_control(ablations)
-    rate = f", at the rate val chose there (`{control}`)" if control else ""
+    choice = (ablations.get("framed_baseline") or {}).get("choice")
+    rate = (f", at the rate val chose there (`{control}`)" if control
+            else "" if not choice else ", at its box-crop rate, which val kept there" if choice.get("chosen")
+            else ", at its box-crop rate until val chooses one for this framing")
     return [f"- A skeleton teacher makes a pose-free RGB student better, both trained and tested without keypoint "
             f"boxes (`framed_keypoints`: the current method's student against `rgb_only` in that framing{rate}): "
             f"**{verdict(ci)}**. `crychic_posefree - rgb_only`, points: {_signed(framed['mean'])} "

@@ -889,6 +889,8 @@ def test_the_framed_baseline_s_rate_is_chosen_on_val_and_the_d_arms_are_then_rea
     assert "in that framing, at the rate val chose there (`framed_rgb_lr_low`)): **supported**. " \
            "`crychic_posefree - rgb_only`, points: +30.0 [" in line
     assert "(x3 the student's rate, the box-crop choice)" in framed_arms_markdown({**table, "framed_baseline": pending})
+    line = headline_markdown(_evaluate_metrics(), ablations={**table, "framed_baseline": pending}).splitlines()[-1]
+    assert "in that framing, at its box-crop rate until val chooses one for this framing): " in line
     assert "undecided: 2 common draws, the rule needs 3" in framed_arms_markdown({**table, "framed_baseline": pending})
 
 
