@@ -324,10 +324,16 @@ def _per_draw(values) -> str:
 def draw_interval(entry: dict) -> tuple[list | None, str]:
     """The interval over draws that a verdict reads: the draw-level Student-t interval where the file
     has a finite one (`t_ci95`, two draws or more), else the hierarchical bootstrap (`ci95`: draws,
-    then clips within a draw)."""
-    if _finite(entry.get("t_ci95")):
-        return entry["t_ci95"], "t interval over draws"
-    if _finite(entry.get("ci95")):
+    then clips within a draw). Where the bootstrap reaches past the t interval, the verdict reads both
+    sides' wider end: with few draws their spread can be near zero by chance (two draws of the same
+    difference give a t interval of no width), which the clips' own spread is not."""
+    t, bootstrap = entry.get("t_ci95"), entry.get("ci95")
+    if _finite(t):
+        if _finite(bootstrap) and (bootstrap[0] < t[0] or bootstrap[1] > t[1]):
+            return ([min(t[0], bootstrap[0]), max(t[1], bootstrap[1])],
+                    "t interval over draws, widened to the hierarchical bootstrap's ends")
+        return t, "t interval over draws"
+    if _finite(bootstrap):
         return entry["ci95"], "hierarchical bootstrap over draws, then clips"
     return None, "no interval"
 
@@ -610,7 +616,7 @@ def sweep_findings_markdown(ablations: dict) -> str:
     lines = []
     for variant, by_column in (ablations.get("against_full") or {}).items():
         moved: dict[str, list[str]] = {"higher": [], "lower": [], "none": [], "identical": [], "unread": []}
-        basis, draws = "", 0
+        bases, draws = set(), 0
         for column, f in by_column.items():
             draws = max(draws, f["draws"])
             if all(v == 0 for v in f["per_draw"]):
@@ -620,6 +626,7 @@ def sweep_findings_markdown(ablations: dict) -> str:
                 moved["unread"].append(f"`{column}` {_signed(f['mean'])}")
                 continue
             ci, basis = draw_interval(f)
+            bases.add(basis)
             side = {"the first ahead": "higher", "the second ahead": "lower"}.get(reading(ci), "none")
             moved[side].append(f"`{column}` {_signed(f['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'}")
         parts = [f"shown higher than `full`: {', '.join(moved['higher'])}" if moved["higher"] else "",
@@ -628,6 +635,8 @@ def sweep_findings_markdown(ablations: dict) -> str:
                  f"one draw, not read (a verdict needs two or more): {', '.join(moved['unread'])}" if moved["unread"] else "",
                  f"identical on every draw (those stages read none of the variant's params, so DVC reused them): "
                  f"{', '.join(moved['identical'])}" if moved["identical"] else ""]
+        basis = (bases.pop() if len(bases) == 1 else "t interval over draws, widened to the hierarchical bootstrap's "
+                 "ends where those reach past it" if bases else "")
         lines.append(f"- **`{variant}` - `full`** ({_draws(draws)}"
                      + (f"; {basis}" if basis else "") + "): " + "; ".join(p for p in parts if p) + ".")
     anchor = {v: [t - p for t, p in zip(row["text"]["values"], row["posefree"]["values"])]
@@ -754,8 +763,9 @@ def framed_arms_markdown(ablations: dict) -> str:
                   if arm != FRAMED_CONTROL else "the control | the control")
         lines.append(f"| `{arm}` | {posefree.get('draws', 0)} | {_over_draws_cell(claims.get('student_guided - rgb_only'))} "
                      f"| {_over_draws_cell(posefree)} | {groups} | {versus} |")
-    lines += ["", "Points, per draw; interval: the t interval over draws where there are two or more, else the bootstrap "
-              "over the draw's test clips (one training run: no verdict reads it). Every arm's `rgb_only` reads no "
+    lines += ["", "Points, per draw; interval: the t interval over draws where there are two or more (widened to the "
+              "hierarchical bootstrap's ends where those reach past it), else the bootstrap over the draw's test clips "
+              "(one training run: no verdict reads it). Every arm's `rgb_only` reads no "
               f"guidance param, so on a draw it is one network, scored on the same framed test clips in every arm. The "
               f"control's map is {FRAMED_CONTROL_MAP} (the keypoints place the box), not a blank one."]
     if rate := framed_rate_sentence(ablations):

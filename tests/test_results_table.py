@@ -409,7 +409,7 @@ def test_a_stale_experiment_is_killed_only_if_still_stale_on_a_second_reading(mo
 
 
 def _sweep(t_ci95=None, groups=None) -> dict:
-    claim = {"per_draw": [0.1, 0.14, 0.12], "draws_a_better": 3, "draws": 3, "mean": 0.12, "ci95": [0.05, 0.19]}
+    claim = {"per_draw": [0.1, 0.14, 0.12], "draws_a_better": 3, "draws": 3, "mean": 0.12, "ci95": [0.08, 0.16]}
     if t_ci95 is not None:
         claim["t_ci95"] = t_ci95
     if groups is not None:
@@ -428,7 +428,7 @@ def test_findings_quote_the_metrics_files_with_the_verdict_read_from_the_interva
     assert "supported** (t interval over draws)" in line and "not supported" not in line
     assert "on this page's test split +12.5 [+5.0, +20.0] (40 clips only the first gets right, 10 only the second)" in line
     assert "over 3 draws +10.0, +14.0, +12.0 (3 of 3 with the first ahead), mean +12.0, t interval [+7.0, +17.0], " \
-           "hierarchical [+5.0, +19.0]" in line
+           "hierarchical [+8.0, +16.0]" in line
     assert "240 clips" in text and "4 test clips a draw" in text and "`rgb_only` 55.0, 60.0, 65.0" in text
     assert "10.0 points" in text  # the widest draw-to-draw range
     # the same claim whose draw-level interval reaches below zero is not supported, whatever its mean
@@ -471,8 +471,8 @@ def test_sweep_findings_say_which_figures_a_switch_moved():
                  "mean": sum(per_draw) / len(per_draw), "ci95": ci}
         return {**entry, "t_ci95": t} if t is not None else entry
 
-    against = {"no_multiscale": {"fused": paired([0.05, 0.04], [0.01, 0.09], t=[0.02, 0.07]),
-                                 "teacher": paired([-0.05, -0.04], [-0.09, -0.01], t=[-0.07, -0.02]),
+    against = {"no_multiscale": {"fused": paired([0.05, 0.04], [0.03, 0.06], t=[0.02, 0.07]),
+                                 "teacher": paired([-0.05, -0.04], [-0.06, -0.03], t=[-0.07, -0.02]),
                                  "posefree": paired([0.05, -0.01], [-0.02, 0.1], t=[-0.3, 0.34]),
                                  "rgb_only": paired([0.0, 0.0], [0.0, 0.0], t=[0.0, 0.0])}}
     variants = {"full": {"draws": [0, 1], "text": {"values": [0.6, 0.7]}, "posefree": {"values": [0.65, 0.68]}}}
@@ -605,7 +605,7 @@ def test_headline_shows_crychic_beside_the_baselines_it_must_beat_with_the_verdi
     evaluate["comparisons"]["crychic_fused - late_fusion"] = {"difference": -0.033, "ci95": [-0.075, 0.008],
                                                               "a_only": 9, "b_only": 17}
     claim = {"per_draw": [-0.05, -0.06, -0.07], "draws_a_better": 0, "draws": 3, "mean": -0.06,
-             "ci95": [-0.09, -0.03], "t_ci95": [-0.085, -0.035]}
+             "ci95": [-0.08, -0.04], "t_ci95": [-0.085, -0.035]}
     sweep = {"claims": {"crychic_fused - late_fusion": claim}}
     text = headline_markdown(evaluate, _timing() | {"device": "cpu"}, sweep, source="synthetic")
     rows = [line for line in text.splitlines() if line.startswith("| `")]
@@ -825,6 +825,19 @@ def test_the_d_arms_say_what_the_student_needs_from_each_map_against_the_box_con
     assert "No `framed_*` arm" in framed_arms_markdown({"variant_claims": {"full": {}}})
 
 
+def test_a_verdict_reads_the_t_interval_widened_to_the_bootstrap_s_ends_where_those_reach_past_it():
+    from pipeline.results_table import draw_interval, verdict
+
+    # two draws of the same difference: a t interval of no width; the clips' spread is not nothing
+    same = {"per_draw": [0.0806, 0.0806], "draws": 2, "t_ci95": [0.0806, 0.0806], "ci95": [0.0562, 0.1062]}
+    assert draw_interval(same) == ([0.0562, 0.1062], "t interval over draws, widened to the hierarchical bootstrap's ends")
+    crossing = {**same, "ci95": [-0.01, 0.2]}
+    assert verdict(draw_interval(same)[0]) == "supported" and verdict(draw_interval(crossing)[0]) == "not supported"
+    wide = {"draws": 5, "t_ci95": [-0.05, 0.19], "ci95": [-0.02, 0.14]}  # the usual case: t contains the bootstrap
+    assert draw_interval(wide) == ([-0.05, 0.19], "t interval over draws")
+    assert draw_interval({"draws": 1, "t_ci95": [None, None], "ci95": [0.1, 0.2]})[1].startswith("hierarchical bootstrap")
+
+
 def test_the_framed_baseline_s_rate_is_chosen_on_val_and_the_d_arms_are_then_read_against_it():
     from pipeline.ablations import FRAMED_COLUMNS, FRAMED_CONTROL, claims_inside_variants
     from pipeline.framed_rate_choice import CANDIDATES, CURRENT, framed_baseline
@@ -884,7 +897,9 @@ def test_the_framed_baseline_s_rate_is_chosen_on_val_and_the_d_arms_are_then_rea
     assert "| `framed_keypoints` | 3 | +30.0, +30.0, +30.0; [" in markdown  # not +48 against x3's own rgb_only
     assert "an arm is read on the draws the control has (draws: `framed_keypoints` 0, 3, 4; `framed_uniform` 0, 3, 4)" \
         in markdown
-    assert "`crychic_posefree - rgb_only`, 3 draws, t interval over draws): -10.0 [" in markdown  # the control's
+    # the control's: the same difference on every draw, a t interval of no width, read to the bootstrap's ends
+    assert "`crychic_posefree - rgb_only`, 3 draws, t interval over draws, widened to the hierarchical bootstrap's " \
+           "ends): -10.0 [" in markdown
     line = headline_markdown(_evaluate_metrics(), ablations=table).splitlines()[-1]
     assert "in that framing, at the rate val chose there (`framed_rgb_lr_low`)): **supported**. " \
            "`crychic_posefree - rgb_only`, points: +30.0 [" in line
