@@ -56,18 +56,22 @@ def decide(experiments: dict[str, dict]) -> dict:
                   current=CURRENT)
 
 
-def chosen_control(table: dict) -> str | None:
-    """The rate control whose `rgb_only` the D arms are read against in a sweep table, None while x3 stands
-    (undecided, or decided for x3)."""
-    chosen = ((table.get("framed_baseline") or {}).get("choice") or {}).get("chosen")
+def control_of(choice: dict | None) -> str | None:
+    """The rate control a choice (`decide`'s) names, None while x3 stands (undecided, or decided for x3)."""
+    chosen = (choice or {}).get("chosen")
     return None if chosen in (None, CURRENT) else chosen
+
+
+def chosen_control(table: dict) -> str | None:
+    """The rate control whose `rgb_only` the D arms are read against in a sweep table, None while x3 stands."""
+    return control_of((table.get("framed_baseline") or {}).get("choice"))
 
 
 def framed_baseline(results: dict[str, dict[int, dict]], experiments: dict[str, dict]) -> dict:
     """The table's `framed_baseline`: the rule's result and, once it chose a rate other than x3, each D arm's
     headline claims with `rgb_only` (and late fusion) of the chosen rate control on each draw that has it."""
     choice = decide(experiments)
-    chosen = chosen_control({"framed_baseline": {"choice": choice}})
+    chosen = control_of(choice)
     if chosen is None:
         return {"choice": choice, "variant_claims": {}, "draws": {}}
     baseline = results.get(chosen, {})

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from crychic.evaluation.methods import METHODS
 from pipeline.ablations import FRAMED, FRAMED_RGB_RATES
-from pipeline.framed_rate_choice import chosen_control
+from pipeline.framed_rate_choice import control_of
 from pipeline.dvc_yaml import stage_table_markdown
 
 
@@ -675,7 +675,7 @@ def framed_rate_sentence(ablations: dict) -> str | None:
         return (f"The framed baseline's rate (`pipeline/framed_rate_choice.py`, rule committed before the rate "
                 f"controls' later draws): {choice['status']}; until then every arm is read against its own `rgb_only` "
                 f"(x3 the student's rate, the box-crop choice).")
-    control = chosen_control(ablations)
+    control = control_of(choice)
     draws = "; ".join(f"`{arm}` {', '.join(map(str, d)) or 'none yet'}" for arm, d in (baseline.get("draws") or {}).items())
     which = ("x3 the student's rate stays (the box-crop choice)" if control is None
              else f"`{control}`'s rate: every arm's `rgb_only` and late fusion in this block are that control's, on "
@@ -904,8 +904,8 @@ def _framed_headline(ablations: dict) -> list[str]:
         return []
     ci, basis = draw_interval(framed)
     read = framed_needs(ablations)
-    control = chosen_control(ablations)
     choice = (ablations.get("framed_baseline") or {}).get("choice")
+    control = control_of(choice)
     rate = (f", at the rate val chose there (`{control}`)" if control
             else "" if not choice else ", at its box-crop rate, which val kept there" if choice.get("chosen")
             else ", at its box-crop rate until val chooses one for this framing")
