@@ -730,8 +730,10 @@ def framed_needs(ablations: dict) -> tuple[list[str], str] | None:
                      f"{_interval(ci, signed=True) if _finite(ci) else '–'}, **{word}**; that arm against `rgb_only`: "
                      f"**{own}**.")
     if needs:
-        text = (f"{' or '.join(dict.fromkeys(needs))}: a map from {'them' if len(needs) > 1 else 'it'} beats "
-                f"{FRAMED_CONTROL_MAP}, and its student beats `rgb_only`")
+        sources = list(dict.fromkeys(needs))
+        drawn_from = "either" if len(sources) > 1 else "them" if sources[0] == "the keypoints" else "it"
+        text = (f"{' or '.join(sources)}: a map drawn from {drawn_from} beats {FRAMED_CONTROL_MAP}, and its student "
+                "beats `rgb_only`")
     elif box_helps:
         text = (f"no more than where the person is: no finer map ({'; '.join(compared)}) beats {FRAMED_CONTROL_MAP}, "
                 "whose student (with the teacher's other terms) beats `rgb_only`")

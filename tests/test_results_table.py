@@ -791,7 +791,7 @@ def test_the_d_arms_say_what_the_student_needs_from_each_map_against_the_box_con
     hands = {d: _framed_draw(r + near[d] + (2 if d else -1), r) for d, r in rgb.items()}
     ablations = read({FRAMED_CONTROL: uniform, "framed_teacher": teacher, "framed_hands": hands})
     sentences, needs = framed_needs(ablations)
-    assert needs.startswith("the teacher's attention: a map from it beats") and "keypoints" not in needs
+    assert needs.startswith("the teacher's attention: a map drawn from it beats") and "keypoints" not in needs
     assert any("`framed_teacher - framed_uniform`" in s and "+10.0 [" in s and "**`framed_teacher` ahead**" in s
                and "against `rgb_only`: **supported**" in s for s in sentences)
     assert any("`framed_hands - framed_uniform`" in s and "**no difference shown**" in s for s in sentences)
@@ -817,8 +817,8 @@ def test_the_d_arms_say_what_the_student_needs_from_each_map_against_the_box_con
     with_keypoints = read({FRAMED_CONTROL: uniform, "framed_teacher": teacher, "framed_keypoints": teacher})
     line = headline_markdown(_evaluate_metrics(), ablations=with_keypoints).splitlines()[-1]
     assert "rgb_only` in that framing): **supported**. `crychic_posefree - rgb_only`, points: +10.3 [" in line
-    assert line.endswith("by the controls (the report's D arms): the keypoints or the teacher's attention: a map from "
-                         "them beats the person box, uniform inside, and its student beats `rgb_only`.")
+    assert line.endswith("by the controls (the report's D arms): the keypoints or the teacher's attention: a map drawn "
+                         "from either beats the person box, uniform inside, and its student beats `rgb_only`.")
     assert "framed_keypoints" not in headline_markdown(_evaluate_metrics(), ablations=read({"framed_keypoints": {0: teacher[0]}}))
     assert framed_needs({"variant_claims": {"full": {}}}) is None
     assert framed_needs(read({FRAMED_CONTROL: uniform})) is None  # no arm against the control yet
