@@ -321,6 +321,9 @@ def _per_draw(values) -> str:
     return ", ".join(_signed(v) for v in values)
 
 
+WIDENED = "t interval over draws, widened to the hierarchical bootstrap's ends"  # `draw_interval`'s basis when it widens
+
+
 def draw_interval(entry: dict) -> tuple[list | None, str]:
     """The interval over draws that a verdict reads: the draw-level Student-t interval where the file
     has a finite one (`t_ci95`, two draws or more), else the hierarchical bootstrap (`ci95`: draws,
@@ -330,11 +333,10 @@ def draw_interval(entry: dict) -> tuple[list | None, str]:
     t, bootstrap = entry.get("t_ci95"), entry.get("ci95")
     if _finite(t):
         if _finite(bootstrap) and (bootstrap[0] < t[0] or bootstrap[1] > t[1]):
-            return ([min(t[0], bootstrap[0]), max(t[1], bootstrap[1])],
-                    "t interval over draws, widened to the hierarchical bootstrap's ends")
+            return [min(t[0], bootstrap[0]), max(t[1], bootstrap[1])], WIDENED
         return t, "t interval over draws"
     if _finite(bootstrap):
-        return entry["ci95"], "hierarchical bootstrap over draws, then clips"
+        return bootstrap, "hierarchical bootstrap over draws, then clips"
     return None, "no interval"
 
 
@@ -635,8 +637,7 @@ def sweep_findings_markdown(ablations: dict) -> str:
                  f"one draw, not read (a verdict needs two or more): {', '.join(moved['unread'])}" if moved["unread"] else "",
                  f"identical on every draw (those stages read none of the variant's params, so DVC reused them): "
                  f"{', '.join(moved['identical'])}" if moved["identical"] else ""]
-        basis = (bases.pop() if len(bases) == 1 else "t interval over draws, widened to the hierarchical bootstrap's "
-                 "ends where those reach past it" if bases else "")
+        basis = bases.pop() if len(bases) == 1 else f"{WIDENED} where those reach past it" if bases else ""
         lines.append(f"- **`{variant}` - `full`** ({_draws(draws)}"
                      + (f"; {basis}" if basis else "") + "): " + "; ".join(p for p in parts if p) + ".")
     anchor = {v: [t - p for t, p in zip(row["text"]["values"], row["posefree"]["values"])]
@@ -651,9 +652,10 @@ def sweep_findings_markdown(ablations: dict) -> str:
 # Issue 23 D: each framed arm's guidance map, and what the student would need if that map beat the control's. The
 # control (`framed_uniform`) is not blank: in a framed clip its map is the person box (uniform inside, zero outside),
 # which the keypoints place, so an arm's gain over it is what a finer map adds to knowing where the person is.
-FRAMED_ARMS = {"framed_keypoints": ("the keypoint regions (hands, head, feet)", "the keypoints"),
-               "framed_teacher": ("the teacher's attention", "the teacher's attention"),
-               "framed_hands": ("an oracle hand mask (the wrists' keypoints)", "the keypoints")}
+# arm -> (its map, in words; what the map is drawn from; the pronoun that source takes)
+FRAMED_ARMS = {"framed_keypoints": ("the keypoint regions (hands, head, feet)", "the keypoints", "them"),
+               "framed_teacher": ("the teacher's attention", "the teacher's attention", "it"),
+               "framed_hands": ("an oracle hand mask (the wrists' keypoints)", "the keypoints", "them")}
 FRAMED_CONTROL_MAP = "the person box, uniform inside"
 
 
@@ -718,20 +720,20 @@ def framed_needs(ablations: dict) -> tuple[list[str], str] | None:
              f"**{reading(ci, 'the guided student', '`rgb_only`')}**."]
     needs, compared = [], []
     for arm, entry in against.items():
-        what, source = FRAMED_ARMS[arm]
+        what, source, pronoun = FRAMED_ARMS[arm]
         ci, basis = draw_interval(entry)
         word = reading(ci, f"`{arm}`", f"`{FRAMED_CONTROL}`")
         own = verdict(draw_interval((inside.get(arm) or {}).get("crychic_posefree - rgb_only") or {})[0])
         if word == f"`{arm}` ahead" and own == "supported":  # finer than the box, and better than no guidance at all
-            needs.append(source)
+            needs.append((source, pronoun))
         compared.append(what)
         lines.append(f"- {what[0].upper() + what[1:]} against {FRAMED_CONTROL_MAP} (`{arm} - {FRAMED_CONTROL}`, the "
                      f"pose-free student, {_draws(entry['draws'])}, {basis}): {_signed(entry['mean'])} "
                      f"{_interval(ci, signed=True) if _finite(ci) else '–'}, **{word}**; that arm against `rgb_only`: "
                      f"**{own}**.")
     if needs:
-        sources = list(dict.fromkeys(needs))
-        drawn_from = "either" if len(sources) > 1 else "them" if sources[0] == "the keypoints" else "it"
+        sources = dict(needs)  # source -> pronoun, in the arms' order, each source once
+        drawn_from = "either" if len(sources) > 1 else next(iter(sources.values()))
         text = (f"{' or '.join(sources)}: a map drawn from {drawn_from} beats {FRAMED_CONTROL_MAP}, and its student "
                 "beats `rgb_only`")
     elif box_helps:
