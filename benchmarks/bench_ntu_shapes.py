@@ -19,7 +19,10 @@ epochs 24 / 24 / 12 (teacher, student, joint). What it measures, per sample:
 - keypoint extraction: MediaPipe as `extract_keypoints` runs it (`bench_extraction.run_workers`:
   one worker process, one pass over the NTU group of ``../shared/data``, two 1920 x 1080 clips,
   after a warm-up video); seconds per NTU video = 70 frames / that frames/s (NTU-120 averages about
-  70 frames a video: 8 M frames / 114,480 videos, as bench_extraction.py states). Without
+  70 frames a video: 8 M frames / 114,480 videos, as bench_extraction.py states). Then two worker
+  processes at once on the same clips: half their speed-up over one is `parallel_efficiency`, the
+  share of a core each busy core keeps, which the projection applies to every further core of
+  extraction and decoding (an assumption beyond the second core; measured here, not quoted). Without
   ``../shared/data`` (a user's clone) this row and the decoding row are skipped, saying so.
 - heatmap rendering: `generate_pose_target` at 48 frames, 56 x 56, joints only, on
   `bench_heatmaps.realistic_keypoints` (one person), after an untimed call that loads the
@@ -130,7 +133,8 @@ def measured_gpu(path: Path | None = None) -> tuple[str, float, str] | None:
 
 def default_assumptions(epochs: dict, *, cores_per_gpu: int = 8, gpu: str = "A100", utilisation: float = 0.30,
                         storage_gb_per_s: float = 2.0, usd_per_gpu_hour: float | None = None,
-                        gpu_counts=(1, 8, 64), utilisation_source: str | None = None) -> dict:
+                        gpu_counts=(1, 8, 64), utilisation_source: str | None = None,
+                        parallel_efficiency: float | None = None) -> dict:
     """Every figure the projection takes that this benchmark does not measure, each with where it
     comes from, so that a reader can see which numbers are facts and which are guesses."""
     return {
@@ -159,8 +163,8 @@ def default_assumptions(epochs: dict, *, cores_per_gpu: int = 8, gpu: str = "A10
                                                  "multiply-add"),
         "storage_gb_per_s": _named(storage_gb_per_s, "assumption (--storage-gb-per-s): aggregate read bandwidth of "
                                                      "the shared storage every node reads, no page cache"),
-        "parallel_efficiency": _named(0.815, "docs/REPORT.md (bench_extraction): 1 -> 2 MediaPipe workers on NTU 1080p "
-                                             "gave 1.63x; assumption: every further core, and RGB decoding, scale so"),
+        "parallel_efficiency": _named(parallel_efficiency, PARALLEL_SOURCE if parallel_efficiency is not None else
+                                      "not measured (no ../shared/data): extraction and decoding are not projected"),
         "render_processes": _named(1, "stages/render_heatmaps.py renders in one process"),
         "rgb_chunk_samples": _named(256, "presets/ntu60_xsub.yaml rgb.shard_size: stages/decode_rgb.py runs one "
                                          "Prefect flow per shard, one after another"),
@@ -173,6 +177,11 @@ def default_assumptions(epochs: dict, *, cores_per_gpu: int = 8, gpu: str = "A10
         "evaluate_gpus": _named(1, "stages/evaluate.py runs in one process (not under torchrun)"),
         "usd_per_gpu_hour": _named(usd_per_gpu_hour, "assumption (--usd-per-gpu-hour); none given: no dollar figure"),
     }
+
+
+PARALLEL_SOURCE = ("measured: this benchmark's extraction row, 1 -> 2 MediaPipe worker processes on the NTU 1080p "
+                   "clips (measurements.extraction.speedup_2_workers / 2); assumption: every further core, and RGB "
+                   "decoding, scale so")
 
 
 def _value(assumptions: dict, name: str):
@@ -357,7 +366,8 @@ def preset_params() -> dict:
 
 
 def measure_extraction(params: dict) -> dict | None:
-    """MediaPipe frames/s of one worker process on the NTU 1080p clips, as the stage runs it."""
+    """MediaPipe frames/s of one worker process on the NTU 1080p clips, as the stage runs it, and the
+    speed-up of two at once (both on the same clips: `bench_extraction.run_workers`)."""
     import bench_extraction as extraction
 
     videos = extraction.GROUPS[extraction.NTU_GROUP]
@@ -366,11 +376,15 @@ def measure_extraction(params: dict) -> dict | None:
         print(f"extraction: skipped: the real clips are not at {extraction.SHARED} (only developers' checkouts "
               "have ../shared/data); decoding is skipped too")
         return None
-    frames, wall, _ = extraction.run_workers(1, videos, 1, params["keypoints"]["mediapipe_frame_size"])
+    frame_size = params["keypoints"]["mediapipe_frame_size"]
+    frames, wall, _ = extraction.run_workers(1, videos, 1, frame_size)
+    frames2, wall2, _ = extraction.run_workers(2, videos, 1, frame_size)
     video_bytes = sum((extraction.SHARED / v).stat().st_size for v in videos)
     rate = frames / wall
+    speedup = (frames2 / wall2) / rate
     return {"videos": [str(extraction.SHARED / v) for v in videos], "frames": frames, "seconds": wall,
-            "frames_per_s": rate, "s_per_video": FRAMES_PER_VIDEO / rate, "video_bytes_per_frame": video_bytes / frames}
+            "frames_per_s": rate, "s_per_video": FRAMES_PER_VIDEO / rate, "video_bytes_per_frame": video_bytes / frames,
+            "seconds_2_workers": wall2, "speedup_2_workers": speedup, "parallel_efficiency": speedup / 2}
 
 
 def measure_rendering(params: dict, rng) -> dict:
@@ -535,6 +549,7 @@ def measured_inputs(extraction, rendering, decoding, loading, training) -> dict:
     return {
         "extraction_s_per_video": None if extraction is None else extraction["s_per_video"],
         "video_bytes_per_frame": None if extraction is None else extraction["video_bytes_per_frame"],
+        "parallel_efficiency": None if extraction is None else extraction["parallel_efficiency"],
         "render_s_per_sample": rendering["s_per_sample"],
         "decode_s_per_sample": None if decoding is None else decoding["s_per_sample"],
         "loader_samples_per_s_per_core": loading["samples_per_s_per_core"],
@@ -673,7 +688,8 @@ def main(argv: list[str] | None = None) -> int:
         recorded = json.loads(args.out.read_text())
         assumptions = default_assumptions(recorded["shapes"]["epochs"], cores_per_gpu=args.cores_per_gpu,
                                           storage_gb_per_s=args.storage_gb_per_s,
-                                          usd_per_gpu_hour=args.usd_per_gpu_hour, **gpu_assumption(args))
+                                          usd_per_gpu_hour=args.usd_per_gpu_hour, **gpu_assumption(args),
+                                          parallel_efficiency=recorded["measured"].get("parallel_efficiency"))
         recorded["projection"] = project(recorded["measured"], assumptions)
         write_json(args.out, recorded)
         print("NTU-60 X-Sub end to end (projection; assumptions in the JSON):\n\n"
@@ -688,7 +704,8 @@ def main(argv: list[str] | None = None) -> int:
     measured = measured_inputs(m["extraction"], m["rendering"], m["decoding"], m["loading"], m["training"])
     epochs = {stage: params["train"][stage]["epochs"] for stage in ("teacher", "student", "joint")}
     assumptions = default_assumptions(epochs, cores_per_gpu=args.cores_per_gpu, storage_gb_per_s=args.storage_gb_per_s,
-                                      usd_per_gpu_hour=args.usd_per_gpu_hour, **gpu_assumption(args))
+                                      usd_per_gpu_hour=args.usd_per_gpu_hour, **gpu_assumption(args),
+                                      parallel_efficiency=measured["parallel_efficiency"])
     projection = project(measured, assumptions)
     stages = stage_table(m["extraction"], m["rendering"], m["decoding"], m["loading"], m["training"])
     write_json(args.out, {

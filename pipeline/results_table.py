@@ -600,6 +600,14 @@ def _carried(experiments: dict) -> str:
             "(`pipeline.ablations.CARRIED_OVER`): " + "; ".join(carried) + ".") if carried else ""
 
 
+def _cpu_kind(machine: dict) -> str:
+    """" (family F, model M)" from a `crychic.core.machine.describe_machine` record, or "" where it has none:
+    a processor's brand string alone does not tell two AMD EPYC generations apart."""
+    identity = machine.get("cpu_id") or {}
+    return (f" (family {identity['family']}, model {identity['model']})"
+            if identity.get("family") and identity.get("model") else "")
+
+
 def _sweep_machines(experiments: dict) -> str:
     """Which processor trained which experiments (recorded from abl6 on; trained figures are one machine's)."""
     by_machine: dict[str, list[str]] = {}
@@ -839,9 +847,7 @@ def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None) -> 
         return text + ("\n\nNo `make demo` wall time is recorded yet: `make demo` writes it, the install included, "
                        "to `metrics/demo_time.json`.")
     machine = demo["machine"]
-    identity = machine.get("cpu_id") or {}
-    kind = (f" (family {identity['family']}, model {identity['model']})"
-            if identity.get("family") and identity.get("model") else "")
+    kind = _cpu_kind(machine)
     changes = {True: " with code changes", None: " (code changes unknown)"}.get(demo.get("code_changed"), "")
     verdict = (f"**{'within' if demo['within_budget'] else 'over'} the {demo['budget_seconds'] // 60}-minute budget**"
                if demo.get("complete") else f"a partial run ({demo.get('timed_stages_run')} of {demo.get('timed_stages')} "
@@ -1088,7 +1094,7 @@ def ntu_shapes_markdown(bench: dict) -> str:
     assumptions = "; ".join(f"`{name}` = {item['value']} ({item['source']})"
                             for name, item in bench["projection"]["assumptions"].items())
     return (f"Per sample at NTU shapes, one run of `python benchmarks/bench_ntu_shapes.py` "
-            f"({bench['benchmark_seconds']:.0f} s on {machine['cpu']}, {machine['cores']} cores):\n\n"
+            f"({bench['benchmark_seconds']:.0f} s on {machine['cpu']}{_cpu_kind(machine)}, {machine['cores']} cores):\n\n"
             + module.markdown_stages(bench["stages"])
             + "\n\nNTU-60 X-Sub end to end, projected from those figures:\n\n"
             + module.markdown_projection(bench["projection"]) + "\n\nAssumptions and sources: " + assumptions + ".")

@@ -38,6 +38,7 @@ def measured() -> dict:
     return {
         "extraction_s_per_video": 2.0,
         "video_bytes_per_frame": 10_000.0,
+        "parallel_efficiency": 0.8,
         "render_s_per_sample": 0.0005,
         "decode_s_per_sample": 0.3,
         "loader_samples_per_s_per_core": {"heatmap": 100.0, "heatmap+rgb": 40.0},
@@ -49,7 +50,7 @@ def measured() -> dict:
 
 def assumptions(**changes) -> dict:
     """The defaults with some values replaced (sources kept)."""
-    values = bench.default_assumptions(EPOCHS)
+    values = bench.default_assumptions(EPOCHS, parallel_efficiency=0.8)
     for name, value in changes.items():
         values[name] = {**values[name], "value": value}
     return values
@@ -128,7 +129,7 @@ def test_extraction_scales_with_total_cores(measured):
     from pipeline.fan_out import shard_size
 
     projection = bench.project(measured, assumptions(gpu_counts=[1, 8, 64]), shard_size=shard_size)
-    per_core = 2.0 / 0.815  # the measured seconds at the assumed parallel efficiency
+    per_core = 2.0 / 0.8  # the measured seconds at the measured parallel efficiency
     for size in projection["sizes"]:
         extraction = size["stages"]["extract_keypoints"]
         assert extraction["workers"] == size["cores"] == 8 * size["gpus"]
@@ -250,4 +251,14 @@ def test_reproject_recomputes_the_projection_from_the_recorded_measurements(tmp_
     assert bench.main(["--reproject", "--out", str(out), "--gpu", "A100", "--utilisation", "0.5"]) == 0
     projection = json.loads(out.read_text())["projection"]
     assert projection["assumptions"]["gpu_utilisation"]["value"] == 0.5
-    assert projection == json.loads(json.dumps(bench.project(measured, bench.default_assumptions(EPOCHS, utilisation=0.5))))
+    assert projection["assumptions"]["parallel_efficiency"]["value"] == measured["parallel_efficiency"]
+    expected = bench.default_assumptions(EPOCHS, utilisation=0.5, parallel_efficiency=measured["parallel_efficiency"])
+    assert projection == json.loads(json.dumps(bench.project(measured, expected)))
+
+
+def test_parallel_efficiency_is_the_measured_speed_up_or_named_as_missing():
+    """No quoted figure: the assumption is the benchmark's own 2-worker measurement, or says it has none."""
+    assert bench.default_assumptions(EPOCHS, parallel_efficiency=0.7)["parallel_efficiency"] == {
+        "value": 0.7, "source": bench.PARALLEL_SOURCE}
+    missing = bench.default_assumptions(EPOCHS)["parallel_efficiency"]
+    assert missing["value"] is None and "not measured" in missing["source"]
