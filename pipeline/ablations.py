@@ -596,6 +596,27 @@ def variants_against_full(results: dict[str, dict[int, dict]], columns=AGAINST_F
     return out
 
 
+# Issue 23's goal read in the deployment framing: inside a framed arm, late fusion averages the teacher with the
+# framed `rgb_only`. Both need the keypoints at test time, and with them a user may cut RGB by the person box
+# instead (`full`), so the method's framed fused model is also read against `full`'s late fusion: the same draws'
+# test videos, paired per clip.
+FRAMED_METHOD = "framed_keypoints"
+
+
+def framed_fused_against_box_late(results: dict[str, dict[int, dict]], arm: str = FRAMED_METHOD,
+                                  resamples: int = 2000) -> dict | None:
+    """`arm`'s crychic_fused - `full`'s late_fusion over the draws both have (None where they share none)."""
+    framed, full = results.get(arm, {}), results.get("full", {})
+    draws = [d for d in sorted(framed) if d in full and "crychic_fused" in framed[d]["correct"]
+             and "late_fusion" in full[d]["correct"]]
+    if not draws:
+        return None
+    pairs = [(framed[d]["correct"]["crychic_fused"], full[d]["correct"]["late_fusion"]) for d in draws]
+    return {"arm": arm, "draw_ids": draws,
+            **paired_over_draws(pairs, better_key="draws_a_better", resamples=resamples,
+                                actual=[framed[d].get("actual") for d in draws])}
+
+
 def recorded_experiments(path: str, prefix: str = QUEUE_PREFIX) -> dict[str, dict]:
     """The finished experiments of this prefix an earlier table recorded (name -> variant, draw, the alignment
     figures and per-clip correctness as '0'/'1' strings, as `record` wrote them), so that a sweep
@@ -814,7 +835,9 @@ def main(argv: list[str] | None = None) -> None:
                      "minutes": round((time.perf_counter() - started) / 60, 1)})
     write_json(args.out, {"variants": table, "claims": claims, "against_full": against_full,
                           "variant_claims": variant_claims, "framed_against_control": framed,
-                          "framed_baseline": baseline, "training_noise": noise, "runs": runs,
+                          "framed_baseline": baseline,
+                          "framed_fused_against_box_late": framed_fused_against_box_late(results),
+                          "training_noise": noise, "runs": runs,
                           "experiments": experiments})
     _print_table(table, against_full, claims)
 

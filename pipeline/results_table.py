@@ -766,7 +766,8 @@ def framed_arms_markdown(ablations: dict) -> str:
     lines = ["| arm (every RGB network trained and tested without keypoint boxes) | draws | `student_guided - rgb_only` "
              "(stage 2), per draw; interval | `crychic_posefree - rgb_only` (stage 3), per draw; interval | by group, "
              "`crychic_posefree - rgb_only` mean | arm - `" + FRAMED_CONTROL + "`, the stage-2 student | arm - `"
-             + FRAMED_CONTROL + "`, the pose-free student |", "|---|---|---|---|---|---|---|"]
+             + FRAMED_CONTROL + "`, the pose-free student | `crychic_fused - late_fusion`, per draw; interval |",
+             "|---|---|---|---|---|---|---|---|"]
     for arm in arms:
         claims = inside[arm]
         posefree = claims.get("crychic_posefree - rgb_only") or {}
@@ -774,7 +775,8 @@ def framed_arms_markdown(ablations: dict) -> str:
         versus = (" | ".join(_over_draws_cell((against.get(arm) or {}).get(c)) for c in ("student_guided", "posefree"))
                   if arm != FRAMED_CONTROL else "the control | the control")
         lines.append(f"| `{arm}` | {posefree.get('draws', 0)} | {_over_draws_cell(claims.get('student_guided - rgb_only'))} "
-                     f"| {_over_draws_cell(posefree)} | {groups} | {versus} |")
+                     f"| {_over_draws_cell(posefree)} | {groups} | {versus} "
+                     f"| {_over_draws_cell(claims.get('crychic_fused - late_fusion'))} |")
     lines += ["", "Points, per draw; interval: the t interval over draws where there are two or more (widened to the "
               "hierarchical bootstrap's ends where those reach past it), else the bootstrap over the draw's test clips "
               "(one training run: no verdict reads it). Every arm's `rgb_only` reads no "
@@ -786,7 +788,34 @@ def framed_arms_markdown(ablations: dict) -> str:
     if read:
         sentences, needs = read
         lines += ["", *sentences, f"- **What the pose-free student needs**, by these arms: {needs}."]
+    if fusion := framed_fusion_sentence(ablations):
+        lines.append(f"- {fusion}")
     return "\n".join(lines)
+
+
+def framed_fusion_sentence(ablations: dict) -> str | None:
+    """The goal's fused-against-late claim inside the method's framed arm, and the same fused model against the
+    box-crop pipeline's late fusion (`pipeline.ablations.framed_fused_against_box_late`): the one a user holding
+    the keypoints, which both need at test time, could run instead. None under `VERDICT_DRAWS` draws."""
+    from pipeline.ablations import FRAMED_METHOD
+
+    inside = (framed_claims(ablations).get(FRAMED_METHOD) or {}).get("crychic_fused - late_fusion")
+    box = ablations.get("framed_fused_against_box_late")
+    if not inside or inside["draws"] < VERDICT_DRAWS:
+        return None
+    ci, basis = draw_interval(inside)
+    text = (f"**The fused model against late fusion in this framing** (`{FRAMED_METHOD}`, `crychic_fused - late_fusion`, "
+            f"{_draws(inside['draws'])}, {basis}): {_signed(inside['mean'])} "
+            f"{_interval(ci, signed=True) if _finite(ci) else '–'} ({inside['draws_a_better']} of {inside['draws']} "
+            f"draws ahead), **{verdict(ci)}**; late fusion here averages the teacher with the framed `rgb_only`.")
+    if box and box["draws"] >= VERDICT_DRAWS:
+        box_ci, box_basis = draw_interval(box)
+        text += (f" Against the box-crop pipeline's late fusion (`full`'s, on the same draws' test videos, paired; "
+                 f"both need the keypoints at test time, which can cut the RGB by the person box): "
+                 f"{_signed(box['mean'])} {_interval(box_ci, signed=True) if _finite(box_ci) else '–'} "
+                 f"({box['draws_a_better']} of {box['draws']} draws ahead, {box_basis}), "
+                 f"**{reading(box_ci, f'framed `{FRAMED_METHOD}` fused', '`full` late fusion')}**.")
+    return text
 
 
 def teacher_focus_markdown(variants: dict, evaluate: dict | None = None) -> str:
@@ -923,7 +952,28 @@ def _framed_headline(ablations: dict) -> list[str]:
             f"boxes (`framed_keypoints`: the current method's student against `rgb_only` in that framing{rate}): "
             f"**{verdict(ci)}**. `crychic_posefree - rgb_only`, points: {_signed(framed['mean'])} "
             f"{_interval(ci, signed=True) if _finite(ci) else '–'} over {_draws(framed['draws'])} ({basis})."
-            + (f" What the student needs, by the controls (the report's D arms): {read[1]}." if read else "")]
+            + (f" What the student needs, by the controls (the report's D arms): {read[1]}." if read else "")
+            + _framed_fusion_headline(ablations)]
+
+
+def _framed_fusion_headline(ablations: dict) -> str:
+    """The fused model against late fusion inside that framing, and against the box-crop late fusion, in brief."""
+    from pipeline.ablations import FRAMED_METHOD
+
+    inside = (framed_claims(ablations).get(FRAMED_METHOD) or {}).get("crychic_fused - late_fusion")
+    box = ablations.get("framed_fused_against_box_late")
+    if not inside or inside["draws"] < VERDICT_DRAWS:
+        return ""
+    ci, _ = draw_interval(inside)
+    text = (f" Its fused model against late fusion in that framing (whose RGB member is that `rgb_only`): "
+            f"{_signed(inside['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'}, **{verdict(ci)}**")
+    if box and box["draws"] >= VERDICT_DRAWS:
+        box_ci, _ = draw_interval(box)
+        text += (f"; against the box-crop pipeline's late fusion, which the same keypoints allow: {_signed(box['mean'])} "
+                 f"{_interval(box_ci, signed=True) if _finite(box_ci) else '–'}, "
+                 f"**{reading(box_ci, 'the framed fused model', 'late fusion')}**")
+    return text + "."
+
 
 
 def replace_between(text: str, marker: str, body: str) -> str:

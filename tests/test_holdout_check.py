@@ -114,12 +114,14 @@ def test_a_variant_s_own_claims_are_checked_with_its_overrides_and_the_framed_ra
     assert variant_claims(table, "full") == table["claims"]
     # only the claims the D-arm block reads, and only over two draws or more (one draw: one run's clip interval)
     one_draw = {"student_guided - rgb_only": {"per_draw": [0.5], "draws": 1, "t_ci95": [None, None], "ci95": [0.4, 0.6]},
-                "crychic_fused - late_fusion": own["crychic_posefree - rgb_only"]}
+                "crychic_text - crychic_posefree": own["crychic_posefree - rgb_only"]}
     from pipeline.holdout_check import supported_claims
 
     mixed = variant_claims({"variant_claims": {"framed_keypoints": {**own, **one_draw}}}, "framed_keypoints")
     assert sorted(mixed) == ["crychic_posefree - rgb_only", "student_guided - rgb_only"]
     assert list(supported_claims({"claims": mixed})) == ["crychic_posefree - rgb_only"]
+    fusion = {"crychic_fused - late_fusion": own["crychic_posefree - rgb_only"]}  # the block reads it in the framing too
+    assert variant_claims({"variant_claims": {"framed_keypoints": {**own, **fusion}}}, "framed_keypoints") == {**own, **fusion}
     name = held_out_variant(table, "framed_keypoints")
     undecided = {**table, "framed_baseline": {"choice": {"chosen": None}, "variant_claims": {}}}
     at_x3 = held_out_variant(undecided, "framed_keypoints")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from pipeline.ablations import (CARRIED_PREFIX, RESEARCH_PROFILE, QUEUE_PREFIX, claims_over_draws, experiment_name,
-                                overrides, parse_experiment_name, summarise, variants_against_full)
+                                framed_fused_against_box_late, overrides, parse_experiment_name, summarise,
+                                variants_against_full)
 from pipeline.results_table import ablations_markdown, protocol_markdown, replace_between, results_markdown
 from crychic.evaluation.methods import METHODS as MODEL_DESCRIPTIONS
 
@@ -152,6 +153,20 @@ def test_a_variant_is_paired_with_full_on_the_draws_both_have():
     assert against["no_multiscale"]["teacher"]["per_draw"] == [0.02, 0.0]
     markdown = ablations_markdown({"variants": summarise(results, resamples=200), "against_full": against})
     assert "| `no_multiscale` | -2.5 [" in markdown and "(1 of 2 higher)" in markdown
+
+
+def test_the_framed_fused_model_is_paired_with_the_box_crop_late_fusion_of_the_same_draw():
+    """The method's framed arm against `full`'s late fusion: the same test videos, draws both have, paired per clip."""
+    def draw(correct: dict[str, int]) -> dict:
+        return {"correct": {model: np.arange(100) < n for model, n in correct.items()}}
+
+    results = {"full": {0: draw({"late_fusion": 80, "crychic_fused": 90}), 1: draw({"late_fusion": 70})},
+               "framed_keypoints": {0: draw({"crychic_fused": 75, "late_fusion": 10}), 1: draw({"crychic_fused": 72}),
+                                    2: draw({"crychic_fused": 99})}}
+    against = framed_fused_against_box_late(results, resamples=200)
+    assert against["arm"] == "framed_keypoints" and against["draw_ids"] == [0, 1]  # draw 2 has no `full`
+    assert against["per_draw"] == [-0.05, 0.02] and against["draws_a_better"] == 1
+    assert framed_fused_against_box_late({"full": results["full"]}) is None
 
 
 def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
@@ -928,3 +943,21 @@ def test_the_framed_rate_controls_change_only_rgb_only_s_rate_on_top_of_the_curr
     for variant, scale in (("framed_rgb_lr_x1", "1.0"), ("framed_rgb_lr_low", "0.3"), ("framed_rgb_lr_lowest", "0.1")):
         assert sorted(overrides(variant, 3, params)) == sorted([*current, f"train.rgb_only.lr_scale={scale}"])
         assert parse_experiment_name(experiment_name(variant, 3)) == (variant, 3)
+
+
+def test_the_framed_fusion_sentence_reads_both_late_fusions():
+    from pipeline.results_table import _framed_fusion_headline, framed_fusion_sentence
+
+    inside = {"per_draw": [0.1, 0.12, 0.08], "draws": 3, "draws_a_better": 3, "mean": 0.1, "t_ci95": [0.05, 0.15],
+              "ci95": [0.06, 0.14]}
+    box = {"per_draw": [-0.1, -0.12, -0.08], "draws": 3, "draws_a_better": 0, "mean": -0.1, "t_ci95": [-0.15, -0.05],
+           "ci95": [-0.14, -0.06]}
+    table = {"framed_baseline": {"variant_claims": {"framed_keypoints": {"crychic_fused - late_fusion": inside}}}}
+    alone = framed_fusion_sentence(table)
+    assert "+10.0 [+5.0, +15.0] (3 of 3 draws ahead), **supported**" in alone and "box-crop" not in alone
+    both = framed_fusion_sentence({**table, "framed_fused_against_box_late": box})
+    assert both.endswith("**`full` late fusion ahead**.") and "-10.0 [-15.0, -5.0] (0 of 3 draws ahead" in both
+    assert _framed_fusion_headline({**table, "framed_fused_against_box_late": box}).endswith("**late fusion ahead**.")
+    one_draw = {"framed_baseline": {"variant_claims": {"framed_keypoints": {"crychic_fused - late_fusion":
+                                                                            {**inside, "draws": 1}}}}}
+    assert framed_fusion_sentence(one_draw) is None and _framed_fusion_headline(one_draw) == ""
