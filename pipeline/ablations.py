@@ -611,6 +611,9 @@ def framed_fused_against_box_late(results: dict[str, dict[int, dict]], arm: str 
              and "late_fusion" in full[d]["correct"]]
     if not draws:
         return None
+    for d in draws:  # per_clip_correct orders each experiment's clips by sample id: equal clips, equal order
+        if framed[d].get("actual") != full[d].get("actual"):
+            raise ValueError(f"{arm} and full on draw {d} scored different test clips: they cannot be paired")
     pairs = [(framed[d]["correct"]["crychic_fused"], full[d]["correct"]["late_fusion"]) for d in draws]
     return {"arm": arm, "draw_ids": draws,
             **paired_over_draws(pairs, better_key="draws_a_better", resamples=resamples,

@@ -26,11 +26,11 @@ informed, the choice among the candidates is not.
 from __future__ import annotations
 
 from crychic.core.params import load_params
-from pipeline.ablations import FRAMED, FRAMED_RGB_RATES, QUEUE_PREFIX, VARIANTS, claims_inside_variants
+from pipeline.ablations import FRAMED, FRAMED_METHOD, FRAMED_RGB_RATES, QUEUE_PREFIX, VARIANTS, claims_inside_variants
 from pipeline.designs import MARGIN, MIN_DRAWS, choice_cli, choose, val_by_candidate
 from pipeline.rgb_lr_choice import network_val_top1
 
-CURRENT = "framed_keypoints"  # rgb_only at the box-crop choice, x3 (params.yaml train.rgb_only.lr_scale)
+CURRENT = FRAMED_METHOD  # rgb_only at the box-crop choice, x3 (params.yaml train.rgb_only.lr_scale)
 CANDIDATES = (CURRENT, *FRAMED_RGB_RATES)
 RULE_DRAWS = (0, 3, 4)  # the sweep's draws for the ablations and the D arms
 # rgb_only's per-clip figures that a rate control's take the place of (late fusion averages rgb_only in)

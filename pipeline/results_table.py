@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 from crychic.evaluation.methods import METHODS
-from pipeline.ablations import FRAMED, FRAMED_RGB_RATES
+from pipeline.ablations import FRAMED, FRAMED_METHOD, FRAMED_RGB_RATES
 from pipeline.framed_rate_choice import control_of
 from pipeline.dvc_yaml import stage_table_markdown
 
@@ -39,8 +39,15 @@ def _pct(value) -> str:
 
 
 def _interval(ci, scale: float = 100, signed: bool = False) -> str:
-    fmt = "+.1f" if signed else ".1f"
-    return "–" if ci is None else f"[{scale * ci[0]:{fmt}}, {scale * ci[1]:{fmt}}]"
+    """`[low, high]` at one decimal; a signed end that one decimal would show as a zero it is not gets two,
+    so that an interval ending a hair short of zero does not read as touching it."""
+    def end(x: float) -> str:
+        fmt = "+.1f" if signed else ".1f"
+        if signed and x != 0 and abs(scale * x) < 0.05:
+            fmt = "+.2f"
+        return f"{scale * x:{fmt}}"
+
+    return "–" if ci is None else f"[{end(ci[0])}, {end(ci[1])}]"
 
 
 def _models_table(evaluate: dict, timing: dict) -> list[str]:
@@ -601,7 +608,7 @@ def _carried(experiments: dict) -> str:
 
 
 def _cpu_kind(machine: dict) -> str:
-    """" (family F, model M)" from a `crychic.core.machine.describe_machine` record, or "" where it has none:
+    """' (family F, model M)' from a `crychic.core.machine.describe_machine` record, or "" where it has none:
     a processor's brand string alone does not tell two AMD EPYC generations apart."""
     identity = machine.get("cpu_id") or {}
     return (f" (family {identity['family']}, model {identity['model']})"
@@ -793,28 +800,52 @@ def framed_arms_markdown(ablations: dict) -> str:
     return "\n".join(lines)
 
 
+def _framed_fusion(ablations: dict) -> tuple[dict, dict | None] | None:
+    """The method's framed arm: its fused model against late fusion in the framing, and against `full`'s box-crop
+    late fusion (None under `VERDICT_DRAWS` draws); None where the arm has no such claim over enough draws."""
+    inside = (framed_claims(ablations).get(FRAMED_METHOD) or {}).get("crychic_fused - late_fusion")
+    if not inside or inside["draws"] < VERDICT_DRAWS:
+        return None
+    box = ablations.get("framed_fused_against_box_late")
+    return inside, box if box and box["draws"] >= VERDICT_DRAWS else None
+
+
+def _figure(entry: dict) -> tuple[str, list | None, str]:
+    """"+m.m [low, high]", the interval a verdict reads, and how it was made."""
+    ci, basis = draw_interval(entry)
+    return f"{_signed(entry['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'}", ci, basis
+
+
+def _framed_late_members(ablations: dict) -> str:
+    """", at N % mean test top-1; late fusion M % against the teacher's T %": the members late fusion averages in the
+    framing (the chosen rate control's, whose `rgb_only` and late fusion the block reads), "" where not in the table."""
+    control = control_of((ablations.get("framed_baseline") or {}).get("choice")) or FRAMED_METHOD
+    row = (ablations.get("variants") or {}).get(control) or {}
+    if not all(row.get(m) for m in ("rgb_only", "late_fusion", "teacher")):
+        return ""
+    return (f", at {_pct(row['rgb_only']['mean'])} % mean test top-1; late fusion {_pct(row['late_fusion']['mean'])} % "
+            f"against the teacher's {_pct(row['teacher']['mean'])} %")
+
+
 def framed_fusion_sentence(ablations: dict) -> str | None:
     """The goal's fused-against-late claim inside the method's framed arm, and the same fused model against the
     box-crop pipeline's late fusion (`pipeline.ablations.framed_fused_against_box_late`): the one a user holding
-    the keypoints, which both need at test time, could run instead. None under `VERDICT_DRAWS` draws."""
-    from pipeline.ablations import FRAMED_METHOD
-
-    inside = (framed_claims(ablations).get(FRAMED_METHOD) or {}).get("crychic_fused - late_fusion")
-    box = ablations.get("framed_fused_against_box_late")
-    if not inside or inside["draws"] < VERDICT_DRAWS:
+    the keypoints, which both need at test time, could run instead."""
+    read = _framed_fusion(ablations)
+    if read is None:
         return None
-    ci, basis = draw_interval(inside)
+    inside, box = read
+    figure, ci, basis = _figure(inside)
     text = (f"**The fused model against late fusion in this framing** (`{FRAMED_METHOD}`, `crychic_fused - late_fusion`, "
-            f"{_draws(inside['draws'])}, {basis}): {_signed(inside['mean'])} "
-            f"{_interval(ci, signed=True) if _finite(ci) else '–'} ({inside['draws_a_better']} of {inside['draws']} "
-            f"draws ahead), **{verdict(ci)}**; late fusion here averages the teacher with the framed `rgb_only`.")
-    if box and box["draws"] >= VERDICT_DRAWS:
-        box_ci, box_basis = draw_interval(box)
+            f"{_draws(inside['draws'])}, {basis}): {figure} ({inside['draws_a_better']} of {inside['draws']} draws "
+            f"ahead), **{verdict(ci)}**; late fusion here averages the teacher with the framed `rgb_only`"
+            f"{_framed_late_members(ablations)}.")
+    if box:
+        figure, ci, basis = _figure(box)
         text += (f" Against the box-crop pipeline's late fusion (`full`'s, on the same draws' test videos, paired; "
-                 f"both need the keypoints at test time, which can cut the RGB by the person box): "
-                 f"{_signed(box['mean'])} {_interval(box_ci, signed=True) if _finite(box_ci) else '–'} "
-                 f"({box['draws_a_better']} of {box['draws']} draws ahead, {box_basis}), "
-                 f"**{reading(box_ci, f'framed `{FRAMED_METHOD}` fused', '`full` late fusion')}**.")
+                 f"both need the keypoints at test time, which can cut the RGB by the person box): {figure} "
+                 f"({box['draws_a_better']} of {box['draws']} draws ahead, {basis}), "
+                 f"**{reading(ci, f'framed `{FRAMED_METHOD}` fused', '`full` late fusion')}**.")
     return text
 
 
@@ -938,7 +969,7 @@ def headline_markdown(evaluate: dict, timing: dict | None = None, ablations: dic
 def _framed_headline(ablations: dict) -> list[str]:
     """The README's line for the D arms, over two draws or more: the current method's student against `rgb_only`,
     both trained and tested without keypoint boxes, and what the controls say the student needs."""
-    framed = (framed_claims(ablations).get("framed_keypoints") or {}).get("crychic_posefree - rgb_only")
+    framed = (framed_claims(ablations).get(FRAMED_METHOD) or {}).get("crychic_posefree - rgb_only")
     if not framed or framed["draws"] < VERDICT_DRAWS:
         return []
     ci, basis = draw_interval(framed)
@@ -958,22 +989,19 @@ def _framed_headline(ablations: dict) -> list[str]:
 
 def _framed_fusion_headline(ablations: dict) -> str:
     """The fused model against late fusion inside that framing, and against the box-crop late fusion, in brief."""
-    from pipeline.ablations import FRAMED_METHOD
-
-    inside = (framed_claims(ablations).get(FRAMED_METHOD) or {}).get("crychic_fused - late_fusion")
-    box = ablations.get("framed_fused_against_box_late")
-    if not inside or inside["draws"] < VERDICT_DRAWS:
+    read = _framed_fusion(ablations)
+    if read is None:
         return ""
-    ci, _ = draw_interval(inside)
-    text = (f" Its fused model against late fusion in that framing (whose RGB member is that `rgb_only`): "
-            f"{_signed(inside['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'}, **{verdict(ci)}**")
-    if box and box["draws"] >= VERDICT_DRAWS:
-        box_ci, _ = draw_interval(box)
-        text += (f"; against the box-crop pipeline's late fusion, which the same keypoints allow: {_signed(box['mean'])} "
-                 f"{_interval(box_ci, signed=True) if _finite(box_ci) else '–'}, "
-                 f"**{reading(box_ci, 'the framed fused model', 'late fusion')}**")
+    inside, box = read
+    figure, ci, _ = _figure(inside)
+    text = (f" Its fused model against late fusion in that framing (whose RGB member is that `rgb_only`"
+            f"{_framed_late_members(ablations)}): {figure}, **{verdict(ci)}**")
+    if box:
+        figure, ci, _ = _figure(box)
+        text += (f"; against the box-crop pipeline's late fusion, which the same keypoints allow: {figure} "
+                 f"({box['draws_a_better']} of {box['draws']} draws ahead), "
+                 f"**{reading(ci, 'the framed fused model', 'box-crop late fusion')}**")
     return text + "."
-
 
 
 def replace_between(text: str, marker: str, body: str) -> str:

@@ -167,6 +167,9 @@ def test_the_framed_fused_model_is_paired_with_the_box_crop_late_fusion_of_the_s
     assert against["arm"] == "framed_keypoints" and against["draw_ids"] == [0, 1]  # draw 2 has no `full`
     assert against["per_draw"] == [-0.05, 0.02] and against["draws_a_better"] == 1
     assert framed_fused_against_box_late({"full": results["full"]}) is None
+    other_clips = {**results, "framed_keypoints": {0: {**results["framed_keypoints"][0], "actual": ["a"] * 100}}}
+    with pytest.raises(ValueError, match="draw 0 scored different test clips"):
+        framed_fused_against_box_late(other_clips)
 
 
 def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
@@ -957,7 +960,13 @@ def test_the_framed_fusion_sentence_reads_both_late_fusions():
     assert "+10.0 [+5.0, +15.0] (3 of 3 draws ahead), **supported**" in alone and "box-crop" not in alone
     both = framed_fusion_sentence({**table, "framed_fused_against_box_late": box})
     assert both.endswith("**`full` late fusion ahead**.") and "-10.0 [-15.0, -5.0] (0 of 3 draws ahead" in both
-    assert _framed_fusion_headline({**table, "framed_fused_against_box_late": box}).endswith("**late fusion ahead**.")
+    assert _framed_fusion_headline({**table, "framed_fused_against_box_late": box}).endswith(
+        "(0 of 3 draws ahead), **box-crop late fusion ahead**.")
+    # a box comparison over one draw is one run's clip interval: not read
+    assert "box-crop" not in framed_fusion_sentence({**table, "framed_fused_against_box_late": {**box, "draws": 1}})
+    # an end a hair short of zero is not shown as zero, nor read as reaching it
+    hair = {**box, "t_ci95": [-0.101, 0.0003], "ci95": [-0.08, -0.02]}
+    assert "-10.0 [-10.1, +0.03]" in framed_fusion_sentence({**table, "framed_fused_against_box_late": hair})
     one_draw = {"framed_baseline": {"variant_claims": {"framed_keypoints": {"crychic_fused - late_fusion":
                                                                             {**inside, "draws": 1}}}}}
     assert framed_fusion_sentence(one_draw) is None and _framed_fusion_headline(one_draw) == ""
