@@ -21,8 +21,9 @@ epochs 24 / 24 / 12 (teacher, student, joint). What it measures, per sample:
   after a warm-up video, then two worker processes at once on the same clips, in alternating trials:
   the median); seconds per NTU video = 70 frames / that frames/s (NTU-120 averages about 70 frames a
   video: 8 M frames / 114,480 videos, as bench_extraction.py states). Half the median speed-up of
-  two workers over one is `parallel_efficiency`, the share of a core each busy core keeps, which the projection applies to every further core of
-  extraction and decoding (an assumption beyond the second core; measured here, not quoted). Without
+  two workers over one is `parallel_efficiency`, the share of a core each busy core keeps, which the
+  projection applies to every further core of extraction and decoding (an assumption beyond the
+  second core; measured here, not quoted). Without
   ``../shared/data`` (a user's clone) this row and the decoding row are skipped, saying so.
 - heatmap rendering: `generate_pose_target` at 48 frames, 56 x 56, joints only, on
   `bench_heatmaps.realistic_keypoints` (one person), after an untimed call that loads the
@@ -131,9 +132,9 @@ def measured_gpu(path: Path | None = None) -> tuple[str, float, str] | None:
         f"share ({stage}); small 3D networks leave most of the tensor peak unused")
 
 
-PARALLEL_SOURCE = ("measured: this benchmark's extraction row, 1 and then 2 MediaPipe worker processes on the NTU 1080p "
-                   "clips, the median of alternating trials (measurements.extraction.speedup_2_workers / 2); assumption: every further core, and RGB "
-                   "decoding, scale so")
+PARALLEL_SOURCE = ("measured: this benchmark's extraction row, 1 and then 2 MediaPipe worker processes on the NTU "
+                   "1080p clips, the median of alternating trials (measurements.extraction.speedup_2_workers / 2); "
+                   "assumption: every further core, and RGB decoding, scale so")
 
 
 def default_assumptions(epochs: dict, *, cores_per_gpu: int = 8, gpu: str = "A100", utilisation: float = 0.30,
@@ -366,8 +367,8 @@ def preset_params() -> dict:
 
 
 # The 1 -> 2 worker speed-up of a few seconds' run moved from 1.38x to 1.82x between back-to-back runs on one idle
-# 2-core VM, so it is measured in alternating trials (1 worker, then 2, each one pass over the NTU clips) and the
-# median trial's figures are taken, every trial kept in the record.
+# 2-core VM, so it is measured in alternating trials (1 worker, then 2, each one pass over the NTU clips): the
+# medians of the trials' rates and speed-ups are taken, every trial kept in the record.
 EXTRACTION_TRIALS = 5
 
 

@@ -315,6 +315,11 @@ def _finite(ci) -> bool:
     return ci is not None and len(ci) == 2 and all(x is not None for x in ci)
 
 
+def _signed_interval(ci) -> str:
+    """A difference's interval, signed; "–" where it has no finite ends (one draw's t interval)."""
+    return _interval(ci, signed=True) if _finite(ci) else "–"
+
+
 def _draws(n: int) -> str:
     return f"{n} draw{'' if n == 1 else 's'}"
 
@@ -645,7 +650,7 @@ def sweep_findings_markdown(ablations: dict) -> str:
             ci, basis = draw_interval(f)
             bases.add(basis)
             side = {"the first ahead": "higher", "the second ahead": "lower"}.get(reading(ci), "none")
-            moved[side].append(f"`{column}` {_signed(f['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'}")
+            moved[side].append(f"`{column}` {_signed(f['mean'])} {_signed_interval(ci)}")
         parts = [f"shown higher than `full`: {', '.join(moved['higher'])}" if moved["higher"] else "",
                  f"shown lower: {', '.join(moved['lower'])}" if moved["lower"] else "",
                  f"no difference shown: {', '.join(moved['none'])}" if moved["none"] else "",
@@ -707,7 +712,7 @@ def _over_draws_cell(entry: dict | None) -> str:
     if not entry:
         return "–"
     ci, _ = draw_interval(entry)
-    return f"{_per_draw(entry['per_draw'])}; {_interval(ci, signed=True) if _finite(ci) else '–'}"
+    return f"{_per_draw(entry['per_draw'])}; {_signed_interval(ci)}"
 
 
 def framed_needs(ablations: dict) -> tuple[list[str], str] | None:
@@ -731,7 +736,7 @@ def framed_needs(ablations: dict) -> tuple[list[str], str] | None:
     lines = [f"- The control's student (guided by {FRAMED_CONTROL_MAP}, with the teacher's contrastive term and "
              f"stage 3) against `rgb_only`, both framed (`{FRAMED_CONTROL}`, `crychic_posefree - rgb_only`, "
              f"{_draws(control['draws'])}, {basis}): {_signed(control['mean'])} "
-             f"{_interval(ci, signed=True) if _finite(ci) else '–'}, "
+             f"{_signed_interval(ci)}, "
              f"**{reading(ci, 'the guided student', '`rgb_only`')}**."]
     needs, compared = [], []
     for arm, entry in against.items():
@@ -744,7 +749,7 @@ def framed_needs(ablations: dict) -> tuple[list[str], str] | None:
         compared.append(what)
         lines.append(f"- {what[0].upper() + what[1:]} against {FRAMED_CONTROL_MAP} (`{arm} - {FRAMED_CONTROL}`, the "
                      f"pose-free student, {_draws(entry['draws'])}, {basis}): {_signed(entry['mean'])} "
-                     f"{_interval(ci, signed=True) if _finite(ci) else '–'}, **{word}**; that arm against `rgb_only`: "
+                     f"{_signed_interval(ci)}, **{word}**; that arm against `rgb_only`: "
                      f"**{own}**.")
     if needs:
         sources = dict(needs)  # source -> pronoun, in the arms' order, each source once
@@ -813,7 +818,7 @@ def _framed_fusion(ablations: dict) -> tuple[dict, dict | None] | None:
 def _figure(entry: dict) -> tuple[str, list | None, str]:
     """"+m.m [low, high]", the interval a verdict reads, and how it was made."""
     ci, basis = draw_interval(entry)
-    return f"{_signed(entry['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'}", ci, basis
+    return f"{_signed(entry['mean'])} {_signed_interval(ci)}", ci, basis
 
 
 def _framed_late_members(ablations: dict) -> str:
@@ -957,7 +962,7 @@ def headline_markdown(evaluate: dict, timing: dict | None = None, ablations: dic
         if over_draws:
             ci, basis = draw_interval(over_draws)
             n = over_draws["draws"]
-            figures.append(f"{_signed(over_draws['mean'])} {_interval(ci, signed=True) if _finite(ci) else '–'} over "
+            figures.append(f"{_signed(over_draws['mean'])} {_signed_interval(ci)} over "
                            f"{n} data draw{'' if n == 1 else 's'} of {_sweep_name(ablations)}"
                            + (f", {clips} test clips a draw ({basis})" if clips else f" ({basis})"))
         else:
@@ -982,7 +987,7 @@ def _framed_headline(ablations: dict) -> list[str]:
     return [f"- A skeleton teacher makes a pose-free RGB student better, both trained and tested without keypoint "
             f"boxes (`framed_keypoints`: the current method's student against `rgb_only` in that framing{rate}): "
             f"**{verdict(ci)}**. `crychic_posefree - rgb_only`, points: {_signed(framed['mean'])} "
-            f"{_interval(ci, signed=True) if _finite(ci) else '–'} over {_draws(framed['draws'])} ({basis})."
+            f"{_signed_interval(ci)} over {_draws(framed['draws'])} ({basis})."
             + (f" What the student needs, by the controls (the report's D arms): {read[1]}." if read else "")
             + _framed_fusion_headline(ablations)]
 
