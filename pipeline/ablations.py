@@ -132,7 +132,8 @@ HEADLINE_CLAIMS = [("crychic_fused", "late_fusion"), ("crychic_posefree", "rgb_o
 # val and 30 test subjects (384 / 240 / 720 clips), keypoint baselines at one epoch, no timing.
 RESEARCH_PROFILE = ["data.synthetic.num_subjects=56", "data.synthetic.val_subjects=10",
                     "data.synthetic.test_subjects=30", "gcn.epochs=1", "msg3d.epochs=1", "sta_lstm.epochs=1",
-                    "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]
+                    "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1",
+                    "rgb.size=96", "heatmap.clip_len=16"]
 # `--profile default`: the default data sizes (a quick sweep, or a test of the command), no timing either.
 PROFILES = {"research": RESEARCH_PROFILE, "default": ["evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]}
 # The claims a sweep reads (the keypoint baselines' comparison is the default pipeline's alone).
