@@ -131,9 +131,9 @@ HEADLINE_CLAIMS = [("crychic_fused", "late_fusion"), ("crychic_posefree", "rgb_o
 # What every sweep experiment runs on top of its variant (see the module docstring): 16 train, 10
 # val and 30 test subjects (384 / 240 / 720 clips), keypoint baselines at one epoch, no timing.
 RESEARCH_PROFILE = ["data.synthetic.num_subjects=56", "data.synthetic.val_subjects=10",
-                    "data.synthetic.test_subjects=30", "gcn.epochs=1", "msg3d.epochs=1", "sta_lstm.epochs=1",
-                    "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1",
-                    "rgb.size=96", "heatmap.clip_len=16"]
+                    "data.synthetic.test_subjects=30", "data.synthetic.clips_per_subject=2", "gcn.epochs=1",
+                    "msg3d.epochs=1", "sta_lstm.epochs=1", "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1",
+                    "research.text_anchor=true"]
 # `--profile default`: the default data sizes (a quick sweep, or a test of the command), no timing either.
 PROFILES = {"research": RESEARCH_PROFILE, "default": ["evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]}
 # The claims a sweep reads (the keypoint baselines' comparison is the default pipeline's alone).
@@ -586,15 +586,25 @@ def variants_against_full(results: dict[str, dict[int, dict]], columns=AGAINST_F
             continue
         for column in columns:
             model = TOP1_COLUMNS[column]
-            pairs = [(by_draw[d]["correct"][model], full[d]["correct"][model])
-                     for d in sorted(by_draw) if d in full and model in by_draw[d]["correct"]
+            draws = [d for d in sorted(by_draw) if d in full and model in by_draw[d]["correct"]
                      and model in full[d]["correct"]]
-            if pairs:
-                actual = [by_draw[d].get("actual") for d in sorted(by_draw) if d in full
-                          and model in by_draw[d]["correct"] and model in full[d]["correct"]]
+            for d in draws:
+                require_same_clips(variant, reference, d, by_draw[d], full[d])
+            if draws:
+                pairs = [(by_draw[d]["correct"][model], full[d]["correct"][model]) for d in draws]
                 out.setdefault(variant, {})[column] = paired_over_draws(
-                    pairs, better_key="draws_variant_better", resamples=resamples, actual=actual)
+                    pairs, better_key="draws_variant_better", resamples=resamples,
+                    actual=[by_draw[d].get("actual") for d in draws])
     return out
+
+
+def require_same_clips(name: str, other: str, draw: int, entry: dict, other_entry: dict) -> None:
+    """Refuse to pair two experiments of one draw whose test clips differ. `per_clip_correct` orders each
+    experiment's clips by sample id, so equal clips give equal true-class arrays (`actual`) in equal order;
+    a record carried over from a sweep that kept no `actual` cannot be checked and is let through."""
+    first, second = entry.get("actual"), other_entry.get("actual")
+    if first is not None and second is not None and list(first) != list(second):
+        raise ValueError(f"{name} and {other} on draw {draw} scored different test clips: they cannot be paired")
 
 
 # Issue 23's goal read in the deployment framing: inside a framed arm, late fusion averages the teacher with the
@@ -612,9 +622,8 @@ def framed_fused_against_box_late(results: dict[str, dict[int, dict]], arm: str 
              and "late_fusion" in full[d]["correct"]]
     if not draws:
         return None
-    for d in draws:  # per_clip_correct orders each experiment's clips by sample id: equal clips, equal order
-        if framed[d].get("actual") != full[d].get("actual"):
-            raise ValueError(f"{arm} and full on draw {d} scored different test clips: they cannot be paired")
+    for d in draws:
+        require_same_clips(arm, "full", d, framed[d], full[d])
     pairs = [(framed[d]["correct"]["crychic_fused"], full[d]["correct"]["late_fusion"]) for d in draws]
     return {"arm": arm, "draw_ids": draws,
             **paired_over_draws(pairs, better_key="draws_a_better", resamples=resamples,

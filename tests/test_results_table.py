@@ -153,6 +153,10 @@ def test_a_variant_is_paired_with_full_on_the_draws_both_have():
     assert against["no_multiscale"]["teacher"]["per_draw"] == [0.02, 0.0]
     markdown = ablations_markdown({"variants": summarise(results, resamples=200), "against_full": against})
     assert "| `no_multiscale` | -2.5 [" in markdown and "(1 of 2 higher)" in markdown
+    # a variant scored on other test clips than full's of the same draw is refused, not paired
+    results["full"][0]["actual"], results["no_multiscale"][0]["actual"] = [0] * 100, [1] + [0] * 99
+    with pytest.raises(ValueError, match="no_multiscale and full on draw 0 scored different test clips"):
+        variants_against_full(results, columns=("fused",), resamples=50)
 
 
 def test_the_framed_fused_model_is_paired_with_the_box_crop_late_fusion_of_the_same_draw():
@@ -167,9 +171,12 @@ def test_the_framed_fused_model_is_paired_with_the_box_crop_late_fusion_of_the_s
     assert against["arm"] == "framed_keypoints" and against["draw_ids"] == [0, 1]  # draw 2 has no `full`
     assert against["per_draw"] == [-0.05, 0.02] and against["draws_a_better"] == 1
     assert framed_fused_against_box_late({"full": results["full"]}) is None
-    other_clips = {**results, "framed_keypoints": {0: {**results["framed_keypoints"][0], "actual": ["a"] * 100}}}
-    with pytest.raises(ValueError, match="draw 0 scored different test clips"):
-        framed_fused_against_box_late(other_clips)
+    labelled = {"full": {0: {**results["full"][0], "actual": [1] * 100}},
+                "framed_keypoints": {0: {**results["framed_keypoints"][0], "actual": [1] * 100}}}
+    assert framed_fused_against_box_late(labelled, resamples=200)["draw_ids"] == [0]
+    labelled["framed_keypoints"][0]["actual"] = [2] + [1] * 99
+    with pytest.raises(ValueError, match="framed_keypoints and full on draw 0 scored different test clips"):
+        framed_fused_against_box_late(labelled)
 
 
 def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():

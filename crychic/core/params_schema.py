@@ -339,6 +339,7 @@ RULES: dict[str, Rule] = {
     # research-only data (crychic.rgb.decode.FRAMINGS)
     "research.deployment_framing": Boolean(),
     "research.framing": Choice("centre", "full"),
+    "research.text_anchor": Boolean(),
 }
 
 

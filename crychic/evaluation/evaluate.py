@@ -102,19 +102,21 @@ class TrainedModels:
     joint_posefree: torch.nn.Module  # stage 3, the student kept by its own pose-free val score
     teacher: torch.nn.Module  # stage 1
     guided: torch.nn.Module  # stage 2's student
-    text: torch.nn.Module  # stage 3 with the text anchor, the student kept by its own score
+    text: torch.nn.Module | None  # stage 3 with the text anchor, the student kept by its own score (research arm)
     rgb_only: torch.nn.Module
     baselines: dict[str, torch.nn.Module]  # gcn, msg3d, sta_lstm, i3d
     colour_cue: list[dict]  # the colour-cue baseline's scores, one row per clip
 
 
-def load_trained_models(models_dir: Path, num_classes: int, model_params: dict) -> TrainedModels:
+def load_trained_models(models_dir: Path, num_classes: int, model_params: dict, text_anchor: bool = True) -> TrainedModels:
+    """`text_anchor` false (`research.text_anchor`): train_text wrote a marker, so no crychic_text model."""
     return TrainedModels(
         joint=_load_crychic(models_dir / "joint.pt", num_classes, model_params),
         joint_posefree=_load_crychic(models_dir / "joint.pt", num_classes, model_params, head="student_posefree"),
         teacher=_load_crychic(models_dir / "teacher.pt", num_classes, model_params),
         guided=_load_crychic(models_dir / "student.pt", num_classes, model_params),
-        text=_load_crychic(models_dir / "text.pt", num_classes, model_params, head="student_posefree"),
+        text=(_load_crychic(models_dir / "text.pt", num_classes, model_params, head="student_posefree")
+              if text_anchor else None),
         rgb_only=_load_crychic(models_dir / "rgb_only.pt", num_classes,
                                {**model_params, "attention_guidance": False}),  # as train_rgb_only built it
         baselines={name: load_baseline(models_dir / f"{name}.pt") for name in BASELINE_INPUTS},
@@ -139,9 +141,10 @@ def predict_split(models: TrainedModels, inputs: EvaluationInputs, params: dict,
         "rgb_only": single_network(models.rgb_only, "rgb", "student_logits"),
         "crychic_posefree": single_network(models.joint_posefree, "rgb", "student_logits"),
         "student_guided": single_network(models.guided, "rgb", "student_logits"),
-        "crychic_text": single_network(models.text, "rgb", "student_logits"),
-        "crychic_text_zeroshot": single_network(models.text, "rgb", "student_text_logits"),
     }
+    if models.text is not None:
+        single["crychic_text"] = single_network(models.text, "rgb", "student_logits")
+        single["crychic_text_zeroshot"] = single_network(models.text, "rgb", "student_text_logits")
     for name, network in models.baselines.items():
         logits_, labels_, ids_ = predict_baseline(network, keypoints_path=inputs.keypoints, clip_plan_path=inputs.clips,
                                                   rgb_dir=inputs.rgb, split=on, batch_size=batch)
@@ -204,6 +207,8 @@ def kept_checkpoints(train_metrics: str | Path) -> dict:
     for name, stage in TRAINED_CHECKPOINTS.items():
         path = Path(train_metrics) / f"{stage}.json"
         figures = json.loads(path.read_text()) if path.is_file() else {}
+        if figures.get("enabled") is False:  # a research arm switched off (train_text's marker)
+            continue
         checkpoints[name] = {"kept_epoch": None if figures.get("best_epoch") is None else figures["best_epoch"] + 1,
                              "of_epochs": figures.get("epochs"), "val_top1": figures.get("val_top1")}
         if figures.get("best_epoch_student_posefree") is not None:
@@ -225,7 +230,7 @@ def test_figures(logits: dict, labels: torch.Tensor, label_names: list[str], gro
     if groups:
         metrics["chance_group_top1"] = {g: round(1 / len(c), 4) for g, c in groups.items()}
     metrics["comparisons"] = {f"{a} - {b}": paired_difference(correct[a], correct[b], resamples=resamples)
-                              for a, b in COMPARISONS}
+                              for a, b in COMPARISONS if a in correct and b in correct}  # a research arm may be off
     return metrics
 
 
@@ -267,6 +272,8 @@ def cost_report(models: TrainedModels, params: dict, device) -> tuple[dict, dict
     and throughput are this machine's (timing)."""
     efficiency = model_costs(models.joint, models.teacher, models.rgb_only, models.baselines, params,
                              params["evaluate"], device)
+    if models.text is None:  # the text anchor's rows (the pose-free student's network) exist only when it trained
+        efficiency = {name: row for name, row in efficiency.items() if not name.startswith("crychic_text")}
     cost = {name: {"parameters": row["parameters"], "gflops_per_clip": row["gflops_per_clip"]}
             for name, row in efficiency.items()}
     timing = {"device": str(device), "efficiency": {
@@ -294,7 +301,8 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
     def step(message: str) -> None:
         print(f"[evaluate {time.perf_counter() - started:6.1f} s] {message}", flush=True)
 
-    models = load_trained_models(Path(inputs.models), len(label_names), params["model"])
+    models = load_trained_models(Path(inputs.models), len(label_names), params["model"],
+                                 text_anchor=bool(params["research"]["text_anchor"]))
 
     step(f"predicting the {val_split} split: every candidate of every choice")
     val = predict_split(models, inputs, params, val_split, students_rgb=students_rgb, device=device)
@@ -308,7 +316,7 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
                          framings=(chosen["crychic_posefree_nokp"],))  # the test split sees val's choice only
     labels, reference = test["labels"], test["sample_ids"]
     logits = {name: (test["logits"][f"{name}/{chosen[name]}"] if name in chosen else test["logits"][name])
-              for name in METHODS}
+              for name in METHODS if name in chosen or name in test["logits"]}
     figures = test_figures(logits, labels, label_names, groups, resamples)
     metrics: dict = {"split": split, "samples": len(reference), "models": figures.pop("models"),
                      "framed": bool(params["research"]["deployment_framing"]), **figures, "protocol": protocol}
