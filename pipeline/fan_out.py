@@ -65,7 +65,7 @@ def shard_size(samples: int, workers: int) -> int:
 
     NTU-120's 114,480 videos: 256 a shard (448 tasks) with up to 112 workers, then smaller shards
     down to 224 (512 tasks) from 128 workers on; past 512 workers, about one shard per worker.
-    The 552 synthetic samples on 2 workers: 69 a shard (8 tasks); 7 samples on 2 workers: 1 each.
+    The 744 synthetic samples on 2 workers: 93 a shard (8 tasks); 7 samples on 2 workers: 1 each.
     """
     workers = max(1, workers)
     balanced = math.ceil(samples / (workers * SHARDS_PER_WORKER))

@@ -31,7 +31,7 @@ def test_shard_size_follows_the_dataset_and_the_workers():
     assert shard_size(ntu120, 64) == 256  # large datasets: shards of hundreds, whatever the workers
     assert shard_size(ntu120, 200) == 224 and -(-ntu120 // 224) <= MAX_TASKS  # the task ceiling
     assert 1900 < -(-ntu120 // shard_size(ntu120, 2000)) <= 2000  # workers beyond the ceiling: about one shard each
-    assert shard_size(552, 2) == 69  # the synthetic benchmark: 8 shards, 4 per worker
+    assert shard_size(744, 2) == 93  # the synthetic benchmark: 8 shards, 4 per worker
     assert shard_size(7, 2) == 1 and shard_size(7, 16) == 1 and shard_size(0, 2) == 1
     shards = split_into_shards([{"sample_id": str(i)} for i in range(10)], 4)
     assert [len(s) for s in shards] == [4, 4, 2] and shards[2][-1]["sample_id"] == "9"  # contiguous, in order
