@@ -1,6 +1,7 @@
 """`make demo`'s wall time, the install included, with the machine and the commit that ran it.
 
     make demo    # runs this last: python -m pipeline.demo_time --started <epoch seconds before the install>
+    python -m pipeline.demo_time --trial CLONE --label "what the commit cut"   # a budget trial, below
 
 The default demo is held to `BUDGET_SECONDS` on 2 CPU cores (README). DVC times no `dvc repro` and the
 stages' own timing files (`metrics/timing/*.json`) leave out the install, DVC itself and the stages that
@@ -11,6 +12,7 @@ the report's time budget by `pipeline.results_table`. It is one run's, on the ma
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +21,11 @@ from crychic.core.atomic_write import write_json
 from crychic.core.machine import describe_machine
 
 BUDGET_SECONDS = 20 * 60
+# Cuts of the default tried against the budget: each a fresh clone's `make demo` at a commit that changed the
+# default (on a branch kept in the history), collected from that clone by `--trial`, so the report can say
+# what a cut saves and what it costs the networks it trains.
+TRIALS = "metrics/demo_budget_trials.json"
+TRIAL_NETWORKS = ("teacher", "student", "joint", "rgb_only", "i3d")  # val top-1 of their kept epochs
 
 
 def _commit() -> dict:
@@ -44,11 +51,45 @@ def record(started: float, ended: float | None = None, timing_dir: str | Path = 
             **_commit(), "machine": describe_machine()}
 
 
+def trial(clone: str | Path, label: str) -> dict:
+    """One budget trial from a clone where `make demo` ran: its wall time and commit (`demo_time.json`), each
+    timed stage's seconds, and the val top-1 its training stages kept (`TRIAL_NETWORKS`)."""
+    metrics = Path(clone) / "metrics"
+    demo = json.loads((metrics / "demo_time.json").read_text())
+    if not demo.get("complete") or demo.get("code_changed") is not False:
+        raise ValueError(f"{metrics / 'demo_time.json'}: not a complete `make demo` of a clean commit")
+    stages = {path.stem: json.loads(path.read_text()).get("seconds") for path in sorted((metrics / "timing").glob("*.json"))}
+    val = {name: json.loads((metrics / f"train_{name}.json").read_text()).get("val_top1") for name in TRIAL_NETWORKS}
+    return {"label": label, "commit": demo["commit"], "seconds": demo["seconds"], "within_budget": demo["within_budget"],
+            "stage_seconds": stages, "val_top1": val, "machine": demo["machine"]}
+
+
+def add_trial(entry: dict, path: str | Path = TRIALS) -> list[dict]:
+    """The trials file with `entry` in it (replacing one of the same commit)."""
+    path = Path(path)
+    trials = [t for t in (json.loads(path.read_text()) if path.is_file() else []) if t["commit"] != entry["commit"]]
+    trials.append(entry)
+    write_json(path, trials)
+    return trials
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--started", type=float, required=True, help="epoch seconds when `make demo` began")
+    parser.add_argument("--started", type=float, help="epoch seconds when `make demo` began")
     parser.add_argument("--out", default="metrics/demo_time.json")
+    parser.add_argument("--trial", help="a clone where `make demo` ran: add it to --trials as a budget trial")
+    parser.add_argument("--label", help="--trial: what the trial's commit changed in the default")
+    parser.add_argument("--trials", default=TRIALS)
     args = parser.parse_args(argv)
+    if args.trial:
+        if not args.label:
+            parser.error("--trial needs --label")
+        entry = trial(args.trial, args.label)
+        add_trial(entry, args.trials)
+        print(f"[demo] trial {entry['commit'][:7]} ({args.label}): {entry['seconds']} s; {args.trials}")
+        return entry
+    if args.started is None:
+        parser.error("--started is required (or --trial)")
     result = record(args.started)
     write_json(args.out, result)
     verdict = ("within" if result["within_budget"] else "OVER") + f" the {BUDGET_SECONDS // 60}-minute budget"

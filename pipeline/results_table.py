@@ -900,9 +900,31 @@ def teacher_focus_markdown(variants: dict, evaluate: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None) -> str:
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+
+
+def demo_trials_markdown(trials: list[dict]) -> str:
+    """The cuts of the default tried against the budget (`metrics/demo_budget_trials.json`, `pipeline.demo_time
+    --trial`), slowest first: each one's whole `make demo` and what its networks kept on val."""
+    if not trials:
+        return ""
+    machines = sorted({f"{t['machine'].get('cpu')}{_cpu_kind(t['machine'])}" for t in trials})
+    rows = []
+    for t in sorted(trials, key=lambda t: -t["seconds"]):
+        val = ", ".join(f"{name} {_pct(v)}" for name, v in t["val_top1"].items() if v is not None)
+        rows.append(f"{t['label']} (commit {t['commit'][:7]}): {_minutes(t['seconds'])}, "
+                    f"{'within' if t['within_budget'] else 'over'}; val top-1 % {val}")
+    within = sum(t["within_budget"] for t in trials)
+    return (f"\n\nCuts of the default tried against the budget (`metrics/demo_budget_trials.json`: each a fresh clone's "
+            f"whole `make demo` at the commit named, on {' and '.join(machines)}; a trial's val figures are its own "
+            f"val split's): " + "; ".join(rows) + f". {within} of {len(trials)} within the budget.")
+
+
+def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None, trials: list[dict] | None = None) -> str:
     """Each stage's seconds from `metrics/timing/<stage>.json`, longest first, and their sum; then the
-    whole `make demo`'s wall time where `metrics/demo_time.json` records one (`pipeline.demo_time`)."""
+    whole `make demo`'s wall time where `metrics/demo_time.json` records one (`pipeline.demo_time`), and the
+    cuts of the default tried against the budget (`trials`)."""
     seconds = {stage: t["seconds"] for stage, t in timings.items() if isinstance(t.get("seconds"), (int, float))}
     total = sum(seconds.values())
     ordered = sorted(seconds.items(), key=lambda item: -item[1])
@@ -910,7 +932,7 @@ def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None) -> 
             + f": {int(total // 60)} min {total % 60:.0f} s together.")
     if not demo:
         return text + ("\n\nNo `make demo` wall time is recorded yet: `make demo` writes it, the install included, "
-                       "to `metrics/demo_time.json`.")
+                       "to `metrics/demo_time.json`.") + demo_trials_markdown(trials or [])
     machine = demo["machine"]
     kind = _cpu_kind(machine)
     changes = {True: " with code changes", None: " (code changes unknown)"}.get(demo.get("code_changed"), "")
@@ -919,7 +941,8 @@ def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None) -> 
                "timed stages ran), not the budget's figure")
     return text + (f"\n\nThe whole `make demo`, the install included (`metrics/demo_time.json`): "
                    f"{int(demo['seconds'] // 60)} min {demo['seconds'] % 60:.0f} s on a {machine.get('cores')}-core "
-                   f"{machine.get('cpu')}{kind} at commit {(demo.get('commit') or 'unknown')[:7]}{changes}: {verdict}.")
+                   f"{machine.get('cpu')}{kind} at commit {(demo.get('commit') or 'unknown')[:7]}{changes}: {verdict}."
+                   + demo_trials_markdown(trials or []))
 
 
 # The README's headline: CRYCHIC's two rows beside the baselines they have to beat, so that the short
@@ -1222,8 +1245,9 @@ def render_blocks(args: argparse.Namespace) -> dict[str, str]:
                                              [c for c in checks if c.get("variant", "full") != "full"])
     timings = {path.stem: json.loads(path.read_text()) for path in sorted(Path(args.timing_dir).glob("*.json"))}
     if timings:
-        demo = Path(args.ablations).with_name("demo_time.json")
-        blocks["stage_times"] = stage_times_markdown(timings, json.loads(demo.read_text()) if demo.is_file() else None)
+        demo, trials = (Path(args.ablations).with_name(name) for name in ("demo_time.json", "demo_budget_trials.json"))
+        blocks["stage_times"] = stage_times_markdown(timings, json.loads(demo.read_text()) if demo.is_file() else None,
+                                                     json.loads(trials.read_text()) if trials.is_file() else None)
     return blocks
 
 

@@ -562,6 +562,33 @@ def test_make_demo_s_wall_time_is_recorded_with_its_machine_and_read_against_the
     assert "a partial run (1 of 2 timed stages ran), not the budget's figure" in stage_times_markdown({}, partial)
 
 
+def test_a_budget_trial_is_read_from_its_clone_and_rendered_beside_the_demo(tmp_path):
+    from pipeline.demo_time import TRIAL_NETWORKS, main as record_demo
+    from pipeline.results_table import stage_times_markdown
+
+    clone = tmp_path / "clone"
+    (clone / "metrics/timing").mkdir(parents=True)
+    machine = {"cpu": "AMD EPYC", "cpu_id": {"family": "25", "model": "1"}, "cores": 2}
+    demo = {"seconds": 1204.7, "within_budget": False, "complete": True, "commit": "93c0abc" + "0" * 33,
+            "code_changed": False, "machine": machine}
+    (clone / "metrics/demo_time.json").write_text(json.dumps(demo))
+    (clone / "metrics/timing/train_rgb_only.json").write_text(json.dumps({"seconds": 134.1}))
+    for name in TRIAL_NETWORKS:
+        (clone / f"metrics/train_{name}.json").write_text(json.dumps({"val_top1": 0.217 if name == "rgb_only" else 0.7}))
+    trials = tmp_path / "trials.json"
+    entry = record_demo(["--trial", str(clone), "--label", "one clip per class", "--trials", str(trials)])
+    assert entry["stage_seconds"] == {"train_rgb_only": 134.1} and entry["val_top1"]["rgb_only"] == 0.217
+    record_demo(["--trial", str(clone), "--label", "again", "--trials", str(trials)])  # one commit, one entry
+    recorded = json.loads(trials.read_text())
+    assert [t["label"] for t in recorded] == ["again"]
+    text = stage_times_markdown({"evaluate": {"seconds": 10.0}}, {**demo, "budget_seconds": 1200}, recorded)
+    assert "again (commit 93c0abc): 20 min 5 s, over; val top-1 % teacher 70.0" in text and "rgb_only 21.7" in text
+    assert "on AMD EPYC (family 25, model 1)" in text and "0 of 1 within the budget" in text
+    (clone / "metrics/demo_time.json").write_text(json.dumps({**demo, "code_changed": True}))
+    with pytest.raises(ValueError, match="not a complete `make demo` of a clean commit"):
+        record_demo(["--trial", str(clone), "--label", "dirty", "--trials", str(trials)])
+
+
 def _main_inputs(tmp_path):
     """Metrics files in tmp_path, a README with the headline markers and a report with the others."""
     import json

@@ -108,7 +108,7 @@ class TrainedModels:
     colour_cue: list[dict]  # the colour-cue baseline's scores, one row per clip
 
 
-def load_trained_models(models_dir: Path, num_classes: int, model_params: dict, text_anchor: bool = True) -> TrainedModels:
+def load_trained_models(models_dir: Path, num_classes: int, model_params: dict, text_anchor: bool) -> TrainedModels:
     """`text_anchor` false (`research.text_anchor`): train_text wrote a marker, so no crychic_text model."""
     return TrainedModels(
         joint=_load_crychic(models_dir / "joint.pt", num_classes, model_params),
@@ -301,8 +301,7 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
     def step(message: str) -> None:
         print(f"[evaluate {time.perf_counter() - started:6.1f} s] {message}", flush=True)
 
-    models = load_trained_models(Path(inputs.models), len(label_names), params["model"],
-                                 text_anchor=bool(params["research"]["text_anchor"]))
+    models = load_trained_models(Path(inputs.models), len(label_names), params["model"], params["research"]["text_anchor"])
 
     step(f"predicting the {val_split} split: every candidate of every choice")
     val = predict_split(models, inputs, params, val_split, students_rgb=students_rgb, device=device)
