@@ -524,16 +524,19 @@ def _class_group_facts(evaluate: dict) -> list[str]:
 
 
 def _text_zeroshot_fact(models: dict, full: dict) -> list[str]:
-    """Classes named by their sentence alone against the classifier head, on test and over the draws."""
-    if not ("crychic_text_zeroshot" in models and "crychic_text" in models):
-        return []
-    text = (f"- **Classes by their sentence alone**: `crychic_text_zeroshot` (the nearest class sentence through "
-            f"the learnt projection, no classifier head) {_pct(models['crychic_text_zeroshot']['top1'])} % against "
-            f"the classifier's {_pct(models['crychic_text']['top1'])} % on the test split")
+    """Classes named by their sentence alone against the classifier head, on test and over the draws (the text
+    anchor is a research arm: the default run may have no such rows while the sweep has)."""
+    figures = []
+    if "crychic_text_zeroshot" in models and "crychic_text" in models:
+        figures.append(f"{_pct(models['crychic_text_zeroshot']['top1'])} % against the classifier's "
+                       f"{_pct(models['crychic_text']['top1'])} % on the test split")
     if "text_zeroshot" in full and "text" in full:
-        text += (f", {_pct(full['text_zeroshot']['mean'])} % against {_pct(full['text']['mean'])} % over the "
-                 f"{len(full['draws'])} draws")
-    return [text + "."]
+        figures.append(f"{_pct(full['text_zeroshot']['mean'])} % against {_pct(full['text']['mean'])} % over the "
+                       f"{len(full['draws'])} draws of the sweep")
+    if not figures:
+        return []
+    return ["- **Classes by their sentence alone**: `crychic_text_zeroshot` (the nearest class sentence through "
+            "the learnt projection, no classifier head) " + ", ".join(figures) + "."]
 
 
 def _without_keypoints_fact(evaluate: dict, full: dict) -> list[str]:
@@ -927,9 +930,11 @@ def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None, tri
     cuts of the default tried against the budget (`trials`)."""
     seconds = {stage: t["seconds"] for stage, t in timings.items() if isinstance(t.get("seconds"), (int, float))}
     total = sum(seconds.values())
-    ordered = sorted(seconds.items(), key=lambda item: -item[1])
+    ordered = sorted(((stage, s) for stage, s in seconds.items() if s > 0), key=lambda item: -item[1])
+    markers = [stage for stage, s in seconds.items() if s == 0]  # a research arm switched off writes a marker
     text = (", ".join(f"`{stage}` {s:.1f}" + (" s" if i == 0 else "") for i, (stage, s) in enumerate(ordered))
-            + f": {int(total // 60)} min {total % 60:.0f} s together.")
+            + f": {int(total // 60)} min {total % 60:.0f} s together"
+            + (f" ({', '.join(f'`{stage}`' for stage in markers)}: markers, research arms off)" if markers else "") + ".")
     if not demo:
         return text + ("\n\nNo `make demo` wall time is recorded yet: `make demo` writes it, the install included, "
                        "to `metrics/demo_time.json`.") + demo_trials_markdown(trials or [])

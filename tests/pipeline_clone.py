@@ -67,9 +67,6 @@ def make_clone(repo: Path) -> Path:
         set_param(repo, f"train.{stage}.epochs", 1)
     for baseline in ("gcn", "msg3d", "sta_lstm", "i3d"):
         set_param(repo, f"{baseline}.epochs", 1)
-    # The text anchor's stage is a research arm, off in the default; on here, so that its training and
-    # evaluate's crychic_text rows run for real (the off path: tests/test_text_anchor_switch.py).
-    set_param(repo, "research.text_anchor", True)
     # About a quarter of the default data (8 subjects of 31; 24 clips each: 192 clips, 48 in val and 48 in test)
     for key, value in {"num_subjects": 8, "val_subjects": 2, "test_subjects": 2}.items():
         set_param(repo, f"data.synthetic.{key}", value)

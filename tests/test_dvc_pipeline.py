@@ -51,6 +51,21 @@ def test_repro_runs_every_stage(repo, first_repro):
     assert "samples" in run(["dvc", "metrics", "show"], repo)
 
 
+def test_the_default_leaves_the_research_arms_out(repo, first_repro):
+    """The default `dvc repro` (here, before any experiment changes the workspace): `train_text` wrote its
+    markers and `evaluate` scored every other model, with no crychic_text row, claim, cost or picture."""
+    from crychic.evaluation.methods import COMPARISONS, METHODS, TEXT_ANCHOR_ROWS
+
+    assert {"train_text", "evaluate"} <= stages_run(first_repro)
+    assert json.loads((repo / "metrics/train_text.json").read_text()) == {"enabled": False, "epochs": 0}
+    assert torch.load(repo / "models/text.pt", weights_only=True)["enabled"] is False
+    metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert list(metrics["models"]) == [name for name in METHODS if name not in TEXT_ANCHOR_ROWS]
+    assert set(metrics["comparisons"]) == {f"{a} - {b}" for a, b in COMPARISONS if a not in TEXT_ANCHOR_ROWS}
+    assert not set(TEXT_ANCHOR_ROWS) & (set(metrics["cost"]) | set(metrics["protocol"]["checkpoints"]))
+    assert not list((repo / "plots/evaluate").glob("confusion_crychic_text*.png"))
+
+
 def test_second_repro_is_up_to_date(repo, first_repro):
     output = run(["dvc", "repro"], repo)
     assert stages_run(output) == set()
@@ -134,7 +149,9 @@ def contrastive_experiment(repo, first_repro) -> str:
     run(["git", "add", "-A"], repo)
     run(["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-q", "--allow-empty",
          "-m", "baseline"], repo)
-    return run(["dvc", "exp", "run", "-n", "contrastive-half", "-S", "loss.contrastive_weight=0.5"], repo)
+    # The text anchor's research arm on too, so that its stage trains for real here (both keys read by the same stages)
+    return run(["dvc", "exp", "run", "-n", "contrastive-half", "-S", "loss.contrastive_weight=0.5",
+                "-S", "research.text_anchor=true"], repo)
 
 
 def test_exp_run_reruns_only_the_stages_that_read_the_key(repo, contrastive_experiment):
@@ -150,7 +167,8 @@ def test_exp_run_reruns_only_the_stages_that_read_the_key(repo, contrastive_expe
 
 # ------------------------------------------------------------------ evaluation, baselines, ablations
 
-def test_evaluate_reports_every_model_and_draws_its_pictures(repo, first_repro):
+def test_evaluate_reports_every_model_and_draws_its_pictures(repo, first_repro, contrastive_experiment):
+    """The workspace holds the contrastive experiment's run, which trains the text anchor's research arm too."""
     from crychic.evaluation.methods import COMPARISONS, METHODS as MODEL_DESCRIPTIONS
 
     assert {"train_rgb_only", "train_gcn", "train_msg3d", "train_sta_lstm", "train_i3d", "train_text",

@@ -1,8 +1,8 @@
 """`research.text_anchor`: the text anchor's stage 3 is a research arm, off in the default `dvc repro`.
 
 Off, `train_text` trains nothing and leaves markers, and `evaluate` scores every other model without
-crychic_text rows; on (the sweep's research profile, and the end-to-end clone in
-tests/test_dvc_pipeline.py) the stage trains for real.
+crychic_text rows; on (the sweep's research profile, and the contrastive experiment in
+tests/test_dvc_pipeline.py, whose default run covers the off path end to end) the stage trains for real.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def test_default_is_off_and_the_research_profile_turns_it_on():
     assert "research.text_anchor=true" in RESEARCH_PROFILE
 
 
-def test_switched_off_the_stage_writes_markers_and_trains_nothing(tmp_path, capsys):
+def test_switched_off_the_stage_writes_markers_and_trains_nothing(tmp_path, capsys, monkeypatch):
     out = tmp_path / "models/text.pt"
     args = ["--params", str(_params(tmp_path, False)), "--out", str(out), "--metrics", str(tmp_path / "m.json"),
             "--timing", str(tmp_path / "t.json"), "--plots", str(tmp_path / "p.json"),
@@ -46,11 +46,12 @@ def test_switched_off_the_stage_writes_markers_and_trains_nothing(tmp_path, caps
     assert json.loads((tmp_path / "t.json").read_text()) == {"seconds": 0.0}
     assert json.loads((tmp_path / "p.json").read_text()) == []
     assert "is a marker" in capsys.readouterr().out
-    # switched on, the same command goes to train: it reads its (here missing) inputs and writes no marker
+    # switched on, the same command trains (the training stage's runner) and writes no marker
     out.unlink()
-    with pytest.raises((Exception, SystemExit)):
-        train_text.main([*args[:1], str(_params(tmp_path, True)), *args[2:]])
-    assert not out.exists()
+    calls = []
+    monkeypatch.setattr(train_text, "run_training_stage", lambda stage, parsed, train: calls.append((stage, train)))
+    train_text.main([*args[:1], str(_params(tmp_path, True)), *args[2:]])
+    assert calls == [("text", train_text.train_text_from_args)] and not out.exists()
 
 
 def test_evaluate_leaves_out_the_claims_of_a_model_that_did_not_train(tmp_path):
@@ -62,5 +63,8 @@ def test_evaluate_leaves_out_the_claims_of_a_model_that_did_not_train(tmp_path):
     assert set(figures["comparisons"]) == {f"{a} - {b}" for a, b in COMPARISONS if not a.startswith("crychic_text")}
     (tmp_path / "train_text.json").write_text(json.dumps({"enabled": False, "epochs": 0}))
     (tmp_path / "train_joint.json").write_text(json.dumps({"best_epoch": 2, "epochs": 5, "val_top1": 0.5}))
+    del logits["teacher"]  # a model that is not a research arm's must not go missing quietly
+    with pytest.raises(KeyError, match="teacher"):
+        score_on_test(logits, labels, ["a", "b"], {}, resamples=20)
     kept = kept_checkpoints(tmp_path)
     assert "crychic_text" not in kept and kept["crychic"]["kept_epoch"] == 3

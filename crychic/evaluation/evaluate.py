@@ -31,7 +31,7 @@ from crychic.evaluation import scoring as evaluation
 from crychic.evaluation.efficiency import model_costs
 from crychic.evaluation.end_to_end import FRAMINGS, Deployment, clip_settings, end_to_end_throughput
 from crychic.evaluation.methods import (COMPARISONS, LATE_FUSION_WEIGHTS, METHODS, PROTOCOL_QUESTIONS,
-                                        TRAINED_CHECKPOINTS)
+                                        TEXT_ANCHOR_ROWS, TRAINED_CHECKPOINTS)
 from crychic.evaluation.statistics import bootstrap_ci, paired_difference
 from crychic.sources.synthetic.classes import class_groups
 from crychic.training.baselines import load_baseline, predict_baseline
@@ -110,6 +110,9 @@ class TrainedModels:
 
 def load_trained_models(models_dir: Path, num_classes: int, model_params: dict, text_anchor: bool) -> TrainedModels:
     """`text_anchor` false (`research.text_anchor`): train_text wrote a marker, so no crychic_text model."""
+    if text_anchor and torch.load(models_dir / "text.pt", map_location="cpu", weights_only=True).get("enabled") is False:
+        raise ValueError(f"{models_dir / 'text.pt'} is train_text's marker (research.text_anchor was false when it "
+                         "ran): re-run train_text with research.text_anchor true")
     return TrainedModels(
         joint=_load_crychic(models_dir / "joint.pt", num_classes, model_params),
         joint_posefree=_load_crychic(models_dir / "joint.pt", num_classes, model_params, head="student_posefree"),
@@ -229,8 +232,9 @@ def test_figures(logits: dict, labels: torch.Tensor, label_names: list[str], gro
     metrics["chance_top1"] = round(1 / len(label_names), 4)
     if groups:
         metrics["chance_group_top1"] = {g: round(1 / len(c), 4) for g, c in groups.items()}
+    absent = set(TEXT_ANCHOR_ROWS) - set(logits)  # a research arm switched off; any other missing model is an error
     metrics["comparisons"] = {f"{a} - {b}": paired_difference(correct[a], correct[b], resamples=resamples)
-                              for a, b in COMPARISONS if a in correct and b in correct}  # a research arm may be off
+                              for a, b in COMPARISONS if not {a, b} & absent}
     return metrics
 
 
@@ -273,7 +277,7 @@ def cost_report(models: TrainedModels, params: dict, device) -> tuple[dict, dict
     efficiency = model_costs(models.joint, models.teacher, models.rgb_only, models.baselines, params,
                              params["evaluate"], device)
     if models.text is None:  # the text anchor's rows (the pose-free student's network) exist only when it trained
-        efficiency = {name: row for name, row in efficiency.items() if not name.startswith("crychic_text")}
+        efficiency = {name: row for name, row in efficiency.items() if name not in TEXT_ANCHOR_ROWS}
     cost = {name: {"parameters": row["parameters"], "gflops_per_clip": row["gflops_per_clip"]}
             for name, row in efficiency.items()}
     timing = {"device": str(device), "efficiency": {
@@ -315,7 +319,7 @@ def evaluate(params: dict, inputs: EvaluationInputs = EvaluationInputs()) -> Eva
                          framings=(chosen["crychic_posefree_nokp"],))  # the test split sees val's choice only
     labels, reference = test["labels"], test["sample_ids"]
     logits = {name: (test["logits"][f"{name}/{chosen[name]}"] if name in chosen else test["logits"][name])
-              for name in METHODS if name in chosen or name in test["logits"]}
+              for name in METHODS if models.text is not None or name not in TEXT_ANCHOR_ROWS}
     figures = test_figures(logits, labels, label_names, groups, resamples)
     metrics: dict = {"split": split, "samples": len(reference), "models": figures.pop("models"),
                      "framed": bool(params["research"]["deployment_framing"]), **figures, "protocol": protocol}

@@ -40,6 +40,9 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("crychic_fused", "CRYCHIC fused (teacher + student), rule chosen on val", "skeleton + RGB"),
 )}
 
+# The rows of a research arm, present only when it trained (`research.text_anchor`: `train_text`).
+TEXT_ANCHOR_ROWS = ("crychic_text", "crychic_text_zeroshot")
+
 # The README's claims, each a paired difference (first minus second) on the same test clips.
 COMPARISONS = [
     ("student_guided", "rgb_only"),           # the teacher makes the pose-free student better (stage 2)...
