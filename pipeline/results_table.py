@@ -933,7 +933,7 @@ def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None, tri
     ordered = sorted(((stage, s) for stage, s in seconds.items() if s > 0), key=lambda item: -item[1])
     markers = [stage for stage, s in seconds.items() if s == 0]  # a research arm switched off writes a marker
     text = (", ".join(f"`{stage}` {s:.1f}" + (" s" if i == 0 else "") for i, (stage, s) in enumerate(ordered))
-            + f": {int(total // 60)} min {total % 60:.0f} s together"
+            + f": {_minutes(total)} together"
             + (f" ({', '.join(f'`{stage}`' for stage in markers)}: markers, research arms off)" if markers else "") + ".")
     if not demo:
         return text + ("\n\nNo `make demo` wall time is recorded yet: `make demo` writes it, the install included, "
@@ -945,7 +945,7 @@ def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None, tri
                if demo.get("complete") else f"a partial run ({demo.get('timed_stages_run')} of {demo.get('timed_stages')} "
                "timed stages ran), not the budget's figure")
     return text + (f"\n\nThe whole `make demo`, the install included (`metrics/demo_time.json`): "
-                   f"{int(demo['seconds'] // 60)} min {demo['seconds'] % 60:.0f} s on a {machine.get('cores')}-core "
+                   f"{_minutes(demo['seconds'])} on a {machine.get('cores')}-core "
                    f"{machine.get('cpu')}{kind} at commit {(demo.get('commit') or 'unknown')[:7]}{changes}: {verdict}."
                    + demo_trials_markdown(trials or []))
 

@@ -109,10 +109,8 @@ class TrainedModels:
 
 
 def load_trained_models(models_dir: Path, num_classes: int, model_params: dict, text_anchor: bool) -> TrainedModels:
-    """`text_anchor` false (`research.text_anchor`): train_text wrote a marker, so no crychic_text model."""
-    if text_anchor and torch.load(models_dir / "text.pt", map_location="cpu", weights_only=True).get("enabled") is False:
-        raise ValueError(f"{models_dir / 'text.pt'} is train_text's marker (research.text_anchor was false when it "
-                         "ran): re-run train_text with research.text_anchor true")
+    """`text_anchor` false (`research.text_anchor`): train_text wrote a marker (which `read_checkpoint` refuses to
+    load), so no crychic_text model."""
     return TrainedModels(
         joint=_load_crychic(models_dir / "joint.pt", num_classes, model_params),
         joint_posefree=_load_crychic(models_dir / "joint.pt", num_classes, model_params, head="student_posefree"),

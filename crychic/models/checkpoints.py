@@ -74,12 +74,15 @@ def read_checkpoint(path: str | Path) -> dict:
     only (`weights_only`): a file that asks the unpickler for anything else (code, arbitrary
     objects) is refused with a ValueError, before any of it runs."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         # torch's message advises switching the safe mode off; keep only what the file asked for
         asked = re.search(r"GLOBAL ([\w.]+)", str(error))
         raise ValueError(f"{path}: refused: a checkpoint holds tensors and plain data only (dicts, lists, strings, "
                          f"numbers), this one asks for {asked.group(1) if asked else 'more'!r}") from None
+    if payload.get("enabled") is False:  # a research arm switched off wrote a marker in its checkpoint's place
+        raise ValueError(f"{path}: a marker, not a trained network: {payload.get('reason', 'its stage trained nothing')}")
+    return payload
 
 
 def load_checkpoint(path: str | Path, model: CrychicModel, head: str | None = None) -> dict:
