@@ -40,6 +40,7 @@ by the rule written there before any of them ran.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -413,17 +414,23 @@ def finished_experiments(exp_show: list[dict]) -> dict[str, dict]:
     return found
 
 
+def clips_digest(sample_ids: list[str]) -> str:
+    """Which test clips an experiment scored, in 16 hex digits (of the sorted ids): two records pair
+    exactly when their digests agree, without keeping hundreds of ids per record."""
+    return hashlib.sha256("\n".join(sorted(sample_ids)).encode()).hexdigest()[:16]
+
+
 def per_clip_correct(rev: str, predictions_path: str = "plots/evaluate_predictions.json"
-                     ) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Model -> N bool (right or wrong per test clip, in sample-id order), and the N true class
-    names, from an experiment's commit: DVC commits outputs with `cache: false` into the
-    experiment, so the file is there."""
+                     ) -> tuple[dict[str, np.ndarray], list[str], str]:
+    """Model -> N bool (right or wrong per test clip, in sample-id order), the N true class names and
+    the clips' digest (`clips_digest`), from an experiment's commit: DVC commits outputs with
+    `cache: false` into the experiment, so the file is there."""
     text = subprocess.run(["git", "show", f"{rev}:{predictions_path}"], check=True, capture_output=True,
                           text=True).stdout
     rows = sorted(json.loads(text), key=lambda row: row["sample_id"])
     models = [key for key in rows[0] if key not in ("sample_id", "actual")]
-    return {model: np.array([row[model] == row["actual"] for row in rows]) for model in models}, \
-        [row["actual"] for row in rows]
+    return ({model: np.array([row[model] == row["actual"] for row in rows]) for model in models},
+            [row["actual"] for row in rows], clips_digest([row["sample_id"] for row in rows]))
 
 
 CURVES = {"rgb_only": "plots/train_rgb_only.json", "student": "plots/train_student.json"}  # stage-2 / plain RGB
@@ -599,12 +606,19 @@ def variants_against_full(results: dict[str, dict[int, dict]], columns=AGAINST_F
 
 
 def require_same_clips(name: str, other: str, draw: int, entry: dict, other_entry: dict) -> None:
-    """Refuse to pair two experiments of one draw whose test clips differ. `per_clip_correct` orders each
-    experiment's clips by sample id, so equal clips give equal true-class arrays (`actual`) in equal order;
-    a record carried over from a sweep that kept no `actual` cannot be checked and is let through."""
+    """Refuse to pair two experiments of one draw whose test clips differ: by the digest of their sample
+    ids where both records keep one (`clips_digest`), else by their true classes, which `per_clip_correct`
+    orders by sample id (equal clips give equal arrays; unequal ones almost always differ somewhere); a
+    record carried over from a sweep that kept neither cannot be checked and is let through."""
+    refused = f"{name} and {other} on draw {draw} scored different test clips: they cannot be paired"
+    digests = entry.get("clips_digest"), other_entry.get("clips_digest")
+    if None not in digests:
+        if digests[0] != digests[1]:
+            raise ValueError(f"{refused} (sample ids {digests[0]} against {digests[1]})")
+        return
     first, second = entry.get("actual"), other_entry.get("actual")
     if first is not None and second is not None and list(first) != list(second):
-        raise ValueError(f"{name} and {other} on draw {draw} scored different test clips: they cannot be paired")
+        raise ValueError(refused)
 
 
 # Issue 23's goal read in the deployment framing: inside a framed arm, late fusion averages the teacher with the
@@ -648,7 +662,7 @@ def per_clip(entry: dict) -> dict[str, np.ndarray]:
 
 
 def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray], actual: list[str] | None = None,
-           machine: dict | None = None, curves: dict[str, list[float]] | None = None) -> dict:
+           digest: str | None = None, machine: dict | None = None, curves: dict[str, list[float]] | None = None) -> dict:
     """What `recorded_experiments` reads back: enough to recompute every column and claim, and
     the val figures that `pipeline.designs` chooses by."""
     alignment = {key: _lookup(metrics, path) for key, path in ALIGNMENT_COLUMNS.items()}
@@ -658,6 +672,8 @@ def record(variant: str, draw: int, metrics: dict, correct: dict[str, np.ndarray
              "correct": {m: "".join("1" if c else "0" for c in values) for m, values in correct.items()}}
     if actual is not None:
         entry["actual"] = list(actual)
+    if digest is not None:
+        entry["clips_digest"] = digest
     if machine is not None:
         entry["machine"] = machine
     if curves:
@@ -785,7 +801,7 @@ def _collect(args: argparse.Namespace, finished: dict[str, dict], recorded: dict
             entry = carried[name]
         experiments[name] = entry
         results.setdefault(variant, {})[draw] = {"metrics": entry["metrics"], "correct": per_clip(entry),
-                                                 "actual": entry.get("actual")}
+                                                 "actual": entry.get("actual"), "clips_digest": entry.get("clips_digest")}
     return results, experiments
 
 

@@ -1,6 +1,6 @@
 """`make demo`'s wall time, the install included, with the machine and the commit that ran it.
 
-    make demo    # runs this last: python -m pipeline.demo_time --started <epoch seconds before the install>
+    make demo    # runs this last: python -m pipeline.demo_time --started <before the install> --repro-started <after it>
     python -m pipeline.demo_time --trial CLONE --label "what the commit cut"   # a budget trial, below
 
 The default demo is held to `BUDGET_SECONDS` on 2 CPU cores (README). DVC times no `dvc repro` and the
@@ -40,13 +40,22 @@ def _commit() -> dict:
     return {"commit": git("rev-parse", "HEAD"), "code_changed": None if status is None else bool(status)}
 
 
-def record(started: float, ended: float | None = None, timing_dir: str | Path = "metrics/timing") -> dict:
+def record(started: float, ended: float | None = None, timing_dir: str | Path = "metrics/timing",
+           repro_started: float | None = None) -> dict:
     """The run's seconds, and how many of the stages that time themselves wrote their timing file during it:
-    a `dvc repro` with stages up to date (a second `make demo`) is not a timing of the demo."""
-    seconds = round((time.time() if ended is None else ended) - started, 1)
+    a `dvc repro` with stages up to date (a second `make demo`) is not a timing of the demo. With
+    `repro_started` (when the install ended and `dvc repro` began) also the two parts: issue 23 holds the
+    `dvc repro` to the budget, the README's set-up promise the whole `make demo`, so both are read."""
+    ended = time.time() if ended is None else ended
+    seconds = round(ended - started, 1)
     timed = sorted(Path(timing_dir).glob("*.json"))
     ran = sum(path.stat().st_mtime >= started for path in timed)
-    return {"seconds": seconds, "budget_seconds": BUDGET_SECONDS, "within_budget": seconds <= BUDGET_SECONDS,
+    parts = {}
+    if repro_started is not None:
+        repro = round(ended - repro_started, 1)
+        parts = {"install_seconds": round(repro_started - started, 1), "repro_seconds": repro,
+                 "repro_within_budget": repro <= BUDGET_SECONDS}
+    return {"seconds": seconds, "budget_seconds": BUDGET_SECONDS, "within_budget": seconds <= BUDGET_SECONDS, **parts,
             "timed_stages_run": ran, "timed_stages": len(timed), "complete": bool(timed) and ran == len(timed),
             **_commit(), "machine": describe_machine()}
 
@@ -60,8 +69,9 @@ def trial(clone: str | Path, label: str) -> dict:
         raise ValueError(f"{metrics / 'demo_time.json'}: not a complete `make demo` of a clean commit")
     stages = {path.stem: json.loads(path.read_text()).get("seconds") for path in sorted((metrics / "timing").glob("*.json"))}
     val = {name: json.loads((metrics / f"train_{name}.json").read_text()).get("val_top1") for name in TRIAL_NETWORKS}
+    parts = {key: demo[key] for key in ("install_seconds", "repro_seconds", "repro_within_budget") if key in demo}
     return {"label": label, "commit": demo["commit"], "seconds": demo["seconds"], "within_budget": demo["within_budget"],
-            "stage_seconds": stages, "val_top1": val, "machine": demo["machine"]}
+            **parts, "stage_seconds": stages, "val_top1": val, "machine": demo["machine"]}
 
 
 def add_trial(entry: dict, path: str | Path = TRIALS) -> list[dict]:
@@ -76,6 +86,7 @@ def add_trial(entry: dict, path: str | Path = TRIALS) -> list[dict]:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--started", type=float, help="epoch seconds when `make demo` began")
+    parser.add_argument("--repro-started", type=float, help="epoch seconds when its `dvc repro` began (the install done)")
     parser.add_argument("--out", default="metrics/demo_time.json")
     parser.add_argument("--trial", help="a clone where `make demo` ran: add it to --trials as a budget trial")
     parser.add_argument("--label", help="--trial: what the trial's commit changed in the default")
@@ -90,9 +101,12 @@ def main(argv: list[str] | None = None) -> dict:
         return entry
     if args.started is None:
         parser.error("--started is required (or --trial)")
-    result = record(args.started)
+    result = record(args.started, repro_started=args.repro_started)
     write_json(args.out, result)
     verdict = ("within" if result["within_budget"] else "OVER") + f" the {BUDGET_SECONDS // 60}-minute budget"
+    if "repro_seconds" in result:
+        verdict += (f"; `dvc repro` {int(result['repro_seconds'] // 60)} min {result['repro_seconds'] % 60:.0f} s, "
+                    + ("within" if result["repro_within_budget"] else "OVER") + " it")
     if not result["complete"]:
         verdict = (f"{result['timed_stages_run']} of {result['timed_stages']} timed stages ran: a partial run, "
                    "not the budget's figure")

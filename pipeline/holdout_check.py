@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"holdout_check: the experiment {name} ended {state}: see `dvc queue logs {name}`")
         finished = ablations.experiment_metrics()
     rev = finished[name]["rev"]
-    correct, _ = ablations.per_clip_correct(rev)
+    correct, _, _ = ablations.per_clip_correct(rev)
     results = check(claims, correct)
     # The claims the report does not call supported, on the same draw: read, not checked.
     others = {claim: round(difference(claim, correct), 4) for claim in of_variant

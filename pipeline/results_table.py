@@ -916,7 +916,8 @@ def demo_trials_markdown(trials: list[dict]) -> str:
     rows = []
     for t in sorted(trials, key=lambda t: -t["seconds"]):
         val = ", ".join(f"{name} {_pct(v)}" for name, v in t["val_top1"].items() if v is not None)
-        rows.append(f"{t['label']} (commit {t['commit'][:7]}): {_minutes(t['seconds'])}, "
+        repro = f" (`dvc repro` {_minutes(t['repro_seconds'])})" if "repro_seconds" in t else ""
+        rows.append(f"{t['label']} (commit {t['commit'][:7]}): {_minutes(t['seconds'])}{repro}, "
                     f"{'within' if t['within_budget'] else 'over'}; val top-1 % {val}")
     within = sum(t["within_budget"] for t in trials)
     return (f"\n\nCuts of the default tried against the budget (`metrics/demo_budget_trials.json`: each a fresh clone's "
@@ -944,10 +945,15 @@ def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None, tri
     verdict = (f"**{'within' if demo['within_budget'] else 'over'} the {demo['budget_seconds'] // 60}-minute budget**"
                if demo.get("complete") else f"a partial run ({demo.get('timed_stages_run')} of {demo.get('timed_stages')} "
                "timed stages ran), not the budget's figure")
+    parts = ""
+    if "repro_seconds" in demo and demo.get("complete"):
+        parts = (f" Of it, the install took {_minutes(demo['install_seconds'])} and the `dvc repro` "
+                 f"{_minutes(demo['repro_seconds'])}: **{'within' if demo['repro_within_budget'] else 'over'} the budget** "
+                 "on its own.")
     return text + (f"\n\nThe whole `make demo`, the install included (`metrics/demo_time.json`): "
                    f"{_minutes(demo['seconds'])} on a {machine.get('cores')}-core "
                    f"{machine.get('cpu')}{kind} at commit {(demo.get('commit') or 'unknown')[:7]}{changes}: {verdict}."
-                   + demo_trials_markdown(trials or []))
+                   + parts + demo_trials_markdown(trials or []))
 
 
 # The README's headline: CRYCHIC's two rows beside the baselines they have to beat, so that the short

@@ -94,3 +94,13 @@ def test_the_check_sees_a_module_that_is_not_listed(tmp_path):
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"run": {
         "cmd": "python -m stages.run", "deps": ["stages/run.py", "lib/inner"]}}}))
     assert uncovered(tmp_path) == {"run": ["lib/other.py"]}
+
+
+def test_evaluate_depends_on_every_training_metrics_file_it_reads():
+    """`kept_checkpoints` reads each training stage's metrics (the epoch it kept, or a research arm's
+    marker): a file evaluate reads and dvc.yaml does not list would not re-run it when it changes."""
+    from crychic.evaluation.methods import TRAINED_CHECKPOINTS
+
+    deps = set(yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]["evaluate"]["deps"])
+    missing = {f"metrics/{stage}.json" for stage in TRAINED_CHECKPOINTS.values()} - deps
+    assert not missing, f"evaluate reads {sorted(missing)} but dvc.yaml does not list them"

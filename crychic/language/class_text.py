@@ -59,6 +59,8 @@ def read_class_text(path: str | Path) -> tuple[np.ndarray, list[str], list[str]]
     if not path.is_file():
         raise FileNotFoundError(f"{path}: class-text embeddings not found (run the embed_class_text stage first)")
     with h5py.File(path, "r") as f:
+        if not bool(f.attrs.get("enabled", True)):  # embed_class_text's marker (research.text_anchor off)
+            raise ValueError(f"{path}: a marker, not class-text embeddings ({f.attrs.get('reason', 'nothing embedded')})")
         missing = [name for name in DATASETS if name not in f]
         if missing:
             raise KeyError(f"{path}: not a class-text file, missing datasets {missing}")
