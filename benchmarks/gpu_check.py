@@ -2,10 +2,12 @@
 
 Run ``benchmarks/gpu_check.sh`` (it calls this once, then under ``torchrun`` over every GPU), after
 ``dvc repro`` (or ``dvc pull``) has made the default profile's data: ``data/heatmaps``, ``data/rgb``,
-``data/keypoints``, ``data/clips`` and ``data/text``. Each stage trains one epoch cut to ``--steps``
-batches with ``train.amp: true`` (the keypoint and I3D baselines have no AMP path: full precision),
-and prints its median step time and the share of the epoch spent waiting for the DataLoader. The
-checkpoints go to a temporary folder; nothing of the pipeline's is touched.
+``data/keypoints`` and ``data/clips`` (the ``text`` stage's class-sentence embeddings are encoded here,
+as ``embed_class_text`` does with the text anchor's arm on: in the default it writes a marker). Each
+stage trains one epoch cut to ``--steps`` batches with ``train.amp: true`` (the keypoint and I3D
+baselines have no AMP path: full precision), and prints its median step time and the share of the
+epoch spent waiting for the DataLoader. The checkpoints go to a temporary folder; nothing of the
+pipeline's is touched.
 
 Exit status: 0 when every stage ran; 1 on any error, or with no CUDA device (a CPU-only machine
 fails cleanly, saying so, before it trains anything).
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # crychic, when ru
 CRYCHIC_STAGES = ("teacher", "student", "joint", "text", "rgb_only")
 BASELINES = ("gcn", "msg3d", "sta_lstm", "i3d")
 INPUTS = ("data/heatmaps", "data/rgb", "data/keypoints/keypoints.h5", "data/clips/clips.parquet",
-          "data/text/class_text.h5", "data/ingest/manifest.parquet")
+          "data/ingest/manifest.parquet")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +90,8 @@ def _run(stage: str, params: dict, label_names: list[str], scratch: Path, steps:
                                 clip_plan_path="data/clips/clips.parquet", rgb_dir="data/rgb",
                                 out_checkpoint=scratch / f"{stage}.pt", label_names=label_names, max_steps=steps)
     else:
-        from crychic.language.class_text import read_class_text
+        from crychic.language.class_text import class_texts
+        from crychic.language.text_encoder import encode_texts
         from crychic.training.loop import SETTINGS, train_stage
 
         section = SETTINGS[stage]
@@ -98,7 +101,7 @@ def _run(stage: str, params: dict, label_names: list[str], scratch: Path, steps:
         init = scratch / f"{previous}.pt" if previous else None
         if init is not None and not init.exists():
             raise FileNotFoundError(f"{init}: run the {previous} stage first (it is earlier in --stages)")
-        class_text = read_class_text("data/text/class_text.h5")[0] if stage == "text" else None
+        class_text = encode_texts(class_texts(label_names)) if stage == "text" else None  # embed_class_text's work
         result = train_stage(stage, params=params, heatmap_dir="data/heatmaps", rgb_dir="data/rgb",
                              init_checkpoint=init, out_checkpoint=scratch / f"{stage}.pt", label_names=label_names,
                              class_text=class_text, max_steps=steps)

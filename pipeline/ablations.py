@@ -550,6 +550,8 @@ def training_noise(results: dict[str, dict[int, dict]], comparisons: list[tuple[
     above `seed_sd`, most of the spread over draws is training noise, which averaging seeds reduces."""
     full, other = results.get("full", {}), results.get(reseeded, {})
     common = [d for d in sorted(full) if d in other]
+    for d in common:  # a seed-to-seed difference means anything only on the same clips
+        require_same_clips(reseeded, "full", d, other[d], full[d])
     out = {}
     for a, b in comparisons:
         def value(by_draw: dict, draw: int) -> float | None:

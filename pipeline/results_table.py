@@ -31,6 +31,7 @@ from pathlib import Path
 from crychic.evaluation.methods import METHODS
 from pipeline.ablations import FRAMED, FRAMED_METHOD, FRAMED_RGB_RATES
 from pipeline.framed_rate_choice import control_of
+from pipeline.demo_time import format_minutes
 from pipeline.dvc_yaml import stage_table_markdown
 
 
@@ -903,8 +904,6 @@ def teacher_focus_markdown(variants: dict, evaluate: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def _minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
 
 
 def demo_trials_markdown(trials: list[dict]) -> str:
@@ -916,9 +915,10 @@ def demo_trials_markdown(trials: list[dict]) -> str:
     rows = []
     for t in sorted(trials, key=lambda t: -t["seconds"]):
         val = ", ".join(f"{name} {_pct(v)}" for name, v in t["val_top1"].items() if v is not None)
-        repro = f" (`dvc repro` {_minutes(t['repro_seconds'])})" if "repro_seconds" in t else ""
-        rows.append(f"{t['label']} (commit {t['commit'][:7]}): {_minutes(t['seconds'])}{repro}, "
-                    f"{'within' if t['within_budget'] else 'over'}; val top-1 % {val}")
+        repro = (f"; its `dvc repro` {format_minutes(t['repro_seconds'])}, "
+                 f"{'within' if t['repro_within_budget'] else 'over'}") if "repro_seconds" in t else ""
+        rows.append(f"{t['label']} (commit {t['commit'][:7]}): {format_minutes(t['seconds'])}, "
+                    f"{'within' if t['within_budget'] else 'over'}{repro}; val top-1 % {val}")
     within = sum(t["within_budget"] for t in trials)
     return (f"\n\nCuts of the default tried against the budget (`metrics/demo_budget_trials.json`: each a fresh clone's "
             f"whole `make demo` at the commit named, on {' and '.join(machines)}; a trial's val figures are its own "
@@ -934,7 +934,7 @@ def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None, tri
     ordered = sorted(((stage, s) for stage, s in seconds.items() if s > 0), key=lambda item: -item[1])
     markers = [stage for stage, s in seconds.items() if s == 0]  # a research arm switched off writes a marker
     text = (", ".join(f"`{stage}` {s:.1f}" + (" s" if i == 0 else "") for i, (stage, s) in enumerate(ordered))
-            + f": {_minutes(total)} together"
+            + f": {format_minutes(total)} together"
             + (f" ({', '.join(f'`{stage}`' for stage in markers)}: markers, research arms off)" if markers else "") + ".")
     if not demo:
         return text + ("\n\nNo `make demo` wall time is recorded yet: `make demo` writes it, the install included, "
@@ -947,11 +947,20 @@ def stage_times_markdown(timings: dict[str, dict], demo: dict | None = None, tri
                "timed stages ran), not the budget's figure")
     parts = ""
     if "repro_seconds" in demo and demo.get("complete"):
-        parts = (f" Of it, the install took {_minutes(demo['install_seconds'])} and the `dvc repro` "
-                 f"{_minutes(demo['repro_seconds'])}: **{'within' if demo['repro_within_budget'] else 'over'} the budget** "
+        parts = (f" Of it, the install took {format_minutes(demo['install_seconds'])} and the `dvc repro` "
+                 f"{format_minutes(demo['repro_seconds'])}: **{'within' if demo['repro_within_budget'] else 'over'} the budget** "
                  "on its own.")
+    elif "repro_seconds" in demo:
+        parts = (f" Of it, the install took {format_minutes(demo['install_seconds'])} and the `dvc repro`, with "
+                 f"{demo['timed_stages'] - demo['timed_stages_run']} timed stage(s) found up to date, "
+                 f"{format_minutes(demo['repro_seconds'])}.")
+    forced = demo.get("forced_repro")
+    if forced and forced.get("complete"):
+        parts += (f" A forced `dvc repro -f evaluate` of the same clone right after, every stage run: "
+                  f"{format_minutes(forced['seconds'])}, **{'within' if forced['within_budget'] else 'over'} the budget** "
+                  f"on its own (the stages' seconds above are this run's).")
     return text + (f"\n\nThe whole `make demo`, the install included (`metrics/demo_time.json`): "
-                   f"{_minutes(demo['seconds'])} on a {machine.get('cores')}-core "
+                   f"{format_minutes(demo['seconds'])} on a {machine.get('cores')}-core "
                    f"{machine.get('cpu')}{kind} at commit {(demo.get('commit') or 'unknown')[:7]}{changes}: {verdict}."
                    + parts + demo_trials_markdown(trials or []))
 

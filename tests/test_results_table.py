@@ -573,6 +573,20 @@ def test_make_demo_s_wall_time_is_recorded_with_its_machine_and_read_against_the
                                      "repro_seconds": 1100.0})
     assert ("**over the 20-minute budget**. Of it, the install took 5 min 0 s and the `dvc repro` 18 min 20 s: "
             "**within the budget** on its own.") in text
+    # a `dvc repro` that found a stage up to date is no timing of the pipeline; a forced one in the same clone is
+    os.utime(tmp_path / "metrics/timing/evaluate.json", (started - 60, started - 60))
+    record_demo(["--started", str(started), "--repro-started", str(started + 200.0)])
+    forced_started = time.time() - 1300.0
+    os.utime(tmp_path / "metrics/timing/evaluate.json")  # both timed stages ran in the forced run
+    os.utime(tmp_path / "metrics/timing/train_teacher.json")
+    both = record_demo(["--forced-started", str(forced_started)])
+    assert not both["complete"] and both["forced_repro"]["complete"] and not both["forced_repro"]["within_budget"]
+    assert json.loads((tmp_path / "metrics/demo_time.json").read_text()) == both
+    text = stage_times_markdown({}, both)
+    assert "a partial run (1 of 2 timed stages ran), not the budget's figure" in text
+    assert "the `dvc repro`, with 1 timed stage(s) found up to date, " in text
+    assert "A forced `dvc repro -f evaluate` of the same clone right after, every stage run: 21 min 4" in text
+    assert "**over the budget** on its own" in text
     # a stage that was up to date wrote no timing file this run: not a timing of the demo
     os.utime(tmp_path / "metrics/timing/evaluate.json", (started - 60, started - 60))
     partial = record_demo(["--started", str(started)])
@@ -737,6 +751,9 @@ def test_training_noise_compares_two_seeds_on_the_same_clips_with_the_spread_ove
     assert noise["seed_sd"] == round(float(np.sqrt(0.2 ** 2 / 2)), 4)  # one pair: |0.1 - 0.3| / sqrt(2)
     assert noise["draw_sd"] == round(float(np.std([0.1, 0.4, -0.1], ddof=1)), 4) and noise["draws_of_full"] == 3
     assert training_noise({"full": results["full"]}, [("crychic_fused", "late_fusion")]) == {}
+    results["full"][0]["clips_digest"], results["full_seed2"][0]["clips_digest"] = "0" * 16, "1" * 16
+    with pytest.raises(ValueError, match="full_seed2 and full on draw 0 scored different test clips"):
+        training_noise(results, [("crychic_fused", "late_fusion")])  # other clips: no seed-to-seed difference
 
 
 # A carry-over as abl7 had one (abl8 carries nothing): this prefix's `full` on draw 1 read from the earlier one's.

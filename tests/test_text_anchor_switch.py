@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from crychic.evaluation.evaluate import kept_checkpoints, test_figures as score_on_test
-from crychic.evaluation.methods import COMPARISONS
+from crychic.evaluation.methods import COMPARISONS, TRAINED_CHECKPOINTS
 from pipeline.ablations import RESEARCH_PROFILE
 from conftest import PROJECT_ROOT
 from stages import train_text
@@ -62,6 +62,11 @@ def test_evaluate_leaves_out_the_claims_of_a_model_that_did_not_train(tmp_path):
     assert "crychic_text - crychic_posefree" not in figures["comparisons"]
     assert set(figures["comparisons"]) == {f"{a} - {b}" for a, b in COMPARISONS if not a.startswith("crychic_text")}
     (tmp_path / "train_text.json").write_text(json.dumps({"enabled": False, "epochs": 0}))
+    with pytest.raises(FileNotFoundError, match=r"train_teacher\.json: the train_teacher stage's metrics"):
+        kept_checkpoints(tmp_path)  # a stage that wrote nothing is not a model without a kept epoch
+    for stage in TRAINED_CHECKPOINTS.values():
+        if stage != "train_text":
+            (tmp_path / f"{stage}.json").write_text(json.dumps({"best_epoch": 0, "epochs": 1, "val_top1": 0.5}))
     (tmp_path / "train_joint.json").write_text(json.dumps({"best_epoch": 2, "epochs": 5, "val_top1": 0.5}))
     del logits["teacher"]  # a model that is not a research arm's must not go missing quietly
     with pytest.raises(KeyError, match="teacher"):

@@ -83,6 +83,8 @@ def _keypoint_baseline(name: str, about: str, data: tuple[str, ...] = ("data/key
                             *extra_params, "train.device", "train.batch_size"))
 
 
+# Every network `evaluate` loads: a checkpoint and a metrics file each (its kept epoch), both among its deps.
+_NETWORKS = ("teacher", "student", "joint", "text", "rgb_only", "gcn", "msg3d", "sta_lstm", "i3d")
 _STAGE_LIST = (
     Stage("ingest", "videos (or the synthetic generator) -> one manifest of samples, splits and labels",
           params=("data.source", "data.root", "data.seed", "data.probe_videos", "data.synthetic", "data.ntu",
@@ -154,12 +156,9 @@ _STAGE_LIST = (
                   "evaluate.throughput_batch", "evaluate.bootstrap_resamples", "loss.contrastive_weight",
                   "research.deployment_framing", "research.text_anchor"),
           data=("data/heatmaps", "data/rgb", "data/rgb_framed", "data/keypoints", "data/clips", _MANIFEST,
-                *(f"models/{name}.pt" for name in ("teacher", "student", "joint", "text", "rgb_only", "gcn", "msg3d",
-                                                   "sta_lstm", "i3d")),
-                "models/colour_cue",
+                *(f"models/{name}.pt" for name in _NETWORKS), "models/colour_cue",
                 # every training stage's metrics: the epochs it kept (evaluate's kept_checkpoints), the colour cue's figures
-                *(f"metrics/train_{name}.json" for name in ("teacher", "student", "joint", "text", "rgb_only", "gcn",
-                                                           "msg3d", "sta_lstm", "i3d", "colour_cue"))),
+                *(f"metrics/train_{name}.json" for name in (*_NETWORKS, "colour_cue"))),
           code=(*_TRAINING_CODE[:7], "crychic/rgb/decode.py", *_TRAINING_CODE[7:], "crychic/training/baselines.py", *_TRAINING_TAIL, "crychic/keypoints/mediapipe_pose.py",
                 "crychic/heatmaps", "crychic/evaluation", "crychic/sources/synthetic/__init__.py",
                 "crychic/sources/synthetic/classes.py"),

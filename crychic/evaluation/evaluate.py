@@ -203,11 +203,15 @@ def choices_on_val(val: dict, val_split: str, label_names: list[str], groups: di
 
 
 def kept_checkpoints(train_metrics: str | Path) -> dict:
-    """The epoch each training stage kept by its val score (stage 3's pose-free student by its own)."""
+    """The epoch each training stage kept by its val score (stage 3's pose-free student by its own). Every
+    training stage writes its metrics file (a research arm switched off, a marker saying so), so a missing
+    one is an error, not a model without a kept epoch."""
     checkpoints = {}
     for name, stage in TRAINED_CHECKPOINTS.items():
         path = Path(train_metrics) / f"{stage}.json"
-        figures = json.loads(path.read_text()) if path.is_file() else {}
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: the {stage} stage's metrics (its kept epoch) are missing: run it first")
+        figures = json.loads(path.read_text())
         if figures.get("enabled") is False:  # a research arm switched off (train_text's marker)
             continue
         checkpoints[name] = {"kept_epoch": None if figures.get("best_epoch") is None else figures["best_epoch"] + 1,
