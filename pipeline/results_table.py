@@ -659,7 +659,7 @@ def sweep_findings_markdown(ablations: dict) -> str:
                  f"shown lower: {', '.join(moved['lower'])}" if moved["lower"] else "",
                  f"no difference shown: {', '.join(moved['none'])}" if moved["none"] else "",
                  f"one draw, not read (a verdict needs two or more): {', '.join(moved['unread'])}" if moved["unread"] else "",
-                 f"identical on every draw (those stages read none of the variant's params, so DVC reused them): "
+                 f"identical on every draw (those stages read none of the variant's params: DVC reused them, or they trained again to the same predictions): "
                  f"{', '.join(moved['identical'])}" if moved["identical"] else ""]
         basis = bases.pop() if len(bases) == 1 else f"{WIDENED} where those reach past it" if bases else ""
         lines.append(f"- **`{variant}` - `full`** ({_draws(draws)}"
