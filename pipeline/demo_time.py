@@ -74,8 +74,8 @@ def record_forced_repro(out: str | Path, started: float, ended: float | None = N
     record as `forced_repro`, beside the install's seconds, which the forced run does not repeat."""
     demo = json.loads(Path(out).read_text())
     timing = record(started, ended, timing_dir)
-    demo["forced_repro"] = {key: timing[key] for key in ("seconds", "timed_stages_run", "timed_stages", "complete")}
-    demo["forced_repro"]["within_budget"] = timing["seconds"] <= BUDGET_SECONDS
+    demo["forced_repro"] = {key: timing[key] for key in ("seconds", "timed_stages_run", "timed_stages", "complete",
+                                                         "within_budget")}
     write_json(out, demo)
     forced = demo["forced_repro"]
     print(f"[demo] forced `dvc repro`: {format_minutes(forced['seconds'])}, "
