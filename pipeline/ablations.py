@@ -31,8 +31,9 @@ classes, the motion group apart from the object groups).
 
 The sweep runs in the research profile (`RESEARCH_PROFILE`): three times the test subjects and twice
 the val subjects of the default (scored only, so cheap: per-draw noise is mostly the test clips),
-the keypoint baselines cut to one epoch and the end-to-end timing skipped (no claim of the sweep
-reads them; the default pipeline measures them).
+every trained network at the epoch rule's epochs (the default profile, the demo, trains each for half
+of them: `pipeline.epoch_rule`), the keypoint baselines cut to one epoch and the end-to-end timing
+skipped (no claim of the sweep reads them; the default pipeline measures them).
 The designs of issue 23 (`DESIGNS`) are variants too; `pipeline.designs` picks among them on val
 by the rule written there before any of them ran.
 """
@@ -53,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from crychic.core.atomic_write import write_json
+from pipeline.epoch_rule import rule_epochs
 
 VARIANTS: dict[str, list[str]] = {
     "full": [],
@@ -130,10 +132,15 @@ VARIANTS[HOLDOUT_VARIANT] = []
 # The method's two headline claims, read inside every variant (its own rgb_only and late fusion).
 HEADLINE_CLAIMS = [("crychic_fused", "late_fusion"), ("crychic_posefree", "rgb_only"), ("student_guided", "rgb_only")]
 # What every sweep experiment runs on top of its variant (see the module docstring): 16 train, 10
-# val and 30 test subjects (384 / 240 / 720 clips), keypoint baselines at one epoch, no timing.
+# val and 30 test subjects (384 / 240 / 720 clips), every trained network at the epoch rule's epochs
+# (params.yaml, the demo, trains each for a fraction of them: pipeline.epoch_rule), the keypoint baselines
+# at one epoch, no timing.
+_KEYPOINT_BASELINES_CUT = ["gcn.epochs=1", "msg3d.epochs=1", "sta_lstm.epochs=1"]
 RESEARCH_PROFILE = ["data.synthetic.num_subjects=56", "data.synthetic.val_subjects=10",
-                    "data.synthetic.test_subjects=30", "data.synthetic.clips_per_subject=2", "gcn.epochs=1",
-                    "msg3d.epochs=1", "sta_lstm.epochs=1", "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1",
+                    "data.synthetic.test_subjects=30", "data.synthetic.clips_per_subject=2",
+                    *(f"{key}={epochs}" for key, epochs in rule_epochs().items()
+                      if not any(cut.startswith(f"{key}=") for cut in _KEYPOINT_BASELINES_CUT)),
+                    *_KEYPOINT_BASELINES_CUT, "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1",
                     "research.text_anchor=true"]
 # `--profile default`: the default data sizes (a quick sweep, or a test of the command), no timing either.
 PROFILES = {"research": RESEARCH_PROFILE, "default": ["evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]}
@@ -196,13 +203,19 @@ def parse_experiment_name(name: str, profile: str = "research") -> tuple[str, in
 
 
 def overrides(variant: str, draw: int, params: dict, profile: str = "research") -> list[str]:
-    joint_epochs = sum(int(params["train"][s]["epochs"]) for s in ("student", "joint"))
+    """The experiment's `-S` settings: its draw, its variant's settings, then the profile's settings
+    that the variant leaves alone (a variant's own value wins, as single_stage's `train.joint.epochs`)."""
+    in_profile = dict(item.split("=", 1) for item in PROFILES[profile])
+    joint_epochs = sum(int(in_profile.get(f"train.{s}.epochs", params["train"][s]["epochs"]))
+                       for s in ("student", "joint"))  # the student's stage-2 + stage-3 epochs in this profile
     scaled_lr = {f"student_lr_x{name}": f"{float(params['train']['student']['lr']) * scale:.6g}"
                  for name, scale in RGB_LR_SCALES.items()} if variant in RGB_LR_CANDIDATES else {}  # I3D's candidates
     values = [item.format(single_stage_epochs=joint_epochs, reseed=draw + RESEED_OFFSET, **scaled_lr)
               for item in VARIANTS[variant]]
     reseeded = any(value.startswith("seed=") for value in values)  # the variant's own training seed
-    return [f"data.seed={draw}", *([] if reseeded else [f"seed={draw}"]), *values, *PROFILES[profile]]
+    own = {value.split("=", 1)[0] for value in values}
+    profile_rest = [item for item in PROFILES[profile] if item.split("=", 1)[0] not in own]
+    return [f"data.seed={draw}", *([] if reseeded else [f"seed={draw}"]), *values, *profile_rest]
 
 
 def _dvc() -> str:

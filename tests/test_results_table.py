@@ -189,6 +189,8 @@ def test_the_framed_fused_model_is_paired_with_the_box_crop_late_fusion_of_the_s
 
 
 def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
+    from pipeline.epoch_rule import rule_epochs
+
     params = {"train": {"teacher": {"epochs": 20}, "student": {"epochs": 20}, "joint": {"epochs": 8}}}
     assert overrides("full", 1, params) == ["data.seed=1", "seed=1", *RESEARCH_PROFILE]
     assert "evaluate.end_to_end_clips=0" in RESEARCH_PROFILE and "data.synthetic.test_subjects=30" in RESEARCH_PROFILE
@@ -197,7 +199,15 @@ def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     assert experiment_name("full", 0, "default") == f"{QUEUE_PREFIX}-default-full-d0"
     assert "loss.contrastive_weight=0.0" in overrides("no_contrastive", 0, params)
     assert "model.multiscale=false" in overrides("no_multiscale", 0, params)
-    assert "train.joint.epochs=28" in overrides("single_stage", 0, params)
+    # single_stage gets the student's stage-2 + stage-3 epochs of its profile, and its value is the only one:
+    # the research profile's (the epoch rule's, 38 + 11), the default profile's (params.yaml's, 20 + 8)
+    rule = rule_epochs()
+    single = [item for item in overrides("single_stage", 0, params) if item.startswith("train.joint.epochs=")]
+    assert single == [f"train.joint.epochs={rule['train.student.epochs'] + rule['train.joint.epochs']}"]
+    assert "train.joint.epochs=28" in overrides("single_stage", 0, params, "default")
+    # every trained network at the rule's epochs in the research profile, the keypoint baselines at one
+    assert f"train.teacher.epochs={rule['train.teacher.epochs']}" in RESEARCH_PROFILE
+    assert "gcn.epochs=1" in RESEARCH_PROFILE and f"gcn.epochs={rule['gcn.epochs']}" not in RESEARCH_PROFILE
     # A second training seed on the same data draw: the data seed stays, the training seed alone moves.
     assert overrides("full_seed2", 2, params) == ["data.seed=2", "seed=1002", *RESEARCH_PROFILE]
     assert experiment_name("no_attention_transfer", 2) == f"{QUEUE_PREFIX}-no-attention-transfer-d2" and QUEUE_PREFIX.startswith("abl")
