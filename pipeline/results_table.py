@@ -29,8 +29,9 @@ import sys
 from pathlib import Path
 
 from crychic.evaluation.methods import METHODS
-from pipeline.ablations import FRAMED, FRAMED_METHOD, FRAMED_RGB_RATES
+from pipeline.ablations import FRAMED, FRAMED_METHOD, FRAMED_RGB_RATES, TOP1_COLUMNS
 from pipeline.framed_rate_choice import control_of
+from pipeline.epoch_rule import DEMO_FRACTION
 from pipeline.demo_time import format_minutes
 from pipeline.dvc_yaml import stage_table_markdown
 
@@ -977,19 +978,36 @@ def headline_markdown(evaluate: dict, timing: dict | None = None, ablations: dic
     made the figures, and each of `HEADLINE_CLAIMS` with its verdict, read as in the report (the
     interval over the sweep's draws where there is one, else the test split's)."""
     models = evaluate["models"]
-    lines = ["| method | needs at test time | test top-1 % | 95 % CI |", "|---|---|---|---|"]
+    # beside the demo's one run, `full` of the sweep (every network trained to the epoch rule), over its draws
+    column_of = {model: column for column, model in TOP1_COLUMNS.items()}
+    full = ((ablations or {}).get("variants") or {}).get("full") or {}
+    over_draws = {name: full[column_of[name]] for name in HEADLINE_METHODS
+                  if column_of.get(name) in full and "mean" in full[column_of[name]]}
+    header = "| method | needs at test time | demo: test top-1 % | 95 % CI |"
+    if over_draws:
+        header += f" sweep: mean test top-1 % over {len(full['draws'])} draws | 95 % interval |"
+    lines = [header, "|---" * (header.count("|") - 1) + "|"]
     for name in HEADLINE_METHODS:
         if name in models:
             method = METHODS.get(name)
-            lines.append(f"| `{name}`: {method.description if method else name} | {method.modality if method else ''} "
-                         f"| {_pct(models[name]['top1'])} | {_interval(models[name].get('top1_ci95'))} |")
+            row = (f"| `{name}`: {method.description if method else name} | {method.modality if method else ''} "
+                   f"| {_pct(models[name]['top1'])} | {_interval(models[name].get('top1_ci95'))} |")
+            if over_draws:
+                sweep = over_draws.get(name)
+                row += f" {_pct(sweep['mean'])} | {_interval(sweep.get('ci95'))} |" if sweep else " | |"
+            lines.append(row)
     device = (timing or {}).get("device")
     lines += ["", f"{evaluate['samples']} {evaluate['split']} clips"
               + (f" of `data.source: {source}`" if source else "")
-              + ", one training run of `make demo` (`dvc repro` with the committed `params.yaml`)"
+              + ", one training run of `make demo` (`dvc repro` with the committed `params.yaml`: the demo profile, every "
+              f"network at {DEMO_FRACTION:g} x its epoch rule's epochs, not converged; the claims over draws train to the rule's)"
               + (f" on {device.upper() if device == 'cpu' else device}" if device else "")
               + ", each model scored once by `evaluate` (`metrics/evaluate.json`; the machine and the stage times "
-              f"are in the report); 95 % CI: bootstrap over the test clips; chance {_pct(evaluate['chance_top1'])} %."]
+              f"are in the report); 95 % CI: bootstrap over the test clips; chance {_pct(evaluate['chance_top1'])} %."
+              + (f" The sweep's columns: `full` in the research profile, every network at its epoch rule's epochs, "
+                 + (f"{clips} test clips a draw " if (clips := _sweep_clips(ablations or {})) else "")
+                 + "(`metrics/ablations.json`), 95 % interval from a "
+                 f"hierarchical bootstrap over draws, then clips." if over_draws else "")]
     comparisons, claims = evaluate.get("comparisons") or {}, (ablations or {}).get("claims") or {}
     clips = _sweep_clips(ablations or {})
     if any(claim in comparisons or claim in claims for claim in HEADLINE_CLAIMS):
@@ -1165,21 +1183,24 @@ def stage3_markdown(schedule: dict) -> str:
 
 def epoch_rule_markdown(rule: dict) -> str:
     """`metrics/epoch_rule.json` (`python -m pipeline.epoch_rule`): each network's epochs before, where its
-    calibration val curve plateaus (its epochs now), and the curve's best 3-epoch running mean."""
-    lines = ["| network | params key | epochs before | calibration epochs | plateau epoch (epochs now) | "
-             "val top-1 % at the plateau's window / best window |", "|---|---|---|---|---|---|"]
-    from pipeline.epoch_rule import running_means  # the rule's own windows, not a second copy
+    calibration val curve plateaus (the sweep's epochs; the demo's are a fraction of them), and the curve's
+    best 3-epoch running mean."""
+    lines = ["| network | params key | epochs before | calibration epochs | plateau epoch (the sweep's epochs) | "
+             "the demo's epochs | val top-1 % at the plateau's window / best window |", "|---|---|---|---|---|---|---|"]
+    from pipeline.epoch_rule import demo_epochs, running_means  # the rule's own windows, not a second copy
 
     for name, n in rule["networks"].items():
         means, window = running_means(n["val_top1"])
         at = means[n["plateau_epoch"] - window]
+        demo = demo_epochs({"epochs": n["plateau_epoch"]})["epochs"]
         lines.append(f"| `{name}` | `{n['params_key']}` | {n['before']} | {n['calibration_epochs']} | "
-                     f"**{n['plateau_epoch']}** | {100 * at:.1f} / {100 * max(means):.1f} |")
+                     f"**{n['plateau_epoch']}** | {demo} | {100 * at:.1f} / {100 * max(means):.1f} |")
     machine = rule.get("machine") or {}
     trained = (f", trained on {machine['cpu']} (family {machine.get('family', '?')}, model {machine.get('model', '?')})"
                if machine.get("cpu") else "")
     lines += ["", f"Rule: {rule['rule']}. Calibration experiment `{rule['experiment']}` (the default draw's val split, "
-              f"one run{trained})."]
+              f"one run{trained}). The sweep's research profile trains every network to its plateau epoch; the "
+              f"default profile, the demo, for {DEMO_FRACTION:g} x it, rounded up (`params.yaml`)."]
     return "\n".join(lines)
 
 

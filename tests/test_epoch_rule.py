@@ -64,7 +64,7 @@ def test_the_report_block_shows_each_networks_epochs_before_and_after():
             "networks": {"rgb_only": {"params_key": "train.rgb_only.epochs", "before": 4, "calibration_epochs": 8,
                                       "plateau_epoch": 6, "val_top1": [0.1, 0.2, 0.4, 0.5, 0.6, 0.7, 0.7, 0.7]}}}
     block = epoch_rule_markdown(rule)
-    assert "| `rgb_only` | `train.rgb_only.epochs` | 4 | 8 | **6** | 60.0 / 70.0 |" in block
+    assert "| `rgb_only` | `train.rgb_only.epochs` | 4 | 8 | **6** | 3 | 60.0 / 70.0 |" in block
     assert "CPU X (family 6, model ?)" in block and "the rule" in block
 
 

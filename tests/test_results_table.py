@@ -713,6 +713,15 @@ def test_headline_shows_crychic_beside_the_baselines_it_must_beat_with_the_verdi
     fused = next(line for line in text.splitlines() if "`crychic_fused - late_fusion`" in line)
     assert "**not supported**" in fused and "-3.3 [-7.5, +0.8] on this test split" in fused
     assert "-6.0 [-8.5, -3.5] over 3 data draws of the ablation sweep" in fused and "t interval over draws" in fused
+    # the sweep's `full` beside the demo's run: its mean over draws and interval, a blank where it has no column
+    sweep["variants"] = {"full": {"draws": [0, 1, 2], "rgb_only": {"mean": 0.734, "ci95": [0.707, 0.765]},
+                                  "late_fusion": {"mean": 0.833, "ci95": [0.788, 0.879]}}}
+    beside = [line for line in headline_markdown(evaluate, ablations=sweep).splitlines() if line.startswith("|")]
+    assert beside[0].endswith("| sweep: mean test top-1 % over 3 draws | 95 % interval |")
+    assert beside[1] == "|---" * 6 + "|"
+    assert next(row for row in beside if row.startswith("| `rgb_only`")).endswith("| 73.4 | [70.7, 76.5] |")
+    assert next(row for row in beside if row.startswith("| `teacher`")).endswith("| | |")
+    assert "| 95 % interval |" not in text  # no `full` in the sweep: the demo's columns alone
     # no sweep: the verdict reads the test split's interval; a claim without figures is left out
     alone = headline_markdown(_evaluate_metrics())
     assert "**supported**" not in alone and "crychic_posefree - rgb_only" not in alone
