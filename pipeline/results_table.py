@@ -433,7 +433,8 @@ def claim_markdown(claim: str, test: dict | None, over_draws: dict | None) -> st
         parts.append(text)
     else:
         ci = (test or {}).get("ci95")
-        basis = "not in the sweep: one run, the test split's bootstrap over clips"
+        basis = ("not in the sweep: one run of the demo, unconverged networks, the test split's bootstrap over "
+                 "clips")
     word = verdict(ci, direction) if direction else reading(ci, f"`{a}`", f"`{b}`")
     return f"- **{statement}: {word}** ({basis}). `{claim}`, points: " + "; ".join(parts) + "."
 
@@ -454,7 +455,8 @@ def _findings_scope(evaluate: dict, ablations: dict) -> str:
     full = (ablations.get("variants") or {}).get("full") or {}
     clips = _sweep_clips(ablations)
     scope = (f"Each claim below is a paired difference on the same clips: on this page's test split "
-             f"(`metrics/evaluate.json`, {evaluate['samples']} clips, one training run; interval: bootstrap over "
+             f"(`metrics/evaluate.json`, {evaluate['samples']} clips, one training run of the demo, every network at "
+             f"{DEMO_FRACTION:g} x its epoch rule's epochs: unconverged, and not evidence; interval: bootstrap over "
              "the clips)")
     if ablations.get("claims") or {}:
         draws = full.get("draws") or []
@@ -1019,7 +1021,8 @@ def headline_markdown(evaluate: dict, timing: dict | None = None, ablations: dic
         statement, direction = CLAIM_STATEMENTS[claim]
         figures = []
         if test:
-            figures.append(f"{_signed(test['difference'])} {_interval(test['ci95'], signed=True)} on this test split")
+            figures.append(f"{_signed(test['difference'])} {_interval(test['ci95'], signed=True)} on this test split "
+                           "(the demo's unconverged run)")
         if over_draws:
             ci, basis = draw_interval(over_draws)
             n = over_draws["draws"]

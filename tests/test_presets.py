@@ -32,6 +32,11 @@ def test_ntu_preset_uses_the_published_teacher():
     # PYSKL's schedule length: pinned in the preset, since params.yaml's demo trains half the epoch rule's epochs
     effective = {**flatten(yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())), **flatten(preset)}
     assert effective["train.teacher.epochs"] == 24
+    # the keypoint baselines at the synthetic benchmark's rule epochs, not the demo's half of them
+    from pipeline.epoch_rule import rule_epochs
+
+    assert {key: effective[key] for key in ("gcn.epochs", "msg3d.epochs", "sta_lstm.epochs")} == \
+        {key: value for key, value in rule_epochs().items() if key in ("gcn.epochs", "msg3d.epochs", "sta_lstm.epochs")}
 
 
 def test_a_preset_holds_only_what_differs_from_the_defaults():

@@ -496,7 +496,7 @@ def test_findings_fall_back_to_the_hierarchical_interval_and_show_groups():
     assert "per class group, mean over draws and t interval: motion +25.0 [+13.0, +37.0], at_desk +0.0 –" in text
     # no sweep at all: the test split's interval only, said so
     alone = findings_markdown(_evaluate_metrics())
-    assert "(not in the sweep: one run, the test split's bootstrap over clips)" in alone and "over 3 draws" not in alone
+    assert "(not in the sweep: one run of the demo, unconverged networks, the test split's bootstrap over clips)" in alone and "over 3 draws" not in alone
 
 
 def test_verdicts_need_the_whole_interval_on_the_claimed_side():
