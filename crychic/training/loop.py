@@ -429,8 +429,8 @@ def stage_settings(stage: str, train_params: dict) -> dict:
 
 
 def stage_epochs(stage: str, train_params: dict) -> int:
-    """Epochs of a stage. The RGB-only baseline has its own (`train.rgb_only.epochs`): every network's
-    epochs follow where its own val curve plateaus (`pipeline.epoch_rule`), not the student's."""
+    """Epochs of a stage. The RGB-only baseline has its own (`train.rgb_only.epochs`): every network
+    trains for the epochs where its own val curve plateaus (`pipeline.epoch_rule`), not the student's."""
     if stage == "rgb_only":
         return int(train_params["rgb_only"]["epochs"])
     return int(train_params[SETTINGS[stage]]["epochs"])
