@@ -135,13 +135,11 @@ HEADLINE_CLAIMS = [("crychic_fused", "late_fusion"), ("crychic_posefree", "rgb_o
 # val and 30 test subjects (384 / 240 / 720 clips), every trained network at the epoch rule's epochs
 # (params.yaml, the demo, trains each for a fraction of them: pipeline.epoch_rule), the keypoint baselines
 # at one epoch, no timing.
-_KEYPOINT_BASELINES_CUT = ["gcn.epochs=1", "msg3d.epochs=1", "sta_lstm.epochs=1"]
+_RESEARCH_EPOCHS = {**rule_epochs(), "gcn.epochs": 1, "msg3d.epochs": 1, "sta_lstm.epochs": 1}
 RESEARCH_PROFILE = ["data.synthetic.num_subjects=56", "data.synthetic.val_subjects=10",
                     "data.synthetic.test_subjects=30", "data.synthetic.clips_per_subject=2",
-                    *(f"{key}={epochs}" for key, epochs in rule_epochs().items()
-                      if not any(cut.startswith(f"{key}=") for cut in _KEYPOINT_BASELINES_CUT)),
-                    *_KEYPOINT_BASELINES_CUT, "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1",
-                    "research.text_anchor=true"]
+                    *(f"{key}={epochs}" for key, epochs in _RESEARCH_EPOCHS.items()),
+                    "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1", "research.text_anchor=true"]
 # `--profile default`: the default data sizes (a quick sweep, or a test of the command), no timing either.
 PROFILES = {"research": RESEARCH_PROFILE, "default": ["evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]}
 # The claims a sweep reads (the keypoint baselines' comparison is the default pipeline's alone).
