@@ -29,7 +29,7 @@ first: the per-draw differences, how many draws agree, and a Student-t interval 
 (`t_ci95`), overall and per class group (`groups`: per-class top-1 averaged over the group's
 classes, the motion group apart from the object groups).
 
-The sweep runs in the research profile (`RESEARCH_PROFILE`): three times the test subjects and twice
+The sweep runs in the research profile (`research_profile`): three times the test subjects and twice
 the val subjects of the default (scored only, so cheap: per-draw noise is mostly the test clips),
 every trained network at the epoch rule's epochs (the default profile, the demo, trains each for half
 of them: `pipeline.epoch_rule`), the keypoint baselines cut to one epoch and the end-to-end timing
@@ -131,17 +131,32 @@ HOLDOUT_VARIANT = "holdout"
 VARIANTS[HOLDOUT_VARIANT] = []
 # The method's two headline claims, read inside every variant (its own rgb_only and late fusion).
 HEADLINE_CLAIMS = [("crychic_fused", "late_fusion"), ("crychic_posefree", "rgb_only"), ("student_guided", "rgb_only")]
-# What every sweep experiment runs on top of its variant (see the module docstring): 16 train, 10
-# val and 30 test subjects (384 / 240 / 720 clips), every trained network at the epoch rule's epochs
-# (params.yaml, the demo, trains each for a fraction of them: pipeline.epoch_rule), the keypoint baselines
-# at one epoch, no timing.
-_RESEARCH_EPOCHS = {**rule_epochs(), "gcn.epochs": 1, "msg3d.epochs": 1, "sta_lstm.epochs": 1}
-RESEARCH_PROFILE = ["data.synthetic.num_subjects=56", "data.synthetic.val_subjects=10",
-                    "data.synthetic.test_subjects=30", "data.synthetic.clips_per_subject=2",
-                    *(f"{key}={epochs}" for key, epochs in _RESEARCH_EPOCHS.items()),
-                    "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1", "research.text_anchor=true"]
+
+
+def research_profile() -> list[str]:
+    """What every sweep experiment runs on top of its variant (see the module docstring): 16 train, 10
+    val and 30 test subjects (384 / 240 / 720 clips), every trained network at the epoch rule's epochs
+    (params.yaml, the demo, trains each for a fraction of them: pipeline.epoch_rule), the keypoint baselines
+    at one epoch, no timing. Read from metrics/epoch_rule.json when asked, not when this module is imported."""
+    epochs = {**rule_epochs(), "gcn.epochs": 1, "msg3d.epochs": 1, "sta_lstm.epochs": 1}
+    return ["data.synthetic.num_subjects=56", "data.synthetic.val_subjects=10",
+            "data.synthetic.test_subjects=30", "data.synthetic.clips_per_subject=2",
+            *(f"{key}={value}" for key, value in epochs.items()),
+            "evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1", "research.text_anchor=true"]
+
+
 # `--profile default`: the default data sizes (a quick sweep, or a test of the command), no timing either.
-PROFILES = {"research": RESEARCH_PROFILE, "default": ["evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]}
+DEFAULT_PROFILE = ["evaluate.end_to_end_clips=0", "evaluate.latency_repeats=1"]
+PROFILE_NAMES = ("research", "default")
+
+
+def profile_settings(profile: str) -> list[str]:
+    """The `-S` settings of a sweep profile (`PROFILE_NAMES`)."""
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"unknown sweep profile {profile!r}: expected one of {PROFILE_NAMES}")
+    return research_profile() if profile == "research" else list(DEFAULT_PROFILE)
+
+
 # The claims a sweep reads (the keypoint baselines' comparison is the default pipeline's alone).
 SWEEP_COMPARISONS_SKIPPED = {("msg3d", "gcn")}
 TOP1_COLUMNS = {  # table column -> model in metrics/evaluate.json (and in the predictions file)
@@ -203,7 +218,8 @@ def parse_experiment_name(name: str, profile: str = "research") -> tuple[str, in
 def overrides(variant: str, draw: int, params: dict, profile: str = "research") -> list[str]:
     """The experiment's `-S` settings: its draw, its variant's settings, then the profile's settings
     that the variant leaves alone (a variant's own value wins, as single_stage's `train.joint.epochs`)."""
-    in_profile = dict(item.split("=", 1) for item in PROFILES[profile])
+    settings = profile_settings(profile)
+    in_profile = dict(item.split("=", 1) for item in settings)
     joint_epochs = sum(int(in_profile.get(f"train.{s}.epochs", params["train"][s]["epochs"]))
                        for s in ("student", "joint"))  # the student's stage-2 + stage-3 epochs in this profile
     scaled_lr = {f"student_lr_x{name}": f"{float(params['train']['student']['lr']) * scale:.6g}"
@@ -212,7 +228,7 @@ def overrides(variant: str, draw: int, params: dict, profile: str = "research") 
               for item in VARIANTS[variant]]
     reseeded = any(value.startswith("seed=") for value in values)  # the variant's own training seed
     own = {value.split("=", 1)[0] for value in values}
-    profile_rest = [item for item in PROFILES[profile] if item.split("=", 1)[0] not in own]
+    profile_rest = [item for item in settings if item.split("=", 1)[0] not in own]
     return [f"data.seed={draw}", *([] if reseeded else [f"seed={draw}"]), *values, *profile_rest]
 
 
@@ -665,7 +681,7 @@ def recorded_experiments(path: str, prefix: str = QUEUE_PREFIX) -> dict[str, dic
     recorded = json.loads(path.read_text()).get("experiments", {}) if path.is_file() else {}
     # Only this revision's (an earlier prefix's experiments trained other networks), and only the research
     # profile's: another profile's (`abl8-default-*`) has other data sizes.
-    others = tuple(f"{prefix}-{profile}-" for profile in PROFILES if profile != "research")
+    others = tuple(f"{prefix}-{profile}-" for profile in PROFILE_NAMES if profile != "research")
     return {name: entry for name, entry in recorded.items() if name.startswith(f"{prefix}-") and not name.startswith(others)}
 
 
@@ -725,7 +741,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--draws", nargs="+", type=int, default=[0, 1, 2],
                         help="data draws: data.seed and seed together")
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--profile", default="research", choices=list(PROFILES),
+    parser.add_argument("--profile", default="research", choices=PROFILE_NAMES,
                         help="research: the sweep's data sizes (module docstring); default: params.yaml's")
     parser.add_argument("--out", default="metrics/ablations.json")
     parser.add_argument("--table-only", action="store_true", help="do not run anything; collect finished experiments")

@@ -72,7 +72,7 @@ def test_the_demo_trains_every_network_for_the_same_fraction_of_the_rules_epochs
     """params.yaml (the demo) holds `DEMO_FRACTION` of each network's rule epochs, rounded up, and the
     research profile every claim is read from trains the method's networks to the rule's own."""
     from crychic.core.params import flatten, load_params
-    from pipeline.ablations import RESEARCH_PROFILE
+    from pipeline.ablations import research_profile
     from pipeline.epoch_rule import DEMO_FRACTION, demo_epochs, rule_epochs
 
     rule = rule_epochs()
@@ -82,4 +82,4 @@ def test_the_demo_trains_every_network_for_the_same_fraction_of_the_rules_epochs
     assert demo_epochs({"a": 43, "b": 1}, 0.5) == {"a": 22, "b": 1} and 0 < DEMO_FRACTION <= 1
     for key in ("train.teacher.epochs", "train.student.epochs", "train.joint.epochs", "train.rgb_only.epochs",
                 "i3d.epochs"):
-        assert f"{key}={rule[key]}" in RESEARCH_PROFILE
+        assert f"{key}={rule[key]}" in research_profile()

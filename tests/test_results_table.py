@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from pipeline.ablations import (CARRIED_PREFIX, RESEARCH_PROFILE, QUEUE_PREFIX, claims_over_draws, clips_digest,
+from pipeline.ablations import (CARRIED_PREFIX, QUEUE_PREFIX, claims_over_draws, clips_digest, research_profile,
                                 experiment_name, framed_fused_against_box_late, overrides, parse_experiment_name,
                                 summarise, variants_against_full)
 from pipeline.results_table import ablations_markdown, protocol_markdown, replace_between, results_markdown
@@ -192,8 +192,8 @@ def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     from pipeline.epoch_rule import rule_epochs
 
     params = {"train": {"teacher": {"epochs": 20}, "student": {"epochs": 20}, "joint": {"epochs": 8}}}
-    assert overrides("full", 1, params) == ["data.seed=1", "seed=1", *RESEARCH_PROFILE]
-    assert "evaluate.end_to_end_clips=0" in RESEARCH_PROFILE and "data.synthetic.test_subjects=30" in RESEARCH_PROFILE
+    assert overrides("full", 1, params) == ["data.seed=1", "seed=1", *research_profile()]
+    assert "evaluate.end_to_end_clips=0" in research_profile() and "data.synthetic.test_subjects=30" in research_profile()
     assert "model.guidance_source=teacher" in overrides("design_teacher_attention", 0, params)
     assert "data.synthetic.test_subjects=30" not in overrides("full", 0, params, "default")
     assert experiment_name("full", 0, "default") == f"{QUEUE_PREFIX}-default-full-d0"
@@ -206,10 +206,10 @@ def test_ablation_variants_switch_off_what_they_name_and_draw_new_data():
     assert single == [f"train.joint.epochs={rule['train.student.epochs'] + rule['train.joint.epochs']}"]
     assert "train.joint.epochs=28" in overrides("single_stage", 0, params, "default")
     # every trained network at the rule's epochs in the research profile, the keypoint baselines at one
-    assert f"train.teacher.epochs={rule['train.teacher.epochs']}" in RESEARCH_PROFILE
-    assert "gcn.epochs=1" in RESEARCH_PROFILE and f"gcn.epochs={rule['gcn.epochs']}" not in RESEARCH_PROFILE
+    assert f"train.teacher.epochs={rule['train.teacher.epochs']}" in research_profile()
+    assert "gcn.epochs=1" in research_profile() and f"gcn.epochs={rule['gcn.epochs']}" not in research_profile()
     # A second training seed on the same data draw: the data seed stays, the training seed alone moves.
-    assert overrides("full_seed2", 2, params) == ["data.seed=2", "seed=1002", *RESEARCH_PROFILE]
+    assert overrides("full_seed2", 2, params) == ["data.seed=2", "seed=1002", *research_profile()]
     assert experiment_name("no_attention_transfer", 2) == f"{QUEUE_PREFIX}-no-attention-transfer-d2" and QUEUE_PREFIX.startswith("abl")
     assert "i3d.model=i3d_r18_tiny_slow" in overrides("i3d_slow", 0, params)
     assert "train.student.warmup_epochs=0" in overrides("no_stage2_warmup", 0, params)

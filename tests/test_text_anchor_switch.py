@@ -15,7 +15,7 @@ import yaml
 
 from crychic.evaluation.evaluate import kept_checkpoints, test_figures as score_on_test
 from crychic.evaluation.methods import COMPARISONS, TRAINED_CHECKPOINTS
-from pipeline.ablations import RESEARCH_PROFILE
+from pipeline.ablations import research_profile
 from conftest import PROJECT_ROOT
 from stages import train_text
 
@@ -30,7 +30,7 @@ def _params(tmp_path, text_anchor: bool):
 
 def test_default_is_off_and_the_research_profile_turns_it_on():
     assert yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["research"]["text_anchor"] is False
-    assert "research.text_anchor=true" in RESEARCH_PROFILE
+    assert "research.text_anchor=true" in research_profile()
 
 
 def test_switched_off_the_stage_writes_markers_and_trains_nothing(tmp_path, capsys, monkeypatch):
