@@ -42,7 +42,7 @@ import yaml
 
 from crychic.core.atomic_write import write_json
 from pipeline import ablations
-from pipeline.results_table import CLAIM_STATEMENTS, VERDICT_DRAWS, draw_interval, verdict
+from pipeline.sweep_report import CLAIM_STATEMENTS, VERDICT_DRAWS, draw_interval, framed_claims, verdict
 
 
 def supported_claims(table: dict) -> dict[str, dict]:
@@ -70,8 +70,6 @@ def variant_claims(table: dict, variant: str) -> dict[str, dict]:
     (a D arm's against `rgb_only` at the rate val chose for the framing, as the report reads them)."""
     if variant == "full":
         return table.get("claims") or {}
-    from pipeline.results_table import framed_claims
-
     own = framed_claims(table).get(variant) or {}
     return {c: entry for c, entry in own.items() if c in FRAMED_CLAIMS} if variant in ablations.FRAMED else own
 

@@ -10,7 +10,8 @@ import pytest
 from pipeline.ablations import (CARRIED_PREFIX, QUEUE_PREFIX, claims_over_draws, clips_digest, research_profile,
                                 experiment_name, framed_fused_against_box_late, overrides, parse_experiment_name,
                                 summarise, variants_against_full)
-from pipeline.results_table import ablations_markdown, protocol_markdown, replace_between, results_markdown
+from pipeline.results_table import protocol_markdown, replace_between, results_markdown
+from pipeline.sweep_report import ablations_markdown
 from crychic.evaluation.methods import METHODS as MODEL_DESCRIPTIONS
 
 
@@ -466,7 +467,7 @@ def _sweep(t_ci95=None, groups=None) -> dict:
 
 
 def test_findings_quote_the_metrics_files_with_the_verdict_read_from_the_interval():
-    from pipeline.results_table import findings_markdown
+    from pipeline.sweep_report import findings_markdown
 
     text = findings_markdown(_evaluate_metrics(), _sweep(t_ci95=[0.07, 0.17]))
     line = next(line for line in text.splitlines() if "`crychic_fused - teacher`" in line)
@@ -482,7 +483,7 @@ def test_findings_quote_the_metrics_files_with_the_verdict_read_from_the_interva
 
 
 def test_findings_fall_back_to_the_hierarchical_interval_and_show_groups():
-    from pipeline.results_table import findings_markdown
+    from pipeline.sweep_report import findings_markdown
 
     # the committed file of an earlier sweep has no t interval: the verdict reads the hierarchical one
     text = findings_markdown(_evaluate_metrics(), _sweep())
@@ -500,7 +501,7 @@ def test_findings_fall_back_to_the_hierarchical_interval_and_show_groups():
 
 
 def test_verdicts_need_the_whole_interval_on_the_claimed_side():
-    from pipeline.results_table import reading, verdict
+    from pipeline.sweep_report import reading, verdict
 
     assert verdict([0.01, 0.2]) == "supported" and verdict([0.0, 0.2]) == "not supported"
     assert verdict([-0.3, -0.1]) == "not supported" and verdict([-0.3, -0.1], direction=-1) == "supported"
@@ -509,7 +510,7 @@ def test_verdicts_need_the_whole_interval_on_the_claimed_side():
 
 
 def test_sweep_findings_say_which_figures_a_switch_moved():
-    from pipeline.results_table import sweep_findings_markdown, sweep_scope_markdown
+    from pipeline.sweep_report import sweep_findings_markdown, sweep_scope_markdown
 
     def paired(per_draw, ci, t=None):
         entry = {"per_draw": per_draw, "draws_variant_better": sum(v > 0 for v in per_draw), "draws": len(per_draw),
@@ -796,7 +797,7 @@ def test_an_earlier_prefix_experiment_is_read_under_this_prefix_only_where_carri
 
 
 def test_the_sweep_scope_names_what_was_carried_over_and_from_where():
-    from pipeline.results_table import sweep_scope_markdown
+    from pipeline.sweep_report import sweep_scope_markdown
 
     experiments = {"abl7-full-d0": {"variant": "full", "draw": 0},
                    "abl7-full-d1": {"variant": "full", "draw": 1, "carried_from": "abl6-design-keypoint-guidance-d1"}}
@@ -805,13 +806,13 @@ def test_the_sweep_scope_names_what_was_carried_over_and_from_where():
 
 
 def test_the_late_start_table_reads_when_each_rgb_network_left_chance():
-    from pipeline.results_table import _late_start_lines, take_off_epoch
+    from pipeline.sweep_report import late_start_lines, take_off_epoch
 
     assert take_off_epoch([0.08, 0.2, 0.25, 0.1]) == 2 and take_off_epoch([0.1, 0.2]) is None
     entry = {"variant": "full", "draw": 1, "correct": {"rgb_only": "1000", "crychic_posefree": "1110"},
              "val_curves": {"rgb_only": [0.1, 0.1, 0.3], "student": [0.1, 0.4]}}
     warmed = {**entry, "variant": "stage2_warmup", "val_curves": {"rgb_only": [0.3], "student": [0.4]}}
-    lines = _late_start_lines({"experiments": {"abl7-stage2-warmup-d1": warmed, "abl7-full-d1": entry,
+    lines = late_start_lines({"experiments": {"abl7-stage2-warmup-d1": warmed, "abl7-full-d1": entry,
                                                "abl7-no-contrastive-d1": {**entry, "variant": "x"}}})
     rows = [line for line in lines if line.startswith("| `")]
     assert rows == ["| `full` d1 | 2 | 1 | 30.0 / 40.0 | 25.0 | +50.0 |", "| `stage2_warmup` d1 | 0 | 0 | 30.0 / 40.0 | 25.0 | +50.0 |"]
@@ -882,7 +883,8 @@ def _framed_draw(student_right: int, rgb_right: int, clips: int = 100) -> dict:
 
 def test_the_d_arms_say_what_the_student_needs_from_each_map_against_the_box_control():
     from pipeline.ablations import FRAMED_COLUMNS, FRAMED_CONTROL, claims_inside_variants
-    from pipeline.results_table import framed_arms_markdown, framed_needs, headline_markdown
+    from pipeline.results_table import headline_markdown
+    from pipeline.sweep_report import framed_arms_markdown, framed_needs
 
     def read(results: dict) -> dict:
         return {"variant_claims": claims_inside_variants(results, resamples=200),
@@ -932,7 +934,7 @@ def test_the_d_arms_say_what_the_student_needs_from_each_map_against_the_box_con
 
 
 def test_a_verdict_reads_the_t_interval_widened_to_the_bootstrap_s_ends_where_those_reach_past_it():
-    from pipeline.results_table import draw_interval, verdict
+    from pipeline.sweep_report import draw_interval, verdict
 
     # two draws of the same difference: a t interval of no width; the clips' spread is not nothing
     same = {"per_draw": [0.0806, 0.0806], "draws": 2, "t_ci95": [0.0806, 0.0806], "ci95": [0.0562, 0.1062]}
@@ -947,7 +949,8 @@ def test_a_verdict_reads_the_t_interval_widened_to_the_bootstrap_s_ends_where_th
 def test_the_framed_baseline_s_rate_is_chosen_on_val_and_the_d_arms_are_then_read_against_it():
     from pipeline.ablations import FRAMED_COLUMNS, FRAMED_CONTROL, claims_inside_variants
     from pipeline.framed_rate_choice import CANDIDATES, CURRENT, framed_baseline
-    from pipeline.results_table import framed_arms_markdown, headline_markdown
+    from pipeline.results_table import headline_markdown
+    from pipeline.sweep_report import framed_arms_markdown
 
     def experiments(val: dict[str, float], draws=(0, 3, 4)) -> dict:
         return {f"{v}-d{d}": {"variant": v, "draw": d,
@@ -1037,7 +1040,7 @@ def test_the_framed_rate_controls_change_only_rgb_only_s_rate_on_top_of_the_curr
 
 
 def test_the_framed_fusion_sentence_reads_both_late_fusions():
-    from pipeline.results_table import _framed_fusion_headline, framed_fusion_sentence
+    from pipeline.sweep_report import framed_fusion_headline, framed_fusion_sentence
 
     inside = {"per_draw": [0.1, 0.12, 0.08], "draws": 3, "draws_a_better": 3, "mean": 0.1, "t_ci95": [0.05, 0.15],
               "ci95": [0.06, 0.14]}
@@ -1048,7 +1051,7 @@ def test_the_framed_fusion_sentence_reads_both_late_fusions():
     assert "+10.0 [+5.0, +15.0] (3 of 3 draws ahead), **supported**" in alone and "box-crop" not in alone
     both = framed_fusion_sentence({**table, "framed_fused_against_box_late": box})
     assert both.endswith("**`full` late fusion ahead**.") and "-10.0 [-15.0, -5.0] (0 of 3 draws ahead" in both
-    assert _framed_fusion_headline({**table, "framed_fused_against_box_late": box}).endswith(
+    assert framed_fusion_headline({**table, "framed_fused_against_box_late": box}).endswith(
         "(0 of 3 draws ahead), **box-crop late fusion ahead**.")
     # a box comparison over one draw is one run's clip interval: not read
     assert "box-crop" not in framed_fusion_sentence({**table, "framed_fused_against_box_late": {**box, "draws": 1}})
@@ -1057,4 +1060,4 @@ def test_the_framed_fusion_sentence_reads_both_late_fusions():
     assert "-10.0 [-10.1, +0.03]" in framed_fusion_sentence({**table, "framed_fused_against_box_late": hair})
     one_draw = {"framed_baseline": {"variant_claims": {"framed_keypoints": {"crychic_fused - late_fusion":
                                                                             {**inside, "draws": 1}}}}}
-    assert framed_fusion_sentence(one_draw) is None and _framed_fusion_headline(one_draw) == ""
+    assert framed_fusion_sentence(one_draw) is None and framed_fusion_headline(one_draw) == ""
