@@ -49,6 +49,21 @@ def _labels(dataset) -> set[int]:
     return {int(label) for split, label in dataset.rgb_clips.metadata().values() if split == dataset.split}
 
 
+def _train_and_val(input_name: str, paths: dict, num_classes: int) -> tuple[dict, str]:
+    """({split: dataset} for train and the validation split, the validation split's name), every label checked."""
+    if input_name == "keypoint":
+        val_split = validation_split(r["split"] for r in read_clip_plan(paths["clip_plan_path"]))
+    else:
+        val_split = validation_split(split for split, _ in RgbClips(paths["rgb_dir"]).metadata().values())
+    datasets = {split: _dataset(input_name, split, **paths) for split in ("train", val_split)}
+    for split, dataset in datasets.items():
+        bad = sorted(_labels(dataset) - set(range(num_classes)))
+        if bad:
+            source = paths["clip_plan_path"] if input_name == "keypoint" else paths["rgb_dir"]
+            raise ValueError(f"{source}: split {split!r} has labels {bad} outside the {num_classes} label names")
+    return datasets, val_split
+
+
 def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | None,
                    clip_plan_path: str | Path | None, rgb_dir: str | Path | None, out_checkpoint: str | Path, label_names: list[str],
                    on_epoch: Callable[[int, dict], None] | None = None, max_steps: int | None = None,
@@ -64,18 +79,10 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
     seed_everything(seed)
     num_classes = len(label_names)
 
-    if input_name == "keypoint":
-        val_split = validation_split(r["split"] for r in read_clip_plan(clip_plan_path))
-    else:
-        val_split = validation_split(split for split, _ in RgbClips(rgb_dir).metadata().values())
     execution = execution_settings()
     paths = dict(keypoints_path=keypoints_path, clip_plan_path=clip_plan_path, rgb_dir=rgb_dir, seed=seed,
                  transport=loader_transport(execution.loader_transport, device.type))
-    datasets = {split: _dataset(input_name, split, **paths) for split in ("train", val_split)}
-    for split, dataset in datasets.items():
-        bad = sorted(_labels(dataset) - set(range(num_classes)))
-        if bad:
-            raise ValueError(f"{clip_plan_path if input_name == 'keypoint' else rgb_dir}: split {split!r} has labels {bad} outside the {num_classes} label names")
+    datasets, val_split = _train_and_val(input_name, paths, num_classes)
     model_name = str(section["model"])
     extra = {"num_persons": datasets["train"].max_persons} if input_name == "keypoint" else {}
     model = create_model(model_name, num_classes=num_classes, **extra).to(device)
