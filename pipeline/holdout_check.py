@@ -9,7 +9,7 @@ profile, `dvc exp run` of every stage from ingest on), is run once on draw N as 
 `<prefix>-holdout-d<N>`, and each supported claim's paired top-1 difference on that draw's test clips
 is compared with the sign the report gave it.
 
-Which claims: those of `metrics/ablations.json` `claims` that `pipeline.results_table` reads with a
+Which claims: those of `metrics/ablations.json` `claims` that `pipeline.sweep_report` reads with a
 direction (`CLAIM_STATEMENTS`) and calls supported (`verdict` of `draw_interval`), read from the table
 *before* the run, and written to the result with the interval that made each one supported. One draw
 cannot confirm an interval; a flipped sign on it is a warning that the interval was too narrow (few

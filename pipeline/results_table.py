@@ -12,8 +12,9 @@ the other stages' `metrics/timing/*.json` and, when present, `metrics/ablations.
 `metrics/designs.json`, `metrics/stage3_schedule.json` and `metrics/pose_sampling.json` (`python -m
 pipeline.pose_sampling`), and replaces what lies between each
 block's `<!-- name:start -->` / `<!-- name:end -->` markers, so the numbers in the docs are the
-numbers the pipeline produced. The sweep's blocks (`ablations:`, `findings:`, `sweep_scope:`,
-`sweep_findings:`, `framed_arms:`) are written by `pipeline.sweep_report`; how a figure is written (one
+numbers the pipeline produced. The sweep's blocks (`ablations:`, `sweep_scope:`, `sweep_findings:`,
+`framed_arms:`) and the findings (`findings:`, from the evaluation and the sweep) are written by
+`pipeline.sweep_report`; how a figure is written (one
 decimal, signed intervals) is `pipeline.report_format`. The prose blocks (`findings:`, `sweep_findings:`, `teacher_focus:`,
 the headline's verdicts) are sentences with the figures filled in and the verdicts computed from the
 intervals, so a new run cannot leave a stale reading beside new tables. `--check` fails instead of

@@ -1,19 +1,20 @@
 """The sweep's part of the report, rendered from `metrics/ablations.json` (`python -m pipeline.ablations`):
-the ablation table, the claims over data draws with their verdicts, the findings, and the deployment-framing
-arms. Sentences carry the figures filled in and the verdicts computed from the intervals, so that a new run
+the ablation table, the claims over data draws with their verdicts, the deployment-framing arms (and their
+lines under the README's headline), and the findings, which read `metrics/evaluate.json` first and the
+sweep where there is one. Sentences carry the figures filled in and the verdicts computed from the intervals, so that a new run
 cannot leave a stale reading beside new tables. `pipeline.results_table` places each block in the docs.
 """
 
 from __future__ import annotations
 
 from crychic.evaluation.methods import METHODS
-from pipeline.ablations import FRAMED, FRAMED_METHOD, FRAMED_RGB_RATES, TOP1_COLUMNS
+from pipeline.ablations import ALIGNMENT_COLUMNS, FRAMED, FRAMED_METHOD, FRAMED_RGB_RATES, TOP1_COLUMNS
 from pipeline.epoch_rule import DEMO_FRACTION
 from pipeline.framed_rate_choice import control_of
 from pipeline.report_format import draws_phrase, finite, interval, pct, signed, signed_interval
-def ablations_markdown(ablations: dict) -> str:
-    from pipeline.ablations import ALIGNMENT_COLUMNS, TOP1_COLUMNS
 
+
+def ablations_markdown(ablations: dict) -> str:
     variants = ablations["variants"]
     columns = [*TOP1_COLUMNS, *ALIGNMENT_COLUMNS]
     header = ["variant", "draws", *[c.replace("_", " ") + " top-1 %" if c in TOP1_COLUMNS else f"backbone {c.upper()}"

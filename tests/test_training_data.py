@@ -252,6 +252,7 @@ def test_stop_workers_ends_a_persistent_loaders_processes_at_once():
                                      workers=0, seed=0))  # a loader without workers is left as it is
     assert not any(worker.is_alive() for worker in workers)
     assert len(list(loader)) == 2  # the loader still works: it starts new workers
+    stop_workers(loader)
 
 
 def test_loader_with_workers_gives_the_same_batches(dirs):

@@ -418,7 +418,7 @@ def stop_workers(*loaders: DataLoader) -> None:
     """Stop the persistent worker processes of `loaders` now. A stage run as a command exits and takes
     them along; a stage run inside a longer process (a test, a notebook, a Prefect worker) would keep them
     until garbage collection, which shuts them down late and reports a dead worker as an ignored error.
-    DataLoader has no public call for this: dropping its iterator is what its own `__del__` path does."""
+    DataLoader has no public call for this: the iterator's own `__del__` calls the same `_shutdown_workers`."""
     for loader in loaders:
         iterator = getattr(loader, "_iterator", None)
         if iterator is not None and hasattr(iterator, "_shutdown_workers"):
