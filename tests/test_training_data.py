@@ -19,7 +19,7 @@ from crychic.heatmaps.render import generate_pose_target
 from crychic.heatmaps.shards import to_uint8
 from crychic.rgb.shards import write_rgb_shard
 from crychic.training.data import (RGB_MEAN, RGB_STD, PoseRgbDataset, heatmap_flip_permutation, make_loader,
-                                   random_resized_crop, stop_workers)
+                                   random_resized_crop)
 
 HEATMAP_SIZE, RGB_SIZE = 40, 80
 HEATMAP_FRAMES, RGB_FRAMES = 4, 3
@@ -239,20 +239,6 @@ def test_augmentation_draws_from_seed_epoch_and_index(dirs):
         augmentation = dataset.augmentation(index)
         np.testing.assert_array_equal(augmentation.crop, crop)
         assert augmentation.flip == bool(rng.random() < 0.5)
-
-
-def test_stop_workers_ends_a_persistent_loaders_processes_at_once():
-    """A training stage run inside a longer process (a test, a notebook) leaves no worker behind."""
-    loader = make_loader(torch.utils.data.TensorDataset(torch.arange(8.0)), batch_size=4, shuffle=False,
-                         workers=2, seed=0)
-    assert len(list(loader)) == 2
-    workers = loader._iterator._workers  # the persistent iterator, kept for the next epoch
-    assert all(worker.is_alive() for worker in workers)
-    stop_workers(loader, make_loader(torch.utils.data.TensorDataset(torch.arange(2.0)), batch_size=1, shuffle=False,
-                                     workers=0, seed=0))  # a loader without workers is left as it is
-    assert not any(worker.is_alive() for worker in workers)
-    assert len(list(loader)) == 2  # the loader still works: it starts new workers
-    stop_workers(loader)
 
 
 def test_loader_with_workers_gives_the_same_batches(dirs):

@@ -25,7 +25,7 @@ from crychic.core.classification import classification_report
 from crychic.keypoints.clips import KeypointClips
 from crychic.models import create_model
 from crychic.rgb.shards import RgbClips
-from crychic.training.data import PoseRgbDataset, make_loader, model_input, stop_workers
+from crychic.training.data import PoseRgbDataset, make_loader, model_input
 from crychic.core.devices import resolve_device, seed_everything
 from crychic.models.checkpoints import read_checkpoint, save_checkpoint
 from crychic.models.inference import collect_logits
@@ -110,12 +110,9 @@ def train_baseline(stage: str, params: dict, *, keypoints_path: str | Path | Non
                              val_loader)
         return {stage: classification_report(out[stage], out["labels"], num_classes)}
 
-    try:
-        fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
-                     loss_on_batch=loss_on_batch, validate=validate, name=stage, on_epoch=on_epoch, max_steps=max_steps,
-                     resume=None if resume_token is None else ResumePoint.beside(out_checkpoint, resume_token))
-    finally:
-        stop_workers(train_loader, val_loader)
+    fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
+                 loss_on_batch=loss_on_batch, validate=validate, name=stage, on_epoch=on_epoch, max_steps=max_steps,
+                 resume=None if resume_token is None else ResumePoint.beside(out_checkpoint, resume_token))
     save_checkpoint(out_checkpoint, model, stage=stage, label_names=label_names, model_name=model_name)
     return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "is_main": True,
             "val_split": val_split, "best_epoch": fitted.best_epoch}

@@ -414,18 +414,6 @@ def seed_worker(worker_id: int) -> None:
     random.seed(worker_seed)
 
 
-def stop_workers(*loaders: DataLoader) -> None:
-    """Stop the persistent worker processes of `loaders` now. A stage run as a command exits and takes
-    them along; a stage run inside a longer process (a test, a notebook, a Prefect worker) would keep them
-    until garbage collection, which shuts them down late and reports a dead worker as an ignored error.
-    DataLoader has no public call for this: the iterator's own `__del__` calls the same `_shutdown_workers`."""
-    for loader in loaders:
-        iterator = getattr(loader, "_iterator", None)
-        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
-            iterator._shutdown_workers()
-        loader._iterator = None
-
-
 def make_loader(dataset: Dataset, *, batch_size: int, shuffle: bool, workers: int, seed: int,
                 drop_last: bool = False, sampler: Sampler | None = None, pin_memory: bool = False) -> DataLoader:
     """A DataLoader whose order and worker seeds follow `seed`, whatever the number of workers.

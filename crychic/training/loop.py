@@ -50,7 +50,7 @@ from crychic.core.devices import all_reduce_mean, init_distributed, resolve_devi
 from crychic.models import CrychicModel
 from crychic.models.checkpoints import build_model, load_checkpoint, save_checkpoint
 from crychic.models.inference import collect_logits
-from crychic.training.data import PoseRgbDataset, clips_are_framed, make_loader, model_input, stop_workers
+from crychic.training.data import PoseRgbDataset, clips_are_framed, make_loader, model_input
 from crychic.training.resume import ResumePoint, random_states, restore_random_states
 
 # train.<key> of each stage (crychic.core.stage_registry); "text" is stage 3 again with the text anchor
@@ -294,16 +294,13 @@ def train_stage(
         with _autocast(device, amp):
             return loss_fn(_forward(wrapped, batch, spec.inputs, device), batch["label"].to(device))
 
-    try:
-        fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
-                     loss_on_batch=loss_on_batch, scaler=scaler, sampler=sampler, train_module=wrapped,
-                     validate=lambda: validate(model, val_loader, spec, num_classes, device, amp),
-                     reduce=lambda value: all_reduce_mean(value, ctx, device), name=stage, is_main=ctx.is_main,
-                     on_epoch=on_epoch, max_steps=max_steps, loss_state=loss_fn,
-                     also_keep=("student_posefree",) if stage in ("joint", "text") else (),
-                     resume=None if resume_token is None else ResumePoint.beside(out_checkpoint, resume_token, ctx.rank))
-    finally:
-        stop_workers(train_loader, val_loader)
+    fitted = fit(model, train_loader=train_loader, optimizer=optimizer, scheduler=scheduler, epochs=epochs,
+                 loss_on_batch=loss_on_batch, scaler=scaler, sampler=sampler, train_module=wrapped,
+                 validate=lambda: validate(model, val_loader, spec, num_classes, device, amp),
+                 reduce=lambda value: all_reduce_mean(value, ctx, device), name=stage, is_main=ctx.is_main,
+                 on_epoch=on_epoch, max_steps=max_steps, loss_state=loss_fn,
+                 also_keep=("student_posefree",) if stage in ("joint", "text") else (),
+                 resume=None if resume_token is None else ResumePoint.beside(out_checkpoint, resume_token, ctx.rank))
     _save_and_leave(out_checkpoint, model, stage, label_names, fitted, ctx)
     return {"history": fitted.history, "final": fitted.final, "model": model, "device": device, "is_main": ctx.is_main,
             "val_split": val_split, "best_epoch": fitted.best_epoch,
