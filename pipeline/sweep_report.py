@@ -421,17 +421,55 @@ def _carried(experiments: dict) -> str:
             "(`pipeline.ablations.CARRIED_OVER`): " + "; ".join(carried) + ".") if carried else ""
 
 
+def _machine_label(machine: dict | None, missing: str = "not recorded") -> str:
+    """A sweep record's processor (`pipeline.ablations.experiment_machine`): brand, family, model, and GPU."""
+    return (f"{machine['cpu']} (family {machine.get('family', '?')}, model {machine.get('model', '?')})"
+            + (f" with {machine['gpu']}" if machine.get("gpu") else "") if machine else missing)
+
+
 def _sweep_machines(experiments: dict) -> str:
     """Which processor trained which experiments (recorded from abl6 on; trained figures are one machine's)."""
     by_machine: dict[str, list[str]] = {}
     for name, entry in sorted(experiments.items()):
-        machine = entry.get("machine")
-        label = (f"{machine['cpu']} (family {machine.get('family', '?')}, model {machine.get('model', '?')})"
-                 + (f" with {machine['gpu']}" if machine.get("gpu") else "") if machine else "not recorded")
-        by_machine.setdefault(label, []).append(f"`{name}`")
+        by_machine.setdefault(_machine_label(entry.get("machine")), []).append(f"`{name}`")
     if not by_machine:
         return ""
     return " Trained on: " + "; ".join(f"{label}: {', '.join(names)}" for label, names in by_machine.items()) + "."
+
+
+def processor_drift(experiments: dict, variant: str) -> str:
+    """Where the networks a variant leaves alone did not come out as `full`'s, said beside its finding.
+
+    A network is left alone when its per-clip record equals `full`'s on some draw of the variant (DVC reused it,
+    or it trained again to the same predictions); where it differs from `full`'s on another draw, that draw was
+    trained differently, typically on another processor (a processor trains other networks from the first
+    epoch: Reproducibility), so that draw's paired difference is not the variant's alone."""
+    by_draw = {(e["variant"], e["draw"]): e for e in experiments.values()}
+    paired = {draw: (entry, by_draw[("full", draw)]) for (name, draw), entry in sorted(by_draw.items())
+              if name == variant and ("full", draw) in by_draw}
+    differing = {draw: {model: sum(a != b for a, b in zip(bits, full["correct"][model]))
+                        for model, bits in entry["correct"].items() if model in full["correct"]}
+                 for draw, (entry, full) in paired.items()}
+    left_alone = sorted({model for counts in differing.values() for model, n in counts.items() if n == 0})
+    same = [draw for draw, counts in differing.items() if left_alone and all(counts.get(m) == 0 for m in left_alone)]
+    moved = {draw: {m: counts[m] for m in left_alone if counts.get(m)} for draw, counts in differing.items()
+             if any(counts.get(m) for m in left_alone)}
+    if not moved or not same:
+        return ""
+    clips = len(next(iter(paired[same[0]][1]["correct"].values())))
+
+    def trained_on(entry: dict) -> str:
+        return _machine_label(entry.get("machine"), missing="a machine not recorded")
+
+    where = "; ".join(
+        f"draw {draw}, " + ", ".join(f"`{m}` {n}" for m, n in counts.items())
+        + f" of {clips} test clips (the variant trained on {trained_on(paired[draw][0])}, `full` on {trained_on(paired[draw][1])})"
+        for draw, counts in moved.items())
+    return (f" The networks it leaves alone ({', '.join(f'`{m}`' for m in left_alone)}: clip for clip `full`'s on "
+            f"draw{'s' if len(same) > 1 else ''} {', '.join(map(str, same))}) differ from `full`'s on other draws, "
+            f"right or wrong on other clips: {where}. On those draws the paired difference is not the variant's alone; "
+            f"draw{'s' if len(same) > 1 else ''} {', '.join(map(str, same))} compare{'' if len(same) > 1 else 's'} "
+            "like with like.")
 
 
 def sweep_findings_markdown(ablations: dict) -> str:
@@ -460,7 +498,8 @@ def sweep_findings_markdown(ablations: dict) -> str:
                  f"{', '.join(moved['identical'])}" if moved["identical"] else ""]
         basis = bases.pop() if len(bases) == 1 else f"{WIDENED} where those reach past it" if bases else ""
         lines.append(f"- **`{variant}` - `full`** ({draws_phrase(draws)}"
-                     + (f"; {basis}" if basis else "") + "): " + "; ".join(p for p in parts if p) + ".")
+                     + (f"; {basis}" if basis else "") + "): " + "; ".join(p for p in parts if p) + "."
+                     + processor_drift(ablations.get("experiments") or {}, variant))
     anchor = {v: [t - p for t, p in zip(row["text"]["values"], row["posefree"]["values"])]
               for v, row in (ablations.get("variants") or {}).items() if "text" in row and "posefree" in row}
     if anchor:
