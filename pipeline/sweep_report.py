@@ -437,14 +437,14 @@ def _sweep_machines(experiments: dict) -> str:
     return " Trained on: " + "; ".join(f"{label}: {', '.join(names)}" for label, names in by_machine.items()) + "."
 
 
-def processor_drift(experiments: dict, variant: str) -> str:
+def processor_drift(ablations: dict, variant: str) -> str:
     """Where the networks a variant leaves alone did not come out as `full`'s, said beside its finding.
 
     A network is left alone when its per-clip record equals `full`'s on some draw of the variant (DVC reused it,
     or it trained again to the same predictions); where it differs from `full`'s on another draw, that draw was
     trained differently, typically on another processor (a processor trains other networks from the first
     epoch: Reproducibility), so that draw's paired difference is not the variant's alone."""
-    by_draw = {(e["variant"], e["draw"]): e for e in experiments.values()}
+    by_draw = {(e["variant"], e["draw"]): e for e in (ablations.get("experiments") or {}).values()}
     paired = {draw: (entry, by_draw[("full", draw)]) for (name, draw), entry in sorted(by_draw.items())
               if name == variant and ("full", draw) in by_draw}
     differing = {draw: {model: sum(a != b for a, b in zip(bits, full["correct"][model]))
@@ -456,14 +456,12 @@ def processor_drift(experiments: dict, variant: str) -> str:
              if any(counts.get(m) for m in left_alone)}
     if not moved or not same:
         return ""
-    clips = len(next(iter(paired[same[0]][1]["correct"].values())))
-
     def trained_on(entry: dict) -> str:
         return _machine_label(entry.get("machine"), missing="a machine not recorded")
 
     where = "; ".join(
         f"draw {draw}, " + ", ".join(f"`{m}` {n}" for m, n in counts.items())
-        + f" of {clips} test clips (the variant trained on {trained_on(paired[draw][0])}, `full` on {trained_on(paired[draw][1])})"
+        + f" of {sweep_clips(ablations)} test clips (the variant trained on {trained_on(paired[draw][0])}, `full` on {trained_on(paired[draw][1])})"
         for draw, counts in moved.items())
     return (f" The networks it leaves alone ({', '.join(f'`{m}`' for m in left_alone)}: clip for clip `full`'s on "
             f"draw{'s' if len(same) > 1 else ''} {', '.join(map(str, same))}) differ from `full`'s on other draws, "
@@ -499,7 +497,7 @@ def sweep_findings_markdown(ablations: dict) -> str:
         basis = bases.pop() if len(bases) == 1 else f"{WIDENED} where those reach past it" if bases else ""
         lines.append(f"- **`{variant}` - `full`** ({draws_phrase(draws)}"
                      + (f"; {basis}" if basis else "") + "): " + "; ".join(p for p in parts if p) + "."
-                     + processor_drift(ablations.get("experiments") or {}, variant))
+                     + processor_drift(ablations, variant))
     anchor = {v: [t - p for t, p in zip(row["text"]["values"], row["posefree"]["values"])]
               for v, row in (ablations.get("variants") or {}).items() if "text" in row and "posefree" in row}
     if anchor:

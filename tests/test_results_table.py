@@ -545,17 +545,17 @@ def test_a_variant_whose_untouched_networks_moved_says_which_draws_compare_like_
     experiments = {"abl-full-d0": entry("full", 0, epyc, "1100", "1110"), "abl-full-d3": entry("full", 3, epyc, "1010", "1111"),
                    "abl-ss-d0": entry("single_stage", 0, epyc, "1100", "1000"),
                    "abl-ss-d3": entry("single_stage", 3, xeon, "0110", "1011")}
-    text = processor_drift(experiments, "single_stage")
+    text = processor_drift({"experiments": experiments}, "single_stage")
     assert "(`teacher`: clip for clip `full`'s on draw 0)" in text
     assert "draw 3, `teacher` 2 of 4 test clips (the variant trained on Intel Xeon (family 6, model 106), " \
            "`full` on AMD EPYC (family 25, model 1))" in text and "draw 0 compares like with like" in text
     # The same machine and the same teacher on every draw: nothing to say.
     experiments["abl-ss-d3"] = entry("single_stage", 3, epyc, "1010", "1011")
-    assert processor_drift(experiments, "single_stage") == ""
+    assert processor_drift({"experiments": experiments}, "single_stage") == ""
     experiments["abl-ss-d3"] = entry("single_stage", 3, xeon, "0110", "1011")
     # A variant that retrains every network (no draw where one matches `full`'s) cannot be read this way.
-    assert processor_drift({**experiments, "abl-ss-d0": entry("single_stage", 0, epyc, "0000", "1000")},
-                           "single_stage") == ""
+    retrained = {**experiments, "abl-ss-d0": entry("single_stage", 0, epyc, "0000", "1000")}
+    assert processor_drift({"experiments": retrained}, "single_stage") == ""
     paired = {"per_draw": [-0.25, 0.0], "draws_variant_better": 0, "draws": 2, "mean": -0.125, "ci95": [-0.3, 0.1],
               "t_ci95": [-0.5, 0.3]}
     findings = sweep_findings_markdown({"against_full": {"single_stage": {"fused": paired}}, "experiments": experiments})
