@@ -34,6 +34,7 @@ import yaml
 
 from crychic.core.atomic_write import atomic_path, write_json
 from crychic.core.params import flatten, load_params
+from pipeline.dvc_experiments import dvc_executable, experiment_metrics
 
 FACTOR, WINDOW, TOLERANCE = 2, 3, 0.01
 DEMO_FRACTION = 0.5  # of the rule's epochs, for the default profile (the demo's time budget; module docstring)
@@ -92,13 +93,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default="metrics/epoch_rule.json")
     args = parser.parse_args(argv)
-    from pipeline.ablations import _dvc, experiment_machine, experiment_metrics  # (ablations reads the rule)
+    from pipeline.ablations import experiment_machine  # (ablations reads the rule)
 
     params = load_params(args.params)
     if args.run:
         # twice the epochs in force for the claims: the committed rule's, else params.yaml's
         current = rule_epochs(args.out) if Path(args.out).exists() else {}
-        command = [_dvc(), "exp", "run", "--temp", "-n", EXPERIMENT]
+        command = [dvc_executable(), "exp", "run", "--temp", "-n", EXPERIMENT]
         for key, _ in NETWORKS.values():
             command += ["-S", f"{key}={FACTOR * int(current.get(key, _get(params, key)))}"]
         subprocess.run(command, check=True)

@@ -41,7 +41,7 @@ import numpy as np
 import yaml
 
 from crychic.core.atomic_write import write_json
-from pipeline import ablations
+from pipeline import ablations, dvc_experiments
 from pipeline.sweep_report import CLAIM_STATEMENTS, VERDICT_DRAWS, draw_interval, framed_claims, verdict
 
 
@@ -161,10 +161,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{', '.join(claims)}", flush=True)
     experiment_variant = held_out_variant(table, args.variant)
     name = ablations.experiment_name(experiment_variant, args.draw)
-    finished = ablations.experiment_metrics()
+    finished = dvc_experiments.experiment_metrics()
     # Nor may this repository hold a sweep experiment on the draw (one not yet in a table: queued, running,
     # unrecorded); held-out experiments of other variants may share it.
-    here = {n for n in {*finished, *ablations.queue_states()} if n != name
+    here = {n for n in {*finished, *dvc_experiments.queue_states()} if n != name
             and (parsed := ablations.parse_experiment_name(n)) and parsed[1] == args.draw
             and parsed[0] != ablations.HOLDOUT_VARIANT and not parsed[0].startswith(f"{ablations.HOLDOUT_VARIANT}_")}
     if here:
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         state = ablations.run_experiments([experiment_variant], [args.draw], params)[name]
         if state != "Success":
             sys.exit(f"holdout_check: the experiment {name} ended {state}: see `dvc queue logs {name}`")
-        finished = ablations.experiment_metrics()
+        finished = dvc_experiments.experiment_metrics()
     rev = finished[name]["rev"]
     correct, _, _ = ablations.per_clip_correct(rev)
     results = check(claims, correct)

@@ -18,7 +18,7 @@ import platform
 import subprocess
 
 from crychic.core.atomic_write import write_json
-from pipeline.ablations import _dvc
+from pipeline.dvc_experiments import dvc_executable
 
 CANDIDATES = {  # name -> overrides of train.joint (the current default first)
     "warmup1_student0.1": {"warmup_epochs": 1, "student_lr_scale": 0.1},
@@ -36,8 +36,8 @@ def score(metrics: dict) -> float:
 
 def joint_metrics(name: str) -> dict | None:
     """The finished experiment `name`'s train_joint metrics (a failed or queued one is listed by
-    `dvc exp show` with its baseline's metrics: skipped, as `ablations.finished_experiments` does)."""
-    out = subprocess.run([_dvc(), "exp", "show", "--json", "--no-pager"], check=True, capture_output=True, text=True)
+    `dvc exp show` with its baseline's metrics: skipped, as `dvc_experiments.finished_experiments` does)."""
+    out = subprocess.run([dvc_executable(), "exp", "show", "--json", "--no-pager"], check=True, capture_output=True, text=True)
     for baseline in json.loads(out.stdout):
         for experiment in baseline.get("experiments") or []:
             state = ((experiment.get("executor") or {}).get("state") or "success").lower()
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         experiment = f"stage3-{name}"
         metrics = joint_metrics(experiment)
         if metrics is None:
-            command = [_dvc(), "exp", "run", "--temp", "-n", experiment, "train_joint"]
+            command = [dvc_executable(), "exp", "run", "--temp", "-n", experiment, "train_joint"]
             for key, value in settings.items():
                 command += ["-S", f"train.joint.{key}={value}"]
             print(f"[stage3] {' '.join(command[1:])}", flush=True)

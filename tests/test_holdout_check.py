@@ -52,7 +52,7 @@ def test_a_draw_any_experiment_used_is_refused(tmp_path, monkeypatch):
 
 def test_an_unused_draw_goes_on_to_the_experiment_and_the_sweep_then_refuses_it(tmp_path, monkeypatch):
     from conftest import PROJECT_ROOT
-    from pipeline import ablations
+    from pipeline import ablations, dvc_experiments
 
     (tmp_path / "metrics").mkdir()
     (tmp_path / "metrics/ablations.json").write_text(json.dumps(_table()))
@@ -65,7 +65,7 @@ def test_an_unused_draw_goes_on_to_the_experiment_and_the_sweep_then_refuses_it(
     def experiments():
         raise ReachedTheExperiment
 
-    monkeypatch.setattr(ablations, "experiment_metrics", experiments)
+    monkeypatch.setattr(dvc_experiments, "experiment_metrics", experiments)
     with pytest.raises(ReachedTheExperiment):  # past every refusal
         main(["--draw", "9"])
     # Once a check on draw 9 is recorded, the sweep refuses to run on it, and so does a later check,
@@ -101,7 +101,7 @@ def test_the_table_source_names_the_file_in_its_repository_and_the_commit(tmp_pa
 
 
 def test_a_variant_s_own_claims_are_checked_with_its_overrides_and_the_framed_rate_val_chose(tmp_path, monkeypatch):
-    from pipeline import ablations
+    from pipeline import ablations, dvc_experiments
     from pipeline.holdout_check import held_out_variant, variant_claims
     from pipeline.results_table import holdout_markdown
 
@@ -151,7 +151,7 @@ def test_a_variant_s_own_claims_are_checked_with_its_overrides_and_the_framed_ra
     def experiments():
         raise ReachedTheExperiment
 
-    monkeypatch.setattr(ablations, "experiment_metrics", experiments)
+    monkeypatch.setattr(dvc_experiments, "experiment_metrics", experiments)
     try:
         with pytest.raises(ReachedTheExperiment):
             main(["--draw", "9", "--variant", "framed_keypoints"])
