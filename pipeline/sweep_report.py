@@ -456,18 +456,17 @@ def processor_drift(ablations: dict, variant: str) -> str:
              if any(counts.get(m) for m in left_alone)}
     if not moved or not same:
         return ""
+
     def trained_on(entry: dict) -> str:
         return _machine_label(entry.get("machine"), missing="a machine not recorded")
 
-    where = "; ".join(
-        f"draw {draw}, " + ", ".join(f"`{m}` {n}" for m, n in counts.items())
-        + f" of {sweep_clips(ablations)} test clips (the variant trained on {trained_on(paired[draw][0])}, `full` on {trained_on(paired[draw][1])})"
-        for draw, counts in moved.items())
-    return (f" The networks it leaves alone ({', '.join(f'`{m}`' for m in left_alone)}: clip for clip `full`'s on "
-            f"draw{'s' if len(same) > 1 else ''} {', '.join(map(str, same))}) differ from `full`'s on other draws, "
-            f"right or wrong on other clips: {where}. On those draws the paired difference is not the variant's alone; "
-            f"draw{'s' if len(same) > 1 else ''} {', '.join(map(str, same))} compare{'' if len(same) > 1 else 's'} "
-            "like with like.")
+    where = "; ".join(f"draw {draw}, " + ", ".join(f"`{m}` {n}" for m, n in counts.items())
+                      + f" of {sweep_clips(ablations)} test clips (the variant trained on {trained_on(paired[draw][0])}, "
+                      f"`full` on {trained_on(paired[draw][1])})" for draw, counts in moved.items())
+    like = f"draw{'s' if len(same) > 1 else ''} {', '.join(map(str, same))}"
+    return (f" The networks it leaves alone ({', '.join(f'`{m}`' for m in left_alone)}: clip for clip `full`'s on {like}) "
+            f"differ from `full`'s on other draws, right or wrong on other clips: {where}. On those draws the paired "
+            f"difference is not the variant's alone; {like} compare{'' if len(same) > 1 else 's'} like with like.")
 
 
 def sweep_findings_markdown(ablations: dict) -> str:
