@@ -191,8 +191,8 @@ def experiment_metrics() -> dict[str, dict]:
     return finished_experiments(json.loads(result.stdout))
 
 
-def finished_experiments(exp_show: list[dict]) -> dict[str, dict]:
-    """`dvc exp show --json` -> {name: {"metrics", "rev"}} of the experiments that finished."""
+def finished_experiments(exp_show: list[dict], metrics_file: str = "metrics/evaluate.json") -> dict[str, dict]:
+    """`dvc exp show --json` -> {name: {"metrics": its `metrics_file`, "rev"}} of the experiments that finished."""
     # `exp show` also lists queued, running and failed experiments, each with its *baseline's*
     # metrics (a re-run's name can appear twice: the failed attempt and the finished one): skip all
     # but the finished ones, judged per entry, never per name.
@@ -202,7 +202,7 @@ def finished_experiments(exp_show: list[dict]) -> dict[str, dict]:
             state = ((experiment.get("executor") or {}).get("state") or "success").lower()
             for rev in experiment.get("revs") or []:
                 name = rev.get("name") or experiment.get("name")
-                data = ((rev.get("data") or {}).get("metrics") or {}).get("metrics/evaluate.json") or {}
+                data = ((rev.get("data") or {}).get("metrics") or {}).get(metrics_file) or {}
                 if name and state == "success" and not rev.get("error") and data.get("data"):
                     found[name] = {"metrics": data["data"], "rev": rev.get("rev")}
     return found

@@ -18,7 +18,7 @@ import platform
 import subprocess
 
 from crychic.core.atomic_write import write_json
-from pipeline.dvc_experiments import dvc_executable
+from pipeline.dvc_experiments import dvc_executable, finished_experiments
 
 CANDIDATES = {  # name -> overrides of train.joint (the current default first)
     "warmup1_student0.1": {"warmup_epochs": 1, "student_lr_scale": 0.1},
@@ -36,17 +36,10 @@ def score(metrics: dict) -> float:
 
 def joint_metrics(name: str) -> dict | None:
     """The finished experiment `name`'s train_joint metrics (a failed or queued one is listed by
-    `dvc exp show` with its baseline's metrics: skipped, as `dvc_experiments.finished_experiments` does)."""
+    `dvc exp show` with its baseline's metrics: `dvc_experiments.finished_experiments` skips it)."""
     out = subprocess.run([dvc_executable(), "exp", "show", "--json", "--no-pager"], check=True, capture_output=True, text=True)
-    for baseline in json.loads(out.stdout):
-        for experiment in baseline.get("experiments") or []:
-            state = ((experiment.get("executor") or {}).get("state") or "success").lower()
-            for rev in experiment.get("revs") or []:
-                if (rev.get("name") or experiment.get("name")) == name and state == "success" and not rev.get("error"):
-                    data = ((rev.get("data") or {}).get("metrics") or {}).get("metrics/train_joint.json") or {}
-                    if data.get("data"):
-                        return data["data"]
-    return None
+    found = finished_experiments(json.loads(out.stdout), "metrics/train_joint.json").get(name)
+    return found["metrics"] if found else None
 
 
 def main(argv: list[str] | None = None) -> None:
